@@ -1,0 +1,48 @@
+// swift-tools-version: 6.0
+import PackageDescription
+
+let package = Package(
+    name: "jailpilot",
+    products: [
+        .executable(name: "jailpilot", targets: ["jailpilot"]),
+        .library(name: "JailPilot", targets: ["JailPilot"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.7.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+    ],
+    targets: [
+        .systemLibrary(
+            name: "CGit2",
+            pkgConfig: "libgit2",
+            providers: [.apt(["libgit2-dev"]), .brew(["libgit2"])]
+        ),
+        .systemLibrary(
+            name: "CSQLite",
+            pkgConfig: "sqlite3",
+            providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
+        ),
+        .target(name: "CSpawn"),
+        .target(
+            name: "JailPilot",
+            dependencies: [
+                "CGit2",
+                "CSpawn",
+                "CSQLite",
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "jailpilot",
+            dependencies: [
+                "JailPilot",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+            ]
+        ),
+        .testTarget(
+            name: "JailPilotTests",
+            dependencies: ["JailPilot"]
+        ),
+    ],
+    swiftLanguageModes: [.v6]
+)

@@ -1,0 +1,8 @@
+#ifndef JAILPILOT_CSPAWN_H
+#define JAILPILOT_CSPAWN_H
+#include <spawn.h>
+
+/// posix_spawn_file_actions_addchdir_np, which glibc only declares under _GNU_SOURCE.
+int jp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
+
+#endif

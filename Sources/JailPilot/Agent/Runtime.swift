@@ -1,0 +1,41 @@
+/// Everything a command needs to act: the config and the side-effect services built from it.
+public struct Runtime: Sendable {
+    public let config: AgentConfig
+    public let layout: StateLayout
+    public let store: StateStore
+    public let log: EventLog
+    public let runner: any ProcessRunning
+
+    /// Opens the state store under `config.agent.stateDir` and the agent log.
+    public init(config: AgentConfig, echo: Bool = true, runner: any ProcessRunning = HostProcessRunner()) throws {
+        self.config = config
+        self.layout = StateLayout(root: config.agent.stateDir)
+        self.store = try StateStore(stateDir: config.agent.stateDir)
+        self.log = EventLog(path: config.agent.logFile, echo: echo, store: store)
+        self.runner = runner
+    }
+
+    /// The app called `name`, or an error listing the configured ones.
+    public func app(_ name: String) throws -> AppConfig {
+        try config.requireApp(name)
+    }
+}
+
+extension AgentConfig {
+    /// The app called `name`, or an error listing the configured ones.
+    public func requireApp(_ name: String) throws -> AppConfig {
+        guard let app = app(name) else { throw UnknownAppError(name: name, known: apps.map(\.name), file: sourcePath) }
+        return app
+    }
+}
+
+/// A command named an app that agent.conf does not define.
+public struct UnknownAppError: Error, CustomStringConvertible {
+    public var name: String
+    public var known: [String]
+    public var file: String
+
+    public var description: String {
+        "no app '\(name)' in \(file); configured apps: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+    }
+}

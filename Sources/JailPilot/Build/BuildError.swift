@@ -1,0 +1,34 @@
+/// Why a build did not produce an artifact; what was live is untouched in every case.
+public enum BuildError: Error, Sendable, CustomStringConvertible {
+    case failed(app: String, sha: String, status: Int32, log: String, tail: String)
+    case timedOut(app: String, sha: String, limit: Duration, log: String, tail: String)
+    case noArtifact(app: String, sha: String, expected: String, log: String)
+    case diskFull(app: String, sha: String, detail: String)
+    case cannotStart(app: String, sha: String, detail: String)
+
+    public var description: String {
+        switch self {
+        case .failed(let app, let sha, let status, let log, let tail):
+            return "build of \(app) at \(sha.prefix(12)) failed (exit status \(status)); full log: \(log)\n\(tail)"
+        case .timedOut(let app, let sha, let limit, let log, let tail):
+            return "build of \(app) at \(sha.prefix(12)) exceeded its time limit of \(DurationText.format(limit)) and was killed; raise build_timeout if it needs longer; full log: \(log)\n\(tail)"
+        case .noArtifact(let app, let sha, let expected, let log):
+            return "build of \(app) at \(sha.prefix(12)) succeeded but wrote no binary at \(expected); the build command must write to {out}; log: \(log)"
+        case .diskFull(let app, let sha, let detail):
+            return "build of \(app) at \(sha.prefix(12)) stopped: \(detail); the staging directory was removed"
+        case .cannotStart(let app, let sha, let detail):
+            return "build of \(app) at \(sha.prefix(12)) could not start: \(detail)"
+        }
+    }
+
+    /// A short reason for logs and quarantine.
+    public var reason: String {
+        switch self {
+        case .failed(_, _, let status, _, _): return "build exited \(status)"
+        case .timedOut(_, _, let limit, _, _): return "build timed out after \(DurationText.format(limit))"
+        case .noArtifact: return "build wrote no binary"
+        case .diskFull: return "disk full"
+        case .cannotStart(_, _, let detail): return detail
+        }
+    }
+}

@@ -1,0 +1,144 @@
+import Foundation
+
+/// A built binary ready to install, and how it came to be.
+public struct BuildOutcome: Sendable {
+    public var artifact: String
+    public var log: String
+    /// True when an earlier successful build of the same commit and build settings was reused.
+    public var reused: Bool
+    public var took: Duration
+}
+
+/// Builds one app at one commit: export the tree into a fresh staging directory, run the build
+/// command there with a minimal explicit environment and a time limit, keep the log, move the
+/// binary into `artifacts/`, and remove the staging directory whatever happened.
+public struct Builder: Sendable {
+    public let layout: StateLayout
+    public let agent: AgentSettings
+    public let runner: any ProcessRunning
+    public let store: StateStore
+    public let log: EventLog
+
+    public init(agent: AgentSettings, runner: any ProcessRunning, store: StateStore, log: EventLog) {
+        self.layout = StateLayout(root: agent.stateDir)
+        self.agent = agent
+        self.runner = runner
+        self.store = store
+        self.log = log
+    }
+
+    /// Builds `app` at the full SHA `sha` from `mirror`, or reuses an earlier artifact.
+    public func build(_ app: AppConfig, sha: String, mirror: Mirror) async throws -> BuildOutcome {
+        let fingerprint = Self.fingerprint(app: app, agent: agent)
+        if let done = try store.successfulBuild(app: app.name, sha: sha, fingerprint: fingerprint),
+            FileIO.exists(done.artifact)
+        {
+            log.emit(app: app.name, sha: sha, "build.reused", [("artifact", done.artifact)])
+            return BuildOutcome(artifact: done.artifact, log: done.log, reused: true, took: .zero)
+        }
+        let clock = ContinuousClock()
+        let start = clock.now
+        let staging = "\(layout.staging)/\(app.name)-\(sha.prefix(12))-\(UUID().uuidString.prefix(8).lowercased())"
+        defer { try? FileIO.removeTree(staging) }
+        let logPath = layout.buildLog(app.name, sha)
+        let output = "\(staging)/out/\(app.service)"
+        do {
+            for dir in [layout.logs(app.name), "\(staging)/tmp", "\(staging)/out", layout.goBuildCache, layout.goModCache, layout.home] {
+                try FileIO.makeDirectories(dir)
+            }
+            try FileIO.replace(logPath, text: "# jailpilot build of \(app.name) at \(sha)\n")
+            let exported = try await mirror.export(sha, to: "\(staging)/src")
+            log.emit(app: app.name, sha: sha, "export.ok", took: clock.now - start, [("files", "\(exported.files)"), ("bytes", "\(exported.bytes)")])
+        } catch let error as FileIOError where error.isDiskFull {
+            throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start)
+        }
+
+        let argv = app.build.map { $0.replacingOccurrences(of: "{out}", with: output) }
+        let command = Command(argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging), workingDirectory: "\(staging)/src")
+        log.emit(app: app.name, sha: sha, "build.started", [("cmd", command.description)])
+        let result: ProcessResult
+        do {
+            result = try await runner.run(command, stdout: .append(path: logPath), stderr: .append(path: logPath), timeout: app.buildTimeout)
+        } catch {
+            throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start)
+        }
+        let tail = Self.tail(of: logPath, lines: 20)
+        if result.timedOut {
+            throw fail(app, sha, .timedOut(app: app.name, sha: sha, limit: app.buildTimeout, log: logPath, tail: tail), start: start)
+        }
+        guard result.status == 0 else {
+            if Self.looksDiskFull(tail) {
+                throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: "no space left on device (see \(logPath))"), start: start)
+            }
+            throw fail(app, sha, .failed(app: app.name, sha: sha, status: result.status, log: logPath, tail: tail), start: start)
+        }
+        guard FileIO.exists(output) else {
+            throw fail(app, sha, .noArtifact(app: app.name, sha: sha, expected: output, log: logPath), start: start)
+        }
+        let destination = layout.artifactDir(app.name, sha)
+        let artifact = "\(destination)/\(app.service)"
+        do {
+            try FileIO.makeDirectories(destination)
+            guard rename(output, artifact) == 0 else { throw FileIOError(operation: "rename", path: artifact, code: errno) }
+        } catch let error as FileIOError {
+            throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start)
+        }
+        let took = clock.now - start
+        try store.saveBuild(BuildRecord(app: app.name, sha: sha, fingerprint: fingerprint, artifact: artifact, log: logPath, ok: true, took: took))
+        log.emit(app: app.name, sha: sha, "build.ok", took: took, [("artifact", artifact)])
+        return BuildOutcome(artifact: artifact, log: logPath, reused: false, took: took)
+    }
+
+    /// The build's complete environment: nothing is inherited from the agent.
+    func environment(_ app: AppConfig, sha: String, staging: String) -> [String: String] {
+        var env = [
+            "PATH": agent.buildPath,
+            "HOME": layout.home,
+            "TMPDIR": "\(staging)/tmp",
+            "GOCACHE": layout.goBuildCache,
+            "GOMODCACHE": layout.goModCache,
+            "GOPATH": layout.goPath,
+            "GOENV": "off",
+            "GOTOOLCHAIN": "local",
+            "CGO_ENABLED": "0",
+            "JAILPILOT_APP": app.name,
+            "JAILPILOT_SHA": sha,
+        ]
+        env.merge(agent.buildEnv) { $1 }
+        env.merge(app.buildEnv) { $1 }
+        return env
+    }
+
+    private func fail(_ app: AppConfig, _ sha: String, _ error: BuildError, start: ContinuousClock.Instant) -> BuildError {
+        let took = ContinuousClock.now - start
+        log.emit(app: app.name, sha: sha, "build.failed", took: took, [("reason", error.reason)])
+        if case .failed(_, _, _, let logPath, _) = error {
+            try? store.saveBuild(BuildRecord(app: app.name, sha: sha, fingerprint: Self.fingerprint(app: app, agent: agent), artifact: "", log: logPath, ok: false, took: took))
+        }
+        return error
+    }
+
+    /// A stable hash of everything that changes what a build produces.
+    static func fingerprint(app: AppConfig, agent: AgentSettings) -> String {
+        var text = app.build.joined(separator: "\u{1}") + "\u{2}" + app.service + "\u{2}" + agent.buildPath
+        for (k, v) in agent.buildEnv.merging(app.buildEnv, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
+            text += "\u{2}\(k)=\(v)"
+        }
+        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
+        for byte in text.utf8 {
+            hash ^= UInt64(byte)
+            hash = hash &* 0x100_0000_01b3
+        }
+        return String(hash, radix: 16)
+    }
+
+    static func tail(of path: String, lines: Int) -> String {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1)
+            .map { "  | \($0)" }.joined(separator: "\n")
+    }
+
+    static func looksDiskFull(_ tail: String) -> Bool {
+        tail.contains("no space left on device") || tail.contains("No space left on device")
+    }
+}

@@ -1,0 +1,40 @@
+/// The first half of a release: remote → mirror → commit → built binary.
+public struct SourcePipeline: Sendable {
+    public let runtime: Runtime
+
+    public init(runtime: Runtime) { self.runtime = runtime }
+
+    /// Fetches `app`'s branch into its mirror, logging how much was transferred.
+    public func fetch(_ app: AppConfig) async throws -> (Mirror, FetchStats) {
+        let mirror = Mirror(path: runtime.layout.mirror(app.name))
+        let clock = ContinuousClock()
+        let start = clock.now
+        let access = RemoteAccess(app: app)
+        do {
+            let stats = try await mirror.fetch(access, branch: app.branch)
+            try runtime.store.saveHead(app: app.name, branch: app.branch, sha: stats.head)
+            runtime.log.emit(
+                app: app.name, sha: stats.head, "fetch.ok", took: clock.now - start,
+                [("objects", "\(stats.receivedObjects)"), ("bytes", "\(stats.receivedBytes)")])
+            return (mirror, stats)
+        } catch {
+            runtime.log.emit(app: app.name, "fetch.failed", took: clock.now - start, [("error", "\(error)")])
+            throw error
+        }
+    }
+
+    /// The commit to build: `sha` if given, else the pin, else the fetched branch head.
+    public func resolve(_ app: AppConfig, sha: String?, mirror: Mirror, head: String) async throws -> String {
+        guard let wanted = sha ?? app.pin else { return head }
+        if let problem = Names.shaProblem(wanted) { throw GitWatchError.badURL(url: "--sha \(wanted)", problem: problem) }
+        return try await mirror.resolve(wanted.lowercased(), branch: app.branch, url: RemoteAccess(app: app).redactedURL)
+    }
+
+    /// Fetches, resolves and builds; returns the full SHA and the build outcome.
+    public func build(_ app: AppConfig, sha: String? = nil) async throws -> (sha: String, build: BuildOutcome) {
+        let (mirror, stats) = try await fetch(app)
+        let commit = try await resolve(app, sha: sha, mirror: mirror, head: stats.head)
+        let builder = Builder(agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log)
+        return (commit, try await builder.build(app, sha: commit, mirror: mirror))
+    }
+}

@@ -1,0 +1,97 @@
+/// The whole of `agent.conf`, validated: what the agent runs with.
+public struct AgentConfig: Sendable, Equatable {
+    /// `[agent]`: process-wide settings.
+    public var agent: AgentSettings
+    /// `[jails]`: where and how release jails are made.
+    public var jails: JailSettings
+    /// `[caddy]`: the router the agent drives.
+    public var caddy: CaddySettings
+    /// `[apps.NAME]` tables, sorted by name.
+    public var apps: [AppConfig]
+    /// The file this was read from (for messages).
+    public var sourcePath: String
+
+    /// The app called `name`, if configured.
+    public func app(_ name: String) -> AppConfig? { apps.first { $0.name == name } }
+}
+
+/// Which jail driver runs releases.
+public enum PlatformKind: String, Sendable, CaseIterable {
+    case freebsd, linux
+}
+
+/// `[agent]` settings.
+public struct AgentSettings: Sendable, Equatable {
+    public var platform: PlatformKind
+    public var pollInterval: Duration
+    /// Root of everything the agent keeps: state.db, mirrors, artifacts, caches, logs.
+    public var stateDir: String
+    /// The event log (logfmt); `nil` writes events to standard error only.
+    public var logFile: String?
+    /// Prometheus textfile for node_exporter; `nil` disables metrics.
+    public var metricsFile: String?
+    /// Builds that may run at once across all apps.
+    public var maxParallelBuilds: Int
+    /// Default time limit of one build.
+    public var buildTimeout: Duration
+    /// PATH given to builds (the build environment is otherwise empty).
+    public var buildPath: String
+    /// Extra environment for every build (GOPROXY, GOFLAGS, ...).
+    public var buildEnv: [String: String]
+    /// known_hosts used to verify SSH remotes.
+    public var knownHosts: String
+}
+
+/// `[jails]` settings, shared by both drivers where the concept is the same.
+public struct JailSettings: Sendable, Equatable {
+    /// FreeBSD: the parent dataset holding templates/ and containers/.
+    public var dataset: String
+    /// Where the dataset is mounted (FreeBSD) or the btrfs filesystem lives (Linux).
+    public var mountpoint: String
+    /// Template name: `<dataset>/templates/<template>@base` or `<mountpoint>/templates/<template>`.
+    public var template: String
+    /// Host interface holding the gateway address: `lo1` (FreeBSD) or a bridge (Linux).
+    public var interface: String
+    /// Jail addresses are allocated from this IPv4 network; its first host is the host side.
+    public var network: IPv4Network
+    /// Time a stopping app gets between SIGTERM and SIGKILL.
+    public var drain: Duration
+}
+
+/// `[caddy]` settings.
+public struct CaddySettings: Sendable, Equatable {
+    /// Admin endpoint: `http://127.0.0.1:2019` or `unix//path/to/admin.sock`.
+    public var admin: String
+    /// Addresses Caddy serves the apps on, e.g. `[":8080"]` or `[":443"]`.
+    public var listen: [String]
+    /// Whether Caddy obtains certificates for the apps' hostnames (its default: on).
+    public var automaticHTTPS: Bool
+}
+
+/// One `[apps.NAME]` table: a git repository and branch built into one binary.
+public struct AppConfig: Sendable, Equatable {
+    public var name: String
+    public var repo: String
+    public var branch: String
+    /// A commit (7–40 hex) ops pinned; overrides holds and the branch head.
+    public var pin: String?
+    public var hostnames: [String]
+    /// Build argv; `{out}` is replaced by the artifact path.
+    public var build: [String]
+    /// Extra build environment for this app (merged over `[agent] build_env`).
+    public var buildEnv: [String: String]
+    public var buildTimeout: Duration
+    /// The rc service / binary name inside the jail (letters, digits, `_`).
+    public var service: String
+    public var port: Int
+    public var health: String
+    /// Prior releases kept for rollback.
+    public var keep: Int
+    /// HTTPS: a file whose first line is the token (never logged).
+    public var tokenFile: String?
+    /// HTTPS: the user name sent with the token.
+    public var tokenUser: String
+    /// SSH: private key file; with no key the ssh-agent is asked.
+    public var sshKey: String?
+    public var knownHosts: String
+}

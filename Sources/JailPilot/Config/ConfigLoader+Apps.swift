@@ -1,0 +1,90 @@
+/// `[apps.NAME]` tables and the checks that span apps.
+extension ConfigLoader {
+    static let appKeys = [
+        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "service", "port", "health",
+        "keep", "token_file", "token_user", "ssh_key", "known_hosts",
+    ]
+    static let defaultBuild = ["go", "build", "-o", "{out}", "."]
+
+    static func readApp(_ t: TableReader, name: String, agent: AgentSettings) -> AppConfig? {
+        t.rejectUnknown(known: appKeys)
+        let before = t.issues.issues.count
+        let repo = t.string("repo", example: "\"https://example.org/me/\(name).git\"")
+        if repo == nil && t.table["repo"] == nil {
+            t.issues.add(t.key("repo"), "is missing; every app needs repo = \"https://host/owner/\(name).git\"")
+        }
+        if let repo, let problem = Names.repoProblem(repo) { t.issues.add(t.key("repo"), "'\(repo)' \(problem)") }
+        let branch = t.string("branch", example: "\"main\"") ?? "main"
+        if let problem = Names.branchProblem(branch) { t.issues.add(t.key("branch"), "'\(branch)': \(problem)") }
+        var pin = t.string("pin", example: "\"3f2c1e0a9b7d\"")
+        if let p = pin {
+            if let problem = Names.shaProblem(p) {
+                t.issues.add(t.key("pin"), "'\(p)' \(problem); delete the line to follow the branch")
+            }
+            pin = p.lowercased()
+        }
+        let hostnames = t.strings("hostnames", example: "[\"\(name).example.org\"]") ?? []
+        if hostnames.isEmpty {
+            t.issues.add(t.key("hostnames"), "needs at least one hostname, e.g. hostnames = [\"\(name).example.org\"]")
+        }
+        for host in hostnames {
+            if let problem = Names.hostnameProblem(host) { t.issues.add(t.key("hostnames"), "'\(host)' \(problem)") }
+        }
+        if Set(hostnames).count != hostnames.count { t.issues.add(t.key("hostnames"), "lists a hostname twice") }
+        let build = t.strings("build", example: "[\"go\", \"build\", \"-o\", \"{out}\", \".\"]") ?? defaultBuild
+        if build.isEmpty || build[0].isEmpty {
+            t.issues.add(t.key("build"), "must name a program, e.g. [\"go\", \"build\", \"-o\", \"{out}\", \".\"]")
+        } else if !build.contains(where: { $0.contains("{out}") }) {
+            t.issues.add(t.key("build"), "must write the binary to {out}, e.g. [\"go\", \"build\", \"-o\", \"{out}\", \".\"]")
+        }
+        let service = t.string("service", example: "\"\(name)\"") ?? name
+        if let problem = Names.serviceNameProblem(service) { t.issues.add(t.key("service"), "'\(service)' \(problem)") }
+        let port = t.int("port", example: "8080") ?? 8080
+        if !(1...65535).contains(port) { t.issues.add(t.key("port"), "\(port) is not a TCP port (1-65535)") }
+        let health = t.string("health", example: "\"/up\"") ?? "/up"
+        if !health.hasPrefix("/") || health.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value >= 0x7f }) {
+            t.issues.add(t.key("health"), "'\(health)' must be a URL path starting with '/', e.g. \"/up\"")
+        }
+        let keep = t.int("keep", example: "3") ?? 3
+        if keep < 1 || keep > 100 {
+            t.issues.add(t.key("keep"), "\(keep) is out of range; keep at least 1 prior release (at most 100), e.g. keep = 3")
+        }
+        let tokenFile = t.string("token_file", example: "\"/usr/local/etc/jailpilot/\(name).token\"")
+        if let f = tokenFile {
+            checkPath(t, "token_file", f)
+            if let repo, !repo.hasPrefix("https://") && !repo.hasPrefix("http://") {
+                t.issues.add(t.key("token_file"), "a token is only sent over http(s); this repo is '\(repo)'")
+            }
+        }
+        let sshKey = t.string("ssh_key", example: "\"/usr/local/etc/jailpilot/id_ed25519\"")
+        if let k = sshKey {
+            checkPath(t, "ssh_key", k)
+            if let repo, !Names.isSSH(repo) {
+                t.issues.add(t.key("ssh_key"), "an SSH key needs an ssh:// or user@host:path repo; this repo is '\(repo)'")
+            }
+        }
+        let knownHosts = t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? agent.knownHosts
+        let app = AppConfig(
+            name: name, repo: repo ?? "", branch: branch, pin: pin, hostnames: hostnames, build: build,
+            buildEnv: t.stringTable("build_env", example: "{ GOFLAGS = \"-trimpath\" }") ?? [:],
+            buildTimeout: t.duration("build_timeout", example: "10m") ?? agent.buildTimeout,
+            service: service, port: port, health: health, keep: keep, tokenFile: tokenFile,
+            tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
+        return t.issues.issues.count == before ? app : nil
+    }
+
+    static func crossCheck(_ apps: [AppConfig], issues: IssueCollector) {
+        var owner: [String: String] = [:]
+        for app in apps {
+            for host in app.hostnames {
+                if let other = owner[host] {
+                    issues.add(
+                        "apps.\(app.name).hostnames",
+                        "'\(host)' is already served by app '\(other)' (line \(issues.map.line(of: "apps.\(other).hostnames") ?? 0)); a hostname belongs to one app")
+                } else {
+                    owner[host] = app.name
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,173 @@
+import Foundation
+import TOMLKit
+
+/// Reads and validates agent.conf, reporting every problem with its file and line.
+public enum ConfigLoader {
+    /// Reads `path` and validates it.
+    public static func load(path: String) throws -> AgentConfig {
+        let text: String
+        do {
+            text = try String(contentsOfFile: path, encoding: .utf8)
+        } catch {
+            throw ConfigError(issues: [
+                ConfigIssue(file: path, line: nil, key: "", message: "cannot read: \(Self.reason(error)); pass the config with -c PATH")
+            ])
+        }
+        return try parse(text, file: path)
+    }
+
+    /// Validates `text` as if read from `file`.
+    public static func parse(_ text: String, file: String, hostPlatform: PlatformKind = .current) throws -> AgentConfig {
+        let root: TOMLTable
+        do {
+            root = try TOMLTable(string: text)
+        } catch let error as TOMLParseError {
+            throw ConfigError(issues: [
+                ConfigIssue(
+                    file: file, line: error.source.begin.line, key: "",
+                    message: "not valid TOML (column \(error.source.begin.column)): \(error.description)")
+            ])
+        }
+        let issues = IssueCollector(file: file, map: SourceMap(text: text))
+        let top = TableReader(table: root, path: "", issues: issues)
+        top.rejectUnknown(known: ["agent", "jails", "caddy", "apps"])
+        let empty = TableReader(table: TOMLTable(), path: "", issues: issues)
+
+        let agent = readAgent(top.subtable("agent") ?? empty.renamed("agent"), hostPlatform: hostPlatform)
+        let jails = readJails(top.subtable("jails") ?? empty.renamed("jails"), platform: agent.platform)
+        let caddy = readCaddy(top.subtable("caddy") ?? empty.renamed("caddy"))
+        var apps: [AppConfig] = []
+        if let appsTable = top.subtable("apps") {
+            for name in appsTable.table.keys.sorted() {
+                if let problem = Names.appNameProblem(name) {
+                    issues.add("apps.\(name)", "app name '\(name)' \(problem)")
+                    continue
+                }
+                guard let reader = appsTable.subtable(name) else { continue }
+                if let app = readApp(reader, name: name, agent: agent) { apps.append(app) }
+            }
+        }
+        if apps.isEmpty && issues.issues.isEmpty {
+            issues.add("apps", "no apps configured; add a table such as [apps.hello] with repo = \"https://...\"")
+        }
+        crossCheck(apps, issues: issues)
+        guard issues.issues.isEmpty else {
+            throw ConfigError(issues: issues.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
+        }
+        return AgentConfig(agent: agent, jails: jails, caddy: caddy, apps: apps, sourcePath: file)
+    }
+
+    private static func readAgent(_ t: TableReader, hostPlatform: PlatformKind) -> AgentSettings {
+        t.rejectUnknown(known: [
+            "platform", "poll_interval", "state_dir", "log_file", "metrics_file", "max_parallel_builds",
+            "build_timeout", "build_path", "build_env", "known_hosts",
+        ])
+        var platform = hostPlatform
+        if let text = t.string("platform", example: "\"linux\"") {
+            if let p = PlatformKind(rawValue: text) { platform = p } else {
+                t.issues.add(t.key("platform"), "'\(text)' is not a platform; write \"freebsd\" or \"linux\"")
+            }
+        }
+        let stateDir = t.string("state_dir", example: "\"/var/db/jailpilot\"") ?? "/var/db/jailpilot"
+        checkPath(t, "state_dir", stateDir)
+        var logFile: String? = t.string("log_file", example: "\"/var/log/jailpilot.log\"") ?? "/var/log/jailpilot.log"
+        if logFile == "" || logFile == "-" { logFile = nil } else if let f = logFile { checkPath(t, "log_file", f) }
+        let metrics = t.string("metrics_file", example: "\"/var/tmp/node_exporter/jailpilot.prom\"")
+        if let m = metrics { checkPath(t, "metrics_file", m) }
+        let parallel = t.int("max_parallel_builds", example: "1") ?? 1
+        if parallel < 1 { t.issues.add(t.key("max_parallel_builds"), "must be at least 1") }
+        return AgentSettings(
+            platform: platform,
+            pollInterval: t.duration("poll_interval", example: "30s") ?? .seconds(30),
+            stateDir: stateDir,
+            logFile: logFile,
+            metricsFile: metrics,
+            maxParallelBuilds: max(parallel, 1),
+            buildTimeout: t.duration("build_timeout", example: "10m") ?? .seconds(600),
+            buildPath: t.string("build_path", example: "\"/usr/local/bin:/usr/bin:/bin\"")
+                ?? "/usr/local/go/bin:/usr/local/bin:/usr/lib/go/bin:/usr/bin:/bin",
+            buildEnv: t.stringTable("build_env", example: "{ GOPROXY = \"https://proxy.golang.org\" }") ?? [:],
+            knownHosts: t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? "/etc/ssh/ssh_known_hosts")
+    }
+
+    private static func readJails(_ t: TableReader, platform: PlatformKind) -> JailSettings {
+        t.rejectUnknown(known: ["dataset", "mountpoint", "template", "interface", "network", "drain"])
+        let freebsd = platform == .freebsd
+        let dataset = t.string("dataset", example: "\"zroot/jails\"") ?? "zroot/jails"
+        if dataset.isEmpty || dataset.hasPrefix("/") || dataset.hasSuffix("/")
+            || !dataset.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-./:".contains($0)) })
+        {
+            t.issues.add(t.key("dataset"), "'\(dataset)' is not a ZFS dataset name like \"zroot/jails\"")
+        }
+        let mountpoint = t.string("mountpoint", example: "\"/usr/local/jails\"")
+            ?? (freebsd ? "/usr/local/jails" : "/var/lib/jailpilot/jails")
+        checkPath(t, "mountpoint", mountpoint)
+        let template = t.string("template", example: "\"14.3-RELEASE\"") ?? (freebsd ? "14.3-RELEASE" : "base")
+        if template.isEmpty || template.hasPrefix(".")
+            || !template.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) })
+        {
+            t.issues.add(t.key("template"), "'\(template)' may contain only letters, digits, '_', '-' and '.'")
+        }
+        let interface = t.string("interface", example: "\"lo1\"") ?? (freebsd ? "lo1" : "jp0")
+        if interface.isEmpty || interface.count > 15
+            || !interface.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
+        {
+            t.issues.add(t.key("interface"), "'\(interface)' must be 1-15 letters and digits, e.g. \"lo1\"")
+        }
+        let networkText = t.string("network", example: "\"172.16.0.0/12\"") ?? "172.16.0.0/12"
+        let network = IPv4Network(networkText)
+        if network == nil {
+            t.issues.add(
+                t.key("network"),
+                "'\(networkText)' is not an IPv4 network with host bits zero and a prefix of /8 to /30, e.g. \"172.16.0.0/12\"")
+        }
+        return JailSettings(
+            dataset: dataset, mountpoint: mountpoint, template: template, interface: interface,
+            network: network ?? IPv4Network("172.16.0.0/12")!,
+            drain: t.duration("drain", example: "10s") ?? .seconds(10))
+    }
+
+    private static func readCaddy(_ t: TableReader) -> CaddySettings {
+        t.rejectUnknown(known: ["admin", "listen", "automatic_https"])
+        let admin = t.string("admin", example: "\"http://127.0.0.1:2019\"") ?? "http://127.0.0.1:2019"
+        if !(admin.hasPrefix("http://127.") || admin.hasPrefix("http://localhost") || admin.hasPrefix("http://[::1]")
+            || admin.hasPrefix("unix//"))
+        {
+            t.issues.add(
+                t.key("admin"),
+                "'\(admin)' must be a loopback http:// address or unix//path/to/socket (the admin API is unauthenticated)")
+        }
+        let listen = t.strings("listen", example: "[\":443\"]") ?? [":443"]
+        if listen.isEmpty { t.issues.add(t.key("listen"), "needs at least one address, e.g. [\":8080\"]") }
+        for address in listen where !address.contains(":") || address.contains(" ") {
+            t.issues.add(t.key("listen"), "'\(address)' is not a listen address like \":8080\" or \"127.0.0.1:8080\"")
+        }
+        return CaddySettings(admin: admin, listen: listen, automaticHTTPS: t.bool("automatic_https") ?? true)
+    }
+
+    static func checkPath(_ t: TableReader, _ key: String, _ value: String) {
+        if let problem = Names.pathProblem(value) { t.issues.add(t.key(key), "'\(value)' \(problem)") }
+    }
+
+    static func reason(_ error: Error) -> String {
+        let ns = error as NSError
+        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
+            return String(cString: strerror(Int32(underlying.code)))
+        }
+        return ns.localizedDescription
+    }
+}
+
+extension TableReader {
+    func renamed(_ path: String) -> TableReader { TableReader(table: table, path: path, issues: issues) }
+}
+
+extension PlatformKind {
+    /// The platform this binary runs on, from uname(3).
+    public static var current: PlatformKind {
+        var info = utsname()
+        uname(&info)
+        let sysname = withUnsafeBytes(of: &info.sysname) { String(decoding: $0.prefix { $0 != 0 }, as: UTF8.self) }
+        return sysname == "FreeBSD" ? .freebsd : .linux
+    }
+}

@@ -1,0 +1,119 @@
+/// Validation of every name that reaches a dataset, jail, file, route or command line.
+///
+/// Each check returns `nil` when the value is acceptable, else what is wrong with it. The rules
+/// are deliberately narrower than what FreeBSD or git would accept, so that a value that passes
+/// can be written unquoted in jail.conf, rc.conf and newsyslog.conf without changing meaning.
+public enum Names {
+    static let lower = Set("abcdefghijklmnopqrstuvwxyz")
+    static let digits = Set("0123456789")
+    static let hex = Set("0123456789abcdef")
+
+    /// App names: `[a-z][a-z0-9_]*`, at most 32 characters.
+    public static func appNameProblem(_ name: String) -> String? {
+        guard let first = name.first else { return "is empty" }
+        if name.count > 32 { return "is \(name.count) characters long; the limit is 32" }
+        guard lower.contains(first) else { return "must start with a lowercase letter a-z" }
+        guard name.allSatisfy({ lower.contains($0) || digits.contains($0) || $0 == "_" }) else {
+            return "may contain only a-z, 0-9 and _ (it names jails, datasets and rc variables)"
+        }
+        return nil
+    }
+
+    /// rc service names: letters, digits and `_`, starting with a letter, at most 32.
+    public static func serviceNameProblem(_ name: String) -> String? {
+        guard let first = name.first else { return "is empty" }
+        if name.count > 32 { return "is longer than 32 characters" }
+        guard first.isASCII && first.isLetter else { return "must start with a letter" }
+        guard name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") }) else {
+            return "may contain only letters, digits and _ (rc.conf variables cannot hold '-')"
+        }
+        return nil
+    }
+
+    /// A commit id or abbreviation: 7 to 40 hex digits (either case).
+    public static func shaProblem(_ sha: String) -> String? {
+        guard (7...40).contains(sha.count) else { return "must be 7 to 40 hex digits, got \(sha.count) characters" }
+        guard sha.lowercased().allSatisfy({ hex.contains($0) }) else { return "must be hex digits 0-9a-f only" }
+        return nil
+    }
+
+    /// A full 40-hex lowercase object id, as libgit2 reports them.
+    public static func isFullSHA(_ sha: String) -> Bool {
+        sha.count == 40 && sha.allSatisfy { hex.contains($0) }
+    }
+
+    /// A branch name, by git's check-ref-format rules plus no spaces or leading `-`.
+    public static func branchProblem(_ branch: String) -> String? {
+        refNameProblem(branch, kind: "branch name")
+    }
+
+    /// A full or short ref name as a remote may advertise it.
+    public static func refNameProblem(_ name: String, kind: String = "ref name") -> String? {
+        if name.isEmpty { return "\(kind) is empty" }
+        if name.count > 255 { return "\(kind) is longer than 255 characters" }
+        if name.hasPrefix("-") { return "\(kind) must not start with '-'" }
+        if name.contains("..") { return "\(kind) must not contain '..'" }
+        if name.contains("@{") || name == "@" { return "\(kind) must not contain '@{' or be '@'" }
+        if name.hasPrefix("/") || name.hasSuffix("/") || name.contains("//") {
+            return "\(kind) must not start or end with '/' or contain '//'"
+        }
+        if name.hasSuffix(".") || name.hasSuffix(".lock") { return "\(kind) must not end with '.' or '.lock'" }
+        for scalar in name.unicodeScalars {
+            if scalar.value < 0x20 || scalar.value == 0x7f { return "\(kind) contains a control character" }
+            if " ~^:?*[\\".unicodeScalars.contains(scalar) { return "\(kind) contains '\(scalar)', which git forbids" }
+        }
+        if name.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
+            return "\(kind) has a component starting with '.'"
+        }
+        return nil
+    }
+
+    /// A DNS hostname (optionally `*.` wildcard first label), lowercase, at most 253 characters.
+    public static func hostnameProblem(_ host: String) -> String? {
+        if host.isEmpty { return "is empty" }
+        if host.count > 253 { return "is longer than 253 characters" }
+        var labels = host.split(separator: ".", omittingEmptySubsequences: false)
+        if labels.first == "*" && labels.count > 2 { labels.removeFirst() }
+        for label in labels {
+            if label.isEmpty { return "has an empty label (two dots, or a leading or trailing dot)" }
+            if label.count > 63 { return "has a label longer than 63 characters" }
+            if label.hasPrefix("-") || label.hasSuffix("-") { return "has a label starting or ending with '-'" }
+            guard label.allSatisfy({ lower.contains($0) || digits.contains($0) || $0 == "-" }) else {
+                return "may contain only lowercase a-z, 0-9, '-' and '.' (write it in lowercase)"
+            }
+        }
+        return nil
+    }
+
+    /// An absolute path without `..`, control characters or quotes (it lands in generated files).
+    public static func pathProblem(_ path: String) -> String? {
+        guard path.hasPrefix("/") else { return "must be an absolute path" }
+        if path.split(separator: "/").contains("..") { return "must not contain '..'" }
+        for scalar in path.unicodeScalars where scalar.value < 0x20 || "\"'$;`\\".unicodeScalars.contains(scalar) {
+            return "must not contain quotes, '$', ';', '`', '\\' or control characters"
+        }
+        return nil
+    }
+
+    /// The URL schemes jailpilot fetches from.
+    public static let schemes = ["https://", "http://", "ssh://", "git://", "file://"]
+
+    /// A remote URL: one of `schemes`, or scp-like `user@host:path`.
+    public static func repoProblem(_ url: String) -> String? {
+        if url.isEmpty { return "is empty" }
+        if url.unicodeScalars.contains(where: { $0.value <= 0x20 || $0.value == 0x7f }) {
+            return "contains spaces or control characters"
+        }
+        if schemes.contains(where: { url.hasPrefix($0) }) { return nil }
+        if let colon = url.firstIndex(of: ":"), url[..<colon].contains("@"), !url.contains("://") { return nil }
+        let scheme = url.components(separatedBy: "://").first ?? url
+        return url.contains("://")
+            ? "has scheme '\(scheme)'; use https://, ssh://, git://, file:// or user@host:path"
+            : "is not a URL; use https://host/repo.git, ssh://git@host/repo.git, git@host:repo.git or file:///path"
+    }
+
+    /// Whether `url` is fetched over SSH (and so needs host-key verification).
+    public static func isSSH(_ url: String) -> Bool {
+        url.hasPrefix("ssh://") || (!url.contains("://") && url.contains("@") && url.contains(":"))
+    }
+}

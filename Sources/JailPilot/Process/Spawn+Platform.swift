@@ -1,0 +1,71 @@
+// The only file that differs by operating system: posix_spawn's handle types are structs on
+// glibc and opaque pointers on FreeBSD and Darwin. Everything else is shared POSIX.
+import CSpawn
+
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#elseif canImport(Darwin)
+import Darwin
+#endif
+
+#if os(Linux)
+typealias SpawnFileActions = posix_spawn_file_actions_t
+typealias SpawnAttributes = posix_spawnattr_t
+private func makeFileActions() -> SpawnFileActions { SpawnFileActions() }
+private func makeAttributes() -> SpawnAttributes { SpawnAttributes() }
+#else
+typealias SpawnFileActions = posix_spawn_file_actions_t?
+typealias SpawnAttributes = posix_spawnattr_t?
+private func makeFileActions() -> SpawnFileActions { nil }
+private func makeAttributes() -> SpawnAttributes { nil }
+#endif
+
+/// Low-level spawn: a new process group, default signal handling, the given fds as stdio.
+enum Spawn {
+    /// Starts `path` with `argv` and `env`; returns the pid or the errno of the failure.
+    static func start(
+        path: String, argv: [String], env: [String], directory: String?,
+        stdin: Int32, stdout: Int32, stderr: Int32
+    ) -> Result<pid_t, SpawnErrno> {
+        var actions = makeFileActions()
+        var attributes = makeAttributes()
+        posix_spawn_file_actions_init(&actions)
+        posix_spawnattr_init(&attributes)
+        defer {
+            posix_spawn_file_actions_destroy(&actions)
+            posix_spawnattr_destroy(&attributes)
+        }
+        posix_spawn_file_actions_adddup2(&actions, stdin, 0)
+        posix_spawn_file_actions_adddup2(&actions, stdout, 1)
+        posix_spawn_file_actions_adddup2(&actions, stderr, 2)
+        if let directory {
+            let rc = jp_spawn_addchdir(&actions, directory)
+            if rc != 0 { return .failure(SpawnErrno(code: rc)) }
+        }
+        var noSignals = sigset_t()
+        sigemptyset(&noSignals)
+        posix_spawnattr_setsigmask(&attributes, &noSignals)
+        var defaults = sigset_t()
+        sigemptyset(&defaults)
+        for sig in [SIGPIPE, SIGTERM, SIGINT, SIGHUP, SIGCHLD] { sigaddset(&defaults, sig) }
+        posix_spawnattr_setsigdefault(&attributes, &defaults)
+        posix_spawnattr_setpgroup(&attributes, 0)
+        let flags = Int32(POSIX_SPAWN_SETPGROUP) | Int32(POSIX_SPAWN_SETSIGMASK) | Int32(POSIX_SPAWN_SETSIGDEF)
+        posix_spawnattr_setflags(&attributes, Int16(truncatingIfNeeded: flags))
+
+        let cArgv = argv.map { strdup($0) } + [nil]
+        let cEnv = env.map { strdup($0) } + [nil]
+        defer {
+            cArgv.forEach { free($0) }
+            cEnv.forEach { free($0) }
+        }
+        var pid = pid_t()
+        let rc = posix_spawn(&pid, path, &actions, &attributes, cArgv, cEnv)
+        return rc == 0 ? .success(pid) : .failure(SpawnErrno(code: rc))
+    }
+}
+
+/// An errno from a failed spawn.
+struct SpawnErrno: Error { var code: Int32 }

@@ -1,0 +1,83 @@
+import Foundation
+
+/// The agent's durable state in SQLite: events, builds, releases, quarantine, holds, heads.
+///
+/// It is the source of truth for what is live and kept; routes, jail configs and datasets are
+/// derived from it. All access goes through one connection behind a lock, so the store can be
+/// shared by every task of the agent.
+public final class StateStore: @unchecked Sendable {
+    /// Path of the database file.
+    public let path: String
+    let lock = NSLock()
+    let db: SQLiteConnection
+
+    /// Opens (creating if needed) `state_dir/state.db`; refuses a damaged database.
+    public init(stateDir: String) throws {
+        try FileIO.makeDirectories(stateDir, mode: 0o750)
+        path = "\(stateDir)/state.db"
+        db = try SQLiteConnection(path: path)
+        do {
+            let check = try db.query("PRAGMA quick_check")
+            if let first = check.first?.first?.string, first != "ok" {
+                throw SQLiteError(path: path, code: 11, message: "integrity check failed: \(first)", sql: "PRAGMA quick_check")
+            }
+            try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
+            try migrate()
+        } catch let error as SQLiteError where error.code & 0xff == 26 {
+            throw SQLiteError(path: path, code: 26, message: "file is not a database", sql: error.sql)
+        }
+    }
+
+    /// Runs `body` holding the store's lock.
+    @discardableResult
+    func locked<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T {
+        lock.lock()
+        defer { lock.unlock() }
+        return try body(db)
+    }
+
+    /// Runs `body` in one transaction (all or nothing).
+    func transaction<T>(_ body: (SQLiteConnection) throws -> T) throws -> T {
+        try locked { db in
+            try db.execute("BEGIN IMMEDIATE")
+            do {
+                let result = try body(db)
+                try db.execute("COMMIT")
+                return result
+            } catch {
+                try? db.execute("ROLLBACK")
+                throw error
+            }
+        }
+    }
+
+    static let migrations = [
+        """
+        CREATE TABLE events(
+            id INTEGER PRIMARY KEY, ts REAL NOT NULL, app TEXT NOT NULL, sha TEXT,
+            event TEXT NOT NULL, took REAL, detail TEXT NOT NULL DEFAULT '');
+        CREATE INDEX events_app ON events(app, id);
+        CREATE TABLE builds(
+            app TEXT NOT NULL, sha TEXT NOT NULL, fingerprint TEXT NOT NULL, artifact TEXT NOT NULL,
+            log TEXT NOT NULL, ok INTEGER NOT NULL, took REAL NOT NULL, finished REAL NOT NULL,
+            PRIMARY KEY(app, sha, fingerprint));
+        CREATE TABLE heads(app TEXT PRIMARY KEY, branch TEXT NOT NULL, sha TEXT NOT NULL, checked REAL NOT NULL);
+        CREATE TABLE releases(
+            id INTEGER PRIMARY KEY, app TEXT NOT NULL, sha TEXT NOT NULL, name TEXT NOT NULL,
+            state TEXT NOT NULL, address TEXT, step TEXT, reason TEXT,
+            created REAL NOT NULL, updated REAL NOT NULL, phases TEXT NOT NULL DEFAULT '');
+        CREATE INDEX releases_app ON releases(app, id);
+        CREATE TABLE quarantine(app TEXT NOT NULL, sha TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL,
+            PRIMARY KEY(app, sha));
+        CREATE TABLE holds(app TEXT PRIMARY KEY, sha TEXT NOT NULL, at REAL NOT NULL);
+        """
+    ]
+
+    private func migrate() throws {
+        let version = Int(try db.query("PRAGMA user_version").first?.first?.int ?? 0)
+        guard version < Self.migrations.count else { return }
+        for (index, sql) in Self.migrations.enumerated() where index >= version {
+            try db.execute("BEGIN IMMEDIATE; \(sql); PRAGMA user_version = \(index + 1); COMMIT")
+        }
+    }
+}
