@@ -11,9 +11,11 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
         case .failed(let app, let sha, let status, let log, let tail):
             return "build of \(app) at \(sha.prefix(12)) failed (exit status \(status)); full log: \(log)\n\(tail)"
         case .timedOut(let app, let sha, let limit, let log, let tail):
-            return "build of \(app) at \(sha.prefix(12)) exceeded its time limit of \(DurationText.format(limit)) and was killed; raise build_timeout if it needs longer; full log: \(log)\n\(tail)"
+            return
+                "build of \(app) at \(sha.prefix(12)) exceeded its time limit of \(DurationText.format(limit)) and was killed; raise build_timeout if it needs longer; full log: \(log)\n\(tail)"
         case .noArtifact(let app, let sha, let expected, let log):
-            return "build of \(app) at \(sha.prefix(12)) succeeded but wrote no binary at \(expected); the build command must write to {out}; log: \(log)"
+            return
+                "build of \(app) at \(sha.prefix(12)) succeeded but wrote no binary at \(expected); the build command must write to {out}; log: \(log)"
         case .diskFull(let app, let sha, let detail):
             return "build of \(app) at \(sha.prefix(12)) stopped: \(detail); the staging directory was removed"
         case .cannotStart(let app, let sha, let detail):

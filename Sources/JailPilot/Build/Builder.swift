@@ -43,37 +43,52 @@ public struct Builder: Sendable {
         let logPath = layout.buildLog(app.name, sha)
         let output = "\(staging)/out/\(app.service)"
         do {
-            for dir in [layout.logs(app.name), "\(staging)/tmp", "\(staging)/out", layout.goBuildCache, layout.goModCache, layout.home] {
+            for dir in [
+                layout.logs(app.name), "\(staging)/tmp", "\(staging)/out", layout.goBuildCache, layout.goModCache, layout.home,
+            ] {
                 try FileIO.makeDirectories(dir)
             }
             try FileIO.replace(logPath, text: "# jailpilot build of \(app.name) at \(sha)\n")
             let exported = try await mirror.export(sha, to: "\(staging)/src")
-            log.emit(app: app.name, sha: sha, "export.ok", took: clock.now - start, [("files", "\(exported.files)"), ("bytes", "\(exported.bytes)")])
+            log.emit(
+                app: app.name, sha: sha, "export.ok", took: clock.now - start,
+                [("files", "\(exported.files)"), ("bytes", "\(exported.bytes)")])
         } catch let error as FileIOError where error.isDiskFull {
-            throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start)
+            throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
         }
 
         let argv = app.build.map { $0.replacingOccurrences(of: "{out}", with: output) }
-        let command = Command(argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging), workingDirectory: "\(staging)/src")
+        let command = Command(
+            argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
+            workingDirectory: "\(staging)/src")
         log.emit(app: app.name, sha: sha, "build.started", [("cmd", command.description)])
         let result: ProcessResult
         do {
-            result = try await runner.run(command, stdout: .append(path: logPath), stderr: .append(path: logPath), timeout: app.buildTimeout)
+            result = try await runner.run(
+                command, stdout: .append(path: logPath), stderr: .append(path: logPath), timeout: app.buildTimeout)
         } catch {
-            throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start)
+            throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
         }
         let tail = Self.tail(of: logPath, lines: 20)
         if result.timedOut {
-            throw fail(app, sha, .timedOut(app: app.name, sha: sha, limit: app.buildTimeout, log: logPath, tail: tail), start: start)
+            throw fail(
+                app, sha, .timedOut(app: app.name, sha: sha, limit: app.buildTimeout, log: logPath, tail: tail), start: start,
+                staging: staging)
         }
         guard result.status == 0 else {
             if Self.looksDiskFull(tail) {
-                throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: "no space left on device (see \(logPath))"), start: start)
+                throw fail(
+                    app, sha, .diskFull(app: app.name, sha: sha, detail: "no space left on device (see \(logPath))"),
+                    start: start,
+                    staging: staging)
             }
-            throw fail(app, sha, .failed(app: app.name, sha: sha, status: result.status, log: logPath, tail: tail), start: start)
+            throw fail(
+                app, sha, .failed(app: app.name, sha: sha, status: result.status, log: logPath, tail: tail), start: start,
+                staging: staging)
         }
         guard FileIO.exists(output) else {
-            throw fail(app, sha, .noArtifact(app: app.name, sha: sha, expected: output, log: logPath), start: start)
+            throw fail(
+                app, sha, .noArtifact(app: app.name, sha: sha, expected: output, log: logPath), start: start, staging: staging)
         }
         let destination = layout.artifactDir(app.name, sha)
         let artifact = "\(destination)/\(app.service)"
@@ -81,10 +96,12 @@ public struct Builder: Sendable {
             try FileIO.makeDirectories(destination)
             guard rename(output, artifact) == 0 else { throw FileIOError(operation: "rename", path: artifact, code: errno) }
         } catch let error as FileIOError {
-            throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start)
+            throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
         }
         let took = clock.now - start
-        try store.saveBuild(BuildRecord(app: app.name, sha: sha, fingerprint: fingerprint, artifact: artifact, log: logPath, ok: true, took: took))
+        try store.saveBuild(
+            BuildRecord(app: app.name, sha: sha, fingerprint: fingerprint, artifact: artifact, log: logPath, ok: true, took: took)
+        )
         log.emit(app: app.name, sha: sha, "build.ok", took: took, [("artifact", artifact)])
         return BuildOutcome(artifact: artifact, log: logPath, reused: false, took: took)
     }
@@ -109,11 +126,18 @@ public struct Builder: Sendable {
         return env
     }
 
-    private func fail(_ app: AppConfig, _ sha: String, _ error: BuildError, start: ContinuousClock.Instant) -> BuildError {
+    /// Removes the staging directory first (freeing space when the disk is full), then records the failure.
+    private func fail(
+        _ app: AppConfig, _ sha: String, _ error: BuildError, start: ContinuousClock.Instant, staging: String
+    ) -> BuildError {
+        try? FileIO.removeTree(staging)
         let took = ContinuousClock.now - start
         log.emit(app: app.name, sha: sha, "build.failed", took: took, [("reason", error.reason)])
         if case .failed(_, _, _, let logPath, _) = error {
-            try? store.saveBuild(BuildRecord(app: app.name, sha: sha, fingerprint: Self.fingerprint(app: app, agent: agent), artifact: "", log: logPath, ok: false, took: took))
+            try? store.saveBuild(
+                BuildRecord(
+                    app: app.name, sha: sha, fingerprint: Self.fingerprint(app: app, agent: agent), artifact: "", log: logPath,
+                    ok: false, took: took))
         }
         return error
     }

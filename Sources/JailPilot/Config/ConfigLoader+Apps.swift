@@ -80,7 +80,8 @@ extension ConfigLoader {
                 if let other = owner[host] {
                     issues.add(
                         "apps.\(app.name).hostnames",
-                        "'\(host)' is already served by app '\(other)' (line \(issues.map.line(of: "apps.\(other).hostnames") ?? 0)); a hostname belongs to one app")
+                        "'\(host)' is already served by app '\(other)' (line \(issues.map.line(of: "apps.\(other).hostnames") ?? 0)); a hostname belongs to one app"
+                    )
                 } else {
                     owner[host] = app.name
                 }

@@ -10,7 +10,8 @@ public enum ConfigLoader {
             text = try String(contentsOfFile: path, encoding: .utf8)
         } catch {
             throw ConfigError(issues: [
-                ConfigIssue(file: path, line: nil, key: "", message: "cannot read: \(Self.reason(error)); pass the config with -c PATH")
+                ConfigIssue(
+                    file: path, line: nil, key: "", message: "cannot read: \(Self.reason(error)); pass the config with -c PATH")
             ])
         }
         return try parse(text, file: path)
@@ -64,7 +65,9 @@ public enum ConfigLoader {
         ])
         var platform = hostPlatform
         if let text = t.string("platform", example: "\"linux\"") {
-            if let p = PlatformKind(rawValue: text) { platform = p } else {
+            if let p = PlatformKind(rawValue: text) {
+                platform = p
+            } else {
                 t.issues.add(t.key("platform"), "'\(text)' is not a platform; write \"freebsd\" or \"linux\"")
             }
         }
@@ -99,7 +102,8 @@ public enum ConfigLoader {
         {
             t.issues.add(t.key("dataset"), "'\(dataset)' is not a ZFS dataset name like \"zroot/jails\"")
         }
-        let mountpoint = t.string("mountpoint", example: "\"/usr/local/jails\"")
+        let mountpoint =
+            t.string("mountpoint", example: "\"/usr/local/jails\"")
             ?? (freebsd ? "/usr/local/jails" : "/var/lib/jailpilot/jails")
         checkPath(t, "mountpoint", mountpoint)
         let template = t.string("template", example: "\"14.3-RELEASE\"") ?? (freebsd ? "14.3-RELEASE" : "base")

@@ -1,3 +1,5 @@
+import Foundation
+
 /// Finds the line of each table and key in TOML text, for error messages.
 ///
 /// TOMLKit does not expose positions of parsed keys, so this scans the text: table headers
@@ -37,5 +39,3 @@ struct SourceMap {
         }.joined(separator: ".")
     }
 }
-
-import Foundation

@@ -91,7 +91,8 @@ final class GitCallbacks {
             let target = access.sshPort == 22 ? host : "-p \(access.sshPort) \(host)"
             refusal = "host key of \(host) is not in \(file); check it out of band, then add it: ssh-keyscan \(target) >> \(file)"
         case .changed:
-            refusal = "host key of \(host) does not match \(file): it CHANGED (possible man-in-the-middle); refusing to connect. If the change is expected, replace the entry in \(file)"
+            refusal =
+                "host key of \(host) does not match \(file): it CHANGED (possible man-in-the-middle); refusing to connect. If the change is expected, replace the entry in \(file)"
         case .revoked:
             refusal = "host key of \(host) is marked @revoked in \(file); refusing to connect"
         }

@@ -42,7 +42,9 @@ public struct KnownHosts: Sendable {
                 continue
             }
             entries.append(
-                Entry(patterns: fields[0].split(separator: ",").map(String.init), keyType: fields[1], key: Array(key), revoked: revoked))
+                Entry(
+                    patterns: fields[0].split(separator: ",").map(String.init), keyType: fields[1], key: Array(key),
+                    revoked: revoked))
         }
         self.entries = entries
         self.hashedEntries = hashed

@@ -6,6 +6,11 @@ public struct RemoteRef: Sendable, Hashable {
     public var name: String
     /// The 40-hex object id it points at.
     public var sha: String
+
+    public init(name: String, sha: String) {
+        self.name = name
+        self.sha = sha
+    }
 }
 
 /// Lists a remote's refs through libgit2: the `git ls-remote` equivalent.
@@ -82,7 +87,8 @@ public enum GitWatchError: Error, Sendable, CustomStringConvertible {
             let list = available.isEmpty ? "it has no branches" : "it has: " + available.prefix(10).joined(separator: ", ")
             return "branch '\(branch)' does not exist on \(url) (\(list)); fix branch in agent.conf or push the branch"
         case .commitNotFound(let sha, let branch, let url):
-            return "commit \(sha) is not on branch '\(branch)' of \(url) after fetching it; pin a commit that is on the branch, or push it there"
+            return
+                "commit \(sha) is not on branch '\(branch)' of \(url) after fetching it; pin a commit that is on the branch, or push it there"
         case .ambiguous(let sha):
             return "'\(sha)' matches more than one object; give more hex digits"
         case .unsafeTree(let path, let reason):

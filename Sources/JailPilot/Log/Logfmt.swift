@@ -8,7 +8,9 @@ public enum Logfmt {
     }
 
     static func quote(_ value: String) -> String {
-        let needs = value.isEmpty || value.unicodeScalars.contains { $0.value <= 0x20 || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.value == 0x7f }
+        let needs =
+            value.isEmpty
+            || value.unicodeScalars.contains { $0.value <= 0x20 || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.value == 0x7f }
         guard needs else { return value }
         var out = "\""
         for scalar in value.unicodeScalars {

@@ -44,7 +44,8 @@ extension ProcessRunning {
     public func checked(_ command: Command, timeout: Duration? = nil) async throws -> ProcessResult {
         let result = try await run(command, timeout: timeout)
         guard result.succeeded else {
-            throw ProcessError.failed(command: command, status: result.status, timedOut: result.timedOut, stderr: result.stderrText)
+            throw ProcessError.failed(
+                command: command, status: result.status, timedOut: result.timedOut, stderr: result.stderrText)
         }
         return result
     }

@@ -3,23 +3,23 @@
 import CSpawn
 
 #if canImport(Glibc)
-import Glibc
+    import Glibc
 #elseif canImport(Musl)
-import Musl
+    import Musl
 #elseif canImport(Darwin)
-import Darwin
+    import Darwin
 #endif
 
 #if os(Linux)
-typealias SpawnFileActions = posix_spawn_file_actions_t
-typealias SpawnAttributes = posix_spawnattr_t
-private func makeFileActions() -> SpawnFileActions { SpawnFileActions() }
-private func makeAttributes() -> SpawnAttributes { SpawnAttributes() }
+    typealias SpawnFileActions = posix_spawn_file_actions_t
+    typealias SpawnAttributes = posix_spawnattr_t
+    private func makeFileActions() -> SpawnFileActions { SpawnFileActions() }
+    private func makeAttributes() -> SpawnAttributes { SpawnAttributes() }
 #else
-typealias SpawnFileActions = posix_spawn_file_actions_t?
-typealias SpawnAttributes = posix_spawnattr_t?
-private func makeFileActions() -> SpawnFileActions { nil }
-private func makeAttributes() -> SpawnAttributes { nil }
+    typealias SpawnFileActions = posix_spawn_file_actions_t?
+    typealias SpawnAttributes = posix_spawnattr_t?
+    private func makeFileActions() -> SpawnFileActions { nil }
+    private func makeAttributes() -> SpawnAttributes { nil }
 #endif
 
 /// Low-level spawn: a new process group, default signal handling, the given fds as stdio.

@@ -11,7 +11,9 @@ public struct Event: Sendable, Equatable {
     /// Extra key/value pairs, in order.
     public var fields: [(String, String)]
 
-    public init(app: String, sha: String? = nil, name: String, took: Duration? = nil, fields: [(String, String)] = [], time: Date = Date()) {
+    public init(
+        app: String, sha: String? = nil, name: String, took: Duration? = nil, fields: [(String, String)] = [], time: Date = Date()
+    ) {
         self.time = time
         self.app = app
         self.sha = sha

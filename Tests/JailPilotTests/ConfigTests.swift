@@ -1,0 +1,142 @@
+import Foundation
+import JailPilot
+import Testing
+
+@Suite struct ConfigTests {
+    static let good = """
+        [agent]
+        platform = "linux"
+        poll_interval = "5s"
+        state_dir = "/var/db/jailpilot"
+
+        [caddy]
+        listen = [":8080"]
+        automatic_https = false
+
+        [apps.hello]
+        repo = "https://example.org/me/hello.git"
+        hostnames = ["hello.example.org"]
+        keep = 2
+        """
+
+    func issues(_ text: String) -> [ConfigIssue] {
+        do {
+            _ = try ConfigLoader.parse(text, file: "agent.conf")
+            return []
+        } catch let error as ConfigError {
+            return error.issues
+        } catch {
+            Issue.record("unexpected error \(error)")
+            return []
+        }
+    }
+
+    @Test func validConfigGetsDefaults() throws {
+        let config = try ConfigLoader.parse(Self.good, file: "agent.conf")
+        let app = try #require(config.app("hello"))
+        #expect(app.branch == "main")
+        #expect(app.build == ["go", "build", "-o", "{out}", "."])
+        #expect(app.port == 8080 && app.health == "/up" && app.keep == 2)
+        #expect(config.agent.pollInterval == .seconds(5))
+        #expect(config.caddy.automaticHTTPS == false)
+        #expect(config.jails.network.description == "172.16.0.0/12")
+    }
+
+    @Test func sampleConfigIsValid() throws {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+            .deletingLastPathComponent()
+        let config = try ConfigLoader.load(path: root.appendingPathComponent("agent.conf.sample").path)
+        #expect(!config.apps.isEmpty)
+    }
+
+    @Test func notTOMLNamesTheLine() {
+        let found = issues("[agent]\npoll_interval = \"5s\"\nthis is not toml\n")
+        #expect(found.count == 1)
+        #expect(found.first?.line == 3)
+        #expect(found.first?.description.hasPrefix("agent.conf:3:") == true)
+    }
+
+    @Test func wrongTypesAreReportedWithExamples() {
+        let text = Self.good.replacingOccurrences(of: "keep = 2", with: "keep = \"two\"\nport = \"8080\"")
+        let found = issues(text)
+        #expect(found.map(\.key).sorted() == ["apps.hello.keep", "apps.hello.port"])
+        #expect(found.allSatisfy { $0.message.contains("whole number") && $0.line != nil })
+    }
+
+    @Test func everyProblemIsReportedAtOnceWithItsLine() {
+        let text = """
+            [agent]
+            poll_interval = "soon"
+            platfrom = "linux"
+
+            [apps.Bad-Name]
+            repo = "https://x/y.git"
+
+            [apps.web]
+            repo = "ftp://example.org/web.git"
+            branch = "feature..x"
+            pin = "xyz123"
+            hostnames = ["Web.Example.org", "ok.example.org"]
+            keep = 0
+            build = ["go", "build"]
+
+            [apps.api]
+            hostnames = ["ok.example.org"]
+            """
+        let found = issues(text)
+        func issue(_ key: String) -> ConfigIssue? { found.first { $0.key == key } }
+        #expect(issue("agent.poll_interval")?.line == 2)
+        #expect(issue("agent.platfrom")?.message.contains("did you mean 'platform'") == true)
+        #expect(issue("apps.Bad-Name")?.line == 5)
+        #expect(issue("apps.web.repo")?.message.contains("scheme 'ftp'") == true)
+        #expect(issue("apps.web.branch")?.line == 10)
+        #expect(issue("apps.web.pin")?.message.contains("hex") == true)
+        #expect(issue("apps.web.hostnames")?.message.contains("lowercase") == true)
+        #expect(issue("apps.web.keep")?.message.contains("at least 1") == true)
+        #expect(issue("apps.web.build")?.message.contains("{out}") == true)
+        #expect(issue("apps.api.repo")?.message.contains("missing") == true)
+        #expect(found.allSatisfy { $0.line != nil })
+    }
+
+    @Test func duplicateHostnamesAcrossAppsAreRefused() {
+        let text =
+            Self.good + """
+
+                [apps.other]
+                repo = "https://example.org/me/other.git"
+                hostnames = ["hello.example.org"]
+                """
+        let found = issues(text)
+        #expect(found.count == 1)
+        #expect(found.first?.key == "apps.other.hostnames")
+        #expect(found.first?.message.contains("already served by app 'hello'") == true)
+    }
+
+    @Test func missingFileSaysHowToPointAtOne() {
+        let error = #expect(throws: ConfigError.self) { try ConfigLoader.load(path: "/nonexistent/agent.conf") }
+        #expect(error?.description.contains("/nonexistent/agent.conf: cannot read") == true)
+        #expect(error?.description.contains("-c PATH") == true)
+    }
+
+    @Test func noAppsIsAnError() {
+        #expect(issues("[agent]\nplatform = \"linux\"\n").first?.message.contains("no apps configured") == true)
+    }
+
+    @Test func durationsParseAndFormat() {
+        #expect(DurationText.parse("1m30s") == .seconds(90))
+        #expect(DurationText.parse("250ms") == .milliseconds(250))
+        #expect(DurationText.parse("30") == nil)
+        #expect(DurationText.parse("5x") == nil)
+        #expect(DurationText.format(.seconds(90)) == "1m30s")
+    }
+
+    @Test func networkParsing() throws {
+        let net = try #require(IPv4Network("172.16.0.0/12"))
+        #expect(net.host(1) == "172.16.0.1")
+        #expect(net.host(2) == "172.16.0.2")
+        #expect(net.netmask == "255.240.0.0")
+        #expect(net.index(of: "172.16.1.0") == 256)
+        #expect(IPv4Network("172.16.0.1/12") == nil)
+        #expect(IPv4Network("300.1.1.1/8") == nil)
+    }
+}

@@ -1,0 +1,81 @@
+import Foundation
+import JailPilot
+import Testing
+
+@Suite struct StoreTests {
+    @Test func eventsSurviveReopening() throws {
+        let state = try Scratch("store")
+        do {
+            let store = try StateStore(stateDir: state.path)
+            try store.record(
+                Event(app: "hello", sha: "abc", name: "build.ok", took: .milliseconds(1500), fields: [("note", "two words")]))
+        }
+        let events = try StateStore(stateDir: state.path).events(app: "hello")
+        #expect(events.count == 1)
+        #expect(events[0].name == "build.ok" && events[0].took == .milliseconds(1500))
+        #expect(events[0].fields.first?.1 == "two words")
+    }
+
+    @Test func corruptDatabaseIsRefusedAndKept() throws {
+        let state = try Scratch("store")
+        let garbage = String(repeating: "this is not sqlite ", count: 300)
+        try state.write("state.db", garbage)
+        let error = #expect(throws: SQLiteError.self) { try StateStore(stateDir: state.path) }
+        #expect(error?.description.contains("damaged") == true)
+        #expect(error?.description.contains("restore a backup") == true)
+        #expect(try String(contentsOfFile: "\(state.path)/state.db", encoding: .utf8) == garbage)
+    }
+}
+
+@Suite struct LogfmtTests {
+    @Test func quotesOnlyWhatNeedsIt() {
+        #expect(Logfmt.pair("event", "build.ok") == "event=build.ok")
+        #expect(Logfmt.pair("error", "a \"b\"\nc") == "error=\"a \\\"b\\\"\\nc\"")
+        #expect(Logfmt.pair("empty", "") == "empty=\"\"")
+    }
+
+    @Test func roundTrips() {
+        let pairs = [("a", "1"), ("b", "two words"), ("c", "quote\"and\\slash\nnewline"), ("d", "")]
+        let line = pairs.map { Logfmt.pair($0, $1) }.joined(separator: " ")
+        #expect(Logfmt.parse(line).map { "\($0)=\($1)" } == pairs.map { "\($0)=\($1)" })
+    }
+
+    @Test func eventLinesAreOneLineWithShortSHA() {
+        let event = Event(
+            app: "hello", sha: "3f2c1e0a9b7d8e9f00112233445566778899aabb", name: "build.failed", took: .milliseconds(12400),
+            fields: [("reason", "line1\nline2")], time: Date(timeIntervalSince1970: 0))
+        let line = EventLog.format(event)
+        #expect(
+            line
+                == "ts=1970-01-01T00:00:00.000Z app=hello sha=3f2c1e0a9b7d event=build.failed took=12.4s reason=\"line1\\nline2\""
+        )
+    }
+}
+
+@Suite struct KnownHostsTests {
+    static let key = Array("ssh-ed25519-key-bytes".utf8)
+    static let other = Array("some-other-key".utf8)
+    let file = KnownHosts(
+        text: """
+            # comment
+            git.example.org,10.0.0.1 ssh-ed25519 \(Data(key).base64EncodedString())
+            [git.example.org]:2222 ssh-ed25519 \(Data(other).base64EncodedString())
+            *.wild.example ssh-ed25519 \(Data(key).base64EncodedString())
+            @revoked bad.example ssh-ed25519 \(Data(key).base64EncodedString())
+            |1|c2FsdA==|aGFzaA== ssh-ed25519 \(Data(key).base64EncodedString())
+            """)
+
+    @Test func trustsTheRecordedKey() {
+        #expect(file.verify(host: "git.example.org", port: 22, key: Self.key) == .trusted)
+        #expect(file.verify(host: "GIT.example.org", port: 22, key: Self.key) == .trusted)
+        #expect(file.verify(host: "a.wild.example", port: 22, key: Self.key) == .trusted)
+        #expect(file.verify(host: "git.example.org", port: 2222, key: Self.other) == .trusted)
+    }
+
+    @Test func refusesUnknownChangedAndRevoked() {
+        #expect(file.verify(host: "elsewhere.org", port: 22, key: Self.key) == .unknownHost)
+        #expect(file.verify(host: "git.example.org", port: 22, key: Self.other) == .changed)
+        #expect(file.verify(host: "git.example.org", port: 2222, key: Self.key) == .changed)
+        #expect(file.verify(host: "bad.example", port: 22, key: Self.key) == .revoked)
+    }
+}

@@ -1,0 +1,78 @@
+import Foundation
+import JailPilot
+
+/// A real git repository made by a test, with helpers to commit and serve it.
+final class GitFixture: @unchecked Sendable {
+    let scratch: Scratch
+    let work: String
+    static let env = [
+        "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
+        "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
+        "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/tmp/jailpilot-tests",
+    ]
+
+    /// A repository with branch `main` and no commits.
+    init(branch: String = "main") async throws {
+        scratch = try Scratch("git")
+        work = "\(scratch.path)/repo"
+        try await git(["init", "-q", "-b", branch, work], in: nil)
+    }
+
+    var fileURL: String { "file://\(work)" }
+
+    @discardableResult
+    func git(_ args: [String], in dir: String? = "") async throws -> String {
+        try await sh(["git"] + args, in: dir == "" ? work : dir, env: Self.env)
+    }
+
+    /// Writes files, commits them all, returns the new commit's SHA.
+    @discardableResult
+    func commit(_ files: [String: String], message: String = "change") async throws -> String {
+        for (name, text) in files { try scratch.write("repo/\(name)", text) }
+        try await git(["add", "-A"])
+        try await git(["commit", "-q", "-m", message])
+        return try await head()
+    }
+
+    func head() async throws -> String {
+        try await git(["rev-parse", "HEAD"]).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    /// Commits the seed article's hello-world app, saying `greeting` on `/`.
+    @discardableResult
+    func commitHello(_ greeting: String = "Hello World!") async throws -> String {
+        try await commit(["main.go": GoFixture.hello(greeting), "go.mod": "module hello\n\ngo 1.19\n"], message: greeting)
+    }
+}
+
+/// Go sources for fixture apps.
+enum GoFixture {
+    /// The seed's hello world with `/up`, listening on `:$PORT` (default 8080).
+    static func hello(_ greeting: String, upStatus: Int = 200) -> String {
+        """
+        package main
+
+        import (
+        \t"fmt"
+        \t"log"
+        \t"net/http"
+        \t"os"
+        )
+
+        func main() {
+        \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+        \t\tfmt.Fprintf(w, "\(greeting)")
+        \t})
+        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
+        \t\tw.WriteHeader(\(upStatus))
+        \t})
+        \tport := os.Getenv("PORT")
+        \tif port == "" {
+        \t\tport = "8080"
+        \t}
+        \tlog.Fatal(http.ListenAndServe(":"+port, nil))
+        }
+
+        """
+    }
+}

@@ -1,0 +1,69 @@
+import Foundation
+import JailPilot
+
+#if canImport(Glibc)
+    import Glibc
+#endif
+
+/// A free TCP port on 127.0.0.1 (bound, read, released).
+func freePort() -> Int {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = 0
+    var length = socklen_t(MemoryLayout<sockaddr_in>.size)
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, length) }
+    }
+    _ = withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &length) }
+    }
+    return Int(UInt16(bigEndian: address.sin_port))
+}
+
+/// Whether something accepts TCP connections on 127.0.0.1:`port`.
+func listening(_ port: Int) -> Bool {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var limit = timeval(tv_sec: 0, tv_usec: 300_000)  // a connect that hangs counts as not listening
+    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    return withUnsafeMutablePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    } == 0
+}
+
+/// A background server process for a test, killed when dropped.
+final class Background: @unchecked Sendable {
+    let process: BackgroundProcess
+
+    init(_ argv: [String], port: Int, env: [String: String] = [:]) async throws {
+        let environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
+        process = try BackgroundProcess(Command(argv[0], Array(argv.dropFirst()), environment: environment))
+        for _ in 0..<100 where !listening(port) {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        guard listening(port) else {
+            stop()
+            throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "\(argv[0]) did not listen on \(port)"])
+        }
+    }
+
+    func stop() { process.terminate() }
+}
+
+/// `git daemon` serving one directory's repositories on 127.0.0.1.
+func gitDaemon(base: String) async throws -> (Background, Int) {
+    let port = freePort()
+    let daemon = try await Background(
+        [
+            "/usr/lib/git-core/git-daemon", "--reuseaddr", "--export-all", "--listen=127.0.0.1", "--port=\(port)",
+            "--base-path=\(base)", base,
+        ], port: port)
+    return (daemon, port)
+}
