@@ -39,9 +39,15 @@ let package = Package(
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
             ]
         ),
+        // Benchmark driver for scripts/bench-*; not part of the agent binary.
+        .executableTarget(
+            name: "jailpilot-bench",
+            dependencies: ["JailPilot"]
+        ),
         .testTarget(
             name: "JailPilotTests",
-            dependencies: ["JailPilot"]
+            dependencies: ["JailPilot"],
+            exclude: ["Fixtures"]
         ),
     ],
     swiftLanguageModes: [.v6]

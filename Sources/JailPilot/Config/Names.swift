@@ -48,22 +48,35 @@ public enum Names {
     }
 
     /// A full or short ref name as a remote may advertise it.
+    ///
+    /// One pass over the UTF-8 bytes: this runs for every ref of every poll.
     public static func refNameProblem(_ name: String, kind: String = "ref name") -> String? {
-        if name.isEmpty { return "\(kind) is empty" }
-        if name.count > 255 { return "\(kind) is longer than 255 characters" }
-        if name.hasPrefix("-") { return "\(kind) must not start with '-'" }
-        if name.contains("..") { return "\(kind) must not contain '..'" }
-        if name.contains("@{") || name == "@" { return "\(kind) must not contain '@{' or be '@'" }
-        if name.hasPrefix("/") || name.hasSuffix("/") || name.contains("//") {
+        let bytes = Array(name.utf8)
+        if bytes.isEmpty { return "\(kind) is empty" }
+        if bytes.count > 255 { return "\(kind) is longer than 255 characters" }
+        if bytes[0] == UInt8(ascii: "-") { return "\(kind) must not start with '-'" }
+        if bytes[0] == UInt8(ascii: "/") || bytes.last == UInt8(ascii: "/") {
             return "\(kind) must not start or end with '/' or contain '//'"
         }
-        if name.hasSuffix(".") || name.hasSuffix(".lock") { return "\(kind) must not end with '.' or '.lock'" }
-        for scalar in name.unicodeScalars {
-            if scalar.value < 0x20 || scalar.value == 0x7f { return "\(kind) contains a control character" }
-            if " ~^:?*[\\".unicodeScalars.contains(scalar) { return "\(kind) contains '\(scalar)', which git forbids" }
-        }
-        if name.split(separator: "/").contains(where: { $0.hasPrefix(".") }) {
-            return "\(kind) has a component starting with '.'"
+        if bytes.last == UInt8(ascii: ".") || name.hasSuffix(".lock") { return "\(kind) must not end with '.' or '.lock'" }
+        if bytes == [UInt8(ascii: "@")] { return "\(kind) must not contain '@{' or be '@'" }
+        var previous: UInt8 = UInt8(ascii: "/")
+        for byte in bytes {
+            switch byte {
+            case 0..<0x20, 0x7f: return "\(kind) contains a control character"
+            case UInt8(ascii: " "), UInt8(ascii: "~"), UInt8(ascii: "^"), UInt8(ascii: ":"), UInt8(ascii: "?"),
+                UInt8(ascii: "*"), UInt8(ascii: "["), UInt8(ascii: "\\"):
+                return "\(kind) contains '\(Character(Unicode.Scalar(byte)))', which git forbids"
+            case UInt8(ascii: "."):
+                if previous == UInt8(ascii: ".") { return "\(kind) must not contain '..'" }
+                if previous == UInt8(ascii: "/") { return "\(kind) has a component starting with '.'" }
+            case UInt8(ascii: "/"):
+                if previous == UInt8(ascii: "/") { return "\(kind) must not start or end with '/' or contain '//'" }
+            case UInt8(ascii: "{"):
+                if previous == UInt8(ascii: "@") { return "\(kind) must not contain '@{' or be '@'" }
+            default: break
+            }
+            previous = byte
         }
         return nil
     }
