@@ -45,10 +45,15 @@ final class Background: @unchecked Sendable {
     init(_ argv: [String], port: Int, env: [String: String] = [:]) async throws {
         let environment = ProcessInfo.processInfo.environment.merging(env) { $1 }
         process = try BackgroundProcess(Command(argv[0], Array(argv.dropFirst()), environment: environment))
-        for _ in 0..<100 where !listening(port) {
+        var up = false
+        for _ in 0..<200 {
+            if listening(port) {
+                up = true
+                break
+            }
             try await Task.sleep(for: .milliseconds(50))
         }
-        guard listening(port) else {
+        guard up else {
             stop()
             throw CocoaError(.fileReadUnknown, userInfo: [NSLocalizedDescriptionKey: "\(argv[0]) did not listen on \(port)"])
         }
