@@ -7,7 +7,10 @@ struct JailPilotCommand: AsyncParsableCommand {
         commandName: "jailpilot",
         abstract: "Pull-based GitOps agent: git push → Go build → fresh jail → Caddy flip.",
         version: JailPilotVersion.current,
-        subcommands: [Check.self, Refs.self, Build.self])
+        subcommands: [
+            Check.self, Refs.self, Build.self, Deploy.self, Rollback.self, Resume.self, Status.self, History.self,
+            Routes.self, Resolver.self, Remove.self,
+        ])
 }
 
 /// `-c agent.conf`, shared by every subcommand.

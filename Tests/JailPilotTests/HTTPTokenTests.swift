@@ -4,11 +4,13 @@ import Testing
 
 /// Private repositories over smart HTTP with a token read from a file.
 @Suite struct HTTPTokenTests {
-    static let server = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/git-http.py").path
+    static let server = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Fixtures/git-http.py")
+        .path
 
     func serve(_ repo: GitFixture, token: String) async throws -> (Background, Int) {
         let port = freePort()
-        let server = try await Background(["/usr/bin/env", "python3", Self.server, repo.scratch.path, "\(port)", token], port: port)
+        let server = try await Background(
+            ["/usr/bin/env", "python3", Self.server, repo.scratch.path, "\(port)", token], port: port)
         return (server, port)
     }
 

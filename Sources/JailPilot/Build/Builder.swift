@@ -148,12 +148,7 @@ public struct Builder: Sendable {
         for (k, v) in agent.buildEnv.merging(app.buildEnv, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
             text += "\u{2}\(k)=\(v)"
         }
-        var hash: UInt64 = 0xcbf2_9ce4_8422_2325
-        for byte in text.utf8 {
-            hash ^= UInt64(byte)
-            hash = hash &* 0x100_0000_01b3
-        }
-        return String(hash, radix: 16)
+        return String(fnv1a(text), radix: 16)
     }
 
     static func tail(of path: String, lines: Int) -> String {

@@ -66,6 +66,10 @@ public struct CaddySettings: Sendable, Equatable {
     public var listen: [String]
     /// Whether Caddy obtains certificates for the apps' hostnames (its default: on).
     public var automaticHTTPS: Bool
+    /// UDP address of jailpilot's route resolver, which Caddy's dynamic upstreams query.
+    public var resolver: String
+    /// How long Caddy caches an app's address: the upper bound of a flip's latency.
+    public var refresh: Duration
 }
 
 /// One `[apps.NAME]` table: a git repository and branch built into one binary.
@@ -87,6 +91,14 @@ public struct AppConfig: Sendable, Equatable {
     public var health: String
     /// Prior releases kept for rollback.
     public var keep: Int
+    /// Consecutive `GET health` successes that make a release healthy.
+    public var healthPasses: Int
+    /// Time limit of one health request.
+    public var healthTimeout: Duration
+    /// Time a new release gets to become healthy.
+    public var healthDeadline: Duration
+    /// After the flip, how long the previous release keeps running while the new one is watched.
+    public var probation: Duration
     /// HTTPS: a file whose first line is the token (never logged).
     public var tokenFile: String?
     /// HTTPS: the user name sent with the token.

@@ -2,7 +2,8 @@
 extension ConfigLoader {
     static let appKeys = [
         "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "service", "port", "health",
-        "keep", "token_file", "token_user", "ssh_key", "known_hosts",
+        "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
+        "health_deadline", "probation",
     ]
     static let defaultBuild = ["go", "build", "-o", "{out}", "."]
 
@@ -63,12 +64,17 @@ extension ConfigLoader {
                 t.issues.add(t.key("ssh_key"), "an SSH key needs an ssh:// or user@host:path repo; this repo is '\(repo)'")
             }
         }
+        let passes = t.int("health_passes", example: "3") ?? 3
+        if !(1...100).contains(passes) { t.issues.add(t.key("health_passes"), "\(passes) must be between 1 and 100") }
         let knownHosts = t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? agent.knownHosts
         let app = AppConfig(
             name: name, repo: repo ?? "", branch: branch, pin: pin, hostnames: hostnames, build: build,
             buildEnv: t.stringTable("build_env", example: "{ GOFLAGS = \"-trimpath\" }") ?? [:],
             buildTimeout: t.duration("build_timeout", example: "10m") ?? agent.buildTimeout,
-            service: service, port: port, health: health, keep: keep, tokenFile: tokenFile,
+            service: service, port: port, health: health, keep: keep, healthPasses: passes,
+            healthTimeout: t.duration("health_timeout", example: "2s") ?? .seconds(2),
+            healthDeadline: t.duration("health_deadline", example: "30s") ?? .seconds(30),
+            probation: t.duration("probation", example: "30s") ?? .seconds(30), tokenFile: tokenFile,
             tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
         return t.issues.issues.count == before ? app : nil
     }

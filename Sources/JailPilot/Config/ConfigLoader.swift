@@ -132,7 +132,7 @@ public enum ConfigLoader {
     }
 
     private static func readCaddy(_ t: TableReader) -> CaddySettings {
-        t.rejectUnknown(known: ["admin", "listen", "automatic_https"])
+        t.rejectUnknown(known: ["admin", "listen", "automatic_https", "resolver", "refresh"])
         let admin = t.string("admin", example: "\"http://127.0.0.1:2019\"") ?? "http://127.0.0.1:2019"
         if !(admin.hasPrefix("http://127.") || admin.hasPrefix("http://localhost") || admin.hasPrefix("http://[::1]")
             || admin.hasPrefix("unix//"))
@@ -146,7 +146,14 @@ public enum ConfigLoader {
         for address in listen where !address.contains(":") || address.contains(" ") {
             t.issues.add(t.key("listen"), "'\(address)' is not a listen address like \":8080\" or \"127.0.0.1:8080\"")
         }
-        return CaddySettings(admin: admin, listen: listen, automaticHTTPS: t.bool("automatic_https") ?? true)
+        let resolver = t.string("resolver", example: "\"127.0.0.1:5354\"") ?? "127.0.0.1:5354"
+        let parts = resolver.split(separator: ":")
+        if parts.count != 2 || IPv4Network.parse(String(parts[0])) == nil || UInt16(parts[1]) == nil {
+            t.issues.add(t.key("resolver"), "'\(resolver)' must be an IPv4 host:port such as \"127.0.0.1:5354\"")
+        }
+        return CaddySettings(
+            admin: admin, listen: listen, automaticHTTPS: t.bool("automatic_https") ?? true, resolver: resolver,
+            refresh: t.duration("refresh", example: "100ms") ?? .milliseconds(100))
     }
 
     static func checkPath(_ t: TableReader, _ key: String, _ value: String) {

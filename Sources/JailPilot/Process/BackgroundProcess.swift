@@ -14,6 +14,7 @@ public final class BackgroundProcess: @unchecked Sendable {
     public let pid: pid_t
     private let lock = NSLock()
     private var reaped = false
+    private var detached = false
 
     /// Starts `command` with stdin from /dev/null and output appended to `log` (or discarded).
     public init(_ command: Command, log: String? = nil) throws {
@@ -62,5 +63,10 @@ public final class BackgroundProcess: @unchecked Sendable {
         }
     }
 
-    deinit { terminate() }
+    /// Leaves the child running when this object goes away (a supervisor that outlives the agent).
+    public func detach() { lock.withLock { detached = true } }
+
+    deinit {
+        if !lock.withLock({ detached }) { terminate() }
+    }
 }

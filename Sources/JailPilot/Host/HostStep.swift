@@ -1,0 +1,83 @@
+import Foundation
+
+/// One step of a host plan: a command to run or a file to write, as a value.
+public enum HostStep: Sendable, Equatable, CustomStringConvertible {
+    /// Run a command; with `mayFail`, a non-zero exit is ignored (idempotent teardown).
+    case run(Command, mayFail: Bool = false)
+    /// Write a file with exactly this content and mode, replacing it atomically.
+    case write(path: String, content: String, mode: UInt16)
+    /// Copy a file from the host into place with a mode.
+    case install(from: String, to: String, mode: UInt16)
+    /// Start a long-running command detached, recording its pid.
+    case spawn(Command, pidFile: String)
+    /// Something the driver does in code between commands (signals, waits), described for the plan.
+    case note(String)
+
+    /// One line (or a file block) for `jailpilot plan`, shell-quoted for reading.
+    public var description: String {
+        switch self {
+        case .run(let command, let mayFail): return command.description + (mayFail ? "   # may fail: already gone" : "")
+        case .write(let path, let content, let mode):
+            return
+                "write \(ShellQuote.quote(path)) mode \(String(mode, radix: 8)) <<'EOF'\n\(content)\(content.hasSuffix("\n") ? "" : "\n")EOF"
+        case .install(let from, let to, let mode):
+            return "install -m \(String(mode, radix: 8)) \(ShellQuote.quote(from)) \(ShellQuote.quote(to))"
+        case .spawn(let command, let pidFile):
+            return "\(command) &   # pid in \(pidFile)"
+        case .note(let text): return "# \(text)"
+        }
+    }
+}
+
+/// A host step failed; says which and why.
+public struct HostStepError: Error, Sendable, CustomStringConvertible {
+    public var step: String
+    public var message: String
+    public var description: String { "\(step): \(message)" }
+}
+
+/// Runs host plans with a `ProcessRunning`.
+public struct PlanExecutor: Sendable {
+    public let runner: any ProcessRunning
+
+    public init(runner: any ProcessRunning) { self.runner = runner }
+
+    /// Runs `steps` in order; stops at the first failure.
+    public func execute(_ steps: [HostStep]) async throws {
+        for step in steps { try await execute(step) }
+    }
+
+    public func execute(_ step: HostStep) async throws {
+        switch step {
+        case .run(let command, let mayFail):
+            let result = try await runner.run(command, timeout: .seconds(120))
+            if !result.succeeded && !mayFail {
+                throw HostStepError(
+                    step: command.description,
+                    message: "exit \(result.status): \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
+            }
+        case .write(let path, let content, let mode):
+            do {
+                try FileIO.makeDirectories((path as NSString).deletingLastPathComponent)
+                try FileIO.replace(path, text: content, mode: mode_t(mode))
+            } catch { throw HostStepError(step: "write \(path)", message: "\(error)") }
+        case .install(let from, let to, let mode):
+            do {
+                try FileIO.makeDirectories((to as NSString).deletingLastPathComponent)
+                let data = try Data(contentsOf: URL(fileURLWithPath: from))
+                let temporary = "\(to).jailpilot-new"
+                unlink(temporary)
+                try data.withUnsafeBytes { try FileIO.create(temporary, bytes: $0, mode: mode_t(mode), sync: true) }
+                guard rename(temporary, to) == 0 else { throw FileIOError(operation: "rename", path: to, code: errno) }
+            } catch { throw HostStepError(step: "install \(to)", message: "\(error)") }
+        case .spawn(let command, let pidFile):
+            do {
+                let process = try BackgroundProcess(command)
+                process.detach()
+                try FileIO.replace(pidFile, text: "\(process.pid)\n")
+            } catch { throw HostStepError(step: command.description, message: "\(error)") }
+        case .note:
+            break
+        }
+    }
+}

@@ -1,0 +1,59 @@
+/// Everything a driver needs to make one release's jail.
+public struct JailSpec: Sendable, Equatable {
+    /// `<app>_<sha12>`: the jail, its filesystem and its config file.
+    public var name: String
+    public var app: String
+    public var sha: String
+    /// Binary and rc service name inside the jail.
+    public var service: String
+    public var port: Int
+    public var address: String
+    /// The built binary on the host.
+    public var artifact: String
+
+    public init(name: String, app: String, sha: String, service: String, port: Int, address: String, artifact: String) {
+        self.name = name
+        self.app = app
+        self.sha = sha
+        self.service = service
+        self.port = port
+        self.address = address
+        self.artifact = artifact
+    }
+
+    public init(app: AppConfig, sha: String, address: String, artifact: String) {
+        self.init(
+            name: Release.name(app: app.name, sha: sha), app: app.name, sha: sha, service: app.service, port: app.port,
+            address: address, artifact: artifact)
+    }
+}
+
+/// What a plan does to a jail.
+public enum JailAction: String, Sendable, CaseIterable {
+    case provision, start, stop, destroy
+}
+
+/// Runs release jails on one host. Two drivers: FreeBSD (zfs, jail) and Linux (btrfs, namespaces).
+///
+/// Every action is first a plan of host steps (commands and files, as values), so that
+/// `jailpilot plan` can print it and tests can compare it; running a plan executes those steps.
+public protocol JailHost: Sendable {
+    /// The exact steps `action` takes for `spec`.
+    func plan(_ action: JailAction, _ spec: JailSpec) -> [HostStep]
+    /// Clones the template and installs the binary and its start script; does not start it.
+    func provision(_ spec: JailSpec) async throws
+    /// Starts the jail and its service on `spec.address`.
+    func start(_ spec: JailSpec) async throws
+    /// SIGTERM, up to the drain time, then SIGKILL; the filesystem is kept.
+    func stop(_ spec: JailSpec) async throws
+    /// Removes everything of the jail: processes, network, config, filesystem. Idempotent.
+    func destroy(_ spec: JailSpec) async throws
+    /// Whether the jail's service is running (found again after an agent restart).
+    func isRunning(_ spec: JailSpec) async -> Bool
+    /// Whether the jail's filesystem exists (a kept release can be started again).
+    func exists(_ spec: JailSpec) async -> Bool
+    /// If the service has exited since start (crash, exec failure), what it said.
+    func exitReport(_ spec: JailSpec) async -> String?
+    /// Path on the host of the service's log inside the jail.
+    func logPath(_ spec: JailSpec) -> String
+}

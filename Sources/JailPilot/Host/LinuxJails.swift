@@ -1,0 +1,181 @@
+import Foundation
+
+/// The Linux jail driver: a btrfs snapshot per release (the ZFS clone analogue), a network
+/// namespace with a veth on the host bridge (the lo1 analogue), and the service chrooted into
+/// its snapshot as an unprivileged user in its own pid and mount namespaces, under a small
+/// supervisor that restarts it if it dies and outlives the agent.
+///
+/// Layout under `[jails] mountpoint` (a btrfs filesystem, see scripts/bootstrap-linux-host):
+/// `templates/<template>` (read-only subvolume), `containers/<name>` (one per release),
+/// `run/<name>.sh` and `run/<name>.pid` (supervisor script and pid).
+public struct LinuxJails: JailHost {
+    public let settings: JailSettings
+    public let runner: any ProcessRunning
+
+    public init(settings: JailSettings, runner: any ProcessRunning) {
+        self.settings = settings
+        self.runner = runner
+    }
+
+    var root: String { settings.mountpoint }
+    func container(_ name: String) -> String { "\(root)/containers/\(name)" }
+    func script(_ name: String) -> String { "\(root)/run/\(name).sh" }
+    func pidFile(_ name: String) -> String { "\(root)/run/\(name).pid" }
+    /// veth names are limited to 15 characters: derive a stable short id from the jail name.
+    func vethHost(_ name: String) -> String { "jpv" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
+    func vethJail(_ name: String) -> String { "jpj" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
+    var gateway: String { settings.network.host(1) ?? "" }
+    public func logPath(_ spec: JailSpec) -> String { "\(container(spec.name))/var/log/\(spec.service).log" }
+
+    public func plan(_ action: JailAction, _ spec: JailSpec) -> [HostStep] {
+        let name = spec.name
+        let ns = ["ip", "-n", name]
+        switch action {
+        case .provision:
+            return [
+                .run(Command("btrfs", ["subvolume", "snapshot", "\(root)/templates/\(settings.template)", container(name)])),
+                .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),
+                .write(path: script(name), content: supervisor(spec), mode: 0o755),
+            ]
+        case .start:
+            return [
+                .run(Command("ip", ["netns", "add", name])),
+                .run(Command("ip", ["link", "add", vethHost(name), "type", "veth", "peer", "name", vethJail(name)])),
+                .run(Command("ip", ["link", "set", vethJail(name), "netns", name])),
+                .run(Command("ip", ["link", "set", vethHost(name), "master", settings.interface, "up"])),
+                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", vethJail(name), "name", "eth0"])),
+                .run(
+                    Command(
+                        ns[0],
+                        Array(ns.dropFirst()) + ["addr", "add", "\(spec.address)/\(settings.network.prefix)", "dev", "eth0"])),
+                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "eth0", "up"])),
+                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "lo", "up"])),
+                .run(Command(ns[0], Array(ns.dropFirst()) + ["route", "add", "default", "via", gateway])),
+                .spawn(
+                    Command(
+                        "ip",
+                        [
+                            "netns", "exec", name, "unshare", "--pid", "--mount", "--fork", "--kill-child=SIGTERM", "/bin/sh",
+                            script(name),
+                        ],
+                        environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
+                    pidFile: pidFile(name)),
+            ]
+        case .stop:
+            return [
+                .note("kill -TERM $(cat \(pidFile(name))): the supervisor forwards SIGTERM to \(spec.service)"),
+                .note("wait up to \(DurationText.format(settings.drain)) for every process in netns \(name) to exit"),
+                .note("then: kill -KILL $(ip netns pids \(name))"),
+                .run(Command("ip", ["link", "del", vethHost(name)]), mayFail: true),
+                .run(Command("ip", ["netns", "del", name]), mayFail: true),
+            ]
+        case .destroy:
+            return plan(.stop, spec) + [
+                .run(Command("btrfs", ["subvolume", "delete", container(name)]), mayFail: true),
+                .run(Command("rm", ["-f", script(name), pidFile(name)])),
+            ]
+        }
+    }
+
+    /// The supervisor: pid 1 of the jail's pid namespace. It restarts the service if it dies,
+    /// forwards SIGTERM to it and exits when it has stopped, which ends the namespace.
+    func supervisor(_ spec: JailSpec) -> String {
+        let log = "/var/log/\(spec.service).log"
+        return """
+            #!/bin/sh
+            # jailpilot supervisor for \(spec.name): pid 1 of the jail's pid namespace.
+            root=\(ShellQuote.quote(container(spec.name)))
+            log="$root"\(ShellQuote.quote(log))
+            stopping=0
+            child=0
+            trap 'stopping=1; [ "$child" -ne 0 ] && kill -TERM "$child" 2>/dev/null' TERM INT HUP
+            while :; do
+                env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ PORT=\(spec.port) \\
+                    /usr/sbin/chroot --userspec=65534:65534 "$root" /usr/local/bin/\(spec.service) >>"$log" 2>&1 &
+                child=$!
+                wait "$child"
+                status=$?
+                while kill -0 "$child" 2>/dev/null; do
+                    wait "$child"
+                    status=$?
+                done
+                [ "$stopping" -eq 1 ] && exit 0
+                echo "jailpilot: \(spec.service) exited with status $status; restarting in 1s" >>"$log"
+                sleep 1
+                [ "$stopping" -eq 1 ] && exit 0
+            done
+
+            """
+    }
+
+    var executor: PlanExecutor { PlanExecutor(runner: runner) }
+
+    public func provision(_ spec: JailSpec) async throws {
+        guard FileIO.exists("\(root)/templates/\(settings.template)") else {
+            throw HostStepError(
+                step: "provision \(spec.name)",
+                message: "template \(root)/templates/\(settings.template) is missing; run scripts/bootstrap-linux-host")
+        }
+        try await executor.execute(plan(.provision, spec))
+    }
+
+    public func start(_ spec: JailSpec) async throws {
+        try? FileIO.replace(logPath(spec), text: "")
+        try await executor.execute(plan(.start, spec))
+    }
+
+    public func stop(_ spec: JailSpec) async throws {
+        if let pid = supervisorPid(spec.name) {
+            kill(pid, SIGTERM)
+            let deadline = ContinuousClock.now + settings.drain
+            while ContinuousClock.now < deadline, await !namespacePids(spec.name).isEmpty {
+                var status: Int32 = 0
+                _ = waitpid(pid, &status, WNOHANG)
+                try? await Task.sleep(for: .milliseconds(50))
+            }
+            var status: Int32 = 0
+            _ = waitpid(pid, &status, WNOHANG)
+        }
+        for pid in await namespacePids(spec.name) { kill(pid, SIGKILL) }
+        unlink(pidFile(spec.name))
+        try await executor.execute(plan(.stop, spec).filter { if case .note = $0 { false } else { true } })
+    }
+
+    public func destroy(_ spec: JailSpec) async throws {
+        try await stop(spec)
+        try await executor.execute(Array(plan(.destroy, spec).dropFirst(plan(.stop, spec).count)))
+    }
+
+    public func isRunning(_ spec: JailSpec) async -> Bool { supervisorPid(spec.name) != nil }
+
+    public func exists(_ spec: JailSpec) async -> Bool { FileIO.exists(container(spec.name)) }
+
+    public func exitReport(_ spec: JailSpec) async -> String? {
+        guard let log = try? String(contentsOfFile: logPath(spec), encoding: .utf8),
+            let line = log.split(separator: "\n").first(where: {
+                $0.hasPrefix("jailpilot: ") && $0.contains(" exited with status ")
+            })
+        else { return nil }
+        let tail = log.split(separator: "\n").filter { !$0.hasPrefix("jailpilot: ") }.suffix(3).joined(separator: " | ")
+        return line.dropFirst("jailpilot: ".count).split(separator: ";").first.map {
+            String($0) + (tail.isEmpty ? "" : ": \(tail)")
+        }
+    }
+
+    /// The supervisor's pid if it is alive and really ours (guards against pid reuse).
+    func supervisorPid(_ name: String) -> pid_t? {
+        guard let text = try? String(contentsOfFile: pidFile(name), encoding: .utf8),
+            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, kill(pid, 0) == 0,
+            let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")),
+            String(decoding: cmdline, as: UTF8.self).contains("\(name).sh")
+        else { return nil }
+        return pid
+    }
+
+    func namespacePids(_ name: String) async -> [pid_t] {
+        guard FileIO.exists("/run/netns/\(name)"),
+            let result = try? await runner.run(Command("ip", ["netns", "pids", name]), timeout: .seconds(10))
+        else { return [] }
+        return result.stdoutText.split(separator: "\n").compactMap { pid_t($0) }
+    }
+}

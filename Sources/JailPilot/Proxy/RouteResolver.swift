@@ -1,0 +1,120 @@
+import Foundation
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A tiny authoritative DNS responder for `<app>.jailpilot.internal.`: Caddy's `a` dynamic
+/// upstreams ask it where each app lives.
+///
+/// It answers A queries from the route table (re-read whenever the file changes), NODATA for
+/// other types of a known app, NXDOMAIN otherwise. It holds no state of its own, so it can
+/// run as its own small service that outlives agent restarts (Caddy fails requests while it
+/// cannot resolve, so it must not go away with the agent).
+public final class RouteResolver: @unchecked Sendable {
+    public static let zone = "jailpilot.internal"
+    private let stateDir: String
+    private var table = RouteTable()
+    private var stamp: (ino: UInt64, mtime: Int, nsec: Int, size: Int) = (0, 0, 0, -1)
+
+    public init(stateDir: String) { self.stateDir = stateDir }
+
+    /// The name Caddy resolves for `app` (fully qualified, so no search domains apply).
+    public static func name(for app: String) -> String { "\(app).\(zone)." }
+
+    /// Binds `address` (`127.0.0.1:5354`) and answers queries until the process exits.
+    public func serve(on address: String) throws -> Never {
+        let fd = try bind(address)
+        var buffer = [UInt8](repeating: 0, count: 512)
+        while true {
+            var peer = sockaddr_storage()
+            var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &peer) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &peerLength) }
+            }
+            guard n > 0, let reply = answer(Array(buffer[0..<n])) else { continue }
+            _ = withUnsafePointer(to: &peer) { p in
+                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, peerLength) }
+            }
+        }
+    }
+
+    /// Binds a UDP socket on an IPv4 `host:port`.
+    func bind(_ address: String) throws -> Int32 {
+        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
+            throw HTTPError(endpoint: address, message: "resolver address must be host:port, e.g. 127.0.0.1:5354")
+        }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, String(address[..<colon]), &sin.sin_addr) == 1 else {
+            throw HTTPError(endpoint: address, message: "resolver host must be an IPv4 address")
+        }
+        #if canImport(Glibc)
+            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
+        #else
+            let fd = socket(AF_INET, SOCK_DGRAM, 0)
+        #endif
+        var yes: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        let rc = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                Foundation.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard fd >= 0, rc == 0 else {
+            throw HTTPError(
+                endpoint: address, message: "cannot bind: \(String(cString: strerror(errno))) (is another resolver running?)")
+        }
+        return fd
+    }
+
+    /// The reply to one DNS query packet, or nil for packets that are not a plain query.
+    public func answer(_ query: [UInt8]) -> [UInt8]? {
+        guard query.count >= 12, query[2] & 0x80 == 0, query[4] == 0, query[5] == 1 else { return nil }
+        var index = 12
+        var labels: [String] = []
+        while index < query.count, query[index] != 0 {
+            let length = Int(query[index])
+            guard length < 64, index + 1 + length < query.count else { return nil }
+            labels.append(String(decoding: query[(index + 1)...(index + length)], as: UTF8.self).lowercased())
+            index += 1 + length
+        }
+        guard index + 5 <= query.count else { return nil }
+        let question = Array(query[12...(index + 4)])
+        let type = UInt16(query[index + 1]) << 8 | UInt16(query[index + 2])
+        var reply = Array(query[0..<2]) + [0x84 | (query[2] & 0x01), 0x00, 0, 1, 0, 0, 0, 0, 0, 0] + question
+        let zoneLabels = Self.zone.split(separator: ".").map(String.init)
+        guard labels.count == zoneLabels.count + 1, Array(labels.dropFirst()) == zoneLabels,
+            let address = currentTable().addresses[labels[0]]
+        else {
+            reply[3] = 3  // NXDOMAIN
+            return reply
+        }
+        guard type == 1, let ip = IPv4Network.parse(address) else { return reply }  // NODATA
+        reply[7] = 1  // one answer
+        reply += [0xC0, 0x0C, 0, 1, 0, 1, 0, 0, 0, 0, 0, 4]
+        reply += [UInt8(ip >> 24), UInt8(ip >> 16 & 0xff), UInt8(ip >> 8 & 0xff), UInt8(ip & 0xff)]
+        return reply
+    }
+
+    private func currentTable() -> RouteTable {
+        var info = stat()
+        let path = RouteTable.path(stateDir: stateDir)
+        guard stat(path, &info) == 0 else { return RouteTable() }
+        #if canImport(Darwin)
+            let now = (UInt64(info.st_ino), Int(info.st_mtimespec.tv_sec), Int(info.st_mtimespec.tv_nsec), Int(info.st_size))
+        #else
+            let now = (UInt64(info.st_ino), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_size))
+        #endif
+        if now != stamp {
+            table = RouteTable.load(stateDir: stateDir)
+            stamp = now
+        }
+        return table
+    }
+}

@@ -1,0 +1,18 @@
+/// The reverse proxy in front of the jails, as the deployer sees it.
+public protocol Router: Sendable {
+    /// Makes the proxy route every configured app's hostnames through jailpilot's resolver.
+    /// Idempotent: changes (and so reloads) the proxy only when its routes differ.
+    /// Returns true when the proxy's configuration was changed.
+    @discardableResult
+    func applyRoutes(for apps: [AppConfig]) async throws -> Bool
+}
+
+/// The proxy could not be driven; nothing live was changed.
+public struct RouterError: Error, Sendable, CustomStringConvertible {
+    public var admin: String
+    public var message: String
+
+    public var description: String {
+        "Caddy admin API at \(admin): \(message)"
+    }
+}

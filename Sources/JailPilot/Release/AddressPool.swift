@@ -1,0 +1,23 @@
+/// Allocates jail addresses from `[jails] network`: host 1 is the host's gateway, releases
+/// get the lowest address no other kept release holds.
+public struct AddressPool: Sendable {
+    public let network: IPv4Network
+    public let store: StateStore
+
+    public init(network: IPv4Network, store: StateStore) {
+        self.network = network
+        self.store = store
+    }
+
+    /// A free address, or `DeployError.poolExhausted`.
+    public func allocate() throws -> String {
+        let held = try store.releases(in: [.built, .provisioned, .starting, .healthy, .live, .standby, .retired])
+        let used = Set(held.compactMap { $0.address.flatMap(network.index(of:)) })
+        var n = 2
+        while n <= network.hostCount {
+            if !used.contains(n), let address = network.host(n) { return address }
+            n += 1
+        }
+        throw DeployError.poolExhausted(network: network.description, used: used.count)
+    }
+}

@@ -1,0 +1,32 @@
+/// Why a deploy, rollback or resume did not complete. In every case what was live stays live.
+public enum DeployError: Error, Sendable, CustomStringConvertible {
+    case busy(app: String, holder: String)
+    case failed(app: String, sha: String, step: String, reason: String, log: String?)
+    case reverted(app: String, sha: String, reason: String, log: String?)
+    case poolExhausted(network: String, used: Int)
+    case noRelease(app: String, wanted: String?, kept: [String])
+    case noLiveRelease(app: String)
+
+    public var description: String {
+        switch self {
+        case .busy(let app, let holder):
+            return "another deploy or rollback of \(app) is running (pid \(holder)); wait for it to finish"
+        case .failed(let app, let sha, let step, let reason, let log):
+            return "\(app) at \(sha.prefix(12)) failed at \(step): \(reason); what was live is untouched"
+                + (log.map { "; app log kept at \($0)" } ?? "")
+        case .reverted(let app, let sha, let reason, let log):
+            return
+                "\(app) at \(sha.prefix(12)) failed its health checks during probation (\(reason)); flipped back to the previous release"
+                + (log.map { "; app log kept at \($0)" } ?? "")
+        case .poolExhausted(let network, let used):
+            return
+                "no free address in \(network): \(used) releases hold one; lower keep, remove releases, or widen [jails] network"
+        case .noRelease(let app, let wanted, let kept):
+            let list = kept.isEmpty ? "none" : kept.joined(separator: ", ")
+            if let wanted { return "no kept release of \(app) matches '\(wanted)'; kept releases: \(list)" }
+            return "\(app) has no earlier release kept to roll back to; kept releases: \(list)"
+        case .noLiveRelease(let app):
+            return "\(app) has no live release; deploy it first: jailpilot deploy \(app)"
+        }
+    }
+}

@@ -1,0 +1,102 @@
+import Foundation
+
+extension Deployer {
+    /// Flips to a healthy new release, watches it through probation, then retires the old one.
+    func goLive(
+        _ release: Release, spec: JailSpec, app: AppConfig, previous: Release?, phases: [(String, Duration)],
+        since: ContinuousClock.Instant
+    ) async throws -> DeployOutcome {
+        var phases = phases
+        var mark = since
+        func phase(_ name: String) {
+            let now = ContinuousClock.now
+            phases.append((name, now - mark))
+            progress("\(name) done in \(Logfmt.seconds(now - mark))")
+            mark = now
+        }
+        var live = try flip(to: release, from: previous, app: app)
+        try await Task.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
+        phase("flip")
+        if let previous {
+            progress(
+                "probation: watching \(release.name) for \(DurationText.format(app.probation)); \(previous.name) keeps running")
+            if let failure = await probation(app, spec) {
+                _ = try flip(to: previous, from: live, app: app)
+                let kept = keepLog(spec, app: app)
+                try? await host.destroy(spec)
+                live = try store.update(live, state: .failed, step: "probation", reason: failure)
+                try? store.quarantine(app: app.name, sha: release.sha, reason: "probation: \(failure)")
+                log.emit(
+                    app: app.name, sha: release.sha, "release.reverted",
+                    [("reason", failure), ("back_to", String(previous.sha.prefix(12)))])
+                throw DeployError.reverted(app: app.name, sha: release.sha, reason: failure, log: kept)
+            }
+            phase("probation")
+        }
+        try await retire(app: app, keepRunning: live)
+        phase("retire")
+        live = try store.update(live, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
+        log.emit(
+            app: app.name, sha: live.sha, "release.live", took: phases.reduce(.zero) { $0 + $1.1 },
+            phases.map { ($0.0, Logfmt.seconds($0.1)) })
+        return DeployOutcome(release: live, previous: previous, phases: phases, unchanged: false)
+    }
+
+    /// Routes `app` to `release`: the store first (the truth), then the route table Caddy reads.
+    @discardableResult
+    func flip(to release: Release, from old: Release?, app: AppConfig) throws -> Release {
+        let start = ContinuousClock.now
+        guard let address = release.address else {
+            throw DeployError.failed(app: app.name, sha: release.sha, step: "flip", reason: "release has no address", log: nil)
+        }
+        if let old, old.id != release.id { try store.update(old, state: .standby) }
+        let live = try store.update(release, state: .live)
+        var table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
+        table.addresses[app.name] = address
+        try table.save(stateDir: runtime.config.agent.stateDir)
+        log.emit(
+            app: app.name, sha: release.sha, "flip", took: ContinuousClock.now - start,
+            [("to", address)] + (old.map { [("from", $0.address ?? "-")] } ?? []))
+        return live
+    }
+
+    /// Watches the new release for `app.probation`; returns why it failed, or nil.
+    func probation(_ app: AppConfig, _ spec: JailSpec) async -> String? {
+        let probe = HealthProbe(app: app)
+        let end = ContinuousClock.now + app.probation
+        var failures = 0
+        while ContinuousClock.now < end {
+            if let problem = await probe.check(address: spec.address, port: spec.port) {
+                failures += 1
+                if failures >= 3 { return problem }
+            } else {
+                failures = 0
+            }
+            try? await Task.sleep(for: .milliseconds(500))
+        }
+        return nil
+    }
+
+    /// Stops every running release of `app` but the live one, then keeps the newest `keep`
+    /// stopped releases and destroys older ones — jail, filesystem, network, config.
+    func retire(app: AppConfig, keepRunning live: Release) async throws {
+        for release in try store.releases(app: app.name) where release.state == .standby && release.id != live.id {
+            try await host.stop(spec(release, app: app))
+            try store.update(release, state: .retired)
+            log.emit(app: app.name, sha: release.sha, "release.retired")
+        }
+        let kept = try store.releases(app: app.name).filter { $0.state == .retired }.sorted { $0.updated > $1.updated }
+        for release in kept.dropFirst(app.keep) {
+            try await host.destroy(spec(release, app: app))
+            try store.update(release, state: .destroyed)
+            log.emit(app: app.name, sha: release.sha, "release.destroyed")
+        }
+    }
+
+    /// The jail spec of an existing release (its artifact stays where the build put it).
+    func spec(_ release: Release, app: AppConfig) -> JailSpec {
+        JailSpec(
+            app: app, sha: release.sha, address: release.address ?? "",
+            artifact: "\(runtime.layout.artifactDir(app.name, release.sha))/\(app.service)")
+    }
+}

@@ -1,0 +1,155 @@
+import Foundation
+
+/// What a deploy, rollback or resume ended with.
+public struct DeployOutcome: Sendable {
+    public var release: Release
+    public var previous: Release?
+    /// Phase durations in order (build, provision, start, health, flip, probation, retire).
+    public var phases: [(String, Duration)]
+    /// True when nothing had to change (the wanted release was already live).
+    public var unchanged: Bool
+}
+
+/// The release state machine: build → provision → start → health → flip → probation → retire.
+///
+/// Every transition is recorded in the state store before the next step runs. A failure before
+/// the flip destroys the new jail (its log is kept) and leaves what is live untouched.
+public struct Deployer: Sendable {
+    public let runtime: Runtime
+    public let host: any JailHost
+    public let router: any Router
+    /// Progress lines for a person watching (`jailpilot deploy` prints them).
+    public let progress: @Sendable (String) -> Void
+
+    public init(
+        runtime: Runtime, host: any JailHost, router: any Router, progress: @escaping @Sendable (String) -> Void = { _ in }
+    ) {
+        self.runtime = runtime
+        self.host = host
+        self.router = router
+        self.progress = progress
+    }
+
+    var store: StateStore { runtime.store }
+    var log: EventLog { runtime.log }
+
+    /// Builds and deploys `app` at `sha` (else its pin, else the branch head).
+    public func deploy(_ app: AppConfig, sha: String? = nil) async throws -> DeployOutcome {
+        let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
+        defer { withExtendedLifetime(lock) {} }
+        var phases: [(String, Duration)] = []
+        let clock = ContinuousClock()
+        var mark = clock.now
+        func phase(_ name: String) {
+            let now = clock.now
+            phases.append((name, now - mark))
+            progress("\(name) done in \(Logfmt.seconds(now - mark))")
+            mark = now
+        }
+
+        progress("fetching and building \(app.name)")
+        let built: (sha: String, build: BuildOutcome)
+        do {
+            built = try await SourcePipeline(runtime: runtime).build(app, sha: sha)
+        } catch {
+            if let buildError = error as? BuildError, case .failed(_, let failedSHA, _, _, _) = buildError {
+                try? store.quarantine(app: app.name, sha: failedSHA, reason: buildError.reason)
+            }
+            throw error
+        }
+        phase("build")
+        let live = try store.live(app: app.name)
+        if let live, live.sha == built.sha {
+            progress("\(app.name) at \(built.sha.prefix(12)) is already live")
+            return DeployOutcome(release: live, previous: nil, phases: phases, unchanged: true)
+        }
+        if let kept = try store.releases(app: app.name).first(where: {
+            $0.sha == built.sha && [.standby, .retired].contains($0.state)
+        }) {
+            progress("\(kept.name) is kept: activating it instead of building a new jail")
+            return try await activate(kept, app: app, replacing: live, phases: phases)
+        }
+        try await ensureRoutes()
+        let address = try AddressPool(network: runtime.config.jails.network, store: store).allocate()
+        var release = try store.createRelease(app: app.name, sha: built.sha, state: .built, address: address)
+        let spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact)
+        log.emit(app: app.name, sha: built.sha, "release.started", [("jail", spec.name), ("address", address)])
+        do {
+            progress("provisioning jail \(spec.name)")
+            try await host.provision(spec)
+            release = try store.update(release, state: .provisioned)
+            phase("provision")
+            progress("starting \(spec.name) on \(address):\(app.port)")
+            release = try store.update(release, state: .starting)
+            try await host.start(spec)
+            phase("start")
+            progress("waiting for GET \(app.health) to answer 200 \(app.healthPasses) times")
+            try await healthGate(app, spec)
+            release = try store.update(release, state: .healthy)
+            phase("health")
+            log.emit(app: app.name, sha: built.sha, "healthy", took: phases.last?.1)
+        } catch {
+            throw await abandon(
+                release, spec: spec, app: app, step: "\(release.state == .healthy ? "flip" : nextStep(release.state))",
+                error: error)
+        }
+        return try await goLive(release, spec: spec, app: app, previous: live, phases: phases, since: mark)
+    }
+
+    func nextStep(_ state: ReleaseState) -> String {
+        switch state {
+        case .built: return "provision"
+        case .provisioned: return "start"
+        default: return "health"
+        }
+    }
+
+    /// Applies Caddy's routes, failing before anything live is touched when Caddy is down.
+    func ensureRoutes() async throws {
+        if try await router.applyRoutes(for: runtime.config.apps) {
+            log.emit(app: "-", "routes.applied", [("apps", runtime.config.apps.map(\.name).joined(separator: ","))])
+        }
+    }
+
+    /// Waits for `passes` consecutive 200s, failing fast if the service exits.
+    func healthGate(_ app: AppConfig, _ spec: JailSpec) async throws {
+        let host = self.host
+        let report = await HealthProbe(app: app).waitHealthy(
+            address: spec.address, port: spec.port, deadline: app.healthDeadline,
+            stillRunning: { await host.exitReport(spec) == nil })
+        guard report.healthy else {
+            let exited = await host.exitReport(spec)
+            throw HealthGateError(
+                reason: exited.map { "the app exited: \($0)" }
+                    ?? "not healthy within \(DurationText.format(app.healthDeadline)) (\(report.attempts) tries; last: \(report.lastProblem ?? "none"))"
+            )
+        }
+    }
+
+    /// Destroys a release that did not make it, keeping its log, and records why.
+    func abandon(_ release: Release, spec: JailSpec, app: AppConfig, step: String, error: Error) async -> DeployError {
+        let reason = (error as? HealthGateError)?.reason ?? "\(error)"
+        let kept = keepLog(spec, app: app)
+        try? await host.destroy(spec)
+        _ = try? store.update(release, state: .failed, step: step, reason: reason)
+        try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)")
+        log.emit(app: app.name, sha: release.sha, "release.failed", [("step", step), ("reason", reason)])
+        return .failed(app: app.name, sha: release.sha, step: step, reason: reason, log: kept)
+    }
+
+    /// Copies the jail's app log to `state_dir/logs/<app>/<name>.log` before the jail goes.
+    func keepLog(_ spec: JailSpec, app: AppConfig) -> String? {
+        let source = host.logPath(spec)
+        guard let data = FileManager.default.contents(atPath: source) else { return nil }
+        let target = "\(runtime.layout.logs(app.name))/\(spec.name).log"
+        try? FileIO.makeDirectories(runtime.layout.logs(app.name))
+        try? FileIO.replace(target, text: String(decoding: data, as: UTF8.self))
+        return target
+    }
+}
+
+/// A release did not pass its health gate.
+struct HealthGateError: Error, CustomStringConvertible {
+    var reason: String
+    var description: String { reason }
+}

@@ -1,0 +1,60 @@
+import Foundation
+
+/// What `jailpilot status` shows for one app.
+public struct AppStatus: Sendable, Codable {
+    public struct Kept: Sendable, Codable {
+        public var sha: String
+        public var state: String
+        public var address: String?
+    }
+
+    public var app: String
+    public var branch: String
+    public var live: String?
+    public var address: String?
+    /// Result of one health request now: "ok", or what went wrong.
+    public var health: String?
+    /// The branch head last seen by a fetch or poll.
+    public var head: String?
+    public var pin: String?
+    public var hold: String?
+    public var kept: [Kept]
+    public var lastFailure: String?
+
+    /// Builds the status from the store, probing the live release once.
+    public static func collect(_ app: AppConfig, store: StateStore) async throws -> AppStatus {
+        let releases = try store.releases(app: app.name)
+        let live = releases.first { $0.state == .live }
+        var health: String?
+        if let address = live?.address {
+            health = await HealthProbe(app: app).check(address: address, port: app.port) ?? "ok"
+        }
+        let failure = releases.first { $0.state == .failed }.map {
+            "\($0.sha.prefix(12)) at \($0.step ?? "?"): \($0.reason ?? "")"
+        }
+        return AppStatus(
+            app: app.name, branch: app.branch, live: live?.sha, address: live?.address, health: health,
+            head: try store.head(app: app.name)?.sha, pin: app.pin, hold: try store.holdSHA(app: app.name),
+            kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
+                Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address)
+            },
+            lastFailure: failure)
+    }
+
+    /// The human-readable block for this app.
+    public var text: String {
+        var lines = ["\(app)"]
+        if let live {
+            lines.append("  live      \(live.prefix(12)) at \(address ?? "-")  health: \(health ?? "-")")
+        } else {
+            lines.append("  live      none")
+        }
+        lines.append("  branch    \(branch) at \(head.map { String($0.prefix(12)) } ?? "unknown (not fetched yet)")")
+        if let pin { lines.append("  pin       \(pin) (agent.conf)") }
+        if let hold { lines.append("  hold      \(hold.prefix(12)) (placed by rollback; `jailpilot resume \(app)` lifts it)") }
+        let keptText = kept.isEmpty ? "none" : kept.map { "\($0.sha.prefix(12)) (\($0.state))" }.joined(separator: ", ")
+        lines.append("  kept      \(keptText)")
+        if let lastFailure { lines.append("  failure   \(lastFailure)") }
+        return lines.joined(separator: "\n")
+    }
+}

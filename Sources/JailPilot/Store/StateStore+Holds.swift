@@ -1,0 +1,48 @@
+import Foundation
+
+extension StateStore {
+    /// Places a hold: the agent keeps `sha` instead of following the branch (set by rollback).
+    public func hold(app: String, sha: String) throws {
+        try locked { db in
+            try db.query(
+                "INSERT OR REPLACE INTO holds(app, sha, at) VALUES (?, ?, ?)",
+                [.text(app), .text(sha), .real(Date().timeIntervalSince1970)])
+        }
+    }
+
+    /// The SHA `app` is held at, if any.
+    public func holdSHA(app: String) throws -> String? {
+        try locked { db in try db.query("SELECT sha FROM holds WHERE app = ?", [.text(app)]).first?.first?.string }
+    }
+
+    /// Lifts the hold on `app`; returns whether there was one.
+    @discardableResult
+    public func release(holdOn app: String) throws -> Bool {
+        try locked { db in
+            let had = try db.query("SELECT 1 FROM holds WHERE app = ?", [.text(app)]).isEmpty == false
+            try db.query("DELETE FROM holds WHERE app = ?", [.text(app)])
+            return had
+        }
+    }
+
+    /// Remembers that `sha` failed for `app` so it is not retried until something changes.
+    public func quarantine(app: String, sha: String, reason: String) throws {
+        try locked { db in
+            try db.query(
+                "INSERT OR REPLACE INTO quarantine(app, sha, reason, at) VALUES (?, ?, ?, ?)",
+                [.text(app), .text(sha), .text(reason), .real(Date().timeIntervalSince1970)])
+        }
+    }
+
+    /// Why `sha` is quarantined for `app`, if it is.
+    public func quarantineReason(app: String, sha: String) throws -> String? {
+        try locked { db in
+            try db.query("SELECT reason FROM quarantine WHERE app = ? AND sha = ?", [.text(app), .text(sha)]).first?.first?.string
+        }
+    }
+
+    /// Lifts quarantine of `sha` (an explicit deploy of it).
+    public func unquarantine(app: String, sha: String) throws {
+        try locked { db in try db.query("DELETE FROM quarantine WHERE app = ? AND sha = ?", [.text(app), .text(sha)]) }
+    }
+}

@@ -1,0 +1,79 @@
+import Foundation
+
+extension StateStore {
+    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases"
+
+    /// Creates a release row in `state` and returns it.
+    public func createRelease(app: String, sha: String, state: ReleaseState, address: String?) throws -> Release {
+        let now = Date().timeIntervalSince1970
+        return try locked { db in
+            try db.query(
+                "INSERT INTO releases(app, sha, name, state, address, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(app), .text(sha), .text(Release.name(app: app, sha: sha)), .text(state.rawValue),
+                    address.map(SQLValue.text) ?? .null, .real(now), .real(now),
+                ])
+            let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
+            return try Self.release(db, id: id)!
+        }
+    }
+
+    /// Moves a release to `state`, optionally recording the failing step, a reason or phase timings.
+    @discardableResult
+    public func update(
+        _ release: Release, state: ReleaseState, address: String?? = nil, step: String? = nil, reason: String? = nil,
+        phases: [(String, Double)]? = nil
+    ) throws -> Release {
+        try locked { db in
+            var sets = ["state = ?", "updated = ?"]
+            var values: [SQLValue] = [.text(state.rawValue), .real(Date().timeIntervalSince1970)]
+            if let address { sets.append("address = ?"); values.append(address.map(SQLValue.text) ?? .null) }
+            if let step { sets.append("step = ?"); values.append(.text(step)) }
+            if let reason { sets.append("reason = ?"); values.append(.text(reason)) }
+            if let phases {
+                sets.append("phases = ?")
+                values.append(.text(phases.map { Logfmt.pair($0, String(format: "%.3f", $1)) }.joined(separator: " ")))
+            }
+            values.append(.int(release.id))
+            try db.query("UPDATE releases SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
+            return try Self.release(db, id: release.id)!
+        }
+    }
+
+    /// Every release of `app`, newest first.
+    public func releases(app: String) throws -> [Release] {
+        try locked { db in
+            try db.query("SELECT \(Self.releaseColumns) FROM releases WHERE app = ? ORDER BY id DESC", [.text(app)]).map(
+                Self.release)
+        }
+    }
+
+    /// Releases of any app in one of `states`, newest first.
+    public func releases(in states: [ReleaseState]) throws -> [Release] {
+        let marks = states.map { _ in "?" }.joined(separator: ", ")
+        return try locked { db in
+            try db.query(
+                "SELECT \(Self.releaseColumns) FROM releases WHERE state IN (\(marks)) ORDER BY id DESC",
+                states.map { .text($0.rawValue) }
+            ).map(Self.release)
+        }
+    }
+
+    /// The live release of `app`, if any.
+    public func live(app: String) throws -> Release? {
+        try releases(app: app).first { $0.state == .live }
+    }
+
+    static func release(_ db: SQLiteConnection, id: Int64) throws -> Release? {
+        try db.query("SELECT \(releaseColumns) FROM releases WHERE id = ?", [.int(id)]).first.map(release)
+    }
+
+    static func release(_ row: [SQLValue]) -> Release {
+        Release(
+            id: row[0].int ?? 0, app: row[1].string ?? "", sha: row[2].string ?? "",
+            state: ReleaseState(rawValue: row[3].string ?? "") ?? .failed, address: row[4].string, step: row[5].string,
+            reason: row[6].string, created: Date(timeIntervalSince1970: row[7].double ?? 0),
+            updated: Date(timeIntervalSince1970: row[8].double ?? 0),
+            phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) })
+    }
+}

@@ -1,0 +1,26 @@
+import ArgumentParser
+import Foundation
+import JailPilot
+
+struct Status: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Per app: the live release, its address and health, branch head, pin or hold, kept releases, last failure.")
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "Only this app.") var app: String?
+    @Flag(help: "Print JSON.") var json = false
+
+    func run() async throws {
+        let runtime = try options.runtime(echo: false)
+        let apps = try app.map { [try runtime.app($0)] } ?? runtime.config.apps
+        var statuses: [AppStatus] = []
+        for app in apps { statuses.append(try await AppStatus.collect(app, store: runtime.store)) }
+        if json {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
+            print(String(decoding: try encoder.encode(statuses), as: UTF8.self))
+        } else {
+            print(statuses.map(\.text).joined(separator: "\n\n"))
+        }
+    }
+}
