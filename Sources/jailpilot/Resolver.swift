@@ -26,10 +26,8 @@ struct Routes: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try options.runtime()
-        let changed = try await runtime.router().applyRoutes(for: runtime.config.apps)
-        var table = RouteTable()
-        for release in try runtime.store.releases(in: [.live]) { table.addresses[release.app] = release.address }
-        try table.save(stateDir: runtime.config.agent.stateDir)
+        let changed = try await runtime.deployer().syncRoutes()
+        let table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
         print(changed ? "Caddy routes applied" : "Caddy routes already up to date")
         for (app, address) in table.addresses.sorted(by: { $0.key < $1.key }) { print("\(app) -> \(address)") }
     }

@@ -24,6 +24,11 @@ public struct LinuxJails: JailHost {
     /// veth names are limited to 15 characters: derive a stable short id from the jail name.
     func vethHost(_ name: String) -> String { "jpv" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
     func vethJail(_ name: String) -> String { "jpj" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
+    /// A stable, locally administered MAC for the jail side, so a restarted jail keeps its MAC.
+    func mac(_ name: String) -> String {
+        let bytes = (0..<5).map { String(format: "%02x", (fnv1a("mac:" + name) >> (8 * UInt64($0))) & 0xff) }
+        return "02:" + bytes.joined(separator: ":")
+    }
     var gateway: String { settings.network.host(1) ?? "" }
     public func logPath(_ spec: JailSpec) -> String { "\(container(spec.name))/var/log/\(spec.service).log" }
 
@@ -40,7 +45,10 @@ public struct LinuxJails: JailHost {
         case .start:
             return [
                 .run(Command("ip", ["netns", "add", name])),
-                .run(Command("ip", ["link", "add", vethHost(name), "type", "veth", "peer", "name", vethJail(name)])),
+                .run(
+                    Command(
+                        "ip",
+                        ["link", "add", vethHost(name), "type", "veth", "peer", "name", vethJail(name), "address", mac(name)])),
                 .run(Command("ip", ["link", "set", vethJail(name), "netns", name])),
                 .run(Command("ip", ["link", "set", vethHost(name), "master", settings.interface, "up"])),
                 .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", vethJail(name), "name", "eth0"])),
@@ -51,6 +59,8 @@ public struct LinuxJails: JailHost {
                 .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "eth0", "up"])),
                 .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "lo", "up"])),
                 .run(Command(ns[0], Array(ns.dropFirst()) + ["route", "add", "default", "via", gateway])),
+                // The address may have belonged to an earlier jail: forget its old MAC on the host.
+                .run(Command("ip", ["neigh", "flush", "to", spec.address, "dev", settings.interface]), mayFail: true),
                 .spawn(
                     Command(
                         "ip",

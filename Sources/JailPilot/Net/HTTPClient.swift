@@ -74,20 +74,22 @@ public struct HTTPClient: Sendable {
 
     /// Sends one request and reads the whole response.
     public func send(
-        _ method: String, _ path: String, to endpoint: HTTPEndpoint, body: Data? = nil, contentType: String = "application/json"
+        _ method: String, _ path: String, to endpoint: HTTPEndpoint, body: Data? = nil, contentType: String = "application/json",
+        host: String? = nil
     ) async throws -> HTTPResponse {
         let timeout = self.timeout
-        return try await blocking { try Self.exchange(method, path, endpoint, body, contentType, timeout) }
+        return try await blocking { try Self.exchange(method, path, endpoint, body, contentType, host, timeout) }
     }
 
     static func exchange(
-        _ method: String, _ path: String, _ endpoint: HTTPEndpoint, _ body: Data?, _ contentType: String, _ timeout: Duration
+        _ method: String, _ path: String, _ endpoint: HTTPEndpoint, _ body: Data?, _ contentType: String, _ host: String?,
+        _ timeout: Duration
     ) throws -> HTTPResponse {
         let deadline = ContinuousClock.now + timeout
         let fd = try connect(endpoint, deadline: deadline)
         defer { close(fd) }
         var request =
-            "\(method) \(path) HTTP/1.1\r\nHost: \(endpoint.hostHeader)\r\nConnection: close\r\nUser-Agent: jailpilot\r\n"
+            "\(method) \(path) HTTP/1.1\r\nHost: \(host ?? endpoint.hostHeader)\r\nConnection: close\r\nUser-Agent: jailpilot\r\n"
         if let body { request += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
         request += "\r\n"
         var bytes = Data(request.utf8)
@@ -199,7 +201,7 @@ public struct HTTPClient: Sendable {
     }
 
     /// Parses a complete response from `data`, or returns nil when more bytes are needed.
-    static func parse(_ data: Data, endpoint: HTTPEndpoint, atEOF: Bool = false) throws -> HTTPResponse? {
+    public static func parse(_ data: Data, endpoint: HTTPEndpoint, atEOF: Bool = false) throws -> HTTPResponse? {
         guard let end = data.firstRange(of: Data("\r\n\r\n".utf8)) else { return nil }
         let head = String(decoding: data[..<end.lowerBound], as: UTF8.self).split(separator: "\r\n")
         guard let statusLine = head.first, statusLine.hasPrefix("HTTP/1."),

@@ -28,9 +28,18 @@ public final class RouteResolver: @unchecked Sendable {
 
     /// Binds `address` (`127.0.0.1:5354`) and answers queries until the process exits.
     public func serve(on address: String) throws -> Never {
+        try serve(on: address, until: { false })
+        fatalError("unreachable")
+    }
+
+    /// Answers queries until `stop` returns true (checked at least every 200 ms).
+    public func serve(on address: String, until stop: () -> Bool) throws {
         let fd = try bind(address)
+        defer { close(fd) }
+        var limit = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 512)
-        while true {
+        while !stop() {
             var peer = sockaddr_storage()
             var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
             let n = withUnsafeMutablePointer(to: &peer) { p in

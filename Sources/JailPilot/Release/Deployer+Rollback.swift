@@ -98,3 +98,19 @@ extension Deployer {
         return removed
     }
 }
+
+extension Deployer {
+    /// Re-applies every app's Caddy route and re-derives the route table from the store.
+    /// Returns whether Caddy's configuration had to change.
+    @discardableResult
+    public func syncRoutes() async throws -> Bool {
+        let changed = try await router.applyRoutes(for: runtime.config.apps)
+        var table = RouteTable()
+        for release in try store.releases(in: [.live]) { table.addresses[release.app] = release.address }
+        try table.save(stateDir: runtime.config.agent.stateDir)
+        log.emit(
+            app: "-", changed ? "routes.applied" : "routes.unchanged",
+            [("apps", table.addresses.keys.sorted().joined(separator: ","))])
+        return changed
+    }
+}

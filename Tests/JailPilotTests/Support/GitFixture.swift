@@ -40,39 +40,49 @@ final class GitFixture: @unchecked Sendable {
 
     /// Commits the seed article's hello-world app, saying `greeting` on `/`.
     @discardableResult
-    func commitHello(_ greeting: String = "Hello World!") async throws -> String {
-        try await commit(["main.go": GoFixture.hello(greeting), "go.mod": "module hello\n\ngo 1.19\n"], message: greeting)
+    func commitHello(_ greeting: String = "Hello World!", upStatus: Int = 200, failAfterMs: Int? = nil) async throws -> String {
+        try await commit(
+            [
+                "main.go": GoFixture.hello(greeting, upStatus: upStatus, failAfterMs: failAfterMs),
+                "go.mod": "module hello\n\ngo 1.19\n",
+            ],
+            message: greeting)
     }
 }
 
 /// Go sources for fixture apps.
 enum GoFixture {
-    /// The seed's hello world with `/up`, listening on `:$PORT` (default 8080).
-    static func hello(_ greeting: String, upStatus: Int = 200) -> String {
-        """
-        package main
+    /// The seed's hello world with `/up`, listening on `:$PORT` (default 8080). With
+    /// `failAfterMs`, `/up` answers 500 once the app has run that long.
+    static func hello(_ greeting: String, upStatus: Int = 200, failAfterMs: Int? = nil) -> String {
+        let up = failAfterMs.map { "if time.Since(started) > \($0)*time.Millisecond { w.WriteHeader(500); return }; " } ?? ""
+        return """
+            package main
 
-        import (
-        \t"fmt"
-        \t"log"
-        \t"net/http"
-        \t"os"
-        )
+            import (
+            \t"fmt"
+            \t"log"
+            \t"net/http"
+            \t"os"
+            \t"time"
+            )
 
-        func main() {
-        \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
-        \t\tfmt.Fprintf(w, "\(greeting)")
-        \t})
-        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
-        \t\tw.WriteHeader(\(upStatus))
-        \t})
-        \tport := os.Getenv("PORT")
-        \tif port == "" {
-        \t\tport = "8080"
-        \t}
-        \tlog.Fatal(http.ListenAndServe(":"+port, nil))
-        }
+            var started = time.Now()
 
-        """
+            func main() {
+            \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+            \t\tfmt.Fprintf(w, "\(greeting)")
+            \t})
+            \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
+            \t\t\(up)w.WriteHeader(\(upStatus))
+            \t})
+            \tport := os.Getenv("PORT")
+            \tif port == "" {
+            \t\tport = "8080"
+            \t}
+            \tlog.Fatal(http.ListenAndServe(":"+port, nil))
+            }
+
+            """
     }
 }

@@ -1,0 +1,151 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// Whether the end-to-end deploy tests can run: root, btrfs, Caddy, Go, iproute2.
+let canDeploy = isRoot && have("caddy") && have("go") && have("mkfs.btrfs") && have("ip") && have("unshare")
+
+/// The shared parts of the end-to-end tests: a btrfs filesystem with a template and a bridge
+/// (made by scripts/bootstrap-linux-host, as users do), and one Caddy. Everything lives in
+/// namespaces and on a bridge the tests create; traffic goes to loopback and those addresses only.
+actor E2EHost {
+    static let shared = E2EHost()
+    static let repoRoot = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .deletingLastPathComponent().deletingLastPathComponent().path
+    static let mountpoint = "/var/lib/jailpilot/test-jails"
+    static let bridge = "jpt0"
+    static let network = "172.31.253.0/24"
+
+    private var prepared = false
+    private(set) var caddy: BackgroundProcess?
+    private(set) var adminPort = 0
+    private(set) var frontPort = 0
+
+    /// Bootstraps the host once per test run and starts Caddy.
+    func prepare() async throws {
+        if prepared { return }
+        try await sh(
+            [
+                "\(Self.repoRoot)/scripts/bootstrap-linux-host", "--mountpoint", Self.mountpoint, "--bridge", Self.bridge,
+                "--network", Self.network, "--size", "1G",
+            ])
+        try await removeLeftovers()
+        frontPort = freePort()
+        try await startCaddy()
+        prepared = true
+    }
+
+    /// (Re)starts Caddy with an empty config, as after a crash without --resume.
+    func startCaddy() async throws {
+        caddy?.terminate()
+        adminPort = freePort()
+        let scratch = "/tmp/jailpilot-tests/caddy-\(adminPort)"
+        try FileIO.makeDirectories(scratch)
+        let config = "{\"admin\":{\"listen\":\"127.0.0.1:\(adminPort)\"}}"
+        try FileIO.replace("\(scratch)/caddy.json", text: config)
+        caddy = try BackgroundProcess(
+            Command(
+                "caddy", ["run", "--config", "\(scratch)/caddy.json"],
+                environment: ProcessInfo.processInfo.environment.merging([
+                    "HOME": scratch, "XDG_DATA_HOME": scratch, "XDG_CONFIG_HOME": scratch,
+                ]) { $1 }),
+            log: "\(scratch)/caddy.log")
+        for _ in 0..<100 where !listening(adminPort) { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    func stopCaddy() { caddy?.terminate() }
+
+    /// Destroys jails an earlier, interrupted test run left behind (their addresses would collide).
+    func removeLeftovers() async throws {
+        let containers = "\(Self.mountpoint)/containers"
+        for name in (try? FileManager.default.contentsOfDirectory(atPath: containers)) ?? [] {
+            if FileIO.exists("/run/netns/\(name)") {
+                let pids = (try? await sh(["ip", "netns", "pids", name])) ?? ""
+                for pid in pids.split(separator: "\n").compactMap({ pid_t($0) }) { kill(pid, SIGKILL) }
+                _ = try? await sh(["ip", "netns", "del", name])
+            }
+            _ = try? await sh(["btrfs", "subvolume", "delete", "\(containers)/\(name)"])
+        }
+    }
+}
+
+/// One test's deployment world: its own state dir, repo, config and route resolver.
+final class E2EWorld: @unchecked Sendable {
+    let repo: GitFixture
+    let state: Scratch
+    let runtime: Runtime
+    let resolverPort: Int
+    private let stopFlag = StopFlag()
+    let frontPort: Int
+
+    /// Runs `body` in a fresh world and tears the world down whatever happened.
+    static func with(appExtra: String = "", probation: String = "1s", _ body: (E2EWorld) async throws -> Void) async throws {
+        let world = try await E2EWorld(appExtra: appExtra, probation: probation)
+        let result = await Result { try await body(world) }
+        await world.tearDown()
+        try result.get()
+    }
+
+    init(appExtra: String = "", probation: String = "1s", admin: String? = nil) async throws {
+        try await E2EHost.shared.prepare()
+        repo = try await GitFixture()
+        state = try Scratch("e2e")
+        resolverPort = freePort()
+        frontPort = await E2EHost.shared.frontPort
+        let adminPort = await E2EHost.shared.adminPort
+        let adminAddress = admin ?? "http://127.0.0.1:\(adminPort)"
+        let config = try ConfigLoader.parse(
+            """
+            [agent]
+            platform = "linux"
+            state_dir = "\(state.path)"
+            log_file = "\(state.path)/agent.log"
+            [jails]
+            mountpoint = "\(E2EHost.mountpoint)"
+            interface = "\(E2EHost.bridge)"
+            network = "\(E2EHost.network)"
+            drain = "2s"
+            [caddy]
+            admin = "\(adminAddress)"
+            listen = ["127.0.0.1:\(frontPort)"]
+            automatic_https = false
+            resolver = "127.0.0.1:\(resolverPort)"
+            refresh = "50ms"
+            [apps.hello]
+            repo = "\(repo.fileURL)"
+            hostnames = ["hello.localhost"]
+            health_deadline = "8s"
+            probation = "\(probation)"
+            \(appExtra)
+            """, file: "e2e.conf")
+        runtime = try Runtime(config: config, echo: false)
+        let resolver = RouteResolver(stateDir: state.path)
+        let address = "127.0.0.1:\(resolverPort)"
+        let flag = stopFlag
+        Thread.detachNewThread { try? resolver.serve(on: address, until: { flag.isSet }) }
+    }
+
+    var app: AppConfig { runtime.config.app("hello")! }
+    var deployer: Deployer { get throws { try runtime.deployer() } }
+
+    /// GET / through Caddy with the app's hostname.
+    func fetch() async -> String {
+        let response = try? await HTTPClient(timeout: .seconds(3)).send(
+            "GET", "/", to: .tcp(host: "127.0.0.1", port: frontPort), host: "hello.localhost")
+        guard let response else { return "<no response>" }
+        return response.status == 200 ? response.text : "<\(response.status)>"
+    }
+
+    /// Removes every release this world made, then stops its resolver.
+    func tearDown() async {
+        _ = try? await deployer.remove(app)
+        stopFlag.set()
+    }
+}
+
+final class StopFlag: @unchecked Sendable {
+    private let lock = NSLock()
+    private var value = false
+    var isSet: Bool { lock.withLock { value } }
+    func set() { lock.withLock { value = true } }
+}
