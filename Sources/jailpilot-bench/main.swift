@@ -1,47 +1,27 @@
-// Benchmark driver used by scripts/bench-poll: compares one ls-remote through libgit2 with a
-// `git ls-remote` subprocess against the same remote, in CPU time and wall time.
-//
-// Usage: jailpilot-bench poll URL ITERATIONS
+// Benchmark driver for scripts/bench-*; not part of the agent binary.
+//   jailpilot-bench poll URL ITERATIONS
+//   jailpilot-bench flip CONFIG APP FLIPS OLD_BODY NEW_BODY FRONT_PORT
+//   jailpilot-bench reload ADMIN_PORT FRONT_PORT HOST ADDR1 ADDR2 PORT FLIPS BODY1 BODY2
 import Foundation
-import JailPilot
-
-/// CPU seconds used so far by this process and its reaped children: the agent pays for both.
-func cpuSeconds() -> Double {
-    func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
-    var total = 0.0
-    for who in [RUSAGE_SELF, RUSAGE_CHILDREN] {
-        var usage = rusage()
-        getrusage(__rusage_who_t(who.rawValue), &usage)
-        total += s(usage.ru_utime) + s(usage.ru_stime)
-    }
-    return total
-}
-
-func measure(_ label: String, iterations: Int, _ body: () async throws -> Void) async throws -> (wall: Double, cpu: Double) {
-    let clock = ContinuousClock()
-    let cpu0 = cpuSeconds()
-    let start = clock.now
-    for _ in 0..<iterations { try await body() }
-    let wall = (clock.now - start).seconds / Double(iterations)
-    let cpu = (cpuSeconds() - cpu0) / Double(iterations)
-    print(String(format: "%@: wall %.3f ms/poll, cpu %.3f ms/poll", label, wall * 1000, cpu * 1000))
-    return (wall, cpu)
-}
 
 let args = CommandLine.arguments
-guard args.count == 4, args[1] == "poll", let iterations = Int(args[3]) else {
-    FileHandle.standardError.write(Data("usage: jailpilot-bench poll URL ITERATIONS\n".utf8))
+func usage() -> Never {
+    FileHandle.standardError.write(Data("usage: see the comment at the top of Sources/jailpilot-bench/main.swift\n".utf8))
     exit(2)
 }
-let url = args[2]
-let refs = RemoteRefs()
-let access = RemoteAccess(url: url)
-_ = try await refs.list(access)  // warm-up: libgit2 init, page cache
-let runner = HostProcessRunner()
-let libgit2 = try await measure("libgit2 ls-remote", iterations: iterations) {
-    _ = try await refs.list(access)
+switch args.count > 1 ? args[1] : "" {
+case "poll":
+    guard args.count == 4, let n = Int(args[3]) else { usage() }
+    try await benchPoll(url: args[2], iterations: n)
+case "flip":
+    guard args.count == 8, let n = Int(args[4]), let front = Int(args[7]) else { usage() }
+    try await benchFlip(config: args[2], app: args[3], flips: n, old: args[5], new: args[6], front: front)
+case "reload":
+    guard args.count == 11, let admin = Int(args[2]), let front = Int(args[3]), let port = Int(args[7]), let n = Int(args[8])
+    else { usage() }
+    try await benchReload(
+        admin: admin, front: front, host: args[4], addresses: [args[5], args[6]], port: port, flips: n,
+        bodies: [args[9], args[10]])
+default:
+    usage()
 }
-let git = try await measure("git ls-remote subprocess", iterations: iterations) {
-    _ = try await runner.checked(Command("git", ["ls-remote", url]))
-}
-print(String(format: "ratio libgit2/subprocess: cpu %.2f, wall %.2f", libgit2.cpu / git.cpu, libgit2.wall / git.wall))

@@ -73,7 +73,9 @@ public struct LinuxJails: JailHost {
             ]
         case .stop:
             return [
-                .note("kill -TERM $(cat \(pidFile(name))): the supervisor forwards SIGTERM to \(spec.service)"),
+                .note(
+                    "kill -TERM the child of $(cat \(pidFile(name))) (the supervisor, pid 1 of the jail); it forwards SIGTERM to \(spec.service)"
+                ),
                 .note("wait up to \(DurationText.format(settings.drain)) for every process in netns \(name) to exit"),
                 .note("then: kill -KILL $(ip netns pids \(name))"),
                 .run(Command("ip", ["link", "del", vethHost(name)]), mayFail: true),
@@ -136,7 +138,9 @@ public struct LinuxJails: JailHost {
 
     public func stop(_ spec: JailSpec) async throws {
         if let pid = supervisorPid(spec.name) {
-            kill(pid, SIGTERM)
+            // unshare ignores SIGTERM while it waits; its child, the supervisor shell (pid 1 of
+            // the jail's pid namespace), forwards SIGTERM to the service and exits with it.
+            for child in children(of: pid) { kill(child, SIGTERM) }
             let deadline = ContinuousClock.now + settings.drain
             while ContinuousClock.now < deadline, await !namespacePids(spec.name).isEmpty {
                 var status: Int32 = 0
@@ -180,6 +184,11 @@ public struct LinuxJails: JailHost {
             String(decoding: cmdline, as: UTF8.self).contains("\(name).sh")
         else { return nil }
         return pid
+    }
+
+    func children(of pid: pid_t) -> [pid_t] {
+        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
+        return text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
     }
 
     func namespacePids(_ name: String) async -> [pid_t] {

@@ -54,6 +54,7 @@ extension Deployer {
         var table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
         table.addresses[app.name] = address
         try table.save(stateDir: runtime.config.agent.stateDir)
+        progress("flipped \(app.name) to \(release.name) at \(address)")
         log.emit(
             app: app.name, sha: release.sha, "flip", took: ContinuousClock.now - start,
             [("to", address)] + (old.map { [("from", $0.address ?? "-")] } ?? []))
