@@ -47,7 +47,7 @@ let package = Package(
         .testTarget(
             name: "JailPilotTests",
             dependencies: ["JailPilot"],
-            exclude: ["Fixtures"]
+            exclude: ["Fixtures", "Golden"]
         ),
     ],
     swiftLanguageModes: [.v6]

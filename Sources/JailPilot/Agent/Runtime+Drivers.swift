@@ -4,8 +4,7 @@ extension Runtime {
     public func jailHost() throws -> any JailHost {
         switch config.agent.platform {
         case .linux: return LinuxJails(settings: config.jails, runner: runner)
-        case .freebsd:
-            throw UnsupportedPlatformError(platform: "freebsd")
+        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner)
         }
     }
 
@@ -15,13 +14,5 @@ extension Runtime {
     /// A deployer using this runtime's driver and router.
     public func deployer(progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> Deployer {
         Deployer(runtime: self, host: try jailHost(), router: router(), progress: progress)
-    }
-}
-
-/// The configured platform has no driver in this build.
-public struct UnsupportedPlatformError: Error, CustomStringConvertible {
-    public var platform: String
-    public var description: String {
-        "the \(platform) jail driver is not available yet; set [agent] platform = \"linux\" or use `jailpilot plan`"
     }
 }

@@ -56,4 +56,29 @@ public protocol JailHost: Sendable {
     func exitReport(_ spec: JailSpec) async -> String?
     /// Path on the host of the service's log inside the jail.
     func logPath(_ spec: JailSpec) -> String
+    /// The steps that make `spec` the release that comes back after a reboot, instead of `old`.
+    func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep]
+    /// Runs `promotePlan`.
+    func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws
+}
+
+extension JailSpec {
+    /// Refuses values that must never reach a dataset name, jail.conf, rc script or newsyslog line.
+    public func validate() throws {
+        var problems: [String] = []
+        if let p = Names.appNameProblem(app) { problems.append("app '\(app)' \(p)") }
+        if let p = Names.serviceNameProblem(service) { problems.append("service '\(service)' \(p)") }
+        if !Names.isFullSHA(sha) { problems.append("sha '\(sha)' is not 40 lowercase hex digits") }
+        if name != Release.name(app: app, sha: sha) { problems.append("jail name '\(name)' is not <app>_<sha12>") }
+        if IPv4Network.parse(address) == nil { problems.append("address '\(address)' is not an IPv4 address") }
+        if !(1...65535).contains(port) { problems.append("port \(port) is out of range") }
+        if let p = Names.pathProblem(artifact) { problems.append("artifact path \(p)") }
+        if !problems.isEmpty { throw InvalidSpecError(problems: problems) }
+    }
+}
+
+/// A jail spec with values that fail validation; no plan is made for it.
+public struct InvalidSpecError: Error, Sendable, CustomStringConvertible {
+    public var problems: [String]
+    public var description: String { "refusing to plan a jail: " + problems.joined(separator: "; ") }
 }

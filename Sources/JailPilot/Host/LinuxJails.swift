@@ -122,7 +122,12 @@ public struct LinuxJails: JailHost {
 
     var executor: PlanExecutor { PlanExecutor(runner: runner) }
 
+    /// Linux releases are not started at boot by the host; the agent restarts the live ones.
+    public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] { [] }
+    public func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws {}
+
     public func provision(_ spec: JailSpec) async throws {
+        try spec.validate()
         guard FileIO.exists("\(root)/templates/\(settings.template)") else {
             throw HostStepError(
                 step: "provision \(spec.name)",

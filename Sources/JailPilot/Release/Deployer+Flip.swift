@@ -14,14 +14,14 @@ extension Deployer {
             progress("\(name) done in \(Logfmt.seconds(now - mark))")
             mark = now
         }
-        var live = try flip(to: release, from: previous, app: app)
+        var live = try await flip(to: release, from: previous, app: app)
         try await Task.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
         phase("flip")
         if let previous {
             progress(
                 "probation: watching \(release.name) for \(DurationText.format(app.probation)); \(previous.name) keeps running")
             if let failure = await probation(app, spec) {
-                _ = try flip(to: previous, from: live, app: app)
+                _ = try await flip(to: previous, from: live, app: app)
                 let kept = keepLog(spec, app: app)
                 try? await host.destroy(spec)
                 live = try store.update(live, state: .failed, step: "probation", reason: failure)
@@ -44,11 +44,13 @@ extension Deployer {
 
     /// Routes `app` to `release`: the store first (the truth), then the route table Caddy reads.
     @discardableResult
-    func flip(to release: Release, from old: Release?, app: AppConfig) throws -> Release {
+    func flip(to release: Release, from old: Release?, app: AppConfig) async throws -> Release {
         let start = ContinuousClock.now
         guard let address = release.address else {
             throw DeployError.failed(app: app.name, sha: release.sha, step: "flip", reason: "release has no address", log: nil)
         }
+        // The boot set first: if it fails, nothing has flipped yet.
+        try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
         if let old, old.id != release.id { try store.update(old, state: .standby) }
         let live = try store.update(release, state: .live)
         var table = RouteTable.load(stateDir: runtime.config.agent.stateDir)

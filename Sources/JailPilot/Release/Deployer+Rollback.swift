@@ -67,7 +67,7 @@ extension Deployer {
             }
         }
         let flipStart = clock.now
-        let flipped = try flip(to: target, from: live, app: app)
+        let flipped = try await flip(to: target, from: live, app: app)
         try await Task.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
         phases.append(("flip", clock.now - flipStart))
         let final = try store.update(flipped, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })

@@ -1,0 +1,132 @@
+/// The files the FreeBSD driver writes, generated from validated values only.
+///
+/// Every value that lands in them was validated at the edge (app and service names, SHAs,
+/// addresses, paths); they are still quoted for the file's own syntax, so that neither `$`,
+/// `"`, `;` nor a newline could change their meaning.
+enum FreeBSDFiles {
+    /// A jail.conf(5) double-quoted string: `\`, `"` and `$` escaped (no `${}` expansion).
+    static func jailQuote(_ value: String) -> String {
+        var out = "\""
+        for c in value {
+            if c == "\\" || c == "\"" || c == "$" { out.append("\\") }
+            out.append(c)
+        }
+        return out + "\""
+    }
+
+    /// `/etc/jail.conf.d/<name>.conf`, with the seed article's parameters.
+    static func jailConf(_ spec: JailSpec, path: String, interface: String, drain: Duration) -> String {
+        let stopTimeout = max(1, Int(drain.seconds.rounded(.up)) + 5)
+        return """
+            # Written by jailpilot for \(spec.app) at \(spec.sha). Rewritten from its state store; do not edit.
+            \(spec.name) {
+                # STARTUP/LOGGING
+                exec.start = "/bin/sh /etc/rc";
+                exec.stop = "/bin/sh /etc/rc.shutdown";
+                exec.consolelog = \(jailQuote("/var/log/jail_console_\(spec.name).log"));
+                stop.timeout = \(stopTimeout);
+                # PERMISSIONS
+                allow.raw_sockets;
+                exec.clean;
+                mount.devfs;
+                # HOSTNAME/PATH
+                host.hostname = \(jailQuote(spec.name));
+                path = \(jailQuote(path));
+                # NETWORK
+                interface = \(jailQuote(interface));
+                ip4.addr = \(jailQuote(spec.address));
+            }
+
+            """
+    }
+
+    /// The service's rc.d script, after the seed's, supervised by daemon(8): `-P` is the
+    /// supervisor's pid (stop signals it; it forwards SIGTERM), `-r` restarts the service,
+    /// `-H` reopens the log on SIGHUP for newsyslog.
+    static func rcScript(service: String, port: Int, drain: Duration) -> String {
+        let wait = max(1, Int(drain.seconds.rounded(.up)))
+        return """
+            #!/bin/sh
+            #
+            # PROVIDE: \(service)
+            # REQUIRE: LOGIN
+            # KEYWORD: shutdown
+            #
+            # Written by jailpilot. \(service)_enable="YES" in /etc/rc.conf starts it.
+
+            # shellcheck source=/dev/null
+            . /etc/rc.subr
+
+            name="\(service)"
+            # shellcheck disable=SC2034 # rcvar, start_cmd, stop_cmd and status_cmd are read by rc.subr
+            rcvar="\(service)_enable"
+
+            load_rc_config "$name"
+            : "${\(service)_enable:=NO}"
+            : "${\(service)_port:=\(port)}"
+
+            command="/usr/local/bin/\(service)"
+            pidfile="/var/run/\(service).pid"
+            supervisor_pidfile="/var/run/\(service).daemon.pid"
+            logfile="/var/log/\(service).log"
+            # shellcheck disable=SC2034
+            start_cmd="\(service)_start"
+            # shellcheck disable=SC2034
+            stop_cmd="\(service)_stop"
+            # shellcheck disable=SC2034
+            status_cmd="\(service)_status"
+
+            \(service)_start()
+            {
+                echo "Starting ${name}."
+                [ -f "$logfile" ] || install -o nobody -g nogroup -m 644 /dev/null "$logfile"
+                /usr/sbin/daemon -P "$supervisor_pidfile" -p "$pidfile" -r -R 1 -H -o "$logfile" -u nobody \\
+                    /usr/bin/env PORT="${\(service)_port}" "$command"
+            }
+
+            \(service)_stop()
+            {
+                if [ ! -f "$supervisor_pidfile" ]; then
+                    echo "${name} is not running."
+                    return 0
+                fi
+                echo "Stopping ${name}."
+                supervisor=$(cat "$supervisor_pidfile")
+                kill -TERM "$supervisor" 2>/dev/null
+                waited=0
+                while kill -0 "$supervisor" 2>/dev/null && [ "$waited" -lt \(wait) ]; do
+                    sleep 1
+                    waited=$((waited + 1))
+                done
+                if kill -0 "$supervisor" 2>/dev/null; then
+                    [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
+                    kill -KILL "$supervisor" 2>/dev/null
+                fi
+                rm -f "$supervisor_pidfile" "$pidfile"
+            }
+
+            \(service)_status()
+            {
+                if [ -f "$supervisor_pidfile" ] && kill -0 "$(cat "$supervisor_pidfile")" 2>/dev/null; then
+                    echo "${name} is running as pid $(cat "$pidfile" 2>/dev/null)."
+                else
+                    echo "${name} is not running."
+                    return 1
+                fi
+            }
+
+            run_rc_command "$1"
+
+            """
+    }
+
+    /// newsyslog.conf(5) rule for the service log: 5 bzip2'd files of 100 KB; SIGHUP to daemon(8).
+    static func newsyslog(service: String) -> String {
+        "# Written by jailpilot.\n/var/log/\(service).log\tnobody:nogroup\t644\t5\t100\t*\tJC\t/var/run/\(service).daemon.pid\n"
+    }
+}
+
+/// Test access to jail.conf quoting (the generator itself stays internal).
+public enum FreeBSDFilesProbe {
+    public static func quote(_ value: String) -> String { FreeBSDFiles.jailQuote(value) }
+}

@@ -1,0 +1,44 @@
+/// The whole host plan of a deploy, rollback, retire or destroy, for `jailpilot plan`: the
+/// driver's commands and files plus the deployer's own steps (health gate, route table).
+public enum ReleasePlan {
+    /// What `jailpilot plan --action` can show.
+    public enum Action: String, Sendable, CaseIterable {
+        case deploy, rollback, retire, destroy
+    }
+
+    /// The steps of `action` for `spec`; `replacing` is the release that is live now.
+    public static func steps(
+        _ action: Action, host: any JailHost, spec: JailSpec, replacing: JailSpec?, app: AppConfig, stateDir: String,
+        routes: RouteTable
+    ) -> [HostStep] {
+        let health = HostStep.note(
+            "health: GET http://\(spec.address):\(spec.port)\(app.health) until it answers 200 \(app.healthPasses) times in a row (deadline \(DurationText.format(app.healthDeadline)))"
+        )
+        var table = routes
+        table.addresses[app.name] = spec.address
+        let flip = HostStep.write(
+            path: RouteTable.path(stateDir: stateDir),
+            content: table.addresses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined(), mode: 0o644)
+        let retireOld: [HostStep] =
+            replacing.map { old in
+                [.note("probation: \(DurationText.format(app.probation)) watching \(spec.name); then retire \(old.name):")]
+                    + host.plan(.stop, old)
+            } ?? []
+        switch action {
+        case .deploy:
+            return host.plan(.provision, spec) + host.plan(.start, spec) + [health]
+                + host.promotePlan(spec, replacing: replacing) + [flip] + retireOld
+        case .rollback:
+            return host.plan(.start, spec) + [health] + host.promotePlan(spec, replacing: replacing) + [flip]
+        case .retire:
+            return host.plan(.stop, spec)
+        case .destroy:
+            return host.plan(.destroy, spec)
+        }
+    }
+
+    /// One step per line (files as here-documents), for people and golden files.
+    public static func render(_ steps: [HostStep]) -> String {
+        steps.map(\.description).joined(separator: "\n") + "\n"
+    }
+}

@@ -1,0 +1,69 @@
+import ArgumentParser
+import JailPilot
+
+struct Plan: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        abstract: "Print the exact commands and files a deploy, rollback, retire or destroy would run and write; changes nothing."
+    )
+
+    @OptionGroup var options: ConfigOption
+    @Argument(help: "The app, as named in agent.conf.") var app: String
+    @Option(help: "The commit (deploy: 7-40 hex; other actions: a known release's SHA prefix).") var sha: String?
+    @Option(help: "deploy, rollback, retire or destroy.") var action: ReleasePlan.Action = .deploy
+
+    func run() async throws {
+        let runtime = try options.runtime(echo: false)
+        let app = try runtime.app(self.app)
+        let host = try runtime.jailHost()
+        let releases = try runtime.store.releases(app: app.name)
+        let live = releases.first { $0.state == .live }
+        func spec(_ release: Release) -> JailSpec {
+            JailSpec(
+                app: app, sha: release.sha, address: release.address ?? "",
+                artifact: "\(runtime.layout.artifactDir(app.name, release.sha))/\(app.service)")
+        }
+        let target: JailSpec
+        switch action {
+        case .deploy:
+            let commit = try await commitToDeploy(app, runtime: runtime)
+            let address = try AddressPool(network: runtime.config.jails.network, store: runtime.store).allocate()
+            target = JailSpec(
+                app: app, sha: commit, address: address,
+                artifact: "\(runtime.layout.artifactDir(app.name, commit))/\(app.service)")
+            print(
+                "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
+            )
+        case .rollback, .retire, .destroy:
+            let candidates = releases.filter { $0.state.hasJail && (action != .rollback || $0.state != .live) }
+            let chosen =
+                sha.map { wanted in candidates.first { $0.sha.hasPrefix(wanted.lowercased()) } }
+                ?? (action == .rollback ? candidates.filter { $0.state != .live }.max { $0.updated < $1.updated } : nil)
+            guard let chosen else {
+                throw DeployError.noRelease(
+                    app: app.name, wanted: sha ?? "(give --sha)",
+                    kept: candidates.map { "\($0.sha.prefix(12)) (\($0.state.rawValue))" })
+            }
+            target = spec(chosen)
+        }
+        try target.validate()
+        let steps = ReleasePlan.steps(
+            action, host: host, spec: target, replacing: live.map(spec), app: app, stateDir: runtime.config.agent.stateDir,
+            routes: RouteTable.load(stateDir: runtime.config.agent.stateDir))
+        print("# \(action.rawValue) \(target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run")
+        print(ReleasePlan.render(steps), terminator: "")
+    }
+
+    /// --sha (resolved in the mirror when short), else the pin or the remote branch head.
+    func commitToDeploy(_ app: AppConfig, runtime: Runtime) async throws -> String {
+        let wanted = sha ?? app.pin
+        if let wanted, Names.isFullSHA(wanted.lowercased()) { return wanted.lowercased() }
+        let mirrorPath = runtime.layout.mirror(app.name)
+        if let wanted, FileIO.exists(mirrorPath) {
+            return try await Mirror(path: mirrorPath).resolve(wanted.lowercased(), branch: app.branch, url: app.repo)
+        }
+        if let wanted { throw GitWatchError.commitNotFound(sha: wanted, branch: app.branch, url: app.repo) }
+        return try await RemoteRefs().head(of: app.branch, at: RemoteAccess(app: app))
+    }
+}
+
+extension ReleasePlan.Action: ExpressibleByArgument {}

@@ -1,0 +1,122 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// The FreeBSD driver, checked through its exact plans (FreeBSD cannot run here).
+/// Golden files: Tests/JailPilotTests/Golden/; JAILPILOT_UPDATE_GOLDEN=1 rewrites them.
+@Suite struct FreeBSDPlanTests {
+    static let golden = URL(fileURLWithPath: #filePath).deletingLastPathComponent().appendingPathComponent("Golden").path
+    static let config = """
+        [agent]
+        platform = "freebsd"
+        state_dir = "/var/db/jailpilot"
+        [jails]
+        dataset = "zroot/jails"
+        mountpoint = "/usr/local/jails"
+        template = "14.3-RELEASE"
+        interface = "lo1"
+        network = "172.16.0.0/12"
+        drain = "10s"
+        [apps.hello]
+        repo = "https://example.org/me/hello.git"
+        hostnames = ["hello.example.org"]
+        """
+    static let newSHA = "3f2c1e0a9b7d8e9f00112233445566778899aabb"
+    static let oldSHA = "0123456789abcdef0123456789abcdef01234567"
+
+    let config: AgentConfig
+    let host: FreeBSDJails
+    let app: AppConfig
+
+    init() throws {
+        config = try ConfigLoader.parse(Self.config, file: "agent.conf")
+        host = FreeBSDJails(settings: config.jails, runner: HostProcessRunner())
+        app = try #require(config.app("hello"))
+    }
+
+    func spec(_ sha: String, _ address: String) -> JailSpec {
+        JailSpec(app: app, sha: sha, address: address, artifact: "/var/db/jailpilot/artifacts/hello/\(sha)/hello")
+    }
+
+    func plan(_ action: ReleasePlan.Action) -> String {
+        ReleasePlan.render(
+            ReleasePlan.steps(
+                action, host: host, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2"), app: app,
+                stateDir: "/var/db/jailpilot", routes: RouteTable(addresses: ["api": "172.16.0.9", "hello": "172.16.0.2"])))
+    }
+
+    /// Compares with the golden file; a difference fails with a readable unified diff.
+    func expectGolden(_ text: String, _ name: String) async throws {
+        let path = "\(Self.golden)/\(name)"
+        if ProcessInfo.processInfo.environment["JAILPILOT_UPDATE_GOLDEN"] == "1" {
+            try FileIO.replace(path, text: text)
+            return
+        }
+        let expected = (try? String(contentsOfFile: path, encoding: .utf8)) ?? ""
+        guard text != expected else { return }
+        let scratch = try Scratch("golden")
+        let actual = try scratch.write(name, text)
+        let diff = try await HostProcessRunner().run(Command("diff", ["-u", path, actual])).stdoutText
+        Issue.record("plan differs from \(name) (JAILPILOT_UPDATE_GOLDEN=1 to accept):\n\(diff)")
+    }
+
+    @Test func deployPlan() async throws { try await expectGolden(plan(.deploy), "freebsd-deploy.txt") }
+    @Test func rollbackToAStoppedReleasePlan() async throws { try await expectGolden(plan(.rollback), "freebsd-rollback.txt") }
+    @Test func retirePlan() async throws { try await expectGolden(plan(.retire), "freebsd-retire.txt") }
+    @Test func destroyPlan() async throws { try await expectGolden(plan(.destroy), "freebsd-destroy.txt") }
+
+    @Test func destroyNeverTouchesTheTemplate() {
+        let text = plan(.destroy)
+        #expect(text.contains("zfs destroy zroot/jails/containers/hello_3f2c1e0a9b7d"))
+        #expect(!text.contains("@base"))
+        #expect(!text.contains("destroy -R") && !text.contains("destroy -r"))
+    }
+
+    @Test func bootStartsOnlyTheLiveRelease() {
+        let text = plan(.deploy)
+        #expect(text.contains("sysrc jail_list+=hello_3f2c1e0a9b7d"))
+        #expect(text.contains("sysrc jail_list-=hello_0123456789ab"))
+    }
+
+    @Test(.enabled(if: have("shellcheck"), "needs shellcheck"))
+    func generatedRcScriptPassesShAndShellcheck() async throws {
+        guard
+            case .write(_, let script, _)? = host.plan(.provision, spec(Self.newSHA, "172.16.0.3")).first(where: {
+                if case .write(let path, _, _) = $0 { return path.contains("/rc.d/") }
+                return false
+            })
+        else {
+            Issue.record("no rc script in the provision plan")
+            return
+        }
+        let scratch = try Scratch("rc")
+        let file = try scratch.write("hello", script)
+        #expect(try await HostProcessRunner().run(Command("sh", ["-n", file])).succeeded)
+        let lint = try await HostProcessRunner().run(Command("shellcheck", ["-s", "sh", file]))
+        #expect(lint.succeeded, "\(lint.stdoutText)")
+    }
+
+    @Test func hostileNamesAreRefusedBeforeAnyPlan() {
+        let hostile = ["a\"b", "a$b", "a;b", "a\nb", "../x", "a b", String(repeating: "a", count: 300), "A", "-x"]
+        for name in hostile {
+            let text = Self.config.replacingOccurrences(
+                of: "[apps.hello]",
+                with:
+                    "[apps.\"\(name.replacingOccurrences(of: "\n", with: "\\n").replacingOccurrences(of: "\"", with: "\\\""))\"]")
+            #expect(throws: ConfigError.self, "app name \(name.debugDescription)") {
+                try ConfigLoader.parse(text, file: "agent.conf")
+            }
+        }
+        var bad = spec(Self.newSHA, "172.16.0.3")
+        bad.service = "hello;rm -rf /"
+        #expect(throws: InvalidSpecError.self) { try bad.validate() }
+        bad = spec(Self.newSHA, "172.16.0.3\"; allow.mount; \"")
+        #expect(throws: InvalidSpecError.self) { try bad.validate() }
+        bad = spec("$(reboot)", "172.16.0.3")
+        #expect(throws: InvalidSpecError.self) { try bad.validate() }
+    }
+
+    @Test func jailConfValuesCannotBreakOut() {
+        #expect(FreeBSDFilesProbe.quote("a\"; allow.mount; \"$x\\") == "\"a\\\"; allow.mount; \\\"\\$x\\\\\"")
+    }
+}
