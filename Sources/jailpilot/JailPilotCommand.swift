@@ -9,7 +9,7 @@ struct JailPilotCommand: AsyncParsableCommand {
         version: JailPilotVersion.current,
         subcommands: [
             Check.self, Refs.self, Build.self, Deploy.self, Rollback.self, Resume.self, Status.self, History.self,
-            Routes.self, Resolver.self, Remove.self, Plan.self,
+            Routes.self, Resolver.self, Remove.self, Plan.self, Run.self,
         ])
 }
 

@@ -12,7 +12,9 @@ extension Runtime {
     public func router() -> any Router { CaddyRouter(settings: config.caddy) }
 
     /// A deployer using this runtime's driver and router.
-    public func deployer(progress: @escaping @Sendable (String) -> Void = { _ in }) throws -> Deployer {
-        Deployer(runtime: self, host: try jailHost(), router: router(), progress: progress)
+    public func deployer(buildSlots: BuildSlots? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) throws
+        -> Deployer
+    {
+        Deployer(runtime: self, host: try jailHost(), router: router(), buildSlots: buildSlots, progress: progress)
     }
 }

@@ -15,6 +15,19 @@ public struct Runtime: Sendable {
         self.runner = runner
     }
 
+    private init(config: AgentConfig, layout: StateLayout, store: StateStore, log: EventLog, runner: any ProcessRunning) {
+        self.config = config
+        self.layout = layout
+        self.store = store
+        self.log = log
+        self.runner = runner
+    }
+
+    /// The same store, log and runner with a reloaded config (state_dir must not change).
+    public func with(config: AgentConfig) -> Runtime {
+        Runtime(config: config, layout: layout, store: store, log: log, runner: runner)
+    }
+
     /// The app called `name`, or an error listing the configured ones.
     public func app(_ name: String) throws -> AppConfig {
         try config.requireApp(name)

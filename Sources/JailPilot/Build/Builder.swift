@@ -62,6 +62,7 @@ public struct Builder: Sendable {
             argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
             workingDirectory: "\(staging)/src")
         log.emit(app: app.name, sha: sha, "build.started", [("cmd", command.description)])
+        CrashPoint.hit("build")
         let result: ProcessResult
         do {
             result = try await runner.run(

@@ -10,6 +10,7 @@ public struct SourcePipeline: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let access = RemoteAccess(app: app)
+        CrashPoint.hit("fetch")
         do {
             let stats = try await mirror.fetch(access, branch: app.branch)
             try runtime.store.saveHead(app: app.name, branch: app.branch, sha: stats.head)

@@ -62,6 +62,7 @@ public struct PlanExecutor: Sendable {
                 try FileIO.replace(path, text: content, mode: mode_t(mode))
             } catch { throw HostStepError(step: "write \(path)", message: "\(error)") }
         case .install(let from, let to, let mode):
+            CrashPoint.hit("install")
             do {
                 try FileIO.makeDirectories((to as NSString).deletingLastPathComponent)
                 let data = try Data(contentsOf: URL(fileURLWithPath: from))

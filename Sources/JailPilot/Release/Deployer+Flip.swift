@@ -51,8 +51,8 @@ extension Deployer {
         }
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
-        if let old, old.id != release.id { try store.update(old, state: .standby) }
-        let live = try store.update(release, state: .live)
+        let live = try store.flip(to: release, from: old)
+        CrashPoint.hit("flip")
         var table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
         table.addresses[app.name] = address
         try table.save(stateDir: runtime.config.agent.stateDir)
@@ -84,12 +84,14 @@ extension Deployer {
     /// stopped releases and destroys older ones — jail, filesystem, network, config.
     func retire(app: AppConfig, keepRunning live: Release) async throws {
         for release in try store.releases(app: app.name) where release.state == .standby && release.id != live.id {
+            CrashPoint.hit("retire")
             try await host.stop(spec(release, app: app))
             try store.update(release, state: .retired)
             log.emit(app: app.name, sha: release.sha, "release.retired")
         }
         let kept = try store.releases(app: app.name).filter { $0.state == .retired }.sorted { $0.updated > $1.updated }
         for release in kept.dropFirst(app.keep) {
+            CrashPoint.hit("destroy")
             try await host.destroy(spec(release, app: app))
             try store.update(release, state: .destroyed)
             log.emit(app: app.name, sha: release.sha, "release.destroyed")

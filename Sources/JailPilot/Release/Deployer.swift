@@ -20,13 +20,17 @@ public struct Deployer: Sendable {
     public let router: any Router
     /// Progress lines for a person watching (`jailpilot deploy` prints them).
     public let progress: @Sendable (String) -> Void
+    /// Shared build limit (the agent's); nil builds at once.
+    public let buildSlots: BuildSlots?
 
     public init(
-        runtime: Runtime, host: any JailHost, router: any Router, progress: @escaping @Sendable (String) -> Void = { _ in }
+        runtime: Runtime, host: any JailHost, router: any Router, buildSlots: BuildSlots? = nil,
+        progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.runtime = runtime
         self.host = host
         self.router = router
+        self.buildSlots = buildSlots
         self.progress = progress
     }
 
@@ -50,7 +54,12 @@ public struct Deployer: Sendable {
         progress("fetching and building \(app.name)")
         let built: (sha: String, build: BuildOutcome)
         do {
-            built = try await SourcePipeline(runtime: runtime).build(app, sha: sha)
+            let pipeline = SourcePipeline(runtime: runtime)
+            if let buildSlots {
+                built = try await buildSlots.withSlot { try await pipeline.build(app, sha: sha) }
+            } else {
+                built = try await pipeline.build(app, sha: sha)
+            }
         } catch {
             if let buildError = error as? BuildError, case .failed(_, let failedSHA, _, _, _) = buildError {
                 try? store.quarantine(app: app.name, sha: failedSHA, reason: buildError.reason)
@@ -76,14 +85,17 @@ public struct Deployer: Sendable {
         log.emit(app: app.name, sha: built.sha, "release.started", [("jail", spec.name), ("address", address)])
         do {
             progress("provisioning jail \(spec.name)")
+            CrashPoint.hit("clone")
             try await host.provision(spec)
             release = try store.update(release, state: .provisioned)
             phase("provision")
             progress("starting \(spec.name) on \(address):\(app.port)")
             release = try store.update(release, state: .starting)
+            CrashPoint.hit("start")
             try await host.start(spec)
             phase("start")
             progress("waiting for GET \(app.health) to answer 200 \(app.healthPasses) times")
+            CrashPoint.hit("health")
             try await healthGate(app, spec)
             release = try store.update(release, state: .healthy)
             phase("health")
@@ -130,7 +142,9 @@ public struct Deployer: Sendable {
     func abandon(_ release: Release, spec: JailSpec, app: AppConfig, step: String, error: Error) async -> DeployError {
         let reason = (error as? HealthGateError)?.reason ?? "\(error)"
         let kept = keepLog(spec, app: app)
-        try? await host.destroy(spec)
+        // Cleanup must finish even when the deploy was cancelled (agent shutdown).
+        let host = self.host
+        await Task.detached { try? await host.destroy(spec) }.value
         _ = try? store.update(release, state: .failed, step: step, reason: reason)
         try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)")
         log.emit(app: app.name, sha: release.sha, "release.failed", [("step", step), ("reason", reason)])

@@ -41,6 +41,16 @@ extension StateStore {
         }
     }
 
+    /// Why a commit starting with `prefix` is quarantined for `app`, if one is.
+    public func quarantineReason(app: String, prefix: String) throws -> String? {
+        try locked { db in
+            try db.query(
+                "SELECT reason FROM quarantine WHERE app = ? AND substr(sha, 1, ?) = ?",
+                [.text(app), .int(Int64(prefix.count)), .text(prefix.lowercased())]
+            ).first?.first?.string
+        }
+    }
+
     /// Lifts quarantine of `sha` (an explicit deploy of it).
     public func unquarantine(app: String, sha: String) throws {
         try locked { db in try db.query("DELETE FROM quarantine WHERE app = ? AND sha = ?", [.text(app), .text(sha)]) }

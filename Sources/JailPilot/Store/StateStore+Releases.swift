@@ -77,3 +77,22 @@ extension StateStore {
             phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) })
     }
 }
+
+extension StateStore {
+    /// Makes `release` live and `old` standby in one transaction: a crash never leaves an app
+    /// with two live releases or none.
+    public func flip(to release: Release, from old: Release?) throws -> Release {
+        let now = Date().timeIntervalSince1970
+        return try transaction { db in
+            if let old, old.id != release.id {
+                try db.query(
+                    "UPDATE releases SET state = ?, updated = ? WHERE id = ?",
+                    [.text(ReleaseState.standby.rawValue), .real(now), .int(old.id)])
+            }
+            try db.query(
+                "UPDATE releases SET state = ?, updated = ? WHERE id = ?",
+                [.text(ReleaseState.live.rawValue), .real(now), .int(release.id)])
+            return try Self.release(db, id: release.id)!
+        }
+    }
+}

@@ -1,0 +1,83 @@
+import Foundation
+
+extension Agent {
+    /// After a crash or reboot: undo half-made releases, bring live releases back up, stop
+    /// leftover standby releases and apply retention, so nothing is orphaned.
+    func recover() async {
+        guard let deployer = try? deployer() else { return }
+        let store = runtime.store
+        let log = runtime.log
+        for release in (try? store.releases(in: [.built, .provisioned, .starting, .healthy])) ?? [] {
+            guard let app = config.app(release.app) else { continue }
+            let spec = deployer.spec(release, app: app)
+            let host = deployer.host
+            await Task.detached { try? await host.destroy(spec) }.value
+            _ = try? store.update(
+                release, state: .failed, step: "interrupted",
+                reason: "the agent stopped while the release was \(release.state.rawValue); undone at start")
+            log.emit(app: release.app, sha: release.sha, "release.undone", [("was", release.state.rawValue)])
+        }
+        for app in config.apps {
+            if let live = try? store.live(app: app.name) {
+                let spec = deployer.spec(live, app: app)
+                if await !deployer.host.isRunning(spec) {
+                    do {
+                        try await deployer.host.start(spec)
+                        try await deployer.healthGate(app, spec)
+                        log.emit(app: app.name, sha: live.sha, "live.restarted")
+                    } catch {
+                        log.emit(app: app.name, sha: live.sha, "live.restart_failed", [("error", "\(error)")])
+                    }
+                }
+                do { try await deployer.retire(app: app, keepRunning: live) } catch {
+                    log.emit(app: app.name, "retire.failed", [("error", "\(error)")])
+                }
+            }
+        }
+    }
+
+    /// Re-reads agent.conf; a config that does not validate is refused and the last good one kept.
+    func reload(reason: String) {
+        configStamp = Self.stamp(configPath)
+        let new: AgentConfig
+        do {
+            new = try ConfigLoader.load(path: configPath)
+        } catch {
+            runtime.log.emit(
+                app: "-", "config.rejected",
+                [("reason", reason), ("error", "\(error)"), ("note", "the last good config keeps running")])
+            return
+        }
+        guard new.agent.stateDir == config.agent.stateDir, new.agent.platform == config.agent.platform else {
+            runtime.log.emit(
+                app: "-", "config.rejected", [("error", "state_dir and platform cannot change while the agent runs; restart it")])
+            return
+        }
+        let old = config
+        config = new
+        runtime = runtime.with(config: new)
+        for app in old.apps where new.app(app.name) == nil {
+            watchers[app.name]?.task.cancel()
+            watchers[app.name] = nil
+            if (try? runtime.store.live(app: app.name)) != nil { retained[app.name] = app }
+            runtime.log.emit(
+                app: app.name, "app.removed",
+                [("note", "no longer polled; its releases and route stay until `jailpilot remove \(app.name)`")])
+        }
+        for app in new.apps {
+            let before = old.app(app.name)
+            if before != app || new.agent.pollInterval != old.agent.pollInterval {
+                retained[app.name] = nil
+                startWatcher(app, pinChanged: before?.pin != app.pin && app.pin != nil)
+                runtime.log.emit(app: app.name, before == nil ? "app.added" : "app.changed", app.pin.map { [("pin", $0)] } ?? [])
+            }
+        }
+        if old.apps.map(\.hostnames) != new.apps.map(\.hostnames) || old.apps.map(\.name) != new.apps.map(\.name)
+            || old.caddy != new.caddy
+        {
+            routesApplied = false
+        }
+        runtime.log.emit(
+            app: "-", "config.reloaded", [("reason", reason), ("apps", new.apps.map(\.name).joined(separator: ","))])
+    }
+}

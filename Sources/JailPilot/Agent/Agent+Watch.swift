@@ -1,0 +1,119 @@
+import Foundation
+
+extension Agent {
+    /// Starts (or restarts) the watcher of `app`.
+    func startWatcher(_ app: AppConfig, pinChanged: Bool) {
+        watchers[app.name]?.task.cancel()
+        let context = WatchContext(
+            app: app, runtime: runtime, deployer: try? deployer(), metrics: metrics, interval: config.agent.pollInterval,
+            pinChanged: pinChanged)
+        watchers[app.name] = (app, Task { await context.run() })
+    }
+}
+
+/// One app's poll → converge loop, with jitter and capped exponential backoff on failures.
+struct WatchContext: Sendable {
+    let app: AppConfig
+    let runtime: Runtime
+    let deployer: Deployer?
+    let metrics: Metrics
+    let interval: Duration
+    /// The pin just changed: try it even if quarantined.
+    let pinChanged: Bool
+
+    var log: EventLog { runtime.log }
+    var store: StateStore { runtime.store }
+
+    func run() async {
+        var failures = 0
+        var skipped: String?
+        var forced = pinChanged ? app.pin : nil
+        while !Task.isCancelled {
+            do {
+                let head = try await RemoteRefs().head(of: app.branch, at: RemoteAccess(app: app))
+                await metrics.count("jailpilot_polls_total", [("app", app.name), ("result", "ok")])
+                if failures > 0 { log.emit(app: app.name, sha: head, "poll.recovered", [("after_failures", "\(failures)")]) }
+                failures = 0
+                await metrics.set("jailpilot_poll_failures_consecutive", [("app", app.name)], 0)
+                await noteHead(head)
+                let (wanted, source) = try want(head: head)
+                if let live = try store.live(app: app.name), live.sha.hasPrefix(wanted) {
+                    await metrics.replaceLive(app: app.name, sha: live.sha)
+                } else if let reason = try store.quarantineReason(app: app.name, prefix: wanted), forced != wanted {
+                    if skipped != wanted {
+                        log.emit(
+                            app: app.name, sha: wanted, "release.skipped",
+                            [
+                                ("reason", "quarantined: \(reason)"),
+                                ("retry", "after a new commit, a new pin or jailpilot deploy --sha"),
+                            ])
+                        skipped = wanted
+                    }
+                } else {
+                    forced = nil
+                    try await deploy(wanted, source: source)
+                }
+            } catch is CancellationError {
+                break
+            } catch {
+                failures += 1
+                await metrics.count("jailpilot_polls_total", [("app", app.name), ("result", "failed")])
+                await metrics.set("jailpilot_poll_failures_consecutive", [("app", app.name)], Double(failures))
+                if failures == 1 || failures.nonzeroBitCount == 1 {
+                    log.emit(
+                        app: app.name, "poll.failed",
+                        [("failures", "\(failures)"), ("error", "\(error)"), ("note", "the live release keeps serving")])
+                }
+            }
+            try? await Task.sleep(for: Self.delay(interval, failures: failures))
+        }
+    }
+
+    /// The pin, else a hold, else the head; with where it came from.
+    func want(head: String) throws -> (String, String) {
+        if let pin = app.pin { return (pin, "pin") }
+        if let hold = try store.holdSHA(app: app.name) { return (hold, "hold") }
+        return (head, "branch")
+    }
+
+    func deploy(_ wanted: String, source: String) async throws {
+        guard let deployer else { return }
+        log.emit(app: app.name, sha: wanted, "release.detected", [("source", source)])
+        let clock = ContinuousClock()
+        let start = clock.now
+        do {
+            let outcome = try await deployer.deploy(app, sha: wanted)
+            await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", "ok")])
+            await metrics.set("jailpilot_deploy_seconds", [("app", app.name)], (clock.now - start).seconds)
+            await metrics.replaceLive(app: app.name, sha: outcome.release.sha)
+        } catch let error as CancellationError {
+            throw error
+        } catch {
+            if Task.isCancelled { throw CancellationError() }
+            await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", "failed")])
+            log.emit(app: app.name, sha: wanted, "deploy.failed", [("error", "\(error)")])
+        }
+    }
+
+    /// Logs a moved head once, and says so when a force-push moved it backwards.
+    func noteHead(_ head: String) async {
+        guard let previous = try? store.head(app: app.name)?.sha, previous != head else {
+            if (try? store.head(app: app.name)) == nil { try? store.saveHead(app: app.name, branch: app.branch, sha: head) }
+            return
+        }
+        try? store.saveHead(app: app.name, branch: app.branch, sha: head)
+        let mirror = Mirror(path: runtime.layout.mirror(app.name))
+        let previousAhead = await mirror.commitsAhead(of: head, head: previous) ?? 0
+        let headAhead = await mirror.commitsAhead(of: previous, head: head) ?? 1
+        let backwards = previousAhead > 0 && headAhead == 0
+        log.emit(
+            app: app.name, sha: head, backwards ? "head.moved_backwards" : "head.moved",
+            [("from", String(previous.prefix(12)))] + (backwards ? [("note", "force-push: deploying it, git is the truth")] : []))
+    }
+
+    /// The poll interval with ±10% jitter, doubled per consecutive failure up to 32x, at most 10 minutes.
+    static func delay(_ interval: Duration, failures: Int) -> Duration {
+        let factor = Double(1 << min(failures, 5)) * Double.random(in: 0.9...1.1)
+        return min(.seconds(interval.seconds * factor), failures > 0 ? .seconds(600) : .seconds(interval.seconds * 1.1))
+    }
+}

@@ -1,0 +1,138 @@
+import Dispatch
+import Foundation
+
+/// `jailpilot run`: the long-running agent. Every app converges to what git and agent.conf say:
+/// the pin if set, else a rollback's hold, else the tracked branch head.
+///
+/// A service group in miniature: one watcher task per app, a config watcher (file changes and
+/// SIGHUP), and SIGTERM/SIGINT draining everything within `shutdownGrace`. Only one agent runs
+/// per state_dir (an flock).
+public actor Agent {
+    let configPath: String
+    var config: AgentConfig
+    var runtime: Runtime
+    let lock: AgentLock
+    let slots: BuildSlots
+    let metrics: Metrics
+    var watchers: [String: (app: AppConfig, task: Task<Void, Never>)] = [:]
+    /// Apps removed from agent.conf that still have a live release: their routes stay.
+    var retained: [String: AppConfig] = [:]
+    var routesApplied = false
+    var configStamp: String?
+    let shutdownGrace: Duration
+    private var signalSources: [DispatchSourceSignal] = []
+
+    /// Loads the config, takes the state_dir lock and opens the store (refusing a damaged one).
+    public init(configPath: String, shutdownGrace: Duration = .seconds(30)) throws {
+        self.configPath = configPath
+        let config = try ConfigLoader.load(path: configPath)
+        self.config = config
+        self.lock = try AgentLock(stateDir: config.agent.stateDir)
+        self.runtime = try Runtime(config: config, echo: config.agent.logFile == nil)
+        self.slots = BuildSlots(config.agent.maxParallelBuilds)
+        self.metrics = Metrics(path: config.agent.metricsFile)
+        self.shutdownGrace = shutdownGrace
+        self.configStamp = Self.stamp(configPath)
+    }
+
+    /// Control events from signals and timers.
+    enum Control: Sendable { case stop, reload, tick }
+
+    /// Runs until SIGTERM or SIGINT (or `stop()`), then drains and returns.
+    public func run() async {
+        let (events, control) = AsyncStream.makeStream(of: Control.self)
+        stopControl = control
+        installSignals(control)
+        let ticker = Task {
+            while !Task.isCancelled {
+                try? await Task.sleep(for: .seconds(1))
+                control.yield(.tick)
+            }
+        }
+        runtime.log.emit(
+            app: "-", "agent.started", [("pid", "\(getpid())"), ("apps", config.apps.map(\.name).joined(separator: ","))])
+        await metrics.set("jailpilot_up", [], 1)
+        await recover()
+        await applyRoutes()
+        for app in config.apps { startWatcher(app, pinChanged: false) }
+        await metrics.flush()
+        for await event in events {
+            switch event {
+            case .stop:
+                ticker.cancel()
+                await drain()
+                return
+            case .reload:
+                reload(reason: "SIGHUP")
+            case .tick:
+                if Self.stamp(configPath) != configStamp { reload(reason: "file changed") }
+                if !routesApplied { await applyRoutes() }
+                await metrics.flush()
+            }
+        }
+    }
+
+    private var stopControl: AsyncStream<Control>.Continuation?
+
+    /// Asks the agent to stop (what SIGTERM does).
+    public func stop() { stopControl?.yield(.stop) }
+
+    private func installSignals(_ control: AsyncStream<Control>.Continuation) {
+        for (sig, event) in [(SIGTERM, Control.stop), (SIGINT, .stop), (SIGHUP, .reload)] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { control.yield(event) }
+            source.resume()
+            signalSources.append(source)
+        }
+    }
+
+    /// Cancels every watcher (in-flight steps finish or are undone) and waits, bounded.
+    private func drain() async {
+        runtime.log.emit(app: "-", "agent.stopping", [("watchers", "\(watchers.count)")])
+        let tasks = watchers.values.map(\.task)
+        tasks.forEach { $0.cancel() }
+        let all = Task { for task in tasks { await task.value } }
+        let timeout = Task {
+            try? await Task.sleep(for: shutdownGrace)
+            all.cancel()
+        }
+        await all.value
+        timeout.cancel()
+        await metrics.set("jailpilot_up", [], 0)
+        await metrics.flush()
+        runtime.log.emit(app: "-", "agent.stopped")
+    }
+
+    func deployer() throws -> Deployer { try runtime.deployer(buildSlots: slots) }
+
+    /// Applies Caddy's routes for configured apps and retained ones; retried every tick on failure.
+    func applyRoutes() async {
+        do {
+            let apps = config.apps + retained.values.filter { r in !config.apps.contains { $0.name == r.name } }
+            _ = try await runtime.router().applyRoutes(for: apps)
+            var table = RouteTable()
+            for release in try runtime.store.releases(in: [.live]) { table.addresses[release.app] = release.address }
+            try table.save(stateDir: config.agent.stateDir)
+            if !routesApplied {
+                runtime.log.emit(app: "-", "routes.applied", [("apps", apps.map(\.name).joined(separator: ","))])
+            }
+            routesApplied = true
+        } catch {
+            if routesApplied || configStamp != nil {
+                runtime.log.emit(app: "-", "routes.failed", [("error", "\(error)"), ("retry", "every second")])
+            }
+            routesApplied = false
+        }
+    }
+
+    static func stamp(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        #if canImport(Darwin)
+            return "\(info.st_ino):\(info.st_size):\(info.st_mtimespec.tv_sec):\(info.st_mtimespec.tv_nsec)"
+        #else
+            return "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec):\(info.st_mtim.tv_nsec)"
+        #endif
+    }
+}
