@@ -14,7 +14,9 @@ struct Status: AsyncParsableCommand {
         let runtime = try options.runtime(echo: false)
         let apps = try app.map { [try runtime.app($0)] } ?? runtime.config.apps
         var statuses: [AppStatus] = []
-        for app in apps { statuses.append(try await AppStatus.collect(app, store: runtime.store)) }
+        for app in apps {
+            statuses.append(try await AppStatus.collect(app, store: runtime.store, mirror: runtime.layout.mirror(app.name)))
+        }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]

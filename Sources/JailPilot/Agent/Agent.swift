@@ -102,6 +102,7 @@ public actor Agent {
         await metrics.set("jailpilot_up", [], 0)
         await metrics.flush()
         runtime.log.emit(app: "-", "agent.stopped")
+        lock.release()
     }
 
     func deployer() throws -> Deployer { try runtime.deployer(buildSlots: slots) }

@@ -2,7 +2,8 @@ import Foundation
 
 /// One agent per state_dir: an flock on `state_dir/agent.lock`, held for the process's life.
 public final class AgentLock: @unchecked Sendable {
-    private let fd: Int32
+    private var fd: Int32
+    private let mutex = NSLock()
 
     /// Takes the lock or throws, naming the pid that holds it.
     public init(stateDir: String) throws {
@@ -21,7 +22,15 @@ public final class AgentLock: @unchecked Sendable {
         _ = pid.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
     }
 
-    deinit { close(fd) }
+    /// Lets another agent take over (after a drain); idempotent.
+    public func release() {
+        mutex.withLock {
+            if fd >= 0 { close(fd) }
+            fd = -1
+        }
+    }
+
+    deinit { release() }
 }
 
 /// A second agent was started on the same state_dir.

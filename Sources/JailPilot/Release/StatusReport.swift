@@ -20,9 +20,12 @@ public struct AppStatus: Sendable, Codable {
     public var hold: String?
     public var kept: [Kept]
     public var lastFailure: String?
+    /// For a pinned or held app: how far the branch head is ahead of what is kept.
+    public var ahead: Int?
 
-    /// Builds the status from the store, probing the live release once.
-    public static func collect(_ app: AppConfig, store: StateStore) async throws -> AppStatus {
+    /// Builds the status from the store, probing the live release once; `mirror` (the app's
+    /// bare mirror) lets it count how far the branch moved past a pin or hold.
+    public static func collect(_ app: AppConfig, store: StateStore, mirror: String? = nil) async throws -> AppStatus {
         let releases = try store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
         var health: String?
@@ -32,13 +35,36 @@ public struct AppStatus: Sendable, Codable {
         let failure = releases.first { $0.state == .failed }.map {
             "\($0.sha.prefix(12)) at \($0.step ?? "?"): \($0.reason ?? "")"
         }
+        let head = try store.head(app: app.name)?.sha
+        let hold = try store.holdSHA(app: app.name)
+        var ahead: Int?
+        if let mirror, let head, let base = (app.pin != nil ? live?.sha : hold) {
+            ahead = await Mirror(path: mirror).commitsAhead(of: base, head: head)
+        }
         return AppStatus(
             app: app.name, branch: app.branch, live: live?.sha, address: live?.address, health: health,
-            head: try store.head(app: app.name)?.sha, pin: app.pin, hold: try store.holdSHA(app: app.name),
+            head: head, pin: app.pin, hold: hold, ahead: ahead,
             kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
                 Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address)
             },
             lastFailure: failure)
+    }
+
+    init(
+        app: String, branch: String, live: String?, address: String?, health: String?, head: String?, pin: String?,
+        hold: String?, ahead: Int?, kept: [Kept], lastFailure: String?
+    ) {
+        self.app = app
+        self.branch = branch
+        self.live = live
+        self.address = address
+        self.health = health
+        self.head = head
+        self.pin = pin
+        self.hold = hold
+        self.ahead = ahead
+        self.kept = kept
+        self.lastFailure = lastFailure
     }
 
     /// The human-readable block for this app.
@@ -50,8 +76,19 @@ public struct AppStatus: Sendable, Codable {
             lines.append("  live      none")
         }
         lines.append("  branch    \(branch) at \(head.map { String($0.prefix(12)) } ?? "unknown (not fetched yet)")")
-        if let pin { lines.append("  pin       \(pin) (agent.conf)") }
-        if let hold { lines.append("  hold      \(hold.prefix(12)) (placed by rollback; `jailpilot resume \(app)` lifts it)") }
+        let moved = { (base: String) -> String in
+            guard let ahead, let head else { return "" }
+            let noun = ahead == 1 ? "commit" : "commits"
+            return ahead == 0
+                ? ", \(self.branch) is there too" : ", \(self.branch) is \(ahead) \(noun) ahead at \(head.prefix(12))"
+        }
+        if let pin {
+            lines.append("  pin       pinned at \(live.map { String($0.prefix(12)) } ?? pin)\(moved(pin)) (agent.conf)")
+        }
+        if let hold {
+            lines.append(
+                "  hold      held at \(hold.prefix(12))\(moved(hold)) (placed by rollback; `jailpilot resume \(app)` lifts it)")
+        }
         let keptText = kept.isEmpty ? "none" : kept.map { "\($0.sha.prefix(12)) (\($0.state))" }.joined(separator: ", ")
         lines.append("  kept      \(keptText)")
         if let lastFailure { lines.append("  failure   \(lastFailure)") }

@@ -79,14 +79,20 @@ final class E2EWorld: @unchecked Sendable {
     let frontPort: Int
 
     /// Runs `body` in a fresh world and tears the world down whatever happened.
-    static func with(appExtra: String = "", probation: String = "1s", _ body: (E2EWorld) async throws -> Void) async throws {
-        let world = try await E2EWorld(appExtra: appExtra, probation: probation)
+    static func with(
+        appExtra: String = "", probation: String = "1s", extra: String = "", _ body: (E2EWorld) async throws -> Void
+    ) async throws {
+        let world = try await E2EWorld(appExtra: appExtra, probation: probation, extra: extra)
         let result = await Result { try await body(world) }
         await world.tearDown()
         try result.get()
     }
 
-    init(appExtra: String = "", probation: String = "1s", admin: String? = nil) async throws {
+    /// The agent.conf text of this world (written to `configPath` for agent tests).
+    var configText: String = ""
+    var configPath: String { "\(state.path)/agent.conf" }
+
+    init(appExtra: String = "", probation: String = "1s", admin: String? = nil, extra: String = "") async throws {
         try await E2EHost.shared.prepare()
         repo = try await GitFixture()
         state = try Scratch("e2e")
@@ -94,12 +100,12 @@ final class E2EWorld: @unchecked Sendable {
         frontPort = await E2EHost.shared.frontPort
         let adminPort = await E2EHost.shared.adminPort
         let adminAddress = admin ?? "http://127.0.0.1:\(adminPort)"
-        let config = try ConfigLoader.parse(
-            """
+        let text = """
             [agent]
             platform = "linux"
             state_dir = "\(state.path)"
             log_file = "\(state.path)/agent.log"
+            poll_interval = "200ms"
             [jails]
             mountpoint = "\(E2EHost.mountpoint)"
             interface = "\(E2EHost.bridge)"
@@ -117,7 +123,11 @@ final class E2EWorld: @unchecked Sendable {
             health_deadline = "8s"
             probation = "\(probation)"
             \(appExtra)
-            """, file: "e2e.conf")
+            \(extra)
+            """
+        configText = text
+        let config = try ConfigLoader.parse(text, file: "e2e.conf")
+        try FileIO.replace("\(state.path)/agent.conf", text: text)
         runtime = try Runtime(config: config, echo: false)
         let resolver = RouteResolver(stateDir: state.path)
         let address = "127.0.0.1:\(resolverPort)"

@@ -1,0 +1,88 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// `jailpilot run` end to end against real local remotes (root, like the deploy tests).
+@Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
+struct AgentTests {
+    /// Waits until `check` holds (polling every 100 ms), up to `limit`.
+    func eventually(_ limit: Duration = .seconds(60), _ check: () async throws -> Bool) async rethrows -> Bool {
+        let end = ContinuousClock.now + limit
+        while ContinuousClock.now < end {
+            if try await check() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    func live(_ world: E2EWorld, _ app: String = "hello") throws -> String? { try world.runtime.store.live(app: app)?.sha }
+
+    func events(_ world: E2EWorld) -> String {
+        (try? String(contentsOfFile: "\(world.state.path)/agent.log", encoding: .utf8)) ?? ""
+    }
+
+    @Test func pushPinUnpinAndBadConfigReload() async throws {
+        try await E2EWorld.with { world in
+            let v1 = try await world.repo.commitHello("one")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(try await eventually { try live(world) == v1 })
+            #expect(await world.fetch() == "one")
+            // A second agent on the same state_dir is refused.
+            #expect(throws: AgentAlreadyRunning.self) { try Agent(configPath: world.configPath) }
+
+            let v2 = try await world.repo.commitHello("two")
+            #expect(try await eventually { try live(world) == v2 })
+            #expect(await world.fetch() == "two")
+
+            // Ops pin v1: the agent notices the file change without a restart.
+            try FileIO.replace(world.configPath, text: world.configText + "\npin = \"\(v1.prefix(10))\"\n")
+            #expect(try await eventually { try live(world) == v1 })
+            let pinned = try #require(try ConfigLoader.load(path: world.configPath).app("hello"))
+            let status = try await AppStatus.collect(
+                pinned, store: world.runtime.store, mirror: world.runtime.layout.mirror("hello"))
+            #expect(status.text.contains("pinned at \(v1.prefix(12)), main is 1 commit ahead at \(v2.prefix(12))"))
+
+            // A config that does not validate is refused; the last good one keeps running.
+            try FileIO.replace(world.configPath, text: world.configText + "\nkeep = 0\n")
+            #expect(await eventually { events(world).contains("event=config.rejected") })
+            #expect(try live(world) == v1)
+
+            // Unpin: the head goes live again.
+            try FileIO.replace(world.configPath, text: world.configText)
+            #expect(try await eventually { try live(world) == v2 })
+            await agent.stop()
+            await running.value
+            #expect(events(world).contains("event=agent.stopped"))
+        }
+    }
+
+    @Test func failedCommitStaysQuarantinedAcrossRestartsAndRemoteOutagesAreSurvived() async throws {
+        try await E2EWorld.with { world in
+            let v1 = try await world.repo.commitHello("good")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(try await eventually { try live(world) == v1 })
+            let bad = try await world.repo.commitHello("bad", upStatus: 500)
+            #expect(try await eventually { try world.runtime.store.quarantineReason(app: "hello", sha: bad) != nil })
+            await agent.stop()
+            await running.value
+
+            let restarted = try Agent(configPath: world.configPath)
+            let again = Task { await restarted.run() }
+            #expect(await eventually { events(world).contains("event=release.skipped") })
+            let attempts = try world.runtime.store.releases(app: "hello").filter { $0.sha == bad }.count
+            #expect(attempts == 1)
+            #expect(await world.fetch() == "good")
+
+            // The remote disappears: polls fail, the live release keeps serving; it comes back.
+            try await sh(["mv", world.repo.work, world.repo.work + ".away"])
+            #expect(await eventually { events(world).contains("event=poll.failed") })
+            #expect(await world.fetch() == "good")
+            try await sh(["mv", world.repo.work + ".away", world.repo.work])
+            #expect(await eventually(.seconds(30)) { events(world).contains("event=poll.recovered") })
+            await restarted.stop()
+            await again.value
+        }
+    }
+}
