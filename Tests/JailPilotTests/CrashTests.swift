@@ -1,0 +1,79 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// kill -9 the agent at every step of a deploy; on restart it converges and nothing is orphaned.
+/// Runs the real `jailpilot` binary with JAILPILOT_CRASH_AT (root, like the deploy tests).
+@Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
+struct CrashTests {
+    static var binary: String {
+        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
+        return "\(dir)/jailpilot"
+    }
+
+    func eventually(_ limit: Duration = .seconds(60), _ check: () async throws -> Bool) async rethrows -> Bool {
+        let end = ContinuousClock.now + limit
+        while ContinuousClock.now < end {
+            if try await check() { return true }
+            try? await Task.sleep(for: .milliseconds(100))
+        }
+        return false
+    }
+
+    @Test(arguments: ["fetch", "build", "clone", "install", "start", "health", "flip", "retire", "destroy"])
+    func agentKilledAtStepConvergesWithoutOrphans(step: String) async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        try await E2EWorld.with(appExtra: "keep = 1", probation: "300ms") { world in
+            let store = world.runtime.store
+            try await world.repo.commitHello("zero")
+            _ = try await world.deployer.deploy(world.app)
+            try await world.repo.commitHello("one")
+            _ = try await world.deployer.deploy(world.app)
+            let v2 = try await world.repo.commitHello("two")
+
+            // The agent dies at `step` while deploying v2.
+            var env = ProcessInfo.processInfo.environment
+            env["JAILPILOT_CRASH_AT"] = step
+            let crashed = try await HostProcessRunner().run(
+                Command(Self.binary, ["run", "-c", world.configPath], environment: env), stdout: .discard,
+                stderr: .append(path: "\(world.state.path)/crashed.out"), timeout: .seconds(90))
+            #expect(crashed.status == 128 + SIGKILL, "the agent should have died at \(step)")
+            #expect(["one", "two"].contains(await world.fetch()), "something serves while the agent is down")
+
+            // Restarted, it converges: v2 live and serving, nothing left half-made.
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            let converged = try await eventually {
+                let releases = try store.releases(app: "hello")
+                return releases.first { $0.state == .live }?.sha == v2
+                    && releases.allSatisfy { [.live, .retired, .destroyed, .failed].contains($0.state) }
+                    && releases.filter { $0.state == .retired }.count <= 1
+            }
+            let states = (try? store.releases(app: "hello").map { "\($0.sha.prefix(7))=\($0.state)" }) ?? []
+            #expect(converged, "not converged after a crash at \(step): \(states)")
+            #expect(await eventually(.seconds(5)) { await world.fetch() == "two" })
+            await agent.stop()
+            await running.value
+
+            let releases = try store.releases(app: "hello")
+            let live = try #require(releases.first { $0.state == .live })
+            #expect(RouteTable.load(stateDir: world.state.path).addresses["hello"] == live.address)
+            let containers = Set(try FileManager.default.contentsOfDirectory(atPath: "\(E2EHost.mountpoint)/containers"))
+            // An interrupted attempt and the later successful one share a jail name: check each name once,
+            // by its newest release.
+            var seen = Set<String>()
+            for release in releases where seen.insert(release.name).inserted {
+                let hasFilesystem = containers.contains(release.name)
+                let hasNetwork = FileManager.default.fileExists(atPath: "/run/netns/\(release.name)")
+                switch release.state {
+                case .live: #expect(hasFilesystem && hasNetwork)
+                case .retired: #expect(hasFilesystem && !hasNetwork, "\(release.name) retired")
+                default:
+                    #expect(
+                        !hasFilesystem && !hasNetwork,
+                        "\(release.name) is \(release.state) but left \(hasFilesystem ? "its filesystem" : "its network")")
+                }
+            }
+        }
+    }
+}
