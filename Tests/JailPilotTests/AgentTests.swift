@@ -5,16 +5,6 @@ import Testing
 /// `jailpilot run` end to end against real local remotes (root, like the deploy tests).
 @Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
 struct AgentTests {
-    /// Waits until `check` holds (polling every 100 ms), up to `limit`.
-    func eventually(_ limit: Duration = .seconds(60), _ check: () async throws -> Bool) async rethrows -> Bool {
-        let end = ContinuousClock.now + limit
-        while ContinuousClock.now < end {
-            if try await check() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
     func live(_ world: E2EWorld, _ app: String = "hello") throws -> String? { try world.runtime.store.live(app: app)?.sha }
 
     func events(_ world: E2EWorld) -> String {

@@ -11,15 +11,6 @@ struct CrashTests {
         return "\(dir)/jailpilot"
     }
 
-    func eventually(_ limit: Duration = .seconds(60), _ check: () async throws -> Bool) async rethrows -> Bool {
-        let end = ContinuousClock.now + limit
-        while ContinuousClock.now < end {
-            if try await check() { return true }
-            try? await Task.sleep(for: .milliseconds(100))
-        }
-        return false
-    }
-
     @Test(arguments: ["fetch", "build", "clone", "install", "start", "health", "flip", "retire", "destroy"])
     func agentKilledAtStepConvergesWithoutOrphans(step: String) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")

@@ -140,27 +140,7 @@ struct DeployTests {
     }
 
     func configText(_ world: E2EWorld, admin: String) -> String {
-        """
-        [agent]
-        platform = "linux"
-        state_dir = "\(world.state.path)"
-        [jails]
-        mountpoint = "\(E2EHost.mountpoint)"
-        interface = "\(E2EHost.bridge)"
-        network = "\(E2EHost.network)"
-        drain = "2s"
-        [caddy]
-        admin = "\(admin)"
-        listen = ["127.0.0.1:\(world.frontPort)"]
-        automatic_https = false
-        resolver = "127.0.0.1:\(world.resolverPort)"
-        refresh = "50ms"
-        [apps.hello]
-        repo = "\(world.repo.fileURL)"
-        hostnames = ["hello.localhost"]
-        health_deadline = "8s"
-        probation = "1s"
-        """
+        world.configText.replacingOccurrences(of: "admin = \"\(world.adminAddress)\"", with: "admin = \"\(admin)\"")
     }
 }
 

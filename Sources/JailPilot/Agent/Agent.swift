@@ -127,13 +127,5 @@ public actor Agent {
         }
     }
 
-    static func stamp(_ path: String) -> String? {
-        var info = stat()
-        guard stat(path, &info) == 0 else { return nil }
-        #if canImport(Darwin)
-            return "\(info.st_ino):\(info.st_size):\(info.st_mtimespec.tv_sec):\(info.st_mtimespec.tv_nsec)"
-        #else
-            return "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec):\(info.st_mtim.tv_nsec)"
-        #endif
-    }
+    static func stamp(_ path: String) -> String? { FileIO.stamp(path) }
 }

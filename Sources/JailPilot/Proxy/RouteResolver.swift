@@ -19,7 +19,7 @@ public final class RouteResolver: @unchecked Sendable {
     public static let zone = "jailpilot.internal"
     private let stateDir: String
     private var table = RouteTable()
-    private var stamp: (ino: UInt64, mtime: Int, nsec: Int, size: Int) = (0, 0, 0, -1)
+    private var stamp: String?
 
     public init(stateDir: String) { self.stateDir = stateDir }
 
@@ -112,16 +112,9 @@ public final class RouteResolver: @unchecked Sendable {
     }
 
     private func currentTable() -> RouteTable {
-        var info = stat()
-        let path = RouteTable.path(stateDir: stateDir)
-        guard stat(path, &info) == 0 else { return RouteTable() }
-        #if canImport(Darwin)
-            let now = (UInt64(info.st_ino), Int(info.st_mtimespec.tv_sec), Int(info.st_mtimespec.tv_nsec), Int(info.st_size))
-        #else
-            let now = (UInt64(info.st_ino), Int(info.st_mtim.tv_sec), Int(info.st_mtim.tv_nsec), Int(info.st_size))
-        #endif
+        let now = FileIO.stamp(RouteTable.path(stateDir: stateDir))
         if now != stamp {
-            table = RouteTable.load(stateDir: stateDir)
+            table = now == nil ? RouteTable() : RouteTable.load(stateDir: stateDir)
             stamp = now
         }
         return table

@@ -1,14 +1,55 @@
 import Foundation
 
-/// Runs blocking work (libgit2, SQLite, file trees) on a thread of its own, off Swift's
-/// cooperative pool, and returns its result to the awaiting task.
+/// Runs blocking work (libgit2, sockets, file trees) on a thread of a small reusable pool, off
+/// Swift's cooperative pool, and returns its result to the awaiting task.
 ///
 /// libgit2 keeps its last error per thread, so a libgit2 call and the read of its error must
 /// happen inside one `blocking` closure.
 public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        Thread.detachNewThread {
-            continuation.resume(with: Result { try body() })
+        BlockingPool.shared.submit { continuation.resume(with: Result { try body() }) }
+    }
+}
+
+/// Threads for blocking work: an idle one is reused, a new one is started only when all are
+/// busy (so a slow fetch never delays a health check), and idle threads exit after 30 s.
+///
+/// Reusing threads keeps the agent's memory flat: every new thread can get its own malloc
+/// arena, and a thread per call made the idle RSS grow with the number of apps.
+final class BlockingPool: @unchecked Sendable {
+    static let shared = BlockingPool()
+    private let condition = NSCondition()
+    private var jobs: [@Sendable () -> Void] = []
+    private var idle = 0
+
+    func submit(_ job: @escaping @Sendable () -> Void) {
+        condition.lock()
+        jobs.append(job)
+        // Every waiting job gets a thread of its own: signal idle ones, start one when short.
+        if jobs.count > idle {
+            Thread.detachNewThread { [self] in work() }
+        } else {
+            condition.signal()
+        }
+        condition.unlock()
+    }
+
+    private func work() {
+        condition.lock()
+        while true {
+            while jobs.isEmpty {
+                idle += 1
+                let signalled = condition.wait(until: Date(timeIntervalSinceNow: 30))
+                idle -= 1
+                if !signalled && jobs.isEmpty {
+                    condition.unlock()
+                    return
+                }
+            }
+            let job = jobs.removeFirst()
+            condition.unlock()
+            job()
+            condition.lock()
         }
     }
 }

@@ -84,6 +84,18 @@ public enum FileIO {
         }
     }
 
+    /// Identity of a file's current content (inode, size, mtime), to notice replacement or
+    /// rewrite cheaply; nil when it does not exist.
+    public static func stamp(_ path: String) -> String? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        #if canImport(Darwin)
+            return "\(info.st_ino):\(info.st_size):\(info.st_mtimespec.tv_sec):\(info.st_mtimespec.tv_nsec)"
+        #else
+            return "\(info.st_ino):\(info.st_size):\(info.st_mtim.tv_sec):\(info.st_mtim.tv_nsec)"
+        #endif
+    }
+
     /// Whether `path` exists (without following a final symlink).
     public static func exists(_ path: String) -> Bool {
         var info = stat()

@@ -90,6 +90,7 @@ final class E2EWorld: @unchecked Sendable {
 
     /// The agent.conf text of this world (written to `configPath` for agent tests).
     var configText: String = ""
+    var adminAddress: String = ""
     var configPath: String { "\(state.path)/agent.conf" }
 
     init(appExtra: String = "", probation: String = "1s", admin: String? = nil, extra: String = "") async throws {
@@ -126,6 +127,7 @@ final class E2EWorld: @unchecked Sendable {
             \(extra)
             """
         configText = text
+        self.adminAddress = adminAddress
         let config = try ConfigLoader.parse(text, file: "e2e.conf")
         try FileIO.replace("\(state.path)/agent.conf", text: text)
         runtime = try Runtime(config: config, echo: false)

@@ -49,3 +49,13 @@ func sh(_ argv: [String], in directory: String? = nil, env: [String: String]? = 
         Command(argv[0], Array(argv.dropFirst()), environment: environment, workingDirectory: directory))
     return result.stdoutText
 }
+
+/// Waits until `check` holds (polling every 100 ms), up to `limit`.
+func eventually(_ limit: Duration = .seconds(60), _ check: () async throws -> Bool) async rethrows -> Bool {
+    let end = ContinuousClock.now + limit
+    while ContinuousClock.now < end {
+        if try await check() { return true }
+        try? await Task.sleep(for: .milliseconds(100))
+    }
+    return false
+}
