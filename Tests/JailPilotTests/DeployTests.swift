@@ -122,6 +122,21 @@ struct DeployTests {
         }
     }
 
+    @Test func appThatNeverListensFailsAtItsHealthDeadline() async throws {
+        try await E2EWorld.with(appExtra: "health_deadline = \"2s\"") { world in
+            _ = try await world.repo.commitHello("live")
+            let live = try await world.deployer.deploy(world.app).release
+            let sleeper = "package main\n\nimport \"time\"\n\nfunc main() { time.Sleep(time.Hour) }\n"
+            let silent = try await world.repo.commit(["main.go": sleeper])
+            let error = await #expect(throws: DeployError.self) { try await world.deployer.deploy(world.app) }
+            #expect(error?.description.contains("not healthy within 2s") == true)
+            #expect(try world.runtime.store.live(app: "hello")?.id == live.id)
+            let jail = Release.name(app: "hello", sha: silent)
+            #expect(!FileManager.default.fileExists(atPath: "\(E2EHost.mountpoint)/containers/\(jail)"))
+            #expect(await world.fetch() == "live")
+        }
+    }
+
     @Test func twoDeploysOfOneAppNeverInterleave() async throws {
         try await E2EWorld.with { world in
             try await world.repo.commitHello("once")

@@ -82,9 +82,15 @@ final class E2EWorld: @unchecked Sendable {
     static func with(
         appExtra: String = "", probation: String = "1s", extra: String = "", _ body: (E2EWorld) async throws -> Void
     ) async throws {
-        let world = try await E2EWorld(appExtra: appExtra, probation: probation, extra: extra)
-        let result = await Result { try await body(world) }
-        await world.tearDown()
+        // Worlds share one bridge, address range and Caddy: one at a time across all suites.
+        await E2ELock.shared.acquire()
+        let result = await Result {
+            let world = try await E2EWorld(appExtra: appExtra, probation: probation, extra: extra)
+            let outcome = await Result { try await body(world) }
+            await world.tearDown()
+            try outcome.get()
+        }
+        await E2ELock.shared.release()
         try result.get()
     }
 
@@ -121,7 +127,7 @@ final class E2EWorld: @unchecked Sendable {
             [apps.hello]
             repo = "\(repo.fileURL)"
             hostnames = ["hello.localhost"]
-            health_deadline = "8s"
+            \(appExtra.contains("health_deadline") ? "" : "health_deadline = \"8s\"")
             probation = "\(probation)"
             \(appExtra)
             \(extra)
@@ -160,4 +166,23 @@ final class StopFlag: @unchecked Sendable {
     private var value = false
     var isSet: Bool { lock.withLock { value } }
     func set() { lock.withLock { value = true } }
+}
+
+/// Serialises end-to-end worlds across test suites (Swift Testing runs suites in parallel).
+actor E2ELock {
+    static let shared = E2ELock()
+    private var busy = false
+    private var waiting: [CheckedContinuation<Void, Never>] = []
+
+    func acquire() async {
+        if !busy {
+            busy = true
+            return
+        }
+        await withCheckedContinuation { waiting.append($0) }
+    }
+
+    func release() {
+        if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
 }
