@@ -75,4 +75,21 @@ struct AgentTests {
             await again.value
         }
     }
+
+    @Test func forcePushBackwardsIsDeployedAndLogged() async throws {
+        try await E2EWorld.with { world in
+            let v1 = try await world.repo.commitHello("first")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(try await eventually { try live(world) == v1 })
+            let v2 = try await world.repo.commitHello("second")
+            #expect(try await eventually { try live(world) == v2 })
+            try await world.repo.git(["reset", "-q", "--hard", v1])
+            #expect(try await eventually { try live(world) == v1 })
+            #expect(await world.fetch() == "first")
+            #expect(events(world).contains("event=head.moved_backwards"))
+            await agent.stop()
+            await running.value
+        }
+    }
 }

@@ -16,6 +16,25 @@ import Testing
         #expect(events[0].fields.first?.1 == "two words")
     }
 
+    @Test(.enabled(if: have("python3"), "needs python3 to hold the lock"))
+    func lockedDatabaseIsRefusedWithAClearMessage() async throws {
+        let state = try Scratch("store")
+        _ = try StateStore(stateDir: state.path)
+        let holder = try BackgroundProcess(
+            Command(
+                "python3",
+                [
+                    "-c",
+                    "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('BEGIN EXCLUSIVE'); open(sys.argv[2], 'w').close(); time.sleep(30)",
+                    "\(state.path)/state.db", "\(state.path)/locked",
+                ]))
+        defer { holder.terminate() }
+        #expect(await eventually(.seconds(10)) { FileManager.default.fileExists(atPath: "\(state.path)/locked") })
+        let error = #expect(throws: SQLiteError.self) { try StateStore(stateDir: state.path) }
+        #expect(error?.description.contains("another process holds it locked") == true)
+        #expect(FileManager.default.fileExists(atPath: "\(state.path)/state.db"))
+    }
+
     @Test func corruptDatabaseIsRefusedAndKept() throws {
         let state = try Scratch("store")
         let garbage = String(repeating: "this is not sqlite ", count: 300)

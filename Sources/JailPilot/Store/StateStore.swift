@@ -23,6 +23,9 @@ public final class StateStore: @unchecked Sendable {
             }
             try db.execute("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON")
             try migrate()
+            // Prove it is writable now: a database another process holds locked is refused at
+            // start, not at the first step of a deploy.
+            try db.execute("BEGIN IMMEDIATE; COMMIT")
         } catch let error as SQLiteError where error.code & 0xff == 26 {
             throw SQLiteError(path: path, code: 26, message: "file is not a database", sql: error.sql)
         }
