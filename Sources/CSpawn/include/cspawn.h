@@ -5,7 +5,4 @@
 /// posix_spawn_file_actions_addchdir_np, which glibc only declares under _GNU_SOURCE.
 int jp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
-/// malloc_trim(0) on glibc (returns freed heap pages to the system); a no-op elsewhere.
-int jp_malloc_trim(void);
-
 #endif

@@ -18,7 +18,6 @@ public actor Agent {
     /// Apps removed from agent.conf that still have a live release: their routes stay.
     var retained: [String: AppConfig] = [:]
     var routesApplied = false
-    var ticks = 0
     var configStamp: String?
     let shutdownGrace: Duration
     private var signalSources: [DispatchSourceSignal] = []
@@ -69,8 +68,6 @@ public actor Agent {
                 if Self.stamp(configPath) != configStamp { reload(reason: "file changed") }
                 if !routesApplied { await applyRoutes() }
                 await metrics.flush()
-                ticks += 1
-                if ticks % 30 == 0 { MemoryHousekeeping.releaseFreeMemory() }
             }
         }
     }
