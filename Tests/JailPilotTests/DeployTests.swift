@@ -160,6 +160,7 @@ struct DeployTests {
 }
 
 extension Result where Failure == Error {
+    // (the library has its own internal copy)
     init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }

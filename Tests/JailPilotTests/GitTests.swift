@@ -41,6 +41,25 @@ import Testing
         #expect(error?.description.contains("reachable") == true)
     }
 
+    @Test func remoteThatNeverAnswersTimesOut() async throws {
+        // A listener that accepts connections (the kernel does) but never says a word.
+        let port = freePort()
+        let silent = try await Background(
+            [
+                "/usr/bin/env", "python3", "-c",
+                "import socket, time; s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('127.0.0.1', \(port))); s.listen(8); time.sleep(60)",
+            ],
+            port: port)
+        defer { silent.stop() }
+        var access = RemoteAccess(url: "git://127.0.0.1:\(port)/repo")
+        access.listTimeout = .milliseconds(500)
+        let clock = ContinuousClock()
+        let start = clock.now
+        let error = await #expect(throws: DeadlineExceeded.self) { try await RemoteRefs().list(access) }
+        #expect(error?.description == "remote git://127.0.0.1:\(port)/repo did not answer within 500ms")
+        #expect(clock.now - start < .seconds(5))
+    }
+
     @Test func wrongSchemeIsRefusedBeforeConnecting() async throws {
         let error = await #expect(throws: GitWatchError.self) {
             try await RemoteRefs().list(RemoteAccess(url: "ftp://127.0.0.1/repo.git"))

@@ -24,7 +24,9 @@ public struct Mirror: Sendable {
     /// Fetches `branch` from `access` into the mirror, creating the mirror on first use.
     public func fetch(_ access: RemoteAccess, branch: String) async throws -> FetchStats {
         let path = self.path
-        return try await blocking { try Self.fetchBlocking(path: path, access: access, branch: branch) }
+        return try await withDeadline(access.fetchTimeout, "fetch from \(access.redactedURL)") {
+            try await blocking { try Self.fetchBlocking(path: path, access: access, branch: branch) }
+        }
     }
 
     /// The full SHA of `rev` (7–40 hex) if it is on `branch` in the mirror, else of the branch head.

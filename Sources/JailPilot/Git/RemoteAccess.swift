@@ -11,6 +11,11 @@ public struct RemoteAccess: Sendable, Hashable {
     public var sshKey: String?
     /// SSH: the known_hosts file host keys are checked against.
     public var knownHosts: String
+    /// How long a ref listing may take before the remote counts as down (libgit2 1.5 has no
+    /// network timeouts of its own).
+    public var listTimeout: Duration = .seconds(30)
+    /// How long one fetch may take.
+    public var fetchTimeout: Duration = .seconds(600)
 
     public init(
         url: String, tokenFile: String? = nil, tokenUser: String = "git", sshKey: String? = nil,

@@ -19,7 +19,9 @@ public struct RemoteRefs: Sendable {
 
     /// Every ref the remote advertises, skipping names that fail validation.
     public func list(_ access: RemoteAccess) async throws -> [RemoteRef] {
-        try await blocking { try Self.listBlocking(access) }
+        try await withDeadline(access.listTimeout, "remote \(access.redactedURL)") {
+            try await blocking { try Self.listBlocking(access) }
+        }
     }
 
     /// The head of `branch`, or `GitWatchError.branchMissing`.
