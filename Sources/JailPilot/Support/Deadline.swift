@@ -17,10 +17,13 @@ public func withDeadline<T: Sendable>(
     let once = ResumeOnce<T>()
     return try await withCheckedThrowingContinuation { continuation in
         once.set(continuation)
-        Task { once.resume(await Result { try await body() }) }
-        Task {
-            try? await Task.sleep(for: limit)
+        let timer = Task {
+            do { try await Task.sleep(for: limit) } catch { return }  // cancelled: the body finished first
             once.resume(.failure(DeadlineExceeded(what: what, limit: limit)))
+        }
+        Task {
+            once.resume(await Result { try await body() })
+            timer.cancel()
         }
     }
 }
