@@ -38,3 +38,34 @@ func benchPoll(url: String, iterations: Int) async throws {
     }
     print(String(format: "ratio libgit2/subprocess: cpu %.2f, wall %.2f", libgit2.cpu / git.cpu, libgit2.wall / git.wall))
 }
+
+/// Anonymous memory of this process in kB (Linux /proc), for leak checks.
+func rssAnonKB() -> Int {
+    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
+    let line = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") } ?? ""
+    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+}
+
+/// `poll-memory URL N`: anonymous memory over two rounds of N libgit2 ref listings, and over the
+/// same rounds of the wrappers alone (`blocking`, `withDeadline`), to tell warm-up from a leak.
+func benchPollMemory(url: String, iterations: Int) async throws {
+    let refs = RemoteRefs()
+    let access = RemoteAccess(url: url)
+    func rounds(_ label: String, _ body: () async throws -> Void) async throws {
+        var marks = [rssAnonKB()]
+        for _ in 0..<2 {
+            for _ in 0..<iterations { try await body() }
+            try await Task.sleep(for: .seconds(2))  // let deadline timers fire
+            marks.append(rssAnonKB())
+        }
+        let perCall = Double((marks[2] - marks[1]) * 1024) / Double(iterations)
+        print(
+            String(
+                format: "%@: anonymous %d -> %d -> %d kB; second round %.0f bytes per call", label, marks[0], marks[1], marks[2],
+                perCall))
+    }
+    for _ in 0..<50 { _ = try await refs.list(access) }  // warm-up
+    try await rounds("ref listing") { _ = try await refs.list(access) }
+    try await rounds("blocking { } alone") { _ = try await blocking { 1 } }
+    try await rounds("withDeadline { } alone") { _ = try await withDeadline(.seconds(1), "x") { 1 } }
+}

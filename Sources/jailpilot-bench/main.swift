@@ -1,5 +1,6 @@
 // Benchmark driver for scripts/bench-*; not part of the agent binary.
 //   jailpilot-bench poll URL ITERATIONS
+//   jailpilot-bench poll-memory URL ITERATIONS
 //   jailpilot-bench flip CONFIG APP FLIPS OLD_BODY NEW_BODY FRONT_PORT
 //   jailpilot-bench reload ADMIN_PORT FRONT_PORT HOST ADDR1 ADDR2 PORT FLIPS BODY1 BODY2
 import Foundation
@@ -13,6 +14,9 @@ switch args.count > 1 ? args[1] : "" {
 case "poll":
     guard args.count == 4, let n = Int(args[3]) else { usage() }
     try await benchPoll(url: args[2], iterations: n)
+case "poll-memory":
+    guard args.count == 4, let n = Int(args[3]) else { usage() }
+    try await benchPollMemory(url: args[2], iterations: n)
 case "flip":
     guard args.count == 8, let n = Int(args[4]), let front = Int(args[7]) else { usage() }
     try await benchFlip(config: args[2], app: args[3], flips: n, old: args[5], new: args[6], front: front)

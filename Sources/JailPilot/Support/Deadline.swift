@@ -17,10 +17,10 @@ public func withDeadline<T: Sendable>(
     let once = ResumeOnce<T>()
     return try await withCheckedThrowingContinuation { continuation in
         once.set(continuation)
-        let timer = Task {
-            do { try await Task.sleep(for: limit) } catch { return }  // cancelled: the body finished first
-            once.resume(.failure(DeadlineExceeded(what: what, limit: limit)))
-        }
+        // A cancellable Dispatch timer rather than a sleeping task per call.
+        let timer = DispatchWorkItem { once.resume(.failure(DeadlineExceeded(what: what, limit: limit))) }
+        let nanoseconds = Int(limit.seconds * 1e9)
+        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds), execute: timer)
         Task {
             once.resume(await Result { try await body() })
             timer.cancel()
