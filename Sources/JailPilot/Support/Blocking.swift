@@ -20,13 +20,17 @@ final class BlockingPool: @unchecked Sendable {
     static let shared = BlockingPool()
     private let condition = NSCondition()
     private var jobs: [@Sendable () -> Void] = []
-    private var idle = 0
+    /// Threads alive, and how many of them are running a job right now.
+    private var threads = 0
+    private var running = 0
 
     func submit(_ job: @escaping @Sendable () -> Void) {
         condition.lock()
         jobs.append(job)
-        // Every waiting job gets a thread of its own: signal idle ones, start one when short.
-        if jobs.count > idle {
+        // A thread that has just finished a job counts as available even before it waits again,
+        // so a steady stream of calls reuses one thread instead of starting new ones.
+        if jobs.count > threads - running {
+            threads += 1
             Thread.detachNewThread { [self] in work() }
         } else {
             condition.signal()
@@ -38,18 +42,18 @@ final class BlockingPool: @unchecked Sendable {
         condition.lock()
         while true {
             while jobs.isEmpty {
-                idle += 1
-                let signalled = condition.wait(until: Date(timeIntervalSinceNow: 30))
-                idle -= 1
-                if !signalled && jobs.isEmpty {
+                if !condition.wait(until: Date(timeIntervalSinceNow: 30)) && jobs.isEmpty {
+                    threads -= 1
                     condition.unlock()
                     return
                 }
             }
             let job = jobs.removeFirst()
+            running += 1
             condition.unlock()
             job()
             condition.lock()
+            running -= 1
         }
     }
 }
