@@ -7,7 +7,10 @@ import Foundation
 /// happen inside one `blocking` closure.
 public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
     try await withCheckedThrowingContinuation { continuation in
-        BlockingPool.shared.submit { continuation.resume(with: Result { try body() }) }
+        BlockingPool.shared.submit {
+            let result = Result { try body() }
+            return { continuation.resume(with: result) }
+        }
     }
 }
 
@@ -19,12 +22,14 @@ public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) as
 final class BlockingPool: @unchecked Sendable {
     static let shared = BlockingPool()
     private let condition = NSCondition()
-    private var jobs: [@Sendable () -> Void] = []
+    /// Each job does its blocking work and returns how to deliver the result; the pool delivers
+    /// it only after marking the thread free, so the caller's next call finds it available.
+    private var jobs: [@Sendable () -> @Sendable () -> Void] = []
     /// Threads alive, and how many of them are running a job right now.
     private var threads = 0
     private var running = 0
 
-    func submit(_ job: @escaping @Sendable () -> Void) {
+    func submit(_ job: @escaping @Sendable () -> @Sendable () -> Void) {
         condition.lock()
         jobs.append(job)
         // A thread that has just finished a job counts as available even before it waits again,
@@ -51,9 +56,12 @@ final class BlockingPool: @unchecked Sendable {
             let job = jobs.removeFirst()
             running += 1
             condition.unlock()
-            job()
+            let deliver = job()
             condition.lock()
             running -= 1
+            condition.unlock()
+            deliver()
+            condition.lock()
         }
     }
 }
