@@ -118,6 +118,26 @@ import Testing
         _ = try? await sh(["umount", "-l", state.path])
     }
 
+    @Test(.enabled(if: isRoot, "needs root to mount a small tmpfs"))
+    func fullDiskDuringFetchIsAClearErrorAndKeepsTheMirrorUsable() async throws {
+        let repo = try await GitFixture()
+        try await repo.commit(["a.txt": "small\n"])
+        let state = try Scratch("state")
+        try await sh(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", state.path])
+        let runtime = try Runtime(config: try testConfig(stateDir: state.path, repo: repo.fileURL), echo: false)
+        let pipeline = SourcePipeline(runtime: runtime)
+        let first = try await pipeline.fetch(try runtime.app("hello")).1.head
+        // 6 MiB of random bytes do not compress: the next fetch cannot fit.
+        try await sh(["sh", "-c", "head -c 6291456 /dev/urandom > \"$0\"", "\(repo.work)/big.bin"])
+        try await repo.commit(["b.txt": "big\n"])
+        let error = await #expect(throws: (any Error).self) { try await pipeline.fetch(try runtime.app("hello")) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("No space left on device"))
+        // The mirror still answers with what it had.
+        let mirror = Mirror(path: runtime.layout.mirror("hello"))
+        #expect(try await mirror.resolve(nil, branch: "main", url: repo.fileURL) == first)
+        _ = try? await sh(["umount", "-l", state.path])
+    }
+
     @Test func shaThatIsNotOnTheBranchIsRefusedAfterFetch() async throws {
         let repo = try await GitFixture()
         try await repo.commit(["x": "1"])
