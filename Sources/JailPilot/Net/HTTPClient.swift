@@ -126,7 +126,7 @@ public struct HTTPClient: Sendable {
 
     private static func connect(_ endpoint: HTTPEndpoint, deadline: ContinuousClock.Instant) throws -> Int32 {
         let fd: Int32
-        var rc: Int32
+        let rc: Int32
         switch endpoint {
         case .tcp(let host, let port):
             var address = sockaddr_in()
@@ -135,16 +135,7 @@ public struct HTTPClient: Sendable {
             guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
                 throw HTTPError(endpoint: "\(endpoint)", message: "not an IPv4 address")
             }
-            fd = socket(AF_INET, Int32(SOCK_STREAM_VALUE), 0)
-            guard fd >= 0 else {
-                throw HTTPError(endpoint: "\(endpoint)", message: "socket: \(String(cString: strerror(errno)))")
-            }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    socketConnect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
-                }
-            }
+            (fd, rc) = try startConnect(family: AF_INET, to: &address, endpoint: endpoint)
         case .unix(let path):
             var address = sockaddr_un()
             address.sun_family = sa_family_t(AF_UNIX)
@@ -154,16 +145,7 @@ public struct HTTPClient: Sendable {
                 raw.copyBytes(from: path.utf8)
                 raw[path.utf8.count] = 0
             }
-            fd = socket(AF_UNIX, Int32(SOCK_STREAM_VALUE), 0)
-            guard fd >= 0 else {
-                throw HTTPError(endpoint: "\(endpoint)", message: "socket: \(String(cString: strerror(errno)))")
-            }
-            _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
-            rc = withUnsafePointer(to: &address) {
-                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
-                    socketConnect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size))
-                }
-            }
+            (fd, rc) = try startConnect(family: AF_UNIX, to: &address, endpoint: endpoint)
         }
         if rc != 0 && errno != EINPROGRESS {
             let message = String(cString: strerror(errno))
@@ -184,6 +166,24 @@ public struct HTTPClient: Sendable {
             throw HTTPError(endpoint: "\(endpoint)", message: "connect: \(String(cString: strerror(soError)))")
         }
         return fd
+    }
+
+    /// A non-blocking stream socket of `family` with its connect started; returns the fd and
+    /// connect's return code (EINPROGRESS is normal).
+    private static func startConnect<Address>(family: Int32, to address: inout Address, endpoint: HTTPEndpoint) throws -> (
+        Int32, Int32
+    ) {
+        let fd = socket(family, Int32(SOCK_STREAM_VALUE), 0)
+        guard fd >= 0 else {
+            throw HTTPError(endpoint: "\(endpoint)", message: "socket: \(String(cString: strerror(errno)))")
+        }
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                socketConnect(fd, $0, socklen_t(MemoryLayout<Address>.size))
+            }
+        }
+        return (fd, rc)
     }
 
     private static func wait(_ fd: Int32, events: Int16, deadline: ContinuousClock.Instant, endpoint: HTTPEndpoint) throws {
