@@ -18,6 +18,7 @@ public actor Agent {
     /// Apps removed from agent.conf that still have a live release: their routes stay.
     var retained: [String: AppConfig] = [:]
     var routesApplied = false
+    var routesFailing = false
     var configStamp: String?
     let shutdownGrace: Duration
     private var signalSources: [DispatchSourceSignal] = []
@@ -107,22 +108,19 @@ public actor Agent {
 
     func deployer() throws -> Deployer { try runtime.deployer(buildSlots: slots) }
 
-    /// Applies Caddy's routes for configured apps and retained ones; retried every tick on failure.
+    /// Applies Caddy's routes for configured apps and retained ones; retried every tick on
+    /// failure, which is logged once until it succeeds again.
     func applyRoutes() async {
+        let apps = config.apps + retained.values.filter { r in !config.apps.contains { $0.name == r.name } }
         do {
-            let apps = config.apps + retained.values.filter { r in !config.apps.contains { $0.name == r.name } }
-            _ = try await runtime.router().applyRoutes(for: apps)
-            var table = RouteTable()
-            for release in try runtime.store.releases(in: [.live]) { table.addresses[release.app] = release.address }
-            try table.save(stateDir: config.agent.stateDir)
-            if !routesApplied {
-                runtime.log.emit(app: "-", "routes.applied", [("apps", apps.map(\.name).joined(separator: ","))])
-            }
+            try await deployer().syncRoutes(for: apps)
             routesApplied = true
+            routesFailing = false
         } catch {
-            if routesApplied || configStamp != nil {
+            if !routesFailing {
                 runtime.log.emit(app: "-", "routes.failed", [("error", "\(error)"), ("retry", "every second")])
             }
+            routesFailing = true
             routesApplied = false
         }
     }

@@ -100,11 +100,11 @@ extension Deployer {
 }
 
 extension Deployer {
-    /// Re-applies every app's Caddy route and re-derives the route table from the store.
-    /// Returns whether Caddy's configuration had to change.
+    /// Re-applies the Caddy routes of `apps` (default: every configured app) and re-derives the
+    /// route table from the store. Returns whether Caddy's configuration had to change.
     @discardableResult
-    public func syncRoutes() async throws -> Bool {
-        let changed = try await router.applyRoutes(for: runtime.config.apps)
+    public func syncRoutes(for apps: [AppConfig]? = nil) async throws -> Bool {
+        let changed = try await router.applyRoutes(for: apps ?? runtime.config.apps)
         var table = RouteTable()
         for release in try store.releases(in: [.live]) { table.addresses[release.app] = release.address }
         try table.save(stateDir: runtime.config.agent.stateDir)
