@@ -17,19 +17,13 @@ struct Plan: AsyncParsableCommand {
         let host = try runtime.jailHost()
         let releases = try runtime.store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
-        func spec(_ release: Release) -> JailSpec {
-            JailSpec(
-                app: app, sha: release.sha, address: release.address ?? "",
-                artifact: "\(runtime.layout.artifactDir(app.name, release.sha))/\(app.service)")
-        }
+        func spec(_ release: Release) -> JailSpec { JailSpec(release: release, app: app, layout: runtime.layout) }
         let target: JailSpec
         switch action {
         case .deploy:
             let commit = try await commitToDeploy(app, runtime: runtime)
             let address = try AddressPool(network: runtime.config.jails.network, store: runtime.store).allocate()
-            target = JailSpec(
-                app: app, sha: commit, address: address,
-                artifact: "\(runtime.layout.artifactDir(app.name, commit))/\(app.service)")
+            target = JailSpec(app: app, sha: commit, address: address, artifact: runtime.layout.artifact(app, commit))
             print(
                 "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
             )

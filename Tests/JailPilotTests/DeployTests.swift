@@ -158,10 +158,3 @@ struct DeployTests {
         world.configText.replacingOccurrences(of: "admin = \"\(world.adminAddress)\"", with: "admin = \"\(admin)\"")
     }
 }
-
-extension Result where Failure == Error {
-    // (the library has its own internal copy)
-    init(catching body: () async throws -> Success) async {
-        do { self = .success(try await body()) } catch { self = .failure(error) }
-    }
-}

@@ -97,8 +97,9 @@ struct WatchContext: Sendable {
 
     /// Logs a moved head once, and says so when a force-push moved it backwards.
     func noteHead(_ head: String) async {
-        guard let previous = try? store.head(app: app.name)?.sha, previous != head else {
-            if (try? store.head(app: app.name)) == nil { try? store.saveHead(app: app.name, branch: app.branch, sha: head) }
+        let known = try? store.head(app: app.name)?.sha
+        guard let previous = known, previous != head else {
+            if known == nil { try? store.saveHead(app: app.name, branch: app.branch, sha: head) }
             return
         }
         try? store.saveHead(app: app.name, branch: app.branch, sha: head)

@@ -92,7 +92,7 @@ public struct Builder: Sendable {
                 app, sha, .noArtifact(app: app.name, sha: sha, expected: output, log: logPath), start: start, staging: staging)
         }
         let destination = layout.artifactDir(app.name, sha)
-        let artifact = "\(destination)/\(app.service)"
+        let artifact = layout.artifact(app, sha)
         do {
             try FileIO.makeDirectories(destination)
             guard rename(output, artifact) == 0 else { throw FileIOError(operation: "rename", path: artifact, code: errno) }

@@ -21,6 +21,11 @@ public struct JailSpec: Sendable, Equatable {
         self.artifact = artifact
     }
 
+    /// The spec of an existing release; its binary is where the build left it.
+    public init(release: Release, app: AppConfig, layout: StateLayout) {
+        self.init(app: app, sha: release.sha, address: release.address ?? "", artifact: layout.artifact(app, release.sha))
+    }
+
     public init(app: AppConfig, sha: String, address: String, artifact: String) {
         self.init(
             name: Release.name(app: app.name, sha: sha), app: app.name, sha: sha, service: app.service, port: app.port,

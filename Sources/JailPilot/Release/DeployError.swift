@@ -5,7 +5,6 @@ public enum DeployError: Error, Sendable, CustomStringConvertible {
     case reverted(app: String, sha: String, reason: String, log: String?)
     case poolExhausted(network: String, used: Int)
     case noRelease(app: String, wanted: String?, kept: [String])
-    case noLiveRelease(app: String)
 
     public var description: String {
         switch self {
@@ -25,8 +24,6 @@ public enum DeployError: Error, Sendable, CustomStringConvertible {
             let list = kept.isEmpty ? "none" : kept.joined(separator: ", ")
             if let wanted { return "no kept release of \(app) matches '\(wanted)'; kept releases: \(list)" }
             return "\(app) has no earlier release kept to roll back to; kept releases: \(list)"
-        case .noLiveRelease(let app):
-            return "\(app) has no live release; deploy it first: jailpilot deploy \(app)"
         }
     }
 }

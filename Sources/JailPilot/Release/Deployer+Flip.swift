@@ -100,8 +100,6 @@ extension Deployer {
 
     /// The jail spec of an existing release (its artifact stays where the build put it).
     func spec(_ release: Release, app: AppConfig) -> JailSpec {
-        JailSpec(
-            app: app, sha: release.sha, address: release.address ?? "",
-            artifact: "\(runtime.layout.artifactDir(app.name, release.sha))/\(app.service)")
+        JailSpec(release: release, app: app, layout: runtime.layout)
     }
 }

@@ -60,7 +60,7 @@ private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
 
 extension Result where Failure == Error {
     /// Captures an async throwing call's outcome.
-    init(catching body: () async throws -> Success) async {
+    public init(catching body: () async throws -> Success) async {
         do { self = .success(try await body()) } catch { self = .failure(error) }
     }
 }

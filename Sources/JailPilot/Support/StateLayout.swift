@@ -6,6 +6,8 @@ public struct StateLayout: Sendable {
 
     public func mirror(_ app: String) -> String { "\(root)/mirrors/\(app).git" }
     public func artifactDir(_ app: String, _ sha: String) -> String { "\(root)/artifacts/\(app)/\(sha)" }
+    /// Where the build of `app` at `sha` leaves its binary.
+    public func artifact(_ app: AppConfig, _ sha: String) -> String { "\(artifactDir(app.name, sha))/\(app.service)" }
     public var staging: String { "\(root)/staging" }
     public var goBuildCache: String { "\(root)/cache/go-build" }
     public var goModCache: String { "\(root)/cache/gomod" }
