@@ -8,8 +8,7 @@ let package = Package(
         .library(name: "JailPilot", targets: ["JailPilot"]),
     ],
     dependencies: [
-        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.7.0"),
-        .package(url: "https://github.com/LebJe/TOMLKit", from: "0.6.0"),
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.7.0")
     ],
     targets: [
         .systemLibrary(
@@ -29,7 +28,6 @@ let package = Package(
                 "CGit2",
                 "CSpawn",
                 "CSQLite",
-                .product(name: "TOMLKit", package: "TOMLKit"),
             ]
         ),
         .executableTarget(

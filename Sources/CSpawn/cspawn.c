@@ -1,7 +1,19 @@
 #define _GNU_SOURCE
+#include <pthread.h>
 #include <spawn.h>
 #include "cspawn.h"
 
 int jp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);
+}
+
+int jp_thread_detach(void *(*start)(void *), void *arg) {
+    pthread_attr_t attr;
+    pthread_t thread;
+    int rc = pthread_attr_init(&attr);
+    if (rc != 0) return rc;
+    pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+    rc = pthread_create(&thread, &attr, start, arg);
+    pthread_attr_destroy(&attr);
+    return rc;
 }

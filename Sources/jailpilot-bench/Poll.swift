@@ -54,14 +54,14 @@ func benchPollMemory(url: String, iterations: Int) async throws {
     // Deadline timers stay queued until they would fire, even when cancelled: keep them short so
     // that they are gone by the time each round is measured.
     access.listTimeout = .seconds(1)
-    func rounds(_ label: String, _ body: () async throws -> Void) async throws {
+    func rounds(_ label: String, count: Int = iterations, _ body: () async throws -> Void) async throws {
         var marks = [rssAnonKB()]
         for _ in 0..<2 {
-            for _ in 0..<iterations { try await body() }
+            for _ in 0..<count { try await body() }
             try await Task.sleep(for: .seconds(2))  // let deadline timers fire
             marks.append(rssAnonKB())
         }
-        let perCall = Double((marks[2] - marks[1]) * 1024) / Double(iterations)
+        let perCall = Double((marks[2] - marks[1]) * 1024) / Double(count)
         print(
             String(
                 format: "%@: anonymous %d -> %d -> %d kB; second round %.0f bytes per call", label, marks[0], marks[1], marks[2],
@@ -71,4 +71,15 @@ func benchPollMemory(url: String, iterations: Int) async throws {
     try await rounds("ref listing") { _ = try await refs.list(access) }
     try await rounds("blocking { } alone") { _ = try await blocking { 1 } }
     try await rounds("withDeadline { } alone") { _ = try await withDeadline(.seconds(1), "x") { 1 } }
+    // A fetch with nothing new: what each deploy pays. libgit2 < 1.6 leaked here (libgit2#6382).
+    let mirror = Mirror(path: "/tmp/jailpilot-bench-mirror-\(getpid())")
+    defer { try? FileIO.removeTree(mirror.path) }
+    var fetchAccess = RemoteAccess(url: url)
+    fetchAccess.fetchTimeout = .seconds(1)
+    let fetches = max(1, iterations / 10)
+    _ = try await mirror.fetch(fetchAccess, branch: "main")
+    for _ in 0..<10 { _ = try await mirror.fetch(fetchAccess, branch: "main") }  // warm-up
+    try await rounds("fetch, nothing new (\(fetches) per round)", count: fetches) {
+        _ = try await mirror.fetch(fetchAccess, branch: "main")
+    }
 }

@@ -4,10 +4,11 @@
 //   jailpilot-bench flip CONFIG APP FLIPS OLD_BODY NEW_BODY FRONT_PORT
 //   jailpilot-bench reload ADMIN_PORT FRONT_PORT HOST ADDR1 ADDR2 PORT FLIPS BODY1 BODY2
 import Foundation
+import JailPilot
 
 let args = CommandLine.arguments
 func usage() -> Never {
-    FileHandle.standardError.write(Data("usage: see the comment at the top of Sources/jailpilot-bench/main.swift\n".utf8))
+    FileIO.writeStandardError("usage: see the comment at the top of Sources/jailpilot-bench/main.swift\n")
     exit(2)
 }
 switch args.count > 1 ? args[1] : "" {

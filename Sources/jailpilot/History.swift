@@ -1,5 +1,6 @@
 import ArgumentParser
-import Foundation
+import FoundationEssentials
+import Glibc
 import JailPilot
 
 struct History: AsyncParsableCommand {
@@ -22,11 +23,10 @@ struct History: AsyncParsableCommand {
     func run() async throws {
         let runtime = try options.runtime(echo: false)
         let app = try runtime.app(self.app)
-        let formatter = ISO8601DateFormatter()
         let rows = try runtime.store.releases(app: app.name).map { release in
             Row(
                 sha: release.sha, state: release.state.rawValue, address: release.address,
-                created: formatter.string(from: release.created),
+                created: EventLog.timestamp(release.created),
                 phases: Dictionary(release.phases, uniquingKeysWith: { $1 }), failedStep: release.step, reason: release.reason)
         }
         if json {
@@ -36,9 +36,9 @@ struct History: AsyncParsableCommand {
             return
         }
         for (row, release) in zip(rows, try runtime.store.releases(app: app.name)) {
-            let phases = release.phases.map { "\($0.0)=\(String(format: "%.2f", $0.1))s" }.joined(separator: " ")
+            let phases = release.phases.map { "\($0.0)=\(String.fixed($0.1, digits: 2))s" }.joined(separator: " ")
             var line =
-                "\(row.created)  \(row.sha.prefix(12))  \(row.state.padding(toLength: 9, withPad: " ", startingAt: 0)) \(phases)"
+                "\(row.created)  \(row.sha.prefix(12))  \(row.state + String(repeating: " ", count: max(0, 9 - row.state.count))) \(phases)"
             if let step = row.failedStep { line += "  failed at \(step): \(row.reason ?? "")" }
             print(line)
         }

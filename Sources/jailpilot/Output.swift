@@ -1,6 +1,6 @@
-import Foundation
+import JailPilot
 
 /// Writes `message` and a newline to standard error.
 func printError(_ message: String) {
-    FileHandle.standardError.write(Data((message + "\n").utf8))
+    FileIO.writeStandardError(message + "\n")
 }

@@ -5,4 +5,7 @@
 /// posix_spawn_file_actions_addchdir_np, which glibc only declares under _GNU_SOURCE.
 int jp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
+/// Starts a detached thread running start(arg); returns 0 or the pthread_create error.
+int jp_thread_detach(void *(*start)(void *), void *arg);
+
 #endif

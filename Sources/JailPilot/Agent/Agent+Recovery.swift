@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension Agent {
     /// After a crash or reboot: undo half-made releases, bring live releases back up, stop

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension Agent {
     /// Starts (or restarts) the watcher of `app`.

@@ -1,5 +1,6 @@
 import Dispatch
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// `jailpilot run`: the long-running agent. Every app converges to what git and agent.conf say:
 /// the pin if set, else a rollback's hold, else the tracked branch head.

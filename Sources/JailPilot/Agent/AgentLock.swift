@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One agent per state_dir: a lock on `state_dir/agent.lock`, held for the process's life.
 public final class AgentLock: Sendable {

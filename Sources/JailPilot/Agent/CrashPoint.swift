@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Test hook: with `JAILPILOT_CRASH_AT=<step>` the process kills itself with SIGKILL when it
 /// reaches that step, exactly as `kill -9` would, so tests can prove recovery from every step.
@@ -9,7 +10,7 @@ public enum CrashPoint {
     /// Dies here if this step is the armed one.
     public static func hit(_ step: String) {
         guard armed == step else { return }
-        FileHandle.standardError.write(Data("jailpilot: crash point \(step) reached (JAILPILOT_CRASH_AT)\n".utf8))
+        FileIO.writeStandardError("jailpilot: crash point \(step) reached (JAILPILOT_CRASH_AT)\n")
         kill(getpid(), SIGKILL)
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Prometheus text-format metrics, written atomically to `[agent] metrics_file` for
 /// node_exporter's textfile collector (no HTTP server in the agent).
@@ -42,14 +43,14 @@ public actor Metrics {
                 lines.append("\(series) \(value == value.rounded() ? String(Int(value)) : String(value))")
             }
         }
-        try? FileIO.makeDirectories((path as NSString).deletingLastPathComponent)
+        try? FileIO.makeDirectories(FileIO.parent(path))
         try? FileIO.replace(path, text: lines.joined(separator: "\n") + "\n")
     }
 
     private func key(_ name: String, _ labels: [(String, String)]) -> String {
         guard !labels.isEmpty else { return name }
         let body = labels.map {
-            "\($0)=\"\($1.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\""))\""
+            "\($0)=\"\($1.replacing("\\", with: "\\\\").replacing("\"", with: "\\\""))\""
         }
         return "\(name){\(body.joined(separator: ","))}"
     }

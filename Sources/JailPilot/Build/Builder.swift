@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A built binary ready to install, and how it came to be.
 public struct BuildOutcome: Sendable {
@@ -57,7 +58,7 @@ public struct Builder: Sendable {
             throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
         }
 
-        let argv = app.build.map { $0.replacingOccurrences(of: "{out}", with: output) }
+        let argv = app.build.map { $0.replacing("{out}", with: output) }
         let command = Command(
             argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
             workingDirectory: "\(staging)/src")
@@ -153,7 +154,7 @@ public struct Builder: Sendable {
     }
 
     static func tail(of path: String, lines: Int) -> String {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { return "" }
+        guard let text = try? FileIO.readText(path, lastBytes: 65536) else { return "" }
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1)
             .map { "  | \($0)" }.joined(separator: "\n")
     }

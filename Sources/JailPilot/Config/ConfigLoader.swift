@@ -1,5 +1,5 @@
-import Foundation
-import TOMLKit
+import FoundationEssentials
+import Glibc
 
 /// Reads and validates agent.conf, reporting every problem with its file and line.
 public enum ConfigLoader {
@@ -7,11 +7,10 @@ public enum ConfigLoader {
     public static func load(path: String) throws -> AgentConfig {
         let text: String
         do {
-            text = try String(contentsOfFile: path, encoding: .utf8)
-        } catch {
+            text = try FileIO.readText(path)
+        } catch let error as FileIOError {
             throw ConfigError(issues: [
-                ConfigIssue(
-                    file: path, line: nil, key: "", message: "cannot read: \(Self.reason(error)); pass the config with -c PATH")
+                ConfigIssue(file: path, line: nil, key: "", message: "cannot read: \(error.reason); pass the config with -c PATH")
             ])
         }
         return try parse(text, file: path)
@@ -19,17 +18,17 @@ public enum ConfigLoader {
 
     /// Validates `text` as if read from `file`.
     public static func parse(_ text: String, file: String, hostPlatform: PlatformKind = .current) throws -> AgentConfig {
-        let root: TOMLTable
+        let document: TOMLDocument
         do {
-            root = try TOMLTable(string: text)
-        } catch let error as TOMLParseError {
+            document = try TOMLDocument(parsing: text)
+        } catch let error as TOMLSyntaxError {
             throw ConfigError(issues: [
                 ConfigIssue(
-                    file: file, line: error.source.begin.line, key: "",
-                    message: "not valid TOML (column \(error.source.begin.column)): \(error.description)")
+                    file: file, line: error.line, key: "", message: "not valid TOML (column \(error.column)): \(error.message)")
             ])
         }
-        let issues = IssueCollector(file: file, map: SourceMap(text: text))
+        let root = document.root
+        let issues = IssueCollector(file: file, map: SourceMap(lines: document.lines))
         let top = TableReader(table: root, path: "", issues: issues)
         top.rejectUnknown(known: ["agent", "jails", "caddy", "apps"])
         let empty = TableReader(table: TOMLTable(), path: "", issues: issues)
@@ -158,14 +157,6 @@ public enum ConfigLoader {
 
     static func checkPath(_ t: TableReader, _ key: String, _ value: String) {
         if let problem = Names.pathProblem(value) { t.issues.add(t.key(key), "'\(value)' \(problem)") }
-    }
-
-    static func reason(_ error: Error) -> String {
-        let ns = error as NSError
-        if let underlying = ns.userInfo[NSUnderlyingErrorKey] as? NSError, underlying.domain == NSPOSIXErrorDomain {
-            return String(cString: strerror(Int32(underlying.code)))
-        }
-        return ns.localizedDescription
     }
 }
 

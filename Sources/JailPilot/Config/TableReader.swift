@@ -1,5 +1,3 @@
-import TOMLKit
-
 /// Collects config problems with their file and line.
 final class IssueCollector {
     let file: String

@@ -1,5 +1,6 @@
 import CGit2
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// State libgit2's callbacks need: credentials to offer and host keys to check.
 ///

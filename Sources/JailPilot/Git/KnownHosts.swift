@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An OpenSSH known_hosts file, as far as verifying one server's host key needs.
 ///

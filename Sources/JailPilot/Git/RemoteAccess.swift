@@ -39,7 +39,7 @@ public struct RemoteAccess: Sendable, Hashable {
     public var redactedURL: String { Self.redact(url) }
 
     static func redact(_ url: String) -> String {
-        guard let scheme = url.range(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
+        guard let scheme = url.firstRange(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
             return url
         }
         let userinfo = url[scheme.upperBound..<at]

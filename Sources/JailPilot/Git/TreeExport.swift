@@ -1,5 +1,6 @@
 import CGit2
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What an export wrote.
 public struct ExportStats: Sendable, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One step of a host plan: a command to run or a file to write, as a value.
 public enum HostStep: Sendable, Equatable, CustomStringConvertible {
@@ -54,22 +55,18 @@ public struct PlanExecutor: Sendable {
             if !result.succeeded && !mayFail {
                 throw HostStepError(
                     step: command.description,
-                    message: "exit \(result.status): \(result.stderrText.trimmingCharacters(in: .whitespacesAndNewlines))")
+                    message: "exit \(result.status): \(result.stderrText.trimmedWhitespace)")
             }
         case .write(let path, let content, let mode):
             do {
-                try FileIO.makeDirectories((path as NSString).deletingLastPathComponent)
+                try FileIO.makeDirectories(FileIO.parent(path))
                 try FileIO.replace(path, text: content, mode: mode_t(mode))
             } catch { throw HostStepError(step: "write \(path)", message: "\(error)") }
         case .install(let from, let to, let mode):
             CrashPoint.hit("install")
             do {
-                try FileIO.makeDirectories((to as NSString).deletingLastPathComponent)
-                let data = try Data(contentsOf: URL(fileURLWithPath: from))
-                let temporary = "\(to).jailpilot-new"
-                unlink(temporary)
-                try data.withUnsafeBytes { try FileIO.create(temporary, bytes: $0, mode: mode_t(mode), sync: true) }
-                guard rename(temporary, to) == 0 else { throw FileIOError(operation: "rename", path: to, code: errno) }
+                try FileIO.makeDirectories(FileIO.parent(to))
+                try FileIO.copy(from: from, to: to, mode: mode_t(mode))
             } catch { throw HostStepError(step: "install \(to)", message: "\(error)") }
         case .spawn(let command, let pidFile):
             do {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The Linux jail driver: a btrfs snapshot per release (the ZFS clone analogue), a network
 /// namespace with a veth on the host bridge (the lo1 analogue), and the service chrooted into
@@ -26,7 +27,7 @@ public struct LinuxJails: JailHost {
     func vethJail(_ name: String) -> String { "jpj" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
     /// A stable, locally administered MAC for the jail side, so a restarted jail keeps its MAC.
     func mac(_ name: String) -> String {
-        let bytes = (0..<5).map { String(format: "%02x", (fnv1a("mac:" + name) >> (8 * UInt64($0))) & 0xff) }
+        let bytes = (0..<5).map { String.hex((fnv1a("mac:" + name) >> (8 * UInt64($0))) & 0xff, width: 2) }
         return "02:" + bytes.joined(separator: ":")
     }
     var gateway: String { settings.network.host(1) ?? "" }
@@ -170,8 +171,8 @@ public struct LinuxJails: JailHost {
     public func exists(_ spec: JailSpec) async -> Bool { FileIO.exists(container(spec.name)) }
 
     public func exitReport(_ spec: JailSpec) async -> String? {
-        guard let log = try? String(contentsOfFile: logPath(spec), encoding: .utf8),
-            let line = log.split(separator: "\n").first(where: {
+        guard let log = try? FileIO.readText(logPath(spec), lastBytes: 65536),
+            let line = log.split(separator: "\n").last(where: {
                 $0.hasPrefix("jailpilot: ") && $0.contains(" exited with status ")
             })
         else { return nil }
@@ -184,7 +185,7 @@ public struct LinuxJails: JailHost {
     /// The supervisor's pid if it is alive and really ours (guards against pid reuse).
     func supervisorPid(_ name: String) -> pid_t? {
         guard let text = try? String(contentsOfFile: pidFile(name), encoding: .utf8),
-            let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), pid > 0, kill(pid, 0) == 0,
+            let pid = pid_t(text.trimmedWhitespace), pid > 0, kill(pid, 0) == 0,
             let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")),
             String(decoding: cmdline, as: UTF8.self).contains("\(name).sh")
         else { return nil }
@@ -193,7 +194,7 @@ public struct LinuxJails: JailHost {
 
     func children(of pid: pid_t) -> [pid_t] {
         let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").compactMap { pid_t($0.trimmingCharacters(in: .whitespacesAndNewlines)) }
+        return text.split(separator: " ").compactMap { pid_t($0.trimmedWhitespace) }
     }
 
     func namespacePids(_ name: String) async -> [pid_t] {

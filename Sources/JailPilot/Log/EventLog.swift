@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where events go: one logfmt line each in the agent log (and optionally stderr), and a row in
 /// the state store.
@@ -7,7 +8,7 @@ import Foundation
 /// concurrent writers never see half lines; a rotated log (newsyslog, logrotate) is picked up by
 /// reopening when the path no longer names the open file.
 public final class EventLog: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let path: String?
     private let echo: Bool
     private let store: StateStore?
@@ -27,11 +28,11 @@ public final class EventLog: @unchecked Sendable {
     public func emit(_ event: Event) {
         let line = Self.format(event) + "\n"
         lock.withLock {
-            if echo { FileHandle.standardError.write(Data(line.utf8)) }
+            if echo { FileIO.writeStandardError(line) }
             if let path { append(line, to: path) }
         }
         do { try store?.record(event) } catch {
-            FileHandle.standardError.write(Data("jailpilot: cannot record event in state store: \(error)\n".utf8))
+            FileIO.writeStandardError("jailpilot: cannot record event in state store: \(error)\n")
         }
     }
 
@@ -50,10 +51,18 @@ public final class EventLog: @unchecked Sendable {
         return parts.joined(separator: " ")
     }
 
-    static func timestamp(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
+    /// RFC 3339 UTC with milliseconds, e.g. `2026-11-27T02:41:45.123Z`.
+    public static func timestamp(_ date: Date) -> String {
+        let millis = Int64((date.timeIntervalSince1970 * 1000).rounded(.down))
+        var seconds = time_t(millis / 1000)
+        var parts = tm()
+        gmtime_r(&seconds, &parts)
+        func pad(_ n: Int32, _ width: Int) -> String {
+            let digits = String(n)
+            return String(repeating: "0", count: max(0, width - digits.count)) + digits
+        }
+        return "\(pad(parts.tm_year + 1900, 4))-\(pad(parts.tm_mon + 1, 2))-\(pad(parts.tm_mday, 2))T"
+            + "\(pad(parts.tm_hour, 2)):\(pad(parts.tm_min, 2)):\(pad(parts.tm_sec, 2)).\(pad(Int32(millis % 1000), 3))Z"
     }
 
     private func append(_ line: String, to path: String) {
@@ -63,12 +72,12 @@ public final class EventLog: @unchecked Sendable {
             fd = -1
         }
         if fd < 0 {
-            try? FileIO.makeDirectories((path as NSString).deletingLastPathComponent)
+            try? FileIO.makeDirectories(FileIO.parent(path))
             fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0o640)
             if fd >= 0, fstat(fd, &info) == 0 { inode = UInt64(info.st_ino) }
         }
         guard fd >= 0 else {
-            FileHandle.standardError.write(Data("jailpilot: cannot open log \(path): \(String(cString: strerror(errno)))\n".utf8))
+            FileIO.writeStandardError("jailpilot: cannot open log \(path): \(String(cString: strerror(errno)))\n")
             return
         }
         let bytes = Array(line.utf8)

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// logfmt encoding: `key=value` pairs, values quoted only when they must be.
 public enum Logfmt {
@@ -22,7 +23,7 @@ public enum Logfmt {
             case "\r": out += "\\r"
             default:
                 if scalar.value < 0x20 || scalar.value == 0x7f {
-                    out += String(format: "\\u%04x", scalar.value)
+                    out += "\\u" + String.hex(scalar.value, width: 4)
                 } else {
                     out.unicodeScalars.append(scalar)
                 }
@@ -75,7 +76,7 @@ public enum Logfmt {
     /// Formats a duration as seconds with at most 3 decimals, e.g. `12.4s`, `0.021s`.
     public static func seconds(_ duration: Duration) -> String {
         let s = duration.seconds
-        let text = s >= 10 ? String(format: "%.1f", s) : String(format: "%.3f", s)
+        let text = String.fixed(s, digits: s >= 10 ? 1 : 3)
         return text + "s"
     }
 }

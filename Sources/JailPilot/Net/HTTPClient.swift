@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -210,7 +210,7 @@ public struct HTTPClient: Sendable {
         var headers: [String: String] = [:]
         for line in head.dropFirst() {
             guard let colon = line.firstIndex(of: ":") else { continue }
-            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmingCharacters(in: .whitespaces)
+            headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmedWhitespace
         }
         let rest = Data(data[end.upperBound...])
         if let length = headers["content-length"].flatMap({ Int($0) }) {
@@ -229,7 +229,7 @@ public struct HTTPClient: Sendable {
         while true {
             guard let lineEnd = data[index...].firstRange(of: Data("\r\n".utf8)) else { return nil }
             let sizeText = String(decoding: data[index..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmingCharacters(in: .whitespaces), radix: 16) else { return nil }
+            guard let size = Int(sizeText.trimmedWhitespace, radix: 16) else { return nil }
             index = lineEnd.upperBound
             if size == 0 { return out }
             guard data.distance(from: index, to: data.endIndex) >= size + 2 else { return nil }

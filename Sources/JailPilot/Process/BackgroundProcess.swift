@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -12,7 +12,7 @@ import Foundation
 public final class BackgroundProcess: @unchecked Sendable {
     /// The child's pid, which is also its process group id.
     public let pid: pid_t
-    private let lock = NSLock()
+    private let lock = Lock()
     private var reaped = false
     private var detached = false
 

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A host command as a value: what to run, with which arguments, environment and directory.
 ///
@@ -37,6 +38,6 @@ public enum ShellQuote {
     /// Returns `word` unchanged when it is safe bare, else single-quoted.
     public static func quote(_ word: String) -> String {
         if !word.isEmpty && word.allSatisfy({ safe.contains($0) }) { return word }
-        return "'" + word.replacingOccurrences(of: "'", with: "'\\''") + "'"
+        return "'" + word.replacing("'", with: "'\\''") + "'"
     }
 }

@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -98,7 +98,7 @@ public struct HostProcessRunner: ProcessRunning {
 
     private static func wait(_ pid: pid_t) async -> Int32 {
         await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
+            detachThread {
                 var raw: Int32 = 0
                 while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
                 let signal = raw & 0x7f
@@ -110,7 +110,7 @@ public struct HostProcessRunner: ProcessRunning {
     private static func readAll(_ fd: Int32?) async -> Data {
         guard let fd else { return Data() }
         return await withCheckedContinuation { continuation in
-            Thread.detachNewThread {
+            detachThread {
                 var data = Data()
                 var buffer = [UInt8](repeating: 0, count: 65536)
                 while true {
@@ -126,7 +126,7 @@ public struct HostProcessRunner: ProcessRunning {
 
 /// Sends SIGTERM then SIGKILL to a process group, at most once, never after it was reaped.
 private final class GroupKiller: @unchecked Sendable {
-    private let lock = NSLock()
+    private let lock = Lock()
     private let pid: pid_t
     private let grace: Duration
     private var done = false

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where a child's standard output or error goes.
 public enum OutputTarget: Sendable, Hashable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Drives Caddy through its admin API. jailpilot owns one server, `jailpilot`, in
 /// `apps.http.servers`; every other part of Caddy's config is left as it is.
@@ -37,18 +38,17 @@ public struct CaddyRouter: Router {
         guard current.status == 200 else {
             throw RouterError(admin: settings.admin, message: "GET /config/ answered \(current.status): \(current.text)")
         }
-        var config =
-            (try? JSONSerialization.jsonObject(with: current.body, options: [.fragmentsAllowed])) as? [String: Any] ?? [:]
-        var appsObject = config["apps"] as? [String: Any] ?? [:]
-        var http = appsObject["http"] as? [String: Any] ?? [:]
-        var servers = http["servers"] as? [String: Any] ?? [:]
+        var config = JSONValue.parse(current.body)?.object ?? [:]
+        var appsObject = config["apps"]?.object ?? [:]
+        var http = appsObject["http"]?.object ?? [:]
+        var servers = http["servers"]?.object ?? [:]
         let desired = server(for: apps)
-        if let existing = servers[Self.serverName], Self.same(existing, desired) { return false }
+        if servers[Self.serverName] == desired { return false }
         servers[Self.serverName] = desired
-        http["servers"] = servers
-        appsObject["http"] = http
-        config["apps"] = appsObject
-        let body = try JSONSerialization.data(withJSONObject: config, options: [.sortedKeys])
+        http["servers"] = .object(servers)
+        appsObject["http"] = .object(http)
+        config["apps"] = .object(appsObject)
+        let body = try JSONValue.object(config).encoded()
         let loaded = try await client.send("POST", "/load", to: endpoint, body: body)
         guard loaded.status == 200 else {
             throw RouterError(
@@ -61,40 +61,32 @@ public struct CaddyRouter: Router {
     }
 
     /// The `jailpilot` server object: one route per app.
-    func server(for apps: [AppConfig]) -> [String: Any] {
-        var server: [String: Any] = [
-            "listen": settings.listen,
-            "routes": apps.map(route),
+    func server(for apps: [AppConfig]) -> JSONValue {
+        var server: [String: JSONValue] = [
+            "listen": .array(settings.listen.map(JSONValue.string)),
+            "routes": .array(apps.map(route)),
         ]
         if !settings.automaticHTTPS { server["automatic_https"] = ["disable": true] }
-        return server
+        return .object(server)
     }
 
-    func route(_ app: AppConfig) -> [String: Any] {
+    func route(_ app: AppConfig) -> JSONValue {
         [
-            "@id": "jailpilot_\(app.name)",
-            "match": [["host": app.hostnames]],
+            "@id": .string("jailpilot_\(app.name)"),
+            "match": [["host": .array(app.hostnames.map(JSONValue.string))]],
             "handle": [
                 [
                     "handler": "reverse_proxy",
                     "dynamic_upstreams": [
                         "source": "a",
-                        "name": RouteResolver.name(for: app.name),
-                        "port": String(app.port),
-                        "refresh": Int(settings.refresh.seconds * 1e9),
-                        "resolver": ["addresses": ["udp/\(settings.resolver)"]],
-                    ] as [String: Any],
-                ] as [String: Any]
+                        "name": .string(RouteResolver.name(for: app.name)),
+                        "port": .string(String(app.port)),
+                        "refresh": .int(Int64(settings.refresh.seconds * 1e9)),
+                        "resolver": ["addresses": [.string("udp/\(settings.resolver)")]],
+                    ],
+                ]
             ],
             "terminal": true,
         ]
-    }
-
-    static func same(_ a: Any, _ b: Any) -> Bool {
-        let options: JSONSerialization.WritingOptions = [.sortedKeys, .fragmentsAllowed]
-        guard let x = try? JSONSerialization.data(withJSONObject: a, options: options),
-            let y = try? JSONSerialization.data(withJSONObject: b, options: options)
-        else { return false }
-        return x == y
     }
 }

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The live address of each app, as Caddy should see it: `state_dir/routes`.
 ///

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension Deployer {
     /// Flips to a healthy new release, watches it through probation, then retires the old one.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension Deployer {
     /// Makes an earlier kept release live again and places a hold on the app.

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What a deploy, rollback or resume ended with.
 public struct DeployOutcome: Sendable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// Where a release is in its life. See docs/DESIGN.md for the transitions.
 public enum ReleaseState: String, Sendable, CaseIterable {

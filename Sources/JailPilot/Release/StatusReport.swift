@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// What `jailpilot status` shows for one app.
 public struct AppStatus: Sendable, Codable {

@@ -1,5 +1,6 @@
 import CSQLite
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// A value bound to or read from SQLite.
 public enum SQLValue: Sendable, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One finished build of an app at a commit, under one build fingerprint.
 public struct BuildRecord: Sendable, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// One thing that happened to an app, as logged and stored.
 public struct Event: Sendable, Equatable {

@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension StateStore {
     /// Places a hold: the agent keeps `sha` instead of following the branch (set by rollback).

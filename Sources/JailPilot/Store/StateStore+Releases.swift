@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 extension StateStore {
     static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases"
@@ -32,7 +33,7 @@ extension StateStore {
             if let reason { sets.append("reason = ?"); values.append(.text(reason)) }
             if let phases {
                 sets.append("phases = ?")
-                values.append(.text(phases.map { Logfmt.pair($0, String(format: "%.3f", $1)) }.joined(separator: " ")))
+                values.append(.text(phases.map { Logfmt.pair($0, String.fixed($1, digits: 3)) }.joined(separator: " ")))
             }
             values.append(.int(release.id))
             try db.query("UPDATE releases SET \(sets.joined(separator: ", ")) WHERE id = ?", values)

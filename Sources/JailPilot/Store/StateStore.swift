@@ -1,4 +1,5 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// The agent's durable state in SQLite: events, builds, releases, quarantine, holds, heads.
 ///
@@ -8,7 +9,7 @@ import Foundation
 public final class StateStore: @unchecked Sendable {
     /// Path of the database file.
     public let path: String
-    let lock = NSLock()
+    let lock = Lock()
     let db: SQLiteConnection
 
     /// Opens (creating if needed) `state_dir/state.db`; refuses a damaged database.
@@ -17,6 +18,9 @@ public final class StateStore: @unchecked Sendable {
         path = "\(stateDir)/state.db"
         db = try SQLiteConnection(path: path)
         do {
+            // A small page cache (256 KiB, SQLite's default is 2 MiB): the database is small, the
+            // OS caches the file anyway, and the agent's memory is a budget (docs/BENCHMARKS.md).
+            try db.execute("PRAGMA cache_size=-256")
             let check = try db.query("PRAGMA quick_check")
             if let first = check.first?.first?.string, first != "ok" {
                 throw SQLiteError(path: path, code: 11, message: "integrity check failed: \(first)", sql: "PRAGMA quick_check")
@@ -34,9 +38,7 @@ public final class StateStore: @unchecked Sendable {
     /// Runs `body` holding the store's lock.
     @discardableResult
     func locked<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T {
-        lock.lock()
-        defer { lock.unlock() }
-        return try body(db)
+        try lock.withLock { try body(db) }
     }
 
     /// Runs `body` in one transaction (all or nothing).

@@ -1,4 +1,5 @@
-import Foundation
+import Dispatch
+import Synchronization
 
 /// Runs blocking work (libgit2, sockets, file trees) on a thread of a small reusable pool, off
 /// Swift's cooperative pool, and returns its result to the awaiting task.
@@ -6,62 +7,80 @@ import Foundation
 /// libgit2 keeps its last error per thread, so a libgit2 call and the read of its error must
 /// happen inside one `blocking` closure.
 public func blocking<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-    try await withCheckedThrowingContinuation { continuation in
-        BlockingPool.shared.submit {
-            let result = Result { try body() }
-            return { continuation.resume(with: result) }
-        }
-    }
+    try await BlockingPool.shared.run(body)
 }
 
 /// Threads for blocking work: an idle one is reused, a new one is started only when all are
-/// busy (so a slow fetch never delays a health check), and idle threads exit after 30 s.
+/// busy (so a slow fetch never delays a health check), and a thread idle for 30 s exits.
 ///
-/// Reusing threads keeps the agent's memory flat: every new thread can get its own malloc
-/// arena, and a thread per call made the idle RSS grow with the number of apps.
-final class BlockingPool: @unchecked Sendable {
+/// Idle threads are woken last-in first-out, so a burst's extra threads really do sit idle and
+/// exit; a shared wake-up let every thread take turns and kept all of a burst alive for good (with
+/// 21 apps that was 21 threads, each with stack and malloc arena). Reusing threads matters for
+/// memory: every new thread can get its own malloc arena.
+final class BlockingPool: Sendable {
     static let shared = BlockingPool()
-    private let condition = NSCondition()
     /// Each job does its blocking work and returns how to deliver the result; the pool delivers
-    /// it only after marking the thread free, so the caller's next call finds it available.
-    private var jobs: [@Sendable () -> @Sendable () -> Void] = []
-    /// Threads alive, and how many of them are running a job right now.
-    private var threads = 0
-    private var running = 0
+    /// it only after marking the thread idle, so the caller's next call finds it available.
+    private typealias Job = @Sendable () -> @Sendable () -> Void
+    private struct State {
+        var jobs: [Job] = []
+        /// Idle threads' wake-up signals, most recently idle last.
+        var idle: [Worker] = []
+    }
+    private final class Worker: Sendable {
+        let wakeup = DispatchSemaphore(value: 0)
+    }
+    private let state = Mutex(State())
+    private let idleLimit: DispatchTimeInterval
 
-    func submit(_ job: @escaping @Sendable () -> @Sendable () -> Void) {
-        condition.lock()
-        jobs.append(job)
-        // A thread that has just finished a job counts as available even before it waits again,
-        // so a steady stream of calls reuses one thread instead of starting new ones.
-        if jobs.count > threads - running {
-            threads += 1
-            Thread.detachNewThread { [self] in work() }
-        } else {
-            condition.signal()
+    init(idleLimit: DispatchTimeInterval = .seconds(30)) { self.idleLimit = idleLimit }
+
+    /// Runs `body` on a pool thread and returns its result.
+    func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await withCheckedThrowingContinuation { continuation in
+            submit {
+                let result = Result { try body() }
+                return { continuation.resume(with: result) }
+            }
         }
-        condition.unlock()
     }
 
-    private func work() {
-        condition.lock()
-        while true {
-            while jobs.isEmpty {
-                if !condition.wait(until: Date(timeIntervalSinceNow: 30)) && jobs.isEmpty {
-                    threads -= 1
-                    condition.unlock()
-                    return
-                }
-            }
-            let job = jobs.removeFirst()
-            running += 1
-            condition.unlock()
-            let deliver = job()
-            condition.lock()
-            running -= 1
-            condition.unlock()
-            deliver()
-            condition.lock()
+    private func submit(_ job: @escaping @Sendable () -> @Sendable () -> Void) {
+        let worker = state.withLock { state -> Worker? in
+            state.jobs.append(job)
+            return state.idle.popLast()
         }
+        if let worker {
+            worker.wakeup.signal()
+        } else {
+            detachThread { [self] in work(Worker()) }
+        }
+    }
+
+    /// Threads alive and waiting for work (for tests and benchmarks).
+    var idleThreads: Int { state.withLock { $0.idle.count } }
+
+    private func work(_ worker: Worker) {
+        while let job = state.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) {
+            let deliver = job()
+            state.withLock { $0.idle.append(worker) }
+            deliver()
+            guard waitForJob(worker) else { return }
+        }
+    }
+
+    /// Waits to be handed a job; false when none came within the idle limit (the thread exits).
+    private func waitForJob(_ worker: Worker) -> Bool {
+        if worker.wakeup.wait(timeout: .now() + idleLimit) == .success { return true }
+        // `submit` takes a worker off the idle list before signalling it: if this one is still
+        // listed, nobody will, so it leaves; if not, a wake-up is on its way.
+        let leave = state.withLock { state -> Bool in
+            guard let index = state.idle.firstIndex(where: { $0 === worker }) else { return false }
+            state.idle.remove(at: index)
+            return true
+        }
+        if leave { return false }
+        worker.wakeup.wait()
+        return true
     }
 }

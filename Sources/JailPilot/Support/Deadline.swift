@@ -1,4 +1,4 @@
-import Foundation
+import Synchronization
 
 /// Work that did not finish within its time limit.
 public struct DeadlineExceeded: Error, Sendable, CustomStringConvertible {
@@ -17,10 +17,12 @@ public func withDeadline<T: Sendable>(
     let once = ResumeOnce<T>()
     return try await withCheckedThrowingContinuation { continuation in
         once.set(continuation)
-        // A cancellable Dispatch timer rather than a sleeping task per call.
-        let timer = DispatchWorkItem { once.resume(.failure(DeadlineExceeded(what: what, limit: limit))) }
-        let nanoseconds = Int(limit.seconds * 1e9)
-        DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds), execute: timer)
+        // A sleeping task as the timer: cancelling it frees it at once (a cancelled Dispatch
+        // timer stays queued until its deadline, which kept 30 s of polls' timers in memory).
+        let timer = Task {
+            try await Task.sleep(for: limit)
+            once.resume(.failure(DeadlineExceeded(what: what, limit: limit)))
+        }
         Task {
             once.resume(await Result { try await body() })
             timer.cancel()
@@ -29,32 +31,28 @@ public func withDeadline<T: Sendable>(
 }
 
 /// Resumes a continuation exactly once, whichever side finishes first.
-private final class ResumeOnce<T: Sendable>: @unchecked Sendable {
-    private let lock = NSLock()
-    private var continuation: CheckedContinuation<T, Error>?
-    private var early: Result<T, Error>?
+private final class ResumeOnce<T: Sendable>: Sendable {
+    private struct State {
+        var continuation: CheckedContinuation<T, Error>?
+        var early: Result<T, Error>?
+    }
+    private let state = Mutex(State())
 
     func set(_ continuation: CheckedContinuation<T, Error>) {
-        lock.lock()
-        if let early {
-            lock.unlock()
-            continuation.resume(with: early)
-            return
+        let early = state.withLock { state -> Result<T, Error>? in
+            if state.early == nil { state.continuation = continuation }
+            return state.early
         }
-        self.continuation = continuation
-        lock.unlock()
+        if let early { continuation.resume(with: early) }
     }
 
     func resume(_ result: Result<T, Error>) {
-        lock.lock()
-        guard let continuation else {
-            if early == nil { early = result }
-            lock.unlock()
-            return
+        let waiting = state.withLock { state -> CheckedContinuation<T, Error>? in
+            defer { state.continuation = nil }
+            if state.continuation == nil && state.early == nil { state.early = result }
+            return state.continuation
         }
-        self.continuation = nil
-        lock.unlock()
-        continuation.resume(with: result)
+        waiting?.resume(with: result)
     }
 }
 

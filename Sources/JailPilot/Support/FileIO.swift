@@ -1,4 +1,4 @@
-import Foundation
+import FoundationEssentials
 
 #if canImport(Glibc)
     import Glibc
@@ -17,8 +17,10 @@ public struct FileIOError: Error, Sendable, CustomStringConvertible {
     /// True when the file system is full (or the quota is exhausted).
     public var isDiskFull: Bool { code == ENOSPC || code == EDQUOT }
 
+    /// The errno's text, e.g. "No such file or directory".
+    public var reason: String { String(cString: strerror(code)) }
+
     public var description: String {
-        let reason = String(cString: strerror(code))
         if isDiskFull { return "disk full: \(operation) \(path): \(reason); free space on that file system and try again" }
         return "\(operation) \(path): \(reason)"
     }
@@ -31,15 +33,7 @@ public enum FileIO {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
         defer { close(fd) }
-        var offset = 0
-        while offset < bytes.count {
-            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
-            if n < 0 {
-                if errno == EINTR { continue }
-                throw FileIOError(operation: "write", path: path, code: errno)
-            }
-            offset += n
-        }
+        try writeAll(fd, bytes, path: path)
         if sync && fsync(fd) != 0 { throw FileIOError(operation: "fsync", path: path, code: errno) }
         _ = fchmod(fd, mode)
     }
@@ -100,5 +94,97 @@ public enum FileIO {
     public static func exists(_ path: String) -> Bool {
         var info = stat()
         return lstat(path, &info) == 0
+    }
+
+    /// The whole file as UTF-8 text (invalid bytes replaced).
+    public static func readText(_ path: String) throws -> String {
+        try readText(path, lastBytes: nil)
+    }
+
+    /// At most the last `lastBytes` of the file (all of it when nil), as UTF-8 text; for logs
+    /// that may have grown large.
+    public static func readText(_ path: String, lastBytes: Int?) throws -> String {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        if let lastBytes {
+            let size = lseek(fd, 0, SEEK_END)
+            _ = lseek(fd, max(0, size - off_t(lastBytes)), SEEK_SET)
+        }
+        var bytes: [UInt8] = []
+        var buffer = [UInt8](repeating: 0, count: 16384)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n > 0 {
+                bytes.append(contentsOf: buffer[0..<n])
+            } else if n == 0 {
+                return String(decoding: bytes, as: UTF8.self)
+            } else if errno != EINTR {
+                throw FileIOError(operation: "read", path: path, code: errno)
+            }
+        }
+    }
+
+    /// Copies `from` to `to` with `mode` through a temporary file, fsync and rename, in small
+    /// chunks: a release's binary is megabytes, and reading it whole would leave the agent's
+    /// heap that much bigger for good.
+    public static func copy(from: String, to: String, mode: mode_t) throws {
+        let source = open(from, O_RDONLY | O_CLOEXEC)
+        guard source >= 0 else { throw FileIOError(operation: "open", path: from, code: errno) }
+        defer { close(source) }
+        let temporary = "\(to).jailpilot-new"
+        unlink(temporary)
+        let target = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+        guard target >= 0 else { throw FileIOError(operation: "open", path: temporary, code: errno) }
+        do {
+            defer { close(target) }
+            var buffer = [UInt8](repeating: 0, count: 65536)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
+                if n < 0 && errno == EINTR { continue }
+                guard n >= 0 else { throw FileIOError(operation: "read", path: from, code: errno) }
+                if n == 0 { break }
+                try buffer.withUnsafeBytes { try writeAll(target, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: temporary) }
+            }
+            guard fsync(target) == 0 else { throw FileIOError(operation: "fsync", path: temporary, code: errno) }
+            _ = fchmod(target, mode)
+            guard rename(temporary, to) == 0 else { throw FileIOError(operation: "rename", path: to, code: errno) }
+        } catch {
+            unlink(temporary)
+            throw error
+        }
+    }
+
+    private static func writeAll(_ fd: Int32, _ bytes: UnsafeRawBufferPointer, path: String) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = write(fd, bytes.baseAddress! + offset, bytes.count - offset)
+            if n < 0 {
+                if errno == EINTR { continue }
+                throw FileIOError(operation: "write", path: path, code: errno)
+            }
+            offset += n
+        }
+    }
+
+    /// The directory holding `path` ("/a/b" → "/a", "/a" → "/", "b" → "").
+    public static func parent(_ path: String) -> String {
+        var bytes = Array(path.utf8)
+        while bytes.count > 1 && bytes.last == UInt8(ascii: "/") { bytes.removeLast() }
+        guard let slash = bytes.lastIndex(of: UInt8(ascii: "/")) else { return "" }
+        return slash == 0 ? "/" : String(decoding: bytes[..<slash], as: UTF8.self)
+    }
+
+    /// Writes `text` to standard error in one write(2), ignoring failures (there is nowhere
+    /// left to report them).
+    public static func writeStandardError(_ text: String) {
+        var text = text
+        text.withUTF8 { buffer in
+            var offset = 0
+            while offset < buffer.count {
+                let n = write(2, buffer.baseAddress! + offset, buffer.count - offset)
+                if n > 0 { offset += n } else if n < 0 && errno == EINTR { continue } else { return }
+            }
+        }
     }
 }

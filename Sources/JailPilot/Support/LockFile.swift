@@ -1,21 +1,22 @@
-import Foundation
+import FoundationEssentials
+import Glibc
 
 /// An exclusive, non-blocking flock on a file that records the holder's pid. The kernel drops
 /// it when the process exits, even by kill -9, so a stale lock never needs cleaning up.
 final class LockFile: @unchecked Sendable {
     private var fd: Int32
-    private let mutex = NSLock()
+    private let mutex = Lock()
 
     /// Takes the lock, or returns the pid written by whoever holds it.
     static func acquire(_ path: String) throws -> Result<LockFile, HeldBy> {
-        try FileIO.makeDirectories((path as NSString).deletingLastPathComponent, mode: 0o750)
+        try FileIO.makeDirectories(FileIO.parent(path), mode: 0o750)
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
         guard flock(fd, LOCK_EX | LOCK_NB) == 0 else {
             var buffer = [UInt8](repeating: 0, count: 32)
             let n = pread(fd, &buffer, 32, 0)
             close(fd)
-            let pid = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines) : "?"
+            let pid = n > 0 ? String(decoding: buffer[0..<n], as: UTF8.self).trimmedWhitespace : "?"
             return .failure(HeldBy(pid: pid))
         }
         ftruncate(fd, 0)
