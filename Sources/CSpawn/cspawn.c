@@ -17,3 +17,15 @@ int jp_thread_detach(void *(*start)(void *), void *arg) {
     pthread_attr_destroy(&attr);
     return rc;
 }
+
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
+
+void jp_limit_malloc_arenas(int arenas) {
+#ifdef __GLIBC__
+    mallopt(M_ARENA_MAX, arenas);
+#else
+    (void)arenas;  /* FreeBSD's jemalloc sizes its arenas by CPU count; nothing to do */
+#endif
+}

@@ -7,5 +7,7 @@ int jp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 
 /// Starts a detached thread running start(arg); returns 0 or the pthread_create error.
 int jp_thread_detach(void *(*start)(void *), void *arg);
+/// Caps glibc malloc's arenas (one per thread by default, up to 8 per core); no-op elsewhere.
+void jp_limit_malloc_arenas(int arenas);
 
 #endif

@@ -1,3 +1,4 @@
+import CSpawn
 import Dispatch
 import FoundationEssentials
 import Glibc
@@ -26,6 +27,9 @@ public actor Agent {
 
     /// Loads the config, takes the state_dir lock and opens the store (refusing a damaged one).
     public init(configPath: String, shutdownGrace: Duration = .seconds(30)) throws {
+        // Two malloc arenas are plenty for an agent that mostly waits; glibc's default (one per
+        // thread, up to 8 per core) kept megabytes of freed memory spread over idle arenas.
+        jp_limit_malloc_arenas(2)
         self.configPath = configPath
         let config = try ConfigLoader.load(path: configPath)
         self.config = config

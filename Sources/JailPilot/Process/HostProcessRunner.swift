@@ -96,30 +96,28 @@ public struct HostProcessRunner: ProcessRunning {
         throw ProcessError.notFound(executable: name, path: path)
     }
 
+    // Waiting and reading run on the blocking pool's reused threads: a thread per call made
+    // three new threads per command, each able to take its own malloc arena.
     private static func wait(_ pid: pid_t) async -> Int32 {
-        await withCheckedContinuation { continuation in
-            detachThread {
-                var raw: Int32 = 0
-                while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
-                let signal = raw & 0x7f
-                continuation.resume(returning: signal == 0 ? (raw >> 8) & 0xff : 128 + signal)
-            }
+        await BlockingPool.shared.perform {
+            var raw: Int32 = 0
+            while waitpid(pid, &raw, 0) == -1 && errno == EINTR {}
+            let signal = raw & 0x7f
+            return signal == 0 ? (raw >> 8) & 0xff : 128 + signal
         }
     }
 
     private static func readAll(_ fd: Int32?) async -> Data {
         guard let fd else { return Data() }
-        return await withCheckedContinuation { continuation in
-            detachThread {
-                var data = Data()
-                var buffer = [UInt8](repeating: 0, count: 65536)
-                while true {
-                    let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-                    if n > 0 { data.append(contentsOf: buffer[0..<n]) } else if n == 0 || errno != EINTR { break }
-                }
-                close(fd)
-                continuation.resume(returning: data)
+        return await BlockingPool.shared.perform {
+            var data = Data()
+            var buffer = [UInt8](repeating: 0, count: 16384)
+            while true {
+                let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+                if n > 0 { data.append(contentsOf: buffer[0..<n]) } else if n == 0 || errno != EINTR { break }
             }
+            close(fd)
+            return data
         }
     }
 }

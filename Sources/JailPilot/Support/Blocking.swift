@@ -45,6 +45,16 @@ final class BlockingPool: Sendable {
         }
     }
 
+    /// Runs `body`, which cannot fail, on a pool thread and returns its result.
+    func perform<T: Sendable>(_ body: @escaping @Sendable () -> T) async -> T {
+        await withCheckedContinuation { continuation in
+            submit {
+                let result = body()
+                return { continuation.resume(returning: result) }
+            }
+        }
+    }
+
     private func submit(_ job: @escaping @Sendable () -> @Sendable () -> Void) {
         let worker = state.withLock { state -> Worker? in
             state.jobs.append(job)
