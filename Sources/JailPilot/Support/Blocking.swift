@@ -62,8 +62,9 @@ final class BlockingPool: Sendable {
         }
         if let worker {
             worker.wakeup.signal()
-        } else {
-            detachThread { [self] in work(Worker()) }
+        } else if !detachThread({ [self] in work(Worker()) }) {
+            // Out of threads (RLIMIT_NPROC, memory): do one job here rather than lose it.
+            if let next = state.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) { next()() }
         }
     }
 

@@ -12,8 +12,9 @@ final class Lock: Sendable {
     }
 }
 
-/// Runs `body` on a new detached thread (`Thread.detachNewThread` without Foundation).
-func detachThread(_ body: @escaping @Sendable () -> Void) {
+/// Runs `body` on a new detached thread (`Thread.detachNewThread` without Foundation); false,
+/// with `body` not run, when the system has no thread to give.
+func detachThread(_ body: @escaping @Sendable () -> Void) -> Bool {
     let box = Unmanaged.passRetained(ThreadBody(body)).toOpaque()
     let rc = jp_thread_detach(
         { raw in
@@ -21,10 +22,8 @@ func detachThread(_ body: @escaping @Sendable () -> Void) {
             Unmanaged<ThreadBody>.fromOpaque(raw).takeRetainedValue().body()
             return nil
         }, box)
-    if rc != 0 {
-        // Out of threads: run inline rather than lose the work (the caller waits either way).
-        Unmanaged<ThreadBody>.fromOpaque(box).takeRetainedValue().body()
-    }
+    if rc != 0 { Unmanaged<ThreadBody>.fromOpaque(box).release() }
+    return rc == 0
 }
 
 private final class ThreadBody {
