@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 extension Agent {
     /// After a crash or reboot: undo half-made releases, bring live releases back up, stop

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 extension Agent {
     /// Starts (or restarts) the watcher of `app`.

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// One agent per state_dir: a lock on `state_dir/agent.lock`, held for the process's life.
 public final class AgentLock: Sendable {

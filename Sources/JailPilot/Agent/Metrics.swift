@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// Prometheus text-format metrics, written atomically to `[agent] metrics_file` for
 /// node_exporter's textfile collector (no HTTP server in the agent).

@@ -1,6 +1,5 @@
 import CGit2
 import FoundationEssentials
-import Glibc
 
 /// State libgit2's callbacks need: credentials to offer and host keys to check.
 ///

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// An OpenSSH known_hosts file, as far as verifying one server's host key needs.
 ///

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// logfmt encoding: `key=value` pairs, values quoted only when they must be.
 public enum Logfmt {

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// A host command as a value: what to run, with which arguments, environment and directory.
 ///

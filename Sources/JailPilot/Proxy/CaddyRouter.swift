@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// Drives Caddy through its admin API. jailpilot owns one server, `jailpilot`, in
 /// `apps.http.servers`; every other part of Caddy's config is left as it is.

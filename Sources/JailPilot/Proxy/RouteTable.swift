@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// The live address of each app, as Caddy should see it: `state_dir/routes`.
 ///

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 extension Deployer {
     /// Flips to a healthy new release, watches it through probation, then retires the old one.

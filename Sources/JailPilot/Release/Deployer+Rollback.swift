@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 extension Deployer {
     /// Makes an earlier kept release live again and places a hold on the app.

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// What a deploy, rollback or resume ended with.
 public struct DeployOutcome: Sendable {

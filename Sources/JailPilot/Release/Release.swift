@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// Where a release is in its life. See docs/DESIGN.md for the transitions.
 public enum ReleaseState: String, Sendable, CaseIterable {

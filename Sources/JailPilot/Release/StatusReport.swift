@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// What `jailpilot status` shows for one app.
 public struct AppStatus: Sendable, Codable {

@@ -1,6 +1,5 @@
 import CSQLite
 import FoundationEssentials
-import Glibc
 
 /// A value bound to or read from SQLite.
 public enum SQLValue: Sendable, Equatable {

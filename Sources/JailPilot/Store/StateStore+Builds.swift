@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// One finished build of an app at a commit, under one build fingerprint.
 public struct BuildRecord: Sendable, Equatable {

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// One thing that happened to an app, as logged and stored.
 public struct Event: Sendable, Equatable {

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 extension StateStore {
     /// Places a hold: the agent keeps `sha` instead of following the branch (set by rollback).

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 extension StateStore {
     static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases"

@@ -1,5 +1,4 @@
 import FoundationEssentials
-import Glibc
 
 /// The agent's durable state in SQLite: events, builds, releases, quarantine, holds, heads.
 ///
