@@ -30,6 +30,7 @@ actor E2EHost {
                 "--network", Self.network, "--size", "1G",
             ])
         try await removeLeftovers()
+        stopEarlierCaddies()
         frontPort = freePort()
         try await startCaddy()
         prepared = true
@@ -50,7 +51,25 @@ actor E2EHost {
                     "HOME": scratch, "XDG_DATA_HOME": scratch, "XDG_CONFIG_HOME": scratch,
                 ]) { $1 }),
             log: "\(scratch)/caddy.log")
+        if let pid = caddy?.pid { try FileIO.replace("\(scratch)/caddy.pid", text: "\(pid)\n") }
         for _ in 0..<100 where !listening(adminPort) { try await Task.sleep(for: .milliseconds(50)) }
+    }
+
+    /// The shared Caddy outlives the test process (a static is never deinitialised): stop the
+    /// ones earlier runs left, found by their pid files and checked by command line.
+    func stopEarlierCaddies() {
+        let root = "/tmp/jailpilot-tests"
+        for dir in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where dir.hasPrefix("caddy-") {
+            let scratch = "\(root)/\(dir)"
+            if let text = try? String(contentsOfFile: "\(scratch)/caddy.pid", encoding: .utf8),
+                let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
+                let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
+                cmdline.contains("\(scratch)/caddy.json")
+            {
+                kill(pid, SIGTERM)
+            }
+            try? FileIO.removeTree(scratch)
+        }
     }
 
     func stopCaddy() { caddy?.terminate() }
