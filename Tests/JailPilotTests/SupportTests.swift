@@ -1,4 +1,5 @@
 import Foundation
+import Synchronization
 import Testing
 
 @testable import JailPilot
@@ -8,11 +9,19 @@ import Testing
 @Suite struct SupportTests {
     @Test func blockingPoolShrinksBackAfterABurst() async throws {
         let pool = BlockingPool(idleLimit: .milliseconds(300))
-        // A burst of 8 slow calls at once needs 8 threads (none may wait behind another).
-        let started = Date()
-        let calls = (0..<8).map { _ in Task { try await pool.run { _ = usleep(200_000) } } }
-        for call in calls { try await call.value }
-        #expect(Date().timeIntervalSince(started) < 1.0, "the burst ran one after another")
+        // A burst of 8 calls that each wait until all 8 have started: only a pool that gives each
+        // its own thread lets them all see the others (none may wait behind another).
+        let started = Counter()
+        let calls = (0..<8).map { _ in
+            Task {
+                try await pool.run { () -> Bool in
+                    started.increment()
+                    for _ in 0..<500 where started.value < 8 { usleep(10_000) }
+                    return started.value == 8
+                }
+            }
+        }
+        for call in calls { #expect(try await call.value, "a burst call waited behind another") }
         #expect(pool.idleThreads == 8)
         // Then a steady trickle, like polls: one thread serves it and the rest leave.
         for _ in 0..<40 {
@@ -20,7 +29,7 @@ import Testing
             try await Task.sleep(for: .milliseconds(20))
         }
         #expect(pool.idleThreads <= 2)
-        try await Task.sleep(for: .milliseconds(500))
+        for _ in 0..<50 where pool.idleThreads > 0 { try await Task.sleep(for: .milliseconds(100)) }
         #expect(pool.idleThreads == 0)
         #expect(try await pool.run { "still works" } == "still works")
     }
@@ -56,7 +65,8 @@ import Testing
         var info = stat()
         stat(to, &info)
         #expect(info.st_mode & 0o777 == 0o755)
-        #expect(!FileManager.default.fileExists(atPath: "\(to).jailpilot-new"))
+        #expect(
+            try FileManager.default.contentsOfDirectory(atPath: scratch.path).sorted() == ["from", "to"], "no temporary left")
         #expect(throws: FileIOError.self) { try FileIO.copy(from: "\(scratch.path)/missing", to: to, mode: 0o755) }
         #expect(try Data(contentsOf: URL(fileURLWithPath: to)) == Data(bytes), "a failed copy must leave the target alone")
     }
@@ -87,4 +97,11 @@ import Testing
         reference.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
         #expect(EventLog.timestamp(date) == reference.string(from: date))
     }
+}
+
+/// A thread-safe counter for the pool test.
+private final class Counter: Sendable {
+    private let count = Mutex(0)
+    var value: Int { count.withLock { $0 } }
+    func increment() { count.withLock { $0 += 1 } }
 }

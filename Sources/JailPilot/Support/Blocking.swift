@@ -37,12 +37,7 @@ final class BlockingPool: Sendable {
 
     /// Runs `body` on a pool thread and returns its result.
     func run<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
-        try await withCheckedThrowingContinuation { continuation in
-            submit {
-                let result = Result { try body() }
-                return { continuation.resume(with: result) }
-            }
-        }
+        try await perform { Result { try body() } }.get()
     }
 
     /// Runs `body`, which cannot fail, on a pool thread and returns its result.
@@ -64,7 +59,7 @@ final class BlockingPool: Sendable {
             worker.wakeup.signal()
         } else if !detachThread({ [self] in work(Worker()) }) {
             // Out of threads (RLIMIT_NPROC, memory): do one job here rather than lose it.
-            if let next = state.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) { next()() }
+            if let next = nextJob() { next()() }
         }
     }
 
@@ -72,13 +67,15 @@ final class BlockingPool: Sendable {
     var idleThreads: Int { state.withLock { $0.idle.count } }
 
     private func work(_ worker: Worker) {
-        while let job = state.withLock({ $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() }) {
+        while let job = nextJob() {
             let deliver = job()
             state.withLock { $0.idle.append(worker) }
             deliver()
             guard waitForJob(worker) else { return }
         }
     }
+
+    private func nextJob() -> Job? { state.withLock { $0.jobs.isEmpty ? nil : $0.jobs.removeFirst() } }
 
     /// Waits to be handed a job; false when none came within the idle limit (the thread exits).
     private func waitForJob(_ worker: Worker) -> Bool {

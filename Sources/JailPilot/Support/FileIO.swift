@@ -40,10 +40,25 @@ public enum FileIO {
 
     /// Writes `text` to `path` atomically: a temporary file, fsync, then rename over `path`.
     public static func replace(_ path: String, text: String, mode: mode_t = 0o644) throws {
+        try writeAtomically(path, mode: mode) { fd, temporary in
+            try Array(text.utf8).withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
+        }
+    }
+
+    /// Creates `path` through a temporary file next to it: `fill` writes the content, then
+    /// fsync, mode and rename, so readers see the old file or the whole new one.
+    private static func writeAtomically(
+        _ path: String, mode: mode_t, _ fill: (_ fd: Int32, _ temporary: String) throws -> Void
+    ) throws {
         let temporary = "\(path).tmp.\(getpid())"
         unlink(temporary)
         do {
-            try Array(text.utf8).withUnsafeBytes { try create(temporary, bytes: $0, mode: mode, sync: true) }
+            let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
+            guard fd >= 0 else { throw FileIOError(operation: "open", path: temporary, code: errno) }
+            defer { close(fd) }
+            try fill(fd, temporary)
+            guard fsync(fd) == 0 else { throw FileIOError(operation: "fsync", path: temporary, code: errno) }
+            _ = fchmod(fd, mode)
             guard rename(temporary, path) == 0 else { throw FileIOError(operation: "rename", path: path, code: errno) }
         } catch {
             unlink(temporary)
@@ -96,14 +111,9 @@ public enum FileIO {
         return lstat(path, &info) == 0
     }
 
-    /// The whole file as UTF-8 text (invalid bytes replaced).
-    public static func readText(_ path: String) throws -> String {
-        try readText(path, lastBytes: nil)
-    }
-
-    /// At most the last `lastBytes` of the file (all of it when nil), as UTF-8 text; for logs
+    /// The file as UTF-8 text (invalid bytes replaced); with `lastBytes`, only its tail, for logs
     /// that may have grown large.
-    public static func readText(_ path: String, lastBytes: Int?) throws -> String {
+    public static func readText(_ path: String, lastBytes: Int? = nil) throws -> String {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
         defer { close(fd) }
@@ -112,46 +122,30 @@ public enum FileIO {
             _ = lseek(fd, max(0, size - off_t(lastBytes)), SEEK_SET)
         }
         var bytes: [UInt8] = []
-        var buffer = [UInt8](repeating: 0, count: 16384)
-        while true {
-            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
-            if n > 0 {
-                bytes.append(contentsOf: buffer[0..<n])
-            } else if n == 0 {
-                return String(decoding: bytes, as: UTF8.self)
-            } else if errno != EINTR {
-                throw FileIOError(operation: "read", path: path, code: errno)
-            }
-        }
+        try readChunks(fd, path: path) { bytes.append(contentsOf: $0) }
+        return String(decoding: bytes, as: UTF8.self)
     }
 
-    /// Copies `from` to `to` with `mode` through a temporary file, fsync and rename, in small
-    /// chunks: a release's binary is megabytes, and reading it whole would leave the agent's
-    /// heap that much bigger for good.
+    /// Copies `from` to `to` with `mode` atomically, in chunks: a release's binary is megabytes,
+    /// and reading it whole would leave the agent's heap that much bigger for good.
     public static func copy(from: String, to: String, mode: mode_t) throws {
         let source = open(from, O_RDONLY | O_CLOEXEC)
         guard source >= 0 else { throw FileIOError(operation: "open", path: from, code: errno) }
         defer { close(source) }
-        let temporary = "\(to).jailpilot-new"
-        unlink(temporary)
-        let target = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
-        guard target >= 0 else { throw FileIOError(operation: "open", path: temporary, code: errno) }
-        do {
-            defer { close(target) }
-            var buffer = [UInt8](repeating: 0, count: 65536)
-            while true {
-                let n = buffer.withUnsafeMutableBytes { read(source, $0.baseAddress, $0.count) }
-                if n < 0 && errno == EINTR { continue }
-                guard n >= 0 else { throw FileIOError(operation: "read", path: from, code: errno) }
-                if n == 0 { break }
-                try buffer.withUnsafeBytes { try writeAll(target, UnsafeRawBufferPointer(rebasing: $0[0..<n]), path: temporary) }
-            }
-            guard fsync(target) == 0 else { throw FileIOError(operation: "fsync", path: temporary, code: errno) }
-            _ = fchmod(target, mode)
-            guard rename(temporary, to) == 0 else { throw FileIOError(operation: "rename", path: to, code: errno) }
-        } catch {
-            unlink(temporary)
-            throw error
+        try writeAtomically(to, mode: mode) { fd, temporary in
+            try readChunks(source, path: from) { try writeAll(fd, $0, path: temporary) }
+        }
+    }
+
+    /// Reads `fd` to its end in 64 KiB chunks, handing each to `body`.
+    private static func readChunks(_ fd: Int32, path: String, _ body: (UnsafeRawBufferPointer) throws -> Void) throws {
+        var buffer = [UInt8](repeating: 0, count: 65536)
+        while true {
+            let n = buffer.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 && errno == EINTR { continue }
+            guard n >= 0 else { throw FileIOError(operation: "read", path: path, code: errno) }
+            if n == 0 { return }
+            try buffer.withUnsafeBytes { try body(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
         }
     }
 

@@ -84,7 +84,7 @@ struct TOMLParser {
             }
         }
         currentPath = path
-        if lines[path.joined(separator: ".")] == nil { lines[path.joined(separator: ".")] = headerLine }
+        if lines[name] == nil { lines[name] = headerLine }
     }
 
     /// The table at `table[name]`, created when missing; for an array of tables, its last one.
