@@ -28,13 +28,12 @@ public struct FileIOError: Error, Sendable, CustomStringConvertible {
 
 /// Small POSIX file helpers whose errors keep errno (Foundation's do not, portably).
 public enum FileIO {
-    /// Creates `path` (which must not exist) with `bytes` and `mode`, fsyncing if asked.
-    public static func create(_ path: String, bytes: UnsafeRawBufferPointer, mode: mode_t, sync: Bool = false) throws {
+    /// Creates `path` (which must not exist) with `bytes` and `mode`.
+    public static func create(_ path: String, bytes: UnsafeRawBufferPointer, mode: mode_t) throws {
         let fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)
         guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
         defer { close(fd) }
         try writeAll(fd, bytes, path: path)
-        if sync && fsync(fd) != 0 { throw FileIOError(operation: "fsync", path: path, code: errno) }
         _ = fchmod(fd, mode)
     }
 
