@@ -130,6 +130,36 @@ import Testing
         #expect(DurationText.format(.seconds(90)) == "1m30s")
     }
 
+    /// Values that once passed `check` and then trapped `check`, `plan` or the agent.
+    @Test(arguments: [
+        ("[caddy]\nrefresh = \"10000000000s\"", "caddy.refresh"),
+        ("[jails]\ndrain = \"9223372036854775807s\"", "jails.drain"),
+        ("[apps.hello]\nprobation = \"2562047788015216h\"", "apps.hello.probation"),
+        ("[apps.hello]\nhealth_deadline = \"99999999999999999999999ms\"", "apps.hello.health_deadline"),
+        ("[agent]\nbuild_timeout = \"500ms\"", "agent.build_timeout"),
+        ("[caddy]\nrefresh = \"11s\"", "caddy.refresh"),
+        ("[agent]\nmax_parallel_builds = 9223372036854775807", "agent.max_parallel_builds"),
+    ])
+    func numericSettingsOutsideTheirRangeAreRefusedWithTheLine(setting: String, key: String) {
+        let (table, line) = (setting.split(separator: "\n")[0], setting.split(separator: "\n")[1])
+        let text = Self.good.replacingOccurrences(of: "\(table)\n", with: "\(table)\n\(line)\n")
+            + (Self.good.contains(table) ? "" : "\n\(setting)\n")
+        let found = issues(text)
+        let issue = found.first { $0.key == key }
+        #expect(issue != nil, "no issue for \(key): \(found)")
+        #expect(issue?.line != nil)
+        #expect(issue?.message.contains("out of range") == true || issue?.message.contains("between") == true)
+    }
+
+    @Test func durationsNeverTrap() {
+        #expect(DurationText.parse("9223372036854775807s") == nil)
+        #expect(DurationText.parse("2562047788015216h") == nil)
+        #expect(DurationText.parse("1000000000s") == .seconds(1_000_000_000))
+        #expect(DurationText.format(.seconds(Int64.max)) == "\(Int64.max)s")
+        #expect(DurationText.format(.seconds(-1)) == "-1s")
+        #expect(DurationText.format(.seconds(3600 * 24)) == "24h")
+    }
+
     @Test func networkParsing() throws {
         let net = try #require(IPv4Network("172.16.0.0/12"))
         #expect(net.host(1) == "172.16.0.1")

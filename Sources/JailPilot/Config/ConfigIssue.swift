@@ -25,38 +25,52 @@ public struct ConfigError: Error, Sendable, CustomStringConvertible {
 
 /// Parses durations written as `500ms`, `30s`, `5m`, `1h`, `1m30s`.
 public enum DurationText {
-    /// The duration, or `nil` if `text` is not of that form.
+    /// The longest duration parsed (about 31 years); longer text is refused, not wrapped or trapped.
+    public static let maxSeconds: Int64 = 1_000_000_000
+
+    /// The duration, or `nil` if `text` is not of that form or longer than `maxSeconds`.
     public static func parse(_ text: String) -> Duration? {
-        var total = Duration.zero
-        var number = ""
+        var totalMilliseconds: Int64 = 0
+        var number: Int64? = nil
         var rest = Substring(text)
         guard !rest.isEmpty else { return nil }
         while let c = rest.first {
-            if c.isASCII && c.isNumber {
-                number.append(c)
+            if let digit = c.asciiValue, digit >= 0x30 && digit <= 0x39 {
+                let (times10, o1) = (number ?? 0).multipliedReportingOverflow(by: 10)
+                let (next, o2) = times10.addingReportingOverflow(Int64(digit - 0x30))
+                guard !o1, !o2, next <= maxSeconds * 1000 else { return nil }
+                number = next
                 rest.removeFirst()
                 continue
             }
-            guard let n = Int64(number) else { return nil }
-            number = ""
+            guard let n = number else { return nil }
+            number = nil
+            let unit: Int64
             if rest.hasPrefix("ms") {
-                total += .milliseconds(n)
+                unit = 1
                 rest.removeFirst(2)
             } else {
                 switch rest.removeFirst() {
-                case "s": total += .seconds(n)
-                case "m": total += .seconds(n * 60)
-                case "h": total += .seconds(n * 3600)
+                case "s": unit = 1000
+                case "m": unit = 60_000
+                case "h": unit = 3_600_000
                 default: return nil
                 }
             }
+            let (part, o1) = n.multipliedReportingOverflow(by: unit)
+            let (sum, o2) = totalMilliseconds.addingReportingOverflow(part)
+            guard !o1, !o2, sum <= maxSeconds * 1000 else { return nil }
+            totalMilliseconds = sum
         }
-        return number.isEmpty ? total : nil
+        return number == nil ? .milliseconds(totalMilliseconds) : nil
     }
 
-    /// Formats as the shortest text that parses back, e.g. `90s` → `1m30s`.
+    /// Formats as the shortest text that parses back, e.g. `90s` → `1m30s`; never traps, even
+    /// for durations no config can hold.
     public static func format(_ duration: Duration) -> String {
-        let ms = duration.components.seconds * 1000 + duration.components.attoseconds / 1_000_000_000_000_000
+        let (seconds, attoseconds) = duration.components
+        guard seconds >= 0, seconds <= maxSeconds * 1000 else { return "\(seconds)s" }
+        let ms = seconds * 1000 + attoseconds / 1_000_000_000_000_000
         if ms % 1000 != 0 { return "\(ms)ms" }
         var s = ms / 1000
         var out = ""

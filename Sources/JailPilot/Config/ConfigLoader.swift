@@ -5,22 +5,34 @@ import Glibc
 public enum ConfigLoader {
     /// Reads `path` and validates it.
     public static func load(path: String) throws -> AgentConfig {
-        let text: String
+        let bytes: [UInt8]
         do {
-            text = try FileIO.readText(path)
+            bytes = try FileIO.readBytes(path, limit: maxFileSize)
+        } catch let error as FileIOError where error.code == EFBIG {
+            throw ConfigError(issues: [
+                ConfigIssue(file: path, line: nil, key: "", message: "larger than \(maxFileSize / 1024) KiB; is this agent.conf?")
+            ])
         } catch let error as FileIOError {
             throw ConfigError(issues: [
                 ConfigIssue(file: path, line: nil, key: "", message: "cannot read: \(error.reason); pass the config with -c PATH")
             ])
         }
-        return try parse(text, file: path)
+        return try parse(bytes: bytes, file: path)
     }
+
+    /// The largest agent.conf read (a real one is a few KiB).
+    public static let maxFileSize = 1 << 20
 
     /// Validates `text` as if read from `file`.
     public static func parse(_ text: String, file: String, hostPlatform: PlatformKind = .current) throws -> AgentConfig {
+        try parse(bytes: Array(text.utf8), file: file, hostPlatform: hostPlatform)
+    }
+
+    /// Validates raw bytes (which must be UTF-8) as if read from `file`.
+    public static func parse(bytes: [UInt8], file: String, hostPlatform: PlatformKind = .current) throws -> AgentConfig {
         let document: TOMLDocument
         do {
-            document = try TOMLDocument(parsing: text)
+            document = try TOMLDocument(parsingBytes: bytes)
         } catch let error as TOMLSyntaxError {
             throw ConfigError(issues: [
                 ConfigIssue(
@@ -77,15 +89,15 @@ public enum ConfigLoader {
         let metrics = t.string("metrics_file", example: "\"/var/tmp/node_exporter/jailpilot.prom\"")
         if let m = metrics { checkPath(t, "metrics_file", m) }
         let parallel = t.int("max_parallel_builds", example: "1") ?? 1
-        if parallel < 1 { t.issues.add(t.key("max_parallel_builds"), "must be at least 1") }
+        if !(1...64).contains(parallel) { t.issues.add(t.key("max_parallel_builds"), "\(parallel) must be between 1 and 64") }
         return AgentSettings(
             platform: platform,
-            pollInterval: t.duration("poll_interval", example: "30s") ?? .seconds(30),
+            pollInterval: t.duration("poll_interval", example: "30s", range: .milliseconds(100)...(.seconds(86400))) ?? .seconds(30),
             stateDir: stateDir,
             logFile: logFile,
             metricsFile: metrics,
-            maxParallelBuilds: max(parallel, 1),
-            buildTimeout: t.duration("build_timeout", example: "10m") ?? .seconds(600),
+            maxParallelBuilds: min(max(parallel, 1), 64),
+            buildTimeout: t.duration("build_timeout", example: "10m", range: .seconds(1)...(.seconds(86400))) ?? .seconds(600),
             buildPath: t.string("build_path", example: "\"/usr/local/bin:/usr/bin:/bin\"")
                 ?? "/usr/local/go/bin:/usr/local/bin:/usr/lib/go/bin:/usr/bin:/bin",
             buildEnv: t.stringTable("build_env", example: "{ GOPROXY = \"https://proxy.golang.org\" }") ?? [:],
@@ -127,7 +139,7 @@ public enum ConfigLoader {
         return JailSettings(
             dataset: dataset, mountpoint: mountpoint, template: template, interface: interface,
             network: network ?? IPv4Network("172.16.0.0/12")!,
-            drain: t.duration("drain", example: "10s") ?? .seconds(10))
+            drain: t.duration("drain", example: "10s", range: .milliseconds(100)...(.seconds(3600))) ?? .seconds(10))
     }
 
     private static func readCaddy(_ t: TableReader) -> CaddySettings {
@@ -152,7 +164,7 @@ public enum ConfigLoader {
         }
         return CaddySettings(
             admin: admin, listen: listen, automaticHTTPS: t.bool("automatic_https") ?? true, resolver: resolver,
-            refresh: t.duration("refresh", example: "100ms") ?? .milliseconds(100))
+            refresh: t.duration("refresh", example: "100ms", range: .milliseconds(10)...(.seconds(10))) ?? .milliseconds(100))
     }
 
     static func checkPath(_ t: TableReader, _ key: String, _ value: String) {

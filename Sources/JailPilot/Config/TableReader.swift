@@ -54,10 +54,21 @@ struct TableReader {
         return b
     }
 
-    func duration(_ name: String, example: String) -> Duration? {
+    /// A duration inside `range`; anything else is reported with the range and an example.
+    func duration(_ name: String, example: String, range: ClosedRange<Duration>) -> Duration? {
         guard let text = string(name, example: "\"\(example)\"") else { return nil }
-        guard let d = DurationText.parse(text), d > .zero else {
-            issues.add(key(name), "'\(text)' is not a duration; write e.g. \"\(example)\" (units: ms, s, m, h)")
+        let bounds = "between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound))"
+        guard let d = DurationText.parse(text) else {
+            let tooLong = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isNumber || "smh".contains($0)) }
+            issues.add(
+                key(name),
+                tooLong
+                    ? "'\(text)' is out of range; it must be \(bounds), e.g. \"\(example)\""
+                    : "'\(text)' is not a duration; write e.g. \"\(example)\" (units: ms, s, m, h)")
+            return nil
+        }
+        guard range.contains(d) else {
+            issues.add(key(name), "'\(text)' is out of range; it must be \(bounds), e.g. \"\(example)\"")
             return nil
         }
         return d

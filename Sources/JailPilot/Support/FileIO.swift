@@ -125,6 +125,20 @@ public enum FileIO {
         return String(decoding: bytes, as: UTF8.self)
     }
 
+    /// The file's bytes, refusing (EFBIG) a file larger than `limit`: outside input is read
+    /// into bounded memory.
+    public static func readBytes(_ path: String, limit: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        var bytes: [UInt8] = []
+        try readChunks(fd, path: path) {
+            guard bytes.count + $0.count <= limit else { throw FileIOError(operation: "read", path: path, code: EFBIG) }
+            bytes.append(contentsOf: $0)
+        }
+        return bytes
+    }
+
     /// Copies `from` to `to` with `mode` atomically, in chunks: a release's binary is megabytes,
     /// and reading it whole would leave the agent's heap that much bigger for good.
     public static func copy(from: String, to: String, mode: mode_t) throws {

@@ -7,10 +7,13 @@ extension TOMLParser {
             return .string(peek(1) == c && peek(2) == c ? try multilineString(literal: false) : try basicString())
         case UInt8(ascii: "'"):
             return .string(peek(1) == c && peek(2) == c ? try multilineString(literal: true) : try literalString())
-        case UInt8(ascii: "["):
-            return try array(path: path)
-        case UInt8(ascii: "{"):
-            return try inlineTable(path: path)
+        case UInt8(ascii: "["), UInt8(ascii: "{"):
+            guard depth < Self.maxDepth else {
+                throw error("arrays and inline tables nested more than \(Self.maxDepth) deep; agent.conf never needs that")
+            }
+            depth += 1
+            defer { depth -= 1 }
+            return c == UInt8(ascii: "[") ? try array(path: path) : try inlineTable(path: path)
         default:
             return try scalar()
         }
@@ -104,7 +107,7 @@ extension TOMLParser {
             return
         }
         let digits = c == UInt8(ascii: "u") ? 4 : c == UInt8(ascii: "U") ? 8 : 0
-        guard digits > 0, pos + digits <= bytes.count,
+        guard digits > 0, pos + digits <= bytes.count, bytes[pos..<pos + digits].allSatisfy(Self.isHexDigit),
             let code = UInt32(String(decoding: bytes[pos..<pos + digits], as: UTF8.self), radix: 16),
             let scalar = Unicode.Scalar(code)
         else {
@@ -144,9 +147,7 @@ extension TOMLParser {
     private mutating func skipBlank() throws {
         while true {
             skipSpaces()
-            if peek() == UInt8(ascii: "#") {
-                while let c = peek(), c != 0x0A, c != 0x0D { pos += 1 }
-            }
+            try skipComment()
             if !newline() { return }
         }
     }
@@ -196,7 +197,13 @@ extension TOMLParser {
         if token == "false" { return .bool(false) }
         if let n = Self.integer(token) { return .int(n) }
         if let d = Self.float(token) { return .float(d) }
-        if Self.isDate(bytes[start..<pos]) || Self.isTime(bytes[start..<pos]) { return .datetime(token) }
+        if Self.isDate(bytes[start..<pos]) || Self.isTime(bytes[start..<pos]) {
+            if let problem = Self.dateTimeProblem(Array(bytes[start..<pos])) {
+                pos = start
+                throw error("'\(token)' is not a valid date or time: \(problem)")
+            }
+            return .datetime(token)
+        }
         pos = start
         let shown = token.isEmpty ? Self.show(peek()) : token
         throw error("'\(shown)' is not a value; quote text, e.g. \"\(shown)\"")
@@ -213,6 +220,8 @@ extension TOMLParser {
         }
         if radix != 10 {
             body = body.dropFirst(2)
+            // No sign after the prefix (`0x-1`, `0b+1`): the digits alone.
+            guard body.allSatisfy({ $0 == "_" || $0.isHexDigit }) else { return nil }
         } else if body.first == "+" || body.first == "-" {
             guard body.dropFirst().first?.isNumber == true else { return nil }
             if body.dropFirst().count > 1 && body.dropFirst().first == "0" { return nil }
@@ -240,6 +249,10 @@ extension TOMLParser {
     private static func digitsWithUnderscores(_ s: Substring) -> Bool {
         guard let first = s.first, let last = s.last, first.isHexDigit, last.isHexDigit else { return false }
         return !s.contains("__") && s.allSatisfy { $0.isHexDigit || $0 == "_" }
+    }
+
+    static func isHexDigit(_ c: UInt8) -> Bool {
+        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
     }
 
     private static func isDate(_ b: ArraySlice<UInt8>) -> Bool {

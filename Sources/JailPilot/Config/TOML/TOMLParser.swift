@@ -10,15 +10,22 @@ struct TOMLParser {
     var lines: [String: Int] = [:]
     private var current: TOMLTable
     private var currentPath: [String] = []
+    /// How many arrays and inline tables enclose the value being read.
+    var depth = 0
+    /// Deepest nesting of arrays and inline tables, and most parts of a dotted key, accepted.
+    /// toml-test suggests 128-256; agent.conf needs 3. It bounds the parser's stack and keeps
+    /// dotted-key handling linear, so no input can crash or stall the agent.
+    static let maxDepth = 128
 
-    init(_ text: String) {
-        bytes = Array(text.utf8)
+    init(_ bytes: [UInt8]) {
+        self.bytes = bytes
         current = root
     }
 
     mutating func parse() throws {
         if bytes.starts(with: [0xEF, 0xBB, 0xBF]) { pos = 3 }  // a byte-order mark
         lineStart = pos
+        try validateUTF8()
         while true {
             skipSpaces()
             guard let c = peek() else { return }
@@ -147,6 +154,9 @@ struct TOMLParser {
             }
             skipSpaces()
             guard peek() == UInt8(ascii: ".") else { return parts }
+            guard parts.count < Self.maxDepth else {
+                throw error("a dotted key of more than \(Self.maxDepth) parts; agent.conf never needs that many")
+            }
             pos += 1
         }
     }
@@ -166,15 +176,59 @@ struct TOMLParser {
     /// Spaces, an optional comment, then a line break or the end of the text.
     mutating func endOfLine() throws {
         skipSpaces()
-        if peek() == UInt8(ascii: "#") {
-            while let c = peek(), c != 0x0A {
-                if c == 0x0D && peek(1) == 0x0A { break }
-                guard c == 0x09 || c >= 0x20, c != 0x7F else { throw error("control character in a comment") }
-                pos += 1
-            }
-        }
+        try skipComment()
         guard peek() != nil else { return }
         guard newline() else { throw error("expected the end of the line, found '\(Self.show(peek()))'") }
+    }
+
+    /// A `#` comment up to (not including) the line break; control characters other than tab
+    /// are not allowed in it.
+    mutating func skipComment() throws {
+        guard peek() == UInt8(ascii: "#") else { return }
+        while let c = peek(), c != 0x0A {
+            if c == 0x0D && peek(1) == 0x0A { break }
+            guard c == 0x09 || c >= 0x20, c != 0x7F else { throw error("control character in a comment") }
+            pos += 1
+        }
+    }
+
+    /// Refuses text that is not strict UTF-8 (TOML documents must be), naming where it breaks:
+    /// no overlong forms, no surrogates, nothing above U+10FFFF, no truncated sequences.
+    mutating func validateUTF8() throws {
+        var i = pos
+        while i < bytes.count {
+            let b = bytes[i]
+            if b == 0x0A { line += 1; lineStart = i + 1 }
+            if b < 0x80 { i += 1; continue }
+            let count: Int
+            var low: UInt8 = 0x80
+            var high: UInt8 = 0xBF
+            switch b {
+            case 0xC2...0xDF: count = 1
+            case 0xE0: count = 2; low = 0xA0
+            case 0xE1...0xEC, 0xEE...0xEF: count = 2
+            case 0xED: count = 2; high = 0x9F
+            case 0xF0: count = 3; low = 0x90
+            case 0xF1...0xF3: count = 3
+            case 0xF4: count = 3; high = 0x8F
+            default: count = 0
+            }
+            var valid = count > 0 && i + count < bytes.count
+            if valid {
+                for k in 1...count {
+                    let c = bytes[i + k]
+                    let (lo, hi) = k == 1 ? (low, high) : (UInt8(0x80), UInt8(0xBF))
+                    if c < lo || c > hi { valid = false; break }
+                }
+            }
+            guard valid else {
+                pos = i
+                throw error("the file is not valid UTF-8 (byte 0x\(String(b, radix: 16)) at offset \(i)); save it as UTF-8")
+            }
+            i += count + 1
+        }
+        line = 1
+        lineStart = pos
     }
 
     /// Consumes one line break (LF or CRLF), counting lines.

@@ -94,7 +94,12 @@ public struct TOMLDocument {
 
     /// Parses `text`, or throws the first `TOMLSyntaxError`.
     public init(parsing text: String) throws {
-        var parser = TOMLParser(text)
+        try self.init(parsingBytes: Array(text.utf8))
+    }
+
+    /// Parses raw file bytes, which must be strict UTF-8, or throws the first `TOMLSyntaxError`.
+    public init(parsingBytes bytes: [UInt8]) throws {
+        var parser = TOMLParser(bytes)
         try parser.parse()
         root = parser.root
         lines = parser.lines
