@@ -142,7 +142,8 @@ import Testing
     ])
     func numericSettingsOutsideTheirRangeAreRefusedWithTheLine(setting: String, key: String) {
         let (table, line) = (setting.split(separator: "\n")[0], setting.split(separator: "\n")[1])
-        let text = Self.good.replacingOccurrences(of: "\(table)\n", with: "\(table)\n\(line)\n")
+        let text =
+            Self.good.replacingOccurrences(of: "\(table)\n", with: "\(table)\n\(line)\n")
             + (Self.good.contains(table) ? "" : "\n\(setting)\n")
         let found = issues(text)
         let issue = found.first { $0.key == key }

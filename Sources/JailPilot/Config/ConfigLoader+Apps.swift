@@ -70,11 +70,14 @@ extension ConfigLoader {
         let app = AppConfig(
             name: name, repo: repo ?? "", branch: branch, pin: pin, hostnames: hostnames, build: build,
             buildEnv: t.stringTable("build_env", example: "{ GOFLAGS = \"-trimpath\" }") ?? [:],
-            buildTimeout: t.duration("build_timeout", example: "10m", range: .seconds(1)...(.seconds(86400))) ?? agent.buildTimeout,
+            buildTimeout: t.duration("build_timeout", example: "10m", range: .seconds(1)...(.seconds(86400)))
+                ?? agent.buildTimeout,
             service: service, port: port, health: health, keep: keep, healthPasses: passes,
-            healthTimeout: t.duration("health_timeout", example: "2s", range: .milliseconds(100)...(.seconds(300))) ?? .seconds(2),
+            healthTimeout: t.duration("health_timeout", example: "2s", range: .milliseconds(100)...(.seconds(300)))
+                ?? .seconds(2),
             healthDeadline: t.duration("health_deadline", example: "30s", range: .seconds(1)...(.seconds(3600))) ?? .seconds(30),
-            probation: t.duration("probation", example: "30s", range: .milliseconds(100)...(.seconds(86400))) ?? .seconds(30), tokenFile: tokenFile,
+            probation: t.duration("probation", example: "30s", range: .milliseconds(100)...(.seconds(86400))) ?? .seconds(30),
+            tokenFile: tokenFile,
             tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
         return t.issues.issues.count == before ? app : nil
     }

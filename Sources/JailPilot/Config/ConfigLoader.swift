@@ -92,7 +92,8 @@ public enum ConfigLoader {
         if !(1...64).contains(parallel) { t.issues.add(t.key("max_parallel_builds"), "\(parallel) must be between 1 and 64") }
         return AgentSettings(
             platform: platform,
-            pollInterval: t.duration("poll_interval", example: "30s", range: .milliseconds(100)...(.seconds(86400))) ?? .seconds(30),
+            pollInterval: t.duration("poll_interval", example: "30s", range: .milliseconds(100)...(.seconds(86400)))
+                ?? .seconds(30),
             stateDir: stateDir,
             logFile: logFile,
             metricsFile: metrics,
