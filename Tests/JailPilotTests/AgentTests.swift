@@ -92,4 +92,29 @@ struct AgentTests {
             await running.value
         }
     }
+
+    /// SIGTERM while a commit builds is not a verdict on the commit: it is not quarantined, and
+    /// the next agent builds and deploys it.
+    @Test func stoppingDuringABuildDoesNotQuarantineTheCommit() async throws {
+        let once = "/tmp/jailpilot-tests/slow-build-\(UUID().uuidString.prefix(8))"
+        defer { unlink(once) }
+        let build = #"build = ["sh", "-c", "[ -e \"$2\" ] || { touch \"$2\"; sleep 60; }; exec go build -o \"$1\" .", "sh", "{out}", "\#(once)"]"#
+        try await E2EWorld.with(appExtra: build) { world in
+            let v1 = try await world.repo.commitHello("patient")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(await eventually(.seconds(30)) { events(world).contains("event=build.started") })
+            await agent.stop()
+            await running.value
+            #expect(events(world).contains("event=build.cancelled"))
+            #expect(try world.runtime.store.quarantineReason(app: "hello", sha: v1) == nil)
+
+            let again = try Agent(configPath: world.configPath)
+            let second = Task { await again.run() }
+            #expect(try await eventually { try live(world) == v1 })
+            #expect(await world.fetch() == "patient")
+            await again.stop()
+            await second.value
+        }
+    }
 }

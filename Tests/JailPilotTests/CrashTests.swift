@@ -11,7 +11,7 @@ struct CrashTests {
         return "\(dir)/jailpilot"
     }
 
-    @Test(arguments: ["fetch", "build", "clone", "install", "start", "health", "flip", "retire", "destroy"])
+    @Test(arguments: ["fetch", "build", "clone", "install", "start", "health", "flip", "probation", "retire", "destroy"])
     func agentKilledAtStepConvergesWithoutOrphans(step: String) async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
         try await E2EWorld.with(appExtra: "keep = 1", probation: "300ms") { world in
@@ -65,6 +65,41 @@ struct CrashTests {
                         "\(release.name) is \(release.state) but left \(hasFilesystem ? "its filesystem" : "its network")")
                 }
             }
+        }
+    }
+
+    /// kill -9 one probation check after the flip to a release whose /up fails a few seconds
+    /// later: the restarted agent resumes the probation and flips back, instead of retiring the
+    /// good release and leaving the failing one live for good.
+    @Test func agentKilledDuringProbationStillFlipsBackAFailingRelease() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        try await E2EWorld.with(probation: "10s") { world in
+            let store = world.runtime.store
+            let v1 = try await world.repo.commitHello("steady")
+            _ = try await world.deployer.deploy(world.app)
+            let v2 = try await world.repo.commitHello("flaky", failAfterMs: 4000)
+
+            var env = ProcessInfo.processInfo.environment
+            env["JAILPILOT_CRASH_AT"] = "probation"
+            let crashed = try await HostProcessRunner().run(
+                Command(Self.binary, ["run", "-c", world.configPath], environment: env), stdout: .discard,
+                stderr: .append(path: "\(world.state.path)/crashed.out"), timeout: .seconds(90))
+            #expect(crashed.status == 128 + SIGKILL, "the agent should have died in probation")
+            #expect(try store.live(app: "hello")?.sha == v2)
+
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            let reverted = try await eventually(.seconds(40)) {
+                try store.live(app: "hello")?.sha == v1
+                    && store.releases(app: "hello").contains { $0.sha == v2 && $0.state == .failed && $0.step == "probation" }
+            }
+            #expect(reverted, "\((try? store.releases(app: "hello").map { "\($0.sha.prefix(7))=\($0.state)" }) ?? [])")
+            #expect(try store.quarantineReason(app: "hello", sha: v2) != nil)
+            #expect(await world.fetch() == "steady")
+            let log = (try? String(contentsOfFile: "\(world.state.path)/agent.log", encoding: .utf8)) ?? ""
+            #expect(log.contains("event=probation.resumed"))
+            await agent.stop()
+            await running.value
         }
     }
 }

@@ -29,6 +29,9 @@ extension Agent {
                         log.emit(app: app.name, sha: live.sha, "live.restart_failed", [("error", "\(error)")])
                     }
                 }
+                // A release still on probation keeps the one it replaced: its watcher resumes the
+                // probation first thing (Deployer.resumeProbation), and retires afterwards.
+                if live.probationOf != nil { continue }
                 do { try await deployer.retire(app: app, keepRunning: live) } catch {
                     log.emit(app: app.name, "retire.failed", [("error", "\(error)")])
                 }

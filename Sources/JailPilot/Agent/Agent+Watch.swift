@@ -28,6 +28,15 @@ struct WatchContext: Sendable {
         var failures = 0
         var skipped: String?
         var forced = pinChanged ? app.pin : nil
+        if let deployer {
+            do {
+                try await deployer.resumeProbation(app)
+            } catch is CancellationError {
+                return
+            } catch {
+                log.emit(app: app.name, "deploy.failed", [("error", "\(error)")])
+            }
+        }
         while !Task.isCancelled {
             do {
                 let head = try await RemoteRefs().head(of: app.branch, at: RemoteAccess(app: app))

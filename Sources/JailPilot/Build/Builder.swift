@@ -71,6 +71,7 @@ public struct Builder: Sendable {
         } catch {
             throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
         }
+        if Task.isCancelled { throw fail(app, sha, .cancelled(app: app.name, sha: sha), start: start, staging: staging) }
         let tail = Self.tail(of: logPath, lines: 20)
         if result.timedOut {
             throw fail(
@@ -134,6 +135,10 @@ public struct Builder: Sendable {
     ) -> BuildError {
         try? FileIO.removeTree(staging)
         let took = ContinuousClock.now - start
+        if case .cancelled = error {
+            log.emit(app: app.name, sha: sha, "build.cancelled", took: took)
+            return error
+        }
         log.emit(app: app.name, sha: sha, "build.failed", took: took, [("reason", error.reason)])
         if case .failed(_, _, _, let logPath, _) = error {
             try? store.saveBuild(

@@ -14,23 +14,13 @@ extension Deployer {
             progress("\(name) done in \(Logfmt.seconds(now - mark))")
             mark = now
         }
-        var live = try await flip(to: release, from: previous, app: app)
+        var live = try await flip(to: release, from: previous, app: app, probation: previous != nil)
         try await Task.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
         phase("flip")
         if let previous {
             progress(
                 "probation: watching \(release.name) for \(DurationText.format(app.probation)); \(previous.name) keeps running")
-            if let failure = await probation(app, spec) {
-                _ = try await flip(to: previous, from: live, app: app)
-                let kept = keepLog(spec, app: app)
-                try? await host.destroy(spec)
-                live = try store.update(live, state: .failed, step: "probation", reason: failure)
-                try? store.quarantine(app: app.name, sha: release.sha, reason: "probation: \(failure)")
-                log.emit(
-                    app: app.name, sha: release.sha, "release.reverted",
-                    [("reason", failure), ("back_to", String(previous.sha.prefix(12)))])
-                throw DeployError.reverted(app: app.name, sha: release.sha, reason: failure, log: kept)
-            }
+            live = try await probationOrRevert(live, app: app, previous: previous)
             phase("probation")
         }
         try await retire(app: app, keepRunning: live)
@@ -44,14 +34,14 @@ extension Deployer {
 
     /// Routes `app` to `release`: the store first (the truth), then the route table Caddy reads.
     @discardableResult
-    func flip(to release: Release, from old: Release?, app: AppConfig) async throws -> Release {
+    func flip(to release: Release, from old: Release?, app: AppConfig, probation: Bool = false) async throws -> Release {
         let start = ContinuousClock.now
         guard let address = release.address else {
             throw DeployError.failed(app: app.name, sha: release.sha, step: "flip", reason: "release has no address", log: nil)
         }
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
-        let live = try store.flip(to: release, from: old)
+        let live = try store.flip(to: release, from: old, probation: probation)
         CrashPoint.hit("flip")
         var table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
         table.addresses[app.name] = address
@@ -63,18 +53,41 @@ extension Deployer {
         return live
     }
 
-    /// Watches the new release for `app.probation`; returns why it failed, or nil.
+    /// Watches `live` through its probation while `previous` keeps running. On failure it flips
+    /// back, destroys `live` and quarantines its commit. If the agent stops meanwhile, both stay
+    /// as they are (the store still names `previous`) and the next start resumes the probation.
+    func probationOrRevert(_ live: Release, app: AppConfig, previous: Release) async throws -> Release {
+        let spec = spec(live, app: app)
+        let failure = await probation(app, spec)
+        try Task.checkCancellation()
+        guard let failure else { return try store.endProbation(live) }
+        _ = try await flip(to: previous, from: live, app: app)
+        let kept = keepLog(spec, app: app)
+        // Cleanup must finish even if the agent is asked to stop now.
+        let host = self.host
+        await Task.detached { try? await host.destroy(spec) }.value
+        _ = try store.update(live, state: .failed, step: "probation", reason: failure)
+        try? store.quarantine(app: app.name, sha: live.sha, reason: "probation: \(failure)")
+        log.emit(
+            app: app.name, sha: live.sha, "release.reverted",
+            [("reason", failure), ("back_to", String(previous.sha.prefix(12)))])
+        throw DeployError.reverted(app: app.name, sha: live.sha, reason: failure, log: kept)
+    }
+
+    /// Watches the new release for `app.probation`; returns why it failed, or nil (also when the
+    /// task is cancelled: the caller checks).
     func probation(_ app: AppConfig, _ spec: JailSpec) async -> String? {
         let probe = HealthProbe(app: app)
         let end = ContinuousClock.now + app.probation
         var failures = 0
-        while ContinuousClock.now < end {
+        while ContinuousClock.now < end, !Task.isCancelled {
             if let problem = await probe.check(address: spec.address, port: spec.port) {
                 failures += 1
                 if failures >= 3 { return problem }
             } else {
                 failures = 0
             }
+            CrashPoint.hit("probation")
             try? await Task.sleep(for: .milliseconds(500))
         }
         return nil

@@ -61,7 +61,8 @@ public struct Deployer: Sendable {
                 built = try await pipeline.build(app, sha: sha)
             }
         } catch {
-            if let buildError = error as? BuildError, case .failed(_, let failedSHA, _, _, _) = buildError {
+            // A build the agent cancelled (SIGTERM) says nothing about the commit: not quarantined.
+            if let buildError = error as? BuildError, case .failed(_, let failedSHA, _, _, _) = buildError, !Task.isCancelled {
                 try? store.quarantine(app: app.name, sha: failedSHA, reason: buildError.reason)
             }
             throw error
@@ -138,15 +139,18 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// Destroys a release that did not make it, keeping its log, and records why.
+    /// Destroys a release that did not make it, keeping its log, and records why. A deploy the
+    /// agent cancelled (shutdown) is recorded as interrupted, and its commit is not quarantined.
     func abandon(_ release: Release, spec: JailSpec, app: AppConfig, step: String, error: Error) async -> DeployError {
-        let reason = (error as? HealthGateError)?.reason ?? "\(error)"
+        let cancelled = Task.isCancelled
+        let step = cancelled ? "interrupted" : step
+        let reason = cancelled ? "the agent stopped during \(release.state.rawValue)" : (error as? HealthGateError)?.reason ?? "\(error)"
         let kept = keepLog(spec, app: app)
         // Cleanup must finish even when the deploy was cancelled (agent shutdown).
         let host = self.host
         await Task.detached { try? await host.destroy(spec) }.value
         _ = try? store.update(release, state: .failed, step: step, reason: reason)
-        try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)")
+        if !cancelled { try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)") }
         log.emit(app: app.name, sha: release.sha, "release.failed", [("step", step), ("reason", reason)])
         return .failed(app: app.name, sha: release.sha, step: step, reason: reason, log: kept)
     }

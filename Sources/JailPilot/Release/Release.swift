@@ -32,6 +32,8 @@ public struct Release: Sendable, Equatable {
     public var updated: Date
     /// Phase durations in seconds, in order: build, provision, start, health, flip, ...
     public var phases: [(String, Double)]
+    /// While this live release is on probation: the release it replaced, kept running to flip back to.
+    public var probationOf: Int64? = nil
 
     /// The jail, dataset and config name: `<app>_<sha12>`.
     public var name: String { Release.name(app: app, sha: sha) }
@@ -39,6 +41,6 @@ public struct Release: Sendable, Equatable {
     public static func name(app: String, sha: String) -> String { "\(app)_\(sha.prefix(12))" }
 
     public static func == (a: Release, b: Release) -> Bool {
-        a.id == b.id && a.state == b.state && a.address == b.address && a.updated == b.updated
+        a.id == b.id && a.state == b.state && a.address == b.address && a.updated == b.updated && a.probationOf == b.probationOf
     }
 }

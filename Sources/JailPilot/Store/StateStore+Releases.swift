@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 extension StateStore {
-    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases"
+    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases, probation_of"
 
     /// Creates a release row in `state` and returns it.
     public func createRelease(app: String, sha: String, state: ReleaseState, address: String?) throws -> Release {
@@ -74,24 +74,40 @@ extension StateStore {
             state: ReleaseState(rawValue: row[3].string ?? "") ?? .failed, address: row[4].string, step: row[5].string,
             reason: row[6].string, created: Date(timeIntervalSince1970: row[7].double ?? 0),
             updated: Date(timeIntervalSince1970: row[8].double ?? 0),
-            phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) })
+            phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int)
+    }
+
+    /// The release with `id`, if any.
+    public func release(id: Int64) throws -> Release? {
+        try locked { db in try Self.release(db, id: id) }
+    }
+
+    /// Ends the probation of `release`: it no longer needs the release it replaced.
+    @discardableResult
+    public func endProbation(_ release: Release) throws -> Release {
+        try locked { db in
+            try db.query("UPDATE releases SET probation_of = NULL WHERE id = ?", [.int(release.id)])
+            return try Self.release(db, id: release.id)!
+        }
     }
 }
 
 extension StateStore {
     /// Makes `release` live and `old` standby in one transaction: a crash never leaves an app
-    /// with two live releases or none.
-    public func flip(to release: Release, from old: Release?) throws -> Release {
+    /// with two live releases or none. With `probation`, `release` records `old` as the one to
+    /// flip back to until `endProbation`.
+    public func flip(to release: Release, from old: Release?, probation: Bool = false) throws -> Release {
         let now = Date().timeIntervalSince1970
         return try transaction { db in
             if let old, old.id != release.id {
                 try db.query(
-                    "UPDATE releases SET state = ?, updated = ? WHERE id = ?",
+                    "UPDATE releases SET state = ?, updated = ?, probation_of = NULL WHERE id = ?",
                     [.text(ReleaseState.standby.rawValue), .real(now), .int(old.id)])
             }
+            let previous: SQLValue = probation ? (old.map { .int($0.id) } ?? .null) : .null
             try db.query(
-                "UPDATE releases SET state = ?, updated = ? WHERE id = ?",
-                [.text(ReleaseState.live.rawValue), .real(now), .int(release.id)])
+                "UPDATE releases SET state = ?, updated = ?, probation_of = ? WHERE id = ?",
+                [.text(ReleaseState.live.rawValue), .real(now), previous, .int(release.id)])
             return try Self.release(db, id: release.id)!
         }
     }

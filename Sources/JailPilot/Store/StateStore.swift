@@ -74,7 +74,10 @@ public final class StateStore: @unchecked Sendable {
         CREATE TABLE quarantine(app TEXT NOT NULL, sha TEXT NOT NULL, reason TEXT NOT NULL, at REAL NOT NULL,
             PRIMARY KEY(app, sha));
         CREATE TABLE holds(app TEXT PRIMARY KEY, sha TEXT NOT NULL, at REAL NOT NULL);
-        """
+        """,
+        // A live release still on probation names the release it replaced, which stays ready to
+        // flip back to; recovery resumes the probation after a crash instead of retiring it.
+        "ALTER TABLE releases ADD COLUMN probation_of INTEGER",
     ]
 
     private func migrate() throws {
