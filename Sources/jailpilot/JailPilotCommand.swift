@@ -11,6 +11,28 @@ struct JailPilotCommand: AsyncParsableCommand {
             Check.self, Refs.self, Build.self, Deploy.self, Rollback.self, Resume.self, Status.self, History.self,
             Routes.self, Resolver.self, Remove.self, Plan.self, Run.self,
         ])
+
+    /// ArgumentParser's main, except that an error's control characters are escaped as the
+    /// log escapes them: a file or app name from outside must not drive the terminal or forge
+    /// lines. Help and usage text is printed as ArgumentParser writes it.
+    static func main() async {
+        do {
+            var command = try parseAsRoot()
+            if var asyncCommand = command as? AsyncParsableCommand {
+                try await asyncCommand.run()
+            } else {
+                try command.run()
+            }
+        } catch {
+            let code = exitCode(for: error)
+            if code == .success { exit(withError: error) }
+            let message = fullMessage(for: error)
+            if !message.isEmpty {
+                FileIO.writeStandardError(message.escapingControls(keep: ["\n", "\t"]) + "\n")
+            }
+            exit(withError: ExitCode(code.rawValue))
+        }
+    }
 }
 
 /// `-c agent.conf`, shared by every subcommand.

@@ -51,12 +51,14 @@ struct Plan: AsyncParsableCommand {
     func commitToDeploy(_ app: AppConfig, runtime: Runtime) async throws -> String {
         let wanted = sha ?? app.pin
         if let wanted, Names.isFullSHA(wanted.lowercased()) { return wanted.lowercased() }
-        let mirrorPath = runtime.layout.mirror(app.name)
-        if let wanted, FileIO.exists(mirrorPath) {
-            return try await Mirror(path: mirrorPath).resolve(wanted.lowercased(), branch: app.branch, url: app.repo)
-        }
-        if let wanted { throw GitWatchError.commitNotFound(sha: wanted, branch: app.branch, url: app.repo) }
-        return try await RemoteRefs().head(of: app.branch, at: RemoteAccess(app: app))
+        let access = RemoteAccess(app: app)
+        guard let wanted else { return try await RemoteRefs().head(of: app.branch, at: access) }
+        if let problem = Names.shaProblem(wanted) { throw GitWatchError.badURL(url: "--sha \(wanted)", problem: problem) }
+        // A short SHA is resolved in the mirror, fetched first when this state_dir has none yet
+        // (the mirror is a cache; nothing on the host changes).
+        let mirror = Mirror(path: runtime.layout.mirror(app.name))
+        if !FileIO.exists(mirror.path) { _ = try await mirror.fetch(access, branch: app.branch) }
+        return try await mirror.resolve(wanted.lowercased(), branch: app.branch, url: access.redactedURL)
     }
 }
 

@@ -98,7 +98,8 @@ struct AgentTests {
     @Test func stoppingDuringABuildDoesNotQuarantineTheCommit() async throws {
         let once = "/tmp/jailpilot-tests/slow-build-\(UUID().uuidString.prefix(8))"
         defer { unlink(once) }
-        let build = #"build = ["sh", "-c", "[ -e \"$2\" ] || { touch \"$2\"; sleep 60; }; exec go build -o \"$1\" .", "sh", "{out}", "\#(once)"]"#
+        let build =
+            #"build = ["sh", "-c", "[ -e \"$2\" ] || { touch \"$2\"; sleep 60; }; exec go build -o \"$1\" .", "sh", "{out}", "\#(once)"]"#
         try await E2EWorld.with(appExtra: build) { world in
             let v1 = try await world.repo.commitHello("patient")
             let agent = try Agent(configPath: world.configPath)

@@ -30,7 +30,9 @@ import Testing
 
     init() throws {
         config = try ConfigLoader.parse(Self.config, file: "agent.conf")
-        host = FreeBSDJails(settings: config.jails, runner: HostProcessRunner())
+        host = FreeBSDJails(
+            settings: config.jails, runner: HostProcessRunner(),
+            owner: OwnerID(id: "0123456789abcdef", stateDir: config.agent.stateDir))
         app = try #require(config.app("hello"))
     }
 

@@ -35,6 +35,27 @@ import Testing
         #expect(FileManager.default.fileExists(atPath: "\(state.path)/state.db"))
     }
 
+    /// A full state_dir once made every command say only "disk I/O error".
+    @Test(.enabled(if: isRoot, "needs root to mount a small tmpfs"))
+    func fullStateDiskSaysSoAndWhere() async throws {
+        let state = try Scratch("full")
+        try await sh(["mount", "-t", "tmpfs", "-o", "size=2m", "tmpfs", state.path])
+        defer { _ = try? FileIO.removeTree("\(state.path)/fill") }
+        let store = try StateStore(stateDir: state.path)
+        _ = try? await sh(["sh", "-c", "head -c 4194304 /dev/zero > \"$0\"", "\(state.path)/fill"])
+        var failure: Error?
+        for n in 0..<2000 where failure == nil {
+            do {
+                try store.record(
+                    Event(app: "hello", sha: "abc", name: "filler", fields: [("n", String(repeating: "x", count: 4000 + n))]))
+            } catch { failure = error }
+        }
+        let text = "\(failure.map { "\($0)" } ?? "no error")"
+        #expect(text.contains("the disk holding \(state.path) is full"), "\(text)")
+        #expect(text.contains("free space there"))
+        _ = try? await sh(["umount", "-l", state.path])
+    }
+
     @Test func corruptDatabaseIsRefusedAndKept() throws {
         let state = try Scratch("store")
         let garbage = String(repeating: "this is not sqlite ", count: 300)

@@ -7,6 +7,13 @@ extension Agent {
         guard let deployer = try? deployer() else { return }
         let store = runtime.store
         let log = runtime.log
+        do {
+            try await deployer.requireStoreMatchesHost()
+        } catch {
+            // Nothing is undone, restarted or swept: every deploy refuses with the same error.
+            log.emit(app: "-", "store.lost", [("error", "\(error)")])
+            return
+        }
         for release in (try? store.releases(in: [.built, .provisioned, .starting, .healthy])) ?? [] {
             guard let app = config.app(release.app) else { continue }
             let spec = deployer.spec(release, app: app)
@@ -37,6 +44,7 @@ extension Agent {
                 }
             }
         }
+        do { try await deployer.sweepOrphans() } catch { log.emit(app: "-", "orphans.failed", [("error", "\(error)")]) }
     }
 
     /// Re-reads agent.conf; a config that does not validate is refused and the last good one kept.

@@ -2,9 +2,10 @@
 extension Runtime {
     /// The jail driver `[agent] platform` names.
     public func jailHost() throws -> any JailHost {
+        let owner = try OwnerID.load(stateDir: config.agent.stateDir)
         switch config.agent.platform {
-        case .linux: return LinuxJails(settings: config.jails, runner: runner)
-        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner)
+        case .linux: return LinuxJails(settings: config.jails, runner: runner, owner: owner)
+        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner, owner: owner)
         }
     }
 

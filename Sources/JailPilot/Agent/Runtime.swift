@@ -49,6 +49,6 @@ public struct UnknownAppError: Error, CustomStringConvertible {
     public var file: String
 
     public var description: String {
-        "no app '\(name)' in \(file); configured apps: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+        "no app '\(name.escapingControls)' in \(file.escapingControls); configured apps: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
     }
 }

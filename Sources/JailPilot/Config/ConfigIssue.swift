@@ -8,6 +8,7 @@ public struct ConfigIssue: Sendable, Equatable, CustomStringConvertible {
     public var message: String
 
     public var description: String {
+        let file = self.file.escapingControls
         let place = line.map { "\(file):\($0)" } ?? file
         return key.isEmpty ? "\(place): \(message)" : "\(place): \(key): \(message)"
     }

@@ -9,11 +9,19 @@
 public struct FreeBSDJails: JailHost {
     public let settings: JailSettings
     public let runner: any ProcessRunning
+    /// This state_dir's identity, set as the `jailpilot:owner` property of every clone it makes.
+    public let owner: OwnerID
 
-    public init(settings: JailSettings, runner: any ProcessRunning) {
+    public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID) {
         self.settings = settings
         self.runner = runner
+        self.owner = owner
     }
+
+    /// The ZFS user property that marks a clone's owner. zfsprops(7), "User Properties": a
+    /// name with a colon, lower-case letters, digits and `:+.-_`; values are inherited by
+    /// children, and values are at most 8192 bytes. `zfs clone -o` sets it with the clone, atomically.
+    static let ownerProperty = "jailpilot:owner"
 
     func dataset(_ name: String) -> String { "\(settings.dataset)/containers/\(name)" }
     var snapshot: String { "\(settings.dataset)/templates/\(settings.template)@base" }
@@ -27,7 +35,7 @@ public struct FreeBSDJails: JailHost {
         switch action {
         case .provision:
             return [
-                .run(Command("zfs", ["clone", snapshot, dataset(name)])),
+                .run(Command("zfs", ["clone", "-o", "\(Self.ownerProperty)=\(owner.marker)", snapshot, dataset(name)])),
                 .install(from: spec.artifact, to: "\(root)/usr/local/bin/\(spec.service)", mode: 0o755),
                 .write(
                     path: "\(root)/usr/local/etc/rc.d/\(spec.service)",
@@ -69,9 +77,13 @@ public struct FreeBSDJails: JailHost {
         try await executor.execute(plan(.provision, spec))
     }
     public func start(_ spec: JailSpec) async throws { try await executor.execute(plan(.start, spec)) }
-    public func stop(_ spec: JailSpec) async throws { try await executor.execute(plan(.stop, spec)) }
+    public func stop(_ spec: JailSpec) async throws {
+        try await requireNotOthers(spec, to: "stop")
+        try await executor.execute(plan(.stop, spec))
+    }
 
     public func destroy(_ spec: JailSpec) async throws {
+        try await requireNotOthers(spec, to: "destroy")
         // Idempotent: a clone that is already gone is not an error.
         if await exists(spec) {
             try await executor.execute(plan(.destroy, spec))

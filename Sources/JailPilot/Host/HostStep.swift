@@ -9,6 +9,8 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     case write(path: String, content: String, mode: UInt16)
     /// Copy a file from the host into place with a mode.
     case install(from: String, to: String, mode: UInt16)
+    /// Rename a file or directory, refusing to replace an existing target.
+    case rename(from: String, to: String)
     /// Start a long-running command detached, recording its pid.
     case spawn(Command, pidFile: String)
     /// Something the driver does in code between commands (signals, waits), described for the plan.
@@ -23,6 +25,8 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
                 "write \(ShellQuote.quote(path)) mode \(String(mode, radix: 8)) <<'EOF'\n\(content)\(content.hasSuffix("\n") ? "" : "\n")EOF"
         case .install(let from, let to, let mode):
             return "install -m \(String(mode, radix: 8)) \(ShellQuote.quote(from)) \(ShellQuote.quote(to))"
+        case .rename(let from, let to):
+            return "mv -T \(ShellQuote.quote(from)) \(ShellQuote.quote(to))   # refused if the target exists"
         case .spawn(let command, let pidFile):
             return "\(command) &   # pid in \(pidFile)"
         case .note(let text): return "# \(text)"
@@ -68,6 +72,13 @@ public struct PlanExecutor: Sendable {
                 try FileIO.makeDirectories(FileIO.parent(to))
                 try FileIO.copy(from: from, to: to, mode: mode_t(mode))
             } catch { throw HostStepError(step: "install \(to)", message: "\(error)") }
+        case .rename(let from, let to):
+            guard !FileIO.exists(to) else {
+                throw HostStepError(step: "rename \(from) to \(to)", message: "\(to) already exists; it was not replaced")
+            }
+            guard Glibc.rename(from, to) == 0 else {
+                throw HostStepError(step: "rename \(from) to \(to)", message: String(cString: strerror(errno)))
+            }
         case .spawn(let command, let pidFile):
             do {
                 let process = try BackgroundProcess(command)

@@ -65,6 +65,32 @@ public protocol JailHost: Sendable {
     func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep]
     /// Runs `promotePlan`.
     func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws
+    /// Who holds `spec.name` on this host: the owner marker on its filesystem, else on its network.
+    func ownership(_ spec: JailSpec) async -> JailOwnership
+    /// Every jail (or lone jail network) on this host that carries this state_dir's marker.
+    func ownedJails() async -> [OwnedJail]
+    /// Jail addresses in use on the host right now, whoever holds them.
+    func addressesInUse() async -> Set<String>
+    /// Marks a jail made before owner markers existed, which this state_dir's store records.
+    func adopt(_ spec: JailSpec) async throws
+}
+
+extension JailSpec {
+    /// A spec that names an existing jail found on the host, for stopping or destroying it.
+    public init(found name: String, service: String) {
+        let app = name.split(separator: "_").dropLast().joined(separator: "_")
+        let sha = String(name.split(separator: "_").last ?? "")
+        self.init(name: name, app: app, sha: sha, service: service, port: 1, address: "", artifact: "")
+    }
+}
+
+extension JailHost {
+    /// Throws unless `spec` is ours or unmarked (a jail made before markers): nothing of another
+    /// state_dir's is ever stopped or destroyed.
+    func requireNotOthers(_ spec: JailSpec, to action: String) async throws {
+        let ownership = await ownership(spec)
+        if case .other = ownership { throw NotOwnedError(name: spec.name, action: action, ownership: ownership) }
+    }
 }
 
 extension JailSpec {

@@ -12,14 +12,23 @@ import Glibc
 public struct LinuxJails: JailHost {
     public let settings: JailSettings
     public let runner: any ProcessRunning
+    /// This state_dir's identity, marked on every jail it makes.
+    public let owner: OwnerID
 
-    public init(settings: JailSettings, runner: any ProcessRunning) {
+    public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID) {
         self.settings = settings
         self.runner = runner
+        self.owner = owner
     }
 
     var root: String { settings.mountpoint }
     func container(_ name: String) -> String { "\(root)/containers/\(name)" }
+    /// The owner marker inside a release's subvolume (root-only, outside what the app writes).
+    func marker(_ name: String) -> String { "\(container(name))/.jailpilot-owner" }
+    /// Where a snapshot is marked before it takes its name, so no jail ever exists unmarked.
+    func unnamed(_ name: String) -> String { "\(root)/containers/.new-\(owner.id)-\(name)" }
+    /// The namespace's marker: an alias on its loopback (`ip link set lo alias`).
+    var netnsAlias: String { "jailpilot:\(owner.id)" }
     func script(_ name: String) -> String { "\(root)/run/\(name).sh" }
     func pidFile(_ name: String) -> String { "\(root)/run/\(name).pid" }
     /// veth names are limited to 15 characters: derive a stable short id from the jail name.
@@ -39,13 +48,16 @@ public struct LinuxJails: JailHost {
         switch action {
         case .provision:
             return [
-                .run(Command("btrfs", ["subvolume", "snapshot", "\(root)/templates/\(settings.template)", container(name)])),
+                .run(Command("btrfs", ["subvolume", "snapshot", "\(root)/templates/\(settings.template)", unnamed(name)])),
+                .write(path: "\(unnamed(name))/.jailpilot-owner", content: owner.marker + "\n", mode: 0o600),
+                .rename(from: unnamed(name), to: container(name)),
                 .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),
                 .write(path: script(name), content: supervisor(spec), mode: 0o755),
             ]
         case .start:
             return [
                 .run(Command("ip", ["netns", "add", name])),
+                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "dev", "lo", "alias", netnsAlias])),
                 .run(
                     Command(
                         "ip",
@@ -143,6 +155,7 @@ public struct LinuxJails: JailHost {
     }
 
     public func stop(_ spec: JailSpec) async throws {
+        try await requireNotOthers(spec, to: "stop")
         if let pid = supervisorPid(spec.name) {
             // unshare ignores SIGTERM while it waits; its child, the supervisor shell (pid 1 of
             // the jail's pid namespace), forwards SIGTERM to the service and exits with it.
@@ -162,8 +175,13 @@ public struct LinuxJails: JailHost {
     }
 
     public func destroy(_ spec: JailSpec) async throws {
+        try await requireNotOthers(spec, to: "destroy")
         try await stop(spec)
         try await executor.execute(Array(plan(.destroy, spec).dropFirst(plan(.stop, spec).count)))
+        // A provision that stopped between its snapshot and the rename leaves this behind.
+        if FileIO.exists(unnamed(spec.name)) {
+            try await executor.execute(.run(Command("btrfs", ["subvolume", "delete", unnamed(spec.name)]), mayFail: true))
+        }
     }
 
     public func isRunning(_ spec: JailSpec) async -> Bool { supervisorPid(spec.name) != nil }

@@ -10,19 +10,18 @@ public enum Logfmt {
     static func quote(_ value: String) -> String {
         let needs =
             value.isEmpty
-            || value.unicodeScalars.contains { $0.value <= 0x20 || $0 == "=" || $0 == "\"" || $0 == "\\" || $0.value == 0x7f }
+            || value.unicodeScalars.contains {
+                $0.value <= 0x20 || $0 == "=" || $0 == "\"" || $0 == "\\" || String.controlEscape($0) != nil
+            }
         guard needs else { return value }
         var out = "\""
         for scalar in value.unicodeScalars {
             switch scalar {
             case "\"": out += "\\\""
             case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            case "\r": out += "\\r"
             default:
-                if scalar.value < 0x20 || scalar.value == 0x7f {
-                    out += "\\u" + String.hex(scalar.value, width: 4)
+                if let escaped = String.controlEscape(scalar) {
+                    out += escaped
                 } else {
                     out.unicodeScalars.append(scalar)
                 }

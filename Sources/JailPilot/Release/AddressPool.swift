@@ -9,10 +9,11 @@ public struct AddressPool: Sendable {
         self.store = store
     }
 
-    /// A free address, or `DeployError.poolExhausted`.
-    public func allocate() throws -> String {
+    /// A free address, or `DeployError.poolExhausted`. `inUse` are addresses the host has on
+    /// its jail interfaces right now (a jail the store does not know of may hold one).
+    public func allocate(excluding inUse: Set<String> = []) throws -> String {
         let held = try store.releases(in: [.built, .provisioned, .starting, .healthy, .live, .standby, .retired])
-        let used = Set(held.compactMap { $0.address.flatMap(network.index(of:)) })
+        let used = Set((held.compactMap(\.address) + inUse).compactMap(network.index(of:)))
         var n = 2
         while n <= network.hostCount {
             if !used.contains(n), let address = network.host(n) { return address }

@@ -95,6 +95,7 @@ extension Deployer {
             removed += 1
         }
         _ = try store.release(holdOn: app.name)
+        try await sweepOrphans(app: app.name)
         return removed
     }
 }

@@ -79,8 +79,11 @@ public struct Deployer: Sendable {
             progress("\(kept.name) is kept: activating it instead of building a new jail")
             return try await activate(kept, app: app, replacing: live, phases: phases)
         }
+        try await requireStoreMatchesHost()
+        try await claimName(JailSpec(app: app, sha: built.sha, address: "", artifact: built.build.artifact), app: app)
         try await ensureRoutes()
-        let address = try AddressPool(network: runtime.config.jails.network, store: store).allocate()
+        let address = try AddressPool(network: runtime.config.jails.network, store: store).allocate(
+            excluding: await host.addressesInUse())
         var release = try store.createRelease(app: app.name, sha: built.sha, state: .built, address: address)
         let spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact)
         log.emit(app: app.name, sha: built.sha, "release.started", [("jail", spec.name), ("address", address)])
@@ -144,7 +147,8 @@ public struct Deployer: Sendable {
     func abandon(_ release: Release, spec: JailSpec, app: AppConfig, step: String, error: Error) async -> DeployError {
         let cancelled = Task.isCancelled
         let step = cancelled ? "interrupted" : step
-        let reason = cancelled ? "the agent stopped during \(release.state.rawValue)" : (error as? HealthGateError)?.reason ?? "\(error)"
+        let reason =
+            cancelled ? "the agent stopped during \(release.state.rawValue)" : (error as? HealthGateError)?.reason ?? "\(error)"
         let kept = keepLog(spec, app: app)
         // Cleanup must finish even when the deploy was cancelled (agent shutdown).
         let host = self.host

@@ -40,6 +40,14 @@ public struct Release: Sendable, Equatable {
 
     public static func name(app: String, sha: String) -> String { "\(app)_\(sha.prefix(12))" }
 
+    /// Whether `text` has the form of a release name, `<app>_<sha12>`.
+    public static func looksLikeName(_ text: String) -> Bool {
+        guard let cut = text.lastIndex(of: "_") else { return false }
+        let sha = text[text.index(after: cut)...]
+        return Names.appNameProblem(String(text[..<cut])) == nil && sha.utf8.count == 12
+            && sha.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+    }
+
     public static func == (a: Release, b: Release) -> Bool {
         a.id == b.id && a.state == b.state && a.address == b.address && a.updated == b.updated && a.probationOf == b.probationOf
     }

@@ -1,5 +1,6 @@
 import CSQLite
 import FoundationEssentials
+import Glibc
 
 /// A value bound to or read from SQLite.
 public enum SQLValue: Sendable, Equatable {
@@ -28,7 +29,18 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 
     public var isBusy: Bool { code & 0xff == SQLITE_BUSY || code & 0xff == SQLITE_LOCKED }
     public var isCorrupt: Bool { code & 0xff == SQLITE_CORRUPT || code & 0xff == SQLITE_NOTADB }
-    public var isFull: Bool { code & 0xff == SQLITE_FULL }
+    /// SQLITE_FULL, or an I/O error on a file system with next to no room left: in WAL mode a
+    /// full disk surfaces as "disk I/O error" from the write-ahead log.
+    public var isFull: Bool {
+        code & 0xff == SQLITE_FULL || (code & 0xff == SQLITE_IOERR && (freeBytes.map { $0 < 1 << 20 } ?? false))
+    }
+
+    /// Free bytes (for unprivileged writers) on the file system holding the database.
+    var freeBytes: UInt64? {
+        var info = statvfs()
+        guard statvfs(FileIO.parent(path), &info) == 0 else { return nil }
+        return UInt64(info.f_bavail) * UInt64(info.f_frsize)
+    }
 
     public var description: String {
         var text = "state database \(path): \(message)"
@@ -36,7 +48,11 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
         if isCorrupt {
             text += "; it is damaged. jailpilot will not touch it: move it aside, keep it for inspection, and restore a backup"
         }
-        if isFull { text += "; the disk is full: free space and try again" }
+        if isFull {
+            let free = freeBytes.map { " (\($0 / 1024) KiB free)" } ?? ""
+            text +=
+                "; the disk holding \(FileIO.parent(path)) is full\(free): free space there (old artifacts, logs) and try again"
+        }
         return text
     }
 }

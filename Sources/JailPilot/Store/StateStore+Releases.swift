@@ -77,6 +77,11 @@ extension StateStore {
             phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int)
     }
 
+    /// Whether any release was ever recorded (an empty store over existing jails was lost).
+    public func hasReleases() throws -> Bool {
+        try locked { db in try db.query("SELECT 1 FROM releases LIMIT 1").isEmpty == false }
+    }
+
     /// The release with `id`, if any.
     public func release(id: Int64) throws -> Release? {
         try locked { db in try Self.release(db, id: id) }

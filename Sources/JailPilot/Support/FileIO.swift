@@ -21,6 +21,7 @@ public struct FileIOError: Error, Sendable, CustomStringConvertible {
     public var reason: String { String(cString: strerror(code)) }
 
     public var description: String {
+        let path = self.path.escapingControls
         if isDiskFull { return "disk full: \(operation) \(path): \(reason); free space on that file system and try again" }
         return "\(operation) \(path): \(reason)"
     }

@@ -10,6 +10,36 @@ extension StringProtocol {
 }
 
 extension String {
+    /// How the event log writes a control character (`\n`, `\t`, `\r`, `\u001b`), or nil for
+    /// any other character.
+    static func controlEscape(_ scalar: Unicode.Scalar) -> String? {
+        switch scalar {
+        case "\n": return "\\n"
+        case "\t": return "\\t"
+        case "\r": return "\\r"
+        default:
+            return scalar.value < 0x20 || (0x7f...0x9f).contains(scalar.value) ? "\\u" + hex(scalar.value, width: 4) : nil
+        }
+    }
+
+    /// The text with control characters escaped as the event log escapes them, so that a name
+    /// from outside (a file name, a branch) cannot forge lines or drive the terminal when printed.
+    public var escapingControls: String { escapingControls(keep: []) }
+
+    /// As `escapingControls`, leaving the characters in `keep` as they are.
+    public func escapingControls(keep: Set<Unicode.Scalar>) -> String {
+        guard unicodeScalars.contains(where: { !keep.contains($0) && Self.controlEscape($0) != nil }) else { return self }
+        var out = ""
+        for scalar in unicodeScalars {
+            if !keep.contains(scalar), let escaped = Self.controlEscape(scalar) {
+                out += escaped
+            } else {
+                out.unicodeScalars.append(scalar)
+            }
+        }
+        return out
+    }
+
     /// `value` with exactly `digits` decimals, like `%.3f`.
     public static func fixed(_ value: Double, digits: Int) -> String {
         guard value.isFinite else { return String(value) }

@@ -1,0 +1,46 @@
+extension FreeBSDJails {
+    /// `zfs get -H -o value` prints `-` for a user property that is not set (zfs-get(8)).
+    public func ownership(_ spec: JailSpec) async -> JailOwnership {
+        guard
+            let result = try? await runner.run(
+                Command("zfs", ["get", "-H", "-o", "value", Self.ownerProperty, dataset(spec.name)]), timeout: .seconds(10)),
+            result.succeeded
+        else { return .absent }
+        return classify(result.stdoutText.trimmedWhitespace)
+    }
+
+    func classify(_ value: String) -> JailOwnership {
+        guard value != "-", let found = OwnerID.parse(marker: value) else { return .unmarked }
+        return found.id == owner.id ? .ours : .other(found)
+    }
+
+    /// `zfs list -H -o name,jailpilot:owner -d 1` over the containers dataset: tab-separated, no header.
+    public func ownedJails() async -> [OwnedJail] {
+        let parent = "\(settings.dataset)/containers"
+        guard
+            let result = try? await runner.run(
+                Command("zfs", ["list", "-H", "-o", "name,\(Self.ownerProperty)", "-t", "filesystem", "-d", "1", parent]),
+                timeout: .seconds(30)),
+            result.succeeded
+        else { return [] }
+        return result.stdoutText.split(separator: "\n").compactMap { line in
+            let fields = line.split(separator: "\t", maxSplits: 1).map(String.init)
+            guard fields.count == 2, fields[0].hasPrefix(parent + "/"), classify(fields[1]) == .ours else { return nil }
+            return OwnedJail(name: String(fields[0].dropFirst(parent.count + 1)), hasFilesystem: true)
+        }
+    }
+
+    /// The aliases on the jail interface: ip4.addr adds each jail's address there (jail(8)).
+    public func addressesInUse() async -> Set<String> {
+        guard
+            let result = try? await runner.run(Command("ifconfig", [settings.interface, "inet"]), timeout: .seconds(10)),
+            result.succeeded
+        else { return [] }
+        return LinuxJails.inetAddresses(result.stdoutText)
+    }
+
+    public func adopt(_ spec: JailSpec) async throws {
+        guard await ownership(spec) == .unmarked else { return }
+        try await executor.execute(.run(Command("zfs", ["set", "\(Self.ownerProperty)=\(owner.marker)", dataset(spec.name)])))
+    }
+}
