@@ -50,9 +50,9 @@ public struct KnownHosts: Sendable {
         self.hashedEntries = hashed
     }
 
-    /// Reads `path`; a missing file is an empty one (every host is then unknown).
+    /// Reads `path`; a missing (or over 16 MiB) file is an empty one (every host is then unknown).
     public static func load(path: String) -> KnownHosts {
-        KnownHosts(text: (try? String(contentsOfFile: path, encoding: .utf8)) ?? "")
+        KnownHosts(text: String(decoding: (try? FileIO.readBytes(path, limit: 16 << 20)) ?? [], as: UTF8.self))
     }
 
     /// Checks the raw key blob `key` presented by `host` on `port`.
@@ -76,15 +76,32 @@ public struct KnownHosts: Sendable {
         return matched
     }
 
+    /// OpenSSH's `*` and `?` wildcards. Iterative with one backtrack point, so time is at most
+    /// pattern × text: the recursive form took exponential time on `*a*a*a…` (found by scripts/fuzz).
     static func glob(_ pattern: String, _ text: String) -> Bool {
-        let p = Array(pattern)
-        let t = Array(text)
-        func match(_ i: Int, _ j: Int) -> Bool {
-            if i == p.count { return j == t.count }
-            if p[i] == "*" { return (j...t.count).contains { match(i + 1, $0) } }
-            guard j < t.count, p[i] == "?" || p[i] == t[j] else { return false }
-            return match(i + 1, j + 1)
+        let p = Array(pattern.unicodeScalars)
+        let t = Array(text.unicodeScalars)
+        var i = 0
+        var j = 0
+        var star = -1
+        var resume = 0
+        while j < t.count {
+            if i < p.count, p[i] == "*" {
+                star = i
+                resume = j
+                i += 1
+            } else if i < p.count, p[i] == "?" || p[i] == t[j] {
+                i += 1
+                j += 1
+            } else if star >= 0 {
+                i = star + 1
+                resume += 1
+                j = resume
+            } else {
+                return false
+            }
         }
-        return match(0, 0)
+        while i < p.count, p[i] == "*" { i += 1 }
+        return i == p.count
     }
 }

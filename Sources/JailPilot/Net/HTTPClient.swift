@@ -213,7 +213,10 @@ public struct HTTPClient: Sendable {
             headers[line[..<colon].lowercased()] = line[line.index(after: colon)...].trimmedWhitespace
         }
         let rest = Data(data[end.upperBound...])
-        if let length = headers["content-length"].flatMap({ Int($0) }) {
+        if let text = headers["content-length"] {
+            // RFC 9110 §8.6: 1*DIGIT. A sign, or a number past what a response here can be, is malformed.
+            guard !text.isEmpty, text.count <= 15, text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let length = Int(text)
+            else { throw HTTPError(endpoint: "\(endpoint)", message: "malformed Content-Length '\(text.escapingControls)'") }
             return rest.count >= length ? HTTPResponse(status: status, headers: headers, body: rest.prefix(length)) : nil
         }
         if headers["transfer-encoding"]?.lowercased() == "chunked" {
@@ -229,14 +232,24 @@ public struct HTTPClient: Sendable {
         while true {
             guard let lineEnd = data[index...].firstRange(of: Data("\r\n".utf8)) else { return nil }
             let sizeText = String(decoding: data[index..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
-            guard let size = Int(sizeText.trimmedWhitespace, radix: 16) else { return nil }
+            // RFC 9112 §7.1: chunk-size = 1*HEXDIG; no sign, and at most 15 digits so it cannot overflow.
+            let digits = sizeText.trimmedWhitespace
+            guard !digits.isEmpty, digits.count <= 15, digits.utf8.allSatisfy({ isHexDigit($0) }),
+                let size = Int(digits, radix: 16)
+            else { return nil }
             index = lineEnd.upperBound
             if size == 0 { return out }
             guard data.distance(from: index, to: data.endIndex) >= size + 2 else { return nil }
-            out.append(data[index..<data.index(index, offsetBy: size)])
-            index = data.index(index, offsetBy: size + 2)
+            let chunkEnd = data.index(index, offsetBy: size)
+            guard data[chunkEnd] == 0x0D, data[data.index(after: chunkEnd)] == 0x0A else { return nil }
+            out.append(data[index..<chunkEnd])
+            index = data.index(chunkEnd, offsetBy: 2)
         }
     }
+}
+
+private func isHexDigit(_ c: UInt8) -> Bool {
+    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
 }
 
 private let SOCK_STREAM_VALUE: Int32 = {

@@ -1,0 +1,26 @@
+import FoundationEssentials
+
+/// Feeds one input to a parser of outside input, discarding the result: what scripts/fuzz runs
+/// under libFuzzer and what the regression tests replay from fuzz/regressions/. A parser that
+/// traps, overflows its stack or hangs on any input is a bug.
+public enum FuzzInput {
+    /// Parses `bytes` with the parser `target` names (toml, dns, http, known_hosts).
+    public static func run(_ bytes: [UInt8], target: String, resolver: RouteResolver) {
+        switch target {
+        case "toml":
+            _ = try? TOMLDocument(parsingBytes: bytes)
+        case "dns":
+            _ = resolver.answer(bytes)
+        case "http":
+            let endpoint = HTTPEndpoint.tcp(host: "127.0.0.1", port: 1)
+            _ = try? HTTPClient.parse(Data(bytes), endpoint: endpoint, atEOF: false)
+            _ = try? HTTPClient.parse(Data(bytes), endpoint: endpoint, atEOF: true)
+        case "known_hosts":
+            let hosts = KnownHosts(text: String(decoding: bytes, as: UTF8.self))
+            _ = hosts.verify(host: "git.example.org", port: 22, key: Array(bytes.prefix(48)))
+            _ = hosts.verify(host: "git.example.org", port: 2222, key: Array(bytes.suffix(48)))
+        default:
+            break
+        }
+    }
+}
