@@ -37,6 +37,11 @@ public enum Names {
         return nil
     }
 
+    /// Whether `text` is exactly `count` lowercase hex digits (an abbreviated SHA, an owner id).
+    public static func isLowerHex(_ text: Substring, count: Int) -> Bool {
+        text.utf8.count == count && text.allSatisfy { hex.contains($0) }
+    }
+
     /// A full 40-hex lowercase object id, as libgit2 reports them.
     public static func isFullSHA(_ sha: String) -> Bool {
         sha.count == 40 && sha.allSatisfy { hex.contains($0) }

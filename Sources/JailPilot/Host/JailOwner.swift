@@ -26,9 +26,7 @@ public struct OwnerID: Sendable, Equatable {
         return OwnerID(id: id, stateDir: fields["state_dir"] ?? "?")
     }
 
-    static func isID(_ text: String) -> Bool {
-        text.utf8.count == 16 && text.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
-    }
+    static func isID(_ text: String) -> Bool { Names.isLowerHex(Substring(text), count: 16) }
 
     /// The identity of `stateDir`, created on first use.
     public static func load(stateDir: String) throws -> OwnerID {

@@ -173,7 +173,7 @@ public struct HTTPClient: Sendable {
     private static func startConnect<Address>(family: Int32, to address: inout Address, endpoint: HTTPEndpoint) throws -> (
         Int32, Int32
     ) {
-        let fd = socket(family, Int32(SOCK_STREAM_VALUE), 0)
+        let fd = socket(family, socketStream, 0)
         guard fd >= 0 else {
             throw HTTPError(endpoint: "\(endpoint)", message: "socket: \(String(cString: strerror(errno)))")
         }
@@ -234,7 +234,7 @@ public struct HTTPClient: Sendable {
             let sizeText = String(decoding: data[index..<lineEnd.lowerBound], as: UTF8.self).split(separator: ";").first ?? ""
             // RFC 9112 §7.1: chunk-size = 1*HEXDIG; no sign, and at most 15 digits so it cannot overflow.
             let digits = sizeText.trimmedWhitespace
-            guard !digits.isEmpty, digits.count <= 15, digits.utf8.allSatisfy({ isHexDigit($0) }),
+            guard !digits.isEmpty, digits.count <= 15, digits.utf8.allSatisfy(\.isASCIIHexDigit),
                 let size = Int(digits, radix: 16)
             else { return nil }
             index = lineEnd.upperBound
@@ -247,18 +247,6 @@ public struct HTTPClient: Sendable {
         }
     }
 }
-
-private func isHexDigit(_ c: UInt8) -> Bool {
-    (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
-}
-
-private let SOCK_STREAM_VALUE: Int32 = {
-    #if canImport(Glibc)
-        return Int32(SOCK_STREAM.rawValue)
-    #else
-        return SOCK_STREAM
-    #endif
-}()
 
 @inline(__always)
 private func socketConnect(_ fd: Int32, _ address: UnsafePointer<sockaddr>, _ length: socklen_t) -> Int32 {

@@ -1,5 +1,9 @@
 // The only file that differs by operating system: posix_spawn's handle types are structs on
-// glibc and opaque pointers on FreeBSD and Darwin. Everything else is shared POSIX.
+// glibc and opaque pointers on FreeBSD and Darwin, and glibc declares the socket types as enum
+// cases where FreeBSD has plain #defines. Everything else is shared POSIX.
+//
+// `canImport(Glibc)` does not mean glibc: Swift names FreeBSD's C module Glibc too. What differs
+// by C library is tested with `os(Linux)`.
 import CSpawn
 
 #if canImport(Glibc)
@@ -11,11 +15,19 @@ import CSpawn
 #endif
 
 #if os(Linux)
+    /// SOCK_STREAM as the Int32 socket(2) takes (glibc: an enum `__socket_type`).
+    let socketStream = Int32(SOCK_STREAM.rawValue)
+    /// SOCK_DGRAM as the Int32 socket(2) takes.
+    let socketDatagram = Int32(SOCK_DGRAM.rawValue)
     typealias SpawnFileActions = posix_spawn_file_actions_t
     typealias SpawnAttributes = posix_spawnattr_t
     private func makeFileActions() -> SpawnFileActions { SpawnFileActions() }
     private func makeAttributes() -> SpawnAttributes { SpawnAttributes() }
 #else
+    /// SOCK_STREAM as the Int32 socket(2) takes (FreeBSD: `#define SOCK_STREAM 1`).
+    let socketStream = SOCK_STREAM
+    /// SOCK_DGRAM as the Int32 socket(2) takes.
+    let socketDatagram = SOCK_DGRAM
     typealias SpawnFileActions = posix_spawn_file_actions_t?
     typealias SpawnAttributes = posix_spawnattr_t?
     private func makeFileActions() -> SpawnFileActions { nil }

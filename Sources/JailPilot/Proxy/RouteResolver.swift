@@ -63,11 +63,7 @@ public final class RouteResolver: @unchecked Sendable {
         guard inet_pton(AF_INET, String(address[..<colon]), &sin.sin_addr) == 1 else {
             throw HTTPError(endpoint: address, message: "resolver host must be an IPv4 address")
         }
-        #if canImport(Glibc)
-            let fd = socket(AF_INET, Int32(SOCK_DGRAM.rawValue), 0)
-        #else
-            let fd = socket(AF_INET, SOCK_DGRAM, 0)
-        #endif
+        let fd = socket(AF_INET, socketDatagram, 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
         let rc = withUnsafePointer(to: &sin) {

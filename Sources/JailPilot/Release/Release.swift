@@ -43,9 +43,8 @@ public struct Release: Sendable, Equatable {
     /// Whether `text` has the form of a release name, `<app>_<sha12>`.
     public static func looksLikeName(_ text: String) -> Bool {
         guard let cut = text.lastIndex(of: "_") else { return false }
-        let sha = text[text.index(after: cut)...]
-        return Names.appNameProblem(String(text[..<cut])) == nil && sha.utf8.count == 12
-            && sha.utf8.allSatisfy { ($0 >= 0x30 && $0 <= 0x39) || ($0 >= 0x61 && $0 <= 0x66) }
+        return Names.appNameProblem(String(text[..<cut])) == nil
+            && Names.isLowerHex(text[text.index(after: cut)...], count: 12)
     }
 
     public static func == (a: Release, b: Release) -> Bool {

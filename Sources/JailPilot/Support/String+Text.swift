@@ -9,6 +9,13 @@ extension StringProtocol {
     }
 }
 
+extension UInt8 {
+    /// Whether this byte is an ASCII hex digit, 0-9, a-f or A-F.
+    var isASCIIHexDigit: Bool {
+        (self >= 0x30 && self <= 0x39) || (self >= 0x41 && self <= 0x46) || (self >= 0x61 && self <= 0x66)
+    }
+}
+
 extension String {
     /// How the event log writes a control character (`\n`, `\t`, `\r`, `\u001b`), or nil for
     /// any other character.

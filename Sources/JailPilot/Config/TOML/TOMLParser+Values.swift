@@ -107,7 +107,7 @@ extension TOMLParser {
             return
         }
         let digits = c == UInt8(ascii: "u") ? 4 : c == UInt8(ascii: "U") ? 8 : 0
-        guard digits > 0, pos + digits <= bytes.count, bytes[pos..<pos + digits].allSatisfy(Self.isHexDigit),
+        guard digits > 0, pos + digits <= bytes.count, bytes[pos..<pos + digits].allSatisfy(\.isASCIIHexDigit),
             let code = UInt32(String(decoding: bytes[pos..<pos + digits], as: UTF8.self), radix: 16),
             let scalar = Unicode.Scalar(code)
         else {
@@ -249,10 +249,6 @@ extension TOMLParser {
     private static func digitsWithUnderscores(_ s: Substring) -> Bool {
         guard let first = s.first, let last = s.last, first.isHexDigit, last.isHexDigit else { return false }
         return !s.contains("__") && s.allSatisfy { $0.isHexDigit || $0 == "_" }
-    }
-
-    static func isHexDigit(_ c: UInt8) -> Bool {
-        (c >= 0x30 && c <= 0x39) || (c >= 0x41 && c <= 0x46) || (c >= 0x61 && c <= 0x66)
     }
 
     private static func isDate(_ b: ArraySlice<UInt8>) -> Bool {
