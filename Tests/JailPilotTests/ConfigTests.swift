@@ -136,7 +136,7 @@ import Testing
         ("[jails]\ndrain = \"9223372036854775807s\"", "jails.drain"),
         ("[apps.hello]\nprobation = \"2562047788015216h\"", "apps.hello.probation"),
         ("[apps.hello]\nhealth_deadline = \"99999999999999999999999ms\"", "apps.hello.health_deadline"),
-        ("[agent]\nbuild_timeout = \"500ms\"", "agent.build_timeout"),
+        ("[agent]\nbuild_timeout = \"25h\"", "agent.build_timeout"),
         ("[caddy]\nrefresh = \"11s\"", "caddy.refresh"),
         ("[agent]\nmax_parallel_builds = 9223372036854775807", "agent.max_parallel_builds"),
     ])

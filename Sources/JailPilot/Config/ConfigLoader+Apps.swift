@@ -70,7 +70,7 @@ extension ConfigLoader {
         let app = AppConfig(
             name: name, repo: repo ?? "", branch: branch, pin: pin, hostnames: hostnames, build: build,
             buildEnv: t.stringTable("build_env", example: "{ GOFLAGS = \"-trimpath\" }") ?? [:],
-            buildTimeout: t.duration("build_timeout", example: "10m", range: .seconds(1)...(.seconds(86400)))
+            buildTimeout: t.duration("build_timeout", example: "10m", range: .milliseconds(100)...(.seconds(86400)))
                 ?? agent.buildTimeout,
             service: service, port: port, health: health, keep: keep, healthPasses: passes,
             healthTimeout: t.duration("health_timeout", example: "2s", range: .milliseconds(100)...(.seconds(300)))

@@ -98,7 +98,8 @@ public enum ConfigLoader {
             logFile: logFile,
             metricsFile: metrics,
             maxParallelBuilds: min(max(parallel, 1), 64),
-            buildTimeout: t.duration("build_timeout", example: "10m", range: .seconds(1)...(.seconds(86400))) ?? .seconds(600),
+            buildTimeout: t.duration("build_timeout", example: "10m", range: .milliseconds(100)...(.seconds(86400)))
+                ?? .seconds(600),
             buildPath: t.string("build_path", example: "\"/usr/local/bin:/usr/bin:/bin\"")
                 ?? "/usr/local/go/bin:/usr/local/bin:/usr/lib/go/bin:/usr/bin:/bin",
             buildEnv: t.stringTable("build_env", example: "{ GOPROXY = \"https://proxy.golang.org\" }") ?? [:],
