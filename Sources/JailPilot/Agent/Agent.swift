@@ -21,6 +21,8 @@ public actor Agent {
     var retained: [String: AppConfig] = [:]
     var routesApplied = false
     var routesFailing = false
+    /// After a probe that disagreed with a Caddy config that was already right: when to ask again.
+    var probeQuietUntil: ContinuousClock.Instant?
     var configStamp: String?
     let shutdownGrace: Duration
     private var signalSources: [DispatchSourceSignal] = []
@@ -72,7 +74,7 @@ public actor Agent {
                 reload(reason: "SIGHUP")
             case .tick:
                 if Self.stamp(configPath) != configStamp { reload(reason: "file changed") }
-                if !routesApplied { await applyRoutes() }
+                await keepRoutes()
                 await metrics.flush()
             }
         }
@@ -112,23 +114,6 @@ public actor Agent {
     }
 
     func deployer() throws -> Deployer { try runtime.deployer(buildSlots: slots) }
-
-    /// Applies Caddy's routes for configured apps and retained ones; retried every tick on
-    /// failure, which is logged once until it succeeds again.
-    func applyRoutes() async {
-        let apps = config.apps + retained.values.filter { r in !config.apps.contains { $0.name == r.name } }
-        do {
-            try await deployer().syncRoutes(for: apps)
-            routesApplied = true
-            routesFailing = false
-        } catch {
-            if !routesFailing {
-                runtime.log.emit(app: "-", "routes.failed", [("error", "\(error)"), ("retry", "every second")])
-            }
-            routesFailing = true
-            routesApplied = false
-        }
-    }
 
     static func stamp(_ path: String) -> String? { FileIO.stamp(path) }
 }

@@ -70,6 +70,9 @@ public struct CaddySettings: Sendable, Equatable {
     public var resolver: String
     /// How long Caddy caches an app's address: the upper bound of a flip's latency.
     public var refresh: Duration
+    /// Loopback TCP address of the small probe server jailpilot keeps in Caddy's config; the
+    /// agent asks it every second whether Caddy still has jailpilot's routes. Nil: no probe.
+    public var probe: String?
 }
 
 /// One `[apps.NAME]` table: a git repository and branch built into one binary.

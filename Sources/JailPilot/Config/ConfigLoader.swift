@@ -145,7 +145,7 @@ public enum ConfigLoader {
     }
 
     private static func readCaddy(_ t: TableReader) -> CaddySettings {
-        t.rejectUnknown(known: ["admin", "listen", "automatic_https", "resolver", "refresh"])
+        t.rejectUnknown(known: ["admin", "listen", "automatic_https", "resolver", "refresh", "probe"])
         let admin = t.string("admin", example: "\"http://127.0.0.1:2019\"") ?? "http://127.0.0.1:2019"
         if !(admin.hasPrefix("http://127.") || admin.hasPrefix("http://localhost") || admin.hasPrefix("http://[::1]")
             || admin.hasPrefix("unix//"))
@@ -164,9 +164,18 @@ public enum ConfigLoader {
         if parts.count != 2 || IPv4Network.parse(String(parts[0])) == nil || UInt16(parts[1]) == nil {
             t.issues.add(t.key("resolver"), "'\(resolver)' must be an IPv4 host:port such as \"127.0.0.1:5354\"")
         }
+        let probe = t.string("probe", example: "\"127.0.0.1:5356\"") ?? "127.0.0.1:5356"
+        let probeParts = probe.split(separator: ":")
+        if !probe.isEmpty,
+            probeParts.count != 2 || !(probeParts[0].hasPrefix("127.")) || IPv4Network.parse(String(probeParts[0])) == nil
+                || UInt16(probeParts[1]) == nil
+        {
+            t.issues.add(t.key("probe"), "'\(probe)' must be a loopback host:port such as \"127.0.0.1:5356\", or \"\" for none")
+        }
         return CaddySettings(
             admin: admin, listen: listen, automaticHTTPS: t.bool("automatic_https") ?? true, resolver: resolver,
-            refresh: t.duration("refresh", example: "100ms", range: .milliseconds(10)...(.seconds(10))) ?? .milliseconds(100))
+            refresh: t.duration("refresh", example: "100ms", range: .milliseconds(10)...(.seconds(10))) ?? .milliseconds(100),
+            probe: probe.isEmpty ? nil : probe)
     }
 
     static func checkPath(_ t: TableReader, _ key: String, _ value: String) {

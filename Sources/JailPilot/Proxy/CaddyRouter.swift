@@ -40,11 +40,10 @@ public struct CaddyRouter: Router {
         var config = JSONValue.parse(current.body)?.object ?? [:]
         var appsObject = config["apps"]?.object ?? [:]
         var http = appsObject["http"]?.object ?? [:]
-        var servers = http["servers"]?.object ?? [:]
-        let desired = server(for: apps)
-        if servers[Self.serverName] == desired { return false }
-        servers[Self.serverName] = desired
-        http["servers"] = .object(servers)
+        let servers = http["servers"]?.object ?? [:]
+        let desired = merged(servers, apps: apps)
+        if servers == desired { return false }
+        http["servers"] = .object(desired)
         appsObject["http"] = .object(http)
         config["apps"] = .object(appsObject)
         let body = try JSONValue.object(config).encoded()
@@ -58,6 +57,67 @@ public struct CaddyRouter: Router {
         }
         return true
     }
+
+    /// `servers` with jailpilot's routes in place. If another server (an operator's Caddyfile
+    /// site) listens on one of jailpilot's ports, the app routes go first in that server's
+    /// routes, since Caddy cannot give one port to two servers; otherwise jailpilot has its own
+    /// server. Every other part of the config is left as it is.
+    func merged(_ servers: [String: JSONValue], apps: [AppConfig]) -> [String: JSONValue] {
+        var servers = servers
+        let routes = apps.map(route)
+        let ports = Set(settings.listen.map(Self.port))
+        let host = servers.keys.sorted().first { name in
+            guard name != Self.serverName, name != Self.probeServerName,
+                case .array(let listen)? = servers[name]?.object?["listen"]
+            else { return false }
+            return listen.contains { if case .string(let address) = $0 { ports.contains(Self.port(address)) } else { false } }
+        }
+        if let host, var server = servers[host]?.object {
+            servers[Self.serverName] = nil
+            var existing: [JSONValue] = []
+            if case .array(let list)? = server["routes"] { existing = list.filter { !Self.isJailpilotRoute($0) } }
+            server["routes"] = .array(routes + existing)
+            servers[host] = .object(server)
+        } else {
+            servers[Self.serverName] = server(for: apps)
+        }
+        if let probe = settings.probe {
+            servers[Self.probeServerName] = [
+                "listen": [.string(probe)],
+                "routes": [["handle": [["handler": "static_response", "status_code": 200, "body": .string(token(for: apps))]]]],
+                "automatic_https": ["disable": true],
+            ]
+        } else {
+            servers[Self.probeServerName] = nil
+        }
+        return servers
+    }
+
+    /// What the probe server answers: a digest of jailpilot's part of the config, so that a
+    /// Caddy serving an older or foreign config is told apart from one serving this one.
+    func token(for apps: [AppConfig]) -> String {
+        let text = (try? JSONValue.array(apps.map(route) + [server(for: apps)]).encoded()).map {
+            String(decoding: $0, as: UTF8.self)
+        }
+        return "jailpilot " + String(fnv1a(text ?? ""), radix: 16)
+    }
+
+    public func routesPresent(for apps: [AppConfig]) async -> Bool? {
+        guard let probe = settings.probe, let endpoint = HTTPEndpoint("http://\(probe)") else { return nil }
+        let response = try? await HTTPClient(timeout: .seconds(2)).send("GET", "/", to: endpoint)
+        return response?.status == 200 && response?.text == token(for: apps)
+    }
+
+    /// The probe server's name in `apps.http.servers`.
+    public static let probeServerName = "jailpilot_probe"
+
+    static func isJailpilotRoute(_ route: JSONValue) -> Bool {
+        if case .string(let id)? = route.object?["@id"] { return id.hasPrefix("jailpilot_") }
+        return false
+    }
+
+    /// The port of a Caddy listen address (`:443`, `127.0.0.1:8080`, `tcp/[::1]:80`).
+    static func port(_ address: String) -> String { String(address.split(separator: ":").last ?? "") }
 
     /// The `jailpilot` server object: one route per app.
     func server(for apps: [AppConfig]) -> JSONValue {

@@ -29,9 +29,57 @@ public struct RouteTable: Sendable, Equatable {
         return RouteTable(addresses: addresses)
     }
 
-    /// Writes the table atomically.
+    /// The table the state store says: every live release's address.
+    public static func derived(from store: StateStore) throws -> RouteTable {
+        var table = RouteTable()
+        for release in try store.releases(in: [.live]) { table.addresses[release.app] = release.address }
+        return table
+    }
+
+    /// Runs `change` (a store update, e.g. a flip) and rewrites `state_dir/routes` from the
+    /// store, both holding `state_dir/routes.lock`. Every writer (flips of different apps,
+    /// `remove`, the agent's repair, a CLI command in another process) goes through it, so the
+    /// file always ends up as the store says, and no reader of the lock sees a flip half done.
+    /// Apps in `excluding` are left out (an app being removed). Returns the table written.
+    @discardableResult
+    public static func commit<T>(
+        store: StateStore, stateDir: String, excluding: Set<String> = [], _ change: () throws -> T
+    ) throws -> (T, RouteTable) {
+        try LockFile.withExclusive(lockPath(stateDir: stateDir)) {
+            let result = try change()
+            var table = try derived(from: store)
+            for app in excluding { table.addresses[app] = nil }
+            try table.save(stateDir: stateDir)
+            return (result, table)
+        }
+    }
+
+    /// Rewrites `state_dir/routes` from the store (see `commit`).
+    @discardableResult
+    public static func rebuild(from store: StateStore, stateDir: String, excluding: Set<String> = []) throws -> RouteTable {
+        try commit(store: store, stateDir: stateDir, excluding: excluding) {}.1
+    }
+
+    /// If `state_dir/routes` is missing, damaged or stale, rewrites it from the store and returns
+    /// what it said before; nil when it was right.
+    public static func repair(from store: StateStore, stateDir: String) throws -> RouteTable? {
+        try LockFile.withExclusive(lockPath(stateDir: stateDir)) {
+            let current = load(stateDir: stateDir)
+            let wanted = try derived(from: store)
+            let text = (try? FileIO.readText(path(stateDir: stateDir))) ?? ""
+            guard current != wanted || text != wanted.text else { return nil }
+            try wanted.save(stateDir: stateDir)
+            return current
+        }
+    }
+
+    static func lockPath(stateDir: String) -> String { "\(stateDir)/routes.lock" }
+
+    /// The file's exact content.
+    var text: String { addresses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined() }
+
+    /// Writes the table atomically. The product writes through `commit`, which serialises writers.
     public func save(stateDir: String) throws {
-        let text = addresses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined()
         try FileIO.replace(Self.path(stateDir: stateDir), text: text)
     }
 }

@@ -5,6 +5,9 @@ public protocol Router: Sendable {
     /// Returns true when the proxy's configuration was changed.
     @discardableResult
     func applyRoutes(for apps: [AppConfig]) async throws -> Bool
+    /// A cheap look (no admin API call) at whether the proxy still serves these routes: false
+    /// after a restart or a reload by someone else; nil when it cannot be told this way.
+    func routesPresent(for apps: [AppConfig]) async -> Bool?
 }
 
 /// The proxy could not be driven; nothing live was changed.

@@ -41,11 +41,11 @@ extension Deployer {
         }
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
-        let live = try store.flip(to: release, from: old, probation: probation)
-        CrashPoint.hit("flip")
-        var table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
-        table.addresses[app.name] = address
-        try table.save(stateDir: runtime.config.agent.stateDir)
+        let (live, _) = try RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
+            let live = try store.flip(to: release, from: old, probation: probation)
+            CrashPoint.hit("flip")
+            return live
+        }
         progress("flipped \(app.name) to \(release.name) at \(address)")
         log.emit(
             app: app.name, sha: release.sha, "flip", took: ContinuousClock.now - start,

@@ -84,9 +84,7 @@ extension Deployer {
     public func remove(_ app: AppConfig) async throws -> Int {
         let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
-        var table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
-        table.addresses[app.name] = nil
-        try table.save(stateDir: runtime.config.agent.stateDir)
+        try RouteTable.rebuild(from: store, stateDir: runtime.config.agent.stateDir, excluding: [app.name])
         var removed = 0
         for release in try store.releases(app: app.name) where release.state.hasJail {
             try await host.destroy(spec(release, app: app))
@@ -106,9 +104,7 @@ extension Deployer {
     @discardableResult
     public func syncRoutes(for apps: [AppConfig]? = nil) async throws -> Bool {
         let changed = try await router.applyRoutes(for: apps ?? runtime.config.apps)
-        var table = RouteTable()
-        for release in try store.releases(in: [.live]) { table.addresses[release.app] = release.address }
-        try table.save(stateDir: runtime.config.agent.stateDir)
+        let table = try RouteTable.rebuild(from: store, stateDir: runtime.config.agent.stateDir)
         log.emit(
             app: "-", changed ? "routes.applied" : "routes.unchanged",
             [("apps", table.addresses.keys.sorted().joined(separator: ","))])

@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Synchronization
 
 #if canImport(Glibc)
     import Glibc
@@ -27,6 +28,9 @@ public struct FileIOError: Error, Sendable, CustomStringConvertible {
     }
 }
 
+/// Numbers the temporary files of atomic writes within this process.
+private let temporaryCounter = Mutex<Int>(0)
+
 /// Small POSIX file helpers whose errors keep errno (Foundation's do not, portably).
 public enum FileIO {
     /// Creates `path` (which must not exist) with `bytes` and `mode`.
@@ -50,7 +54,8 @@ public enum FileIO {
     private static func writeAtomically(
         _ path: String, mode: mode_t, _ fill: (_ fd: Int32, _ temporary: String) throws -> Void
     ) throws {
-        let temporary = "\(path).tmp.\(getpid())"
+        // Unique per write: two tasks of one process replacing the same file must not share it.
+        let temporary = "\(path).tmp.\(getpid()).\(temporaryCounter.withLock { n -> Int in n += 1; return n })"
         unlink(temporary)
         do {
             let fd = open(temporary, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, mode)

@@ -37,6 +37,19 @@ final class LockFile: @unchecked Sendable {
 
     deinit { release() }
 
+    /// Runs `body` holding an exclusive flock on `path`, waiting for it: serialises a short
+    /// critical section between the tasks of one process and between processes alike (each
+    /// call opens its own descriptor, and flock locks belong to open descriptors).
+    static func withExclusive<T>(_ path: String, _ body: () throws -> T) throws -> T {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw FileIOError(operation: "flock", path: path, code: errno) }
+        }
+        return try body()
+    }
+
     /// The pid of the process holding a lock.
     struct HeldBy: Error { var pid: String }
 }

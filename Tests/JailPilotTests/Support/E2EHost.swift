@@ -36,10 +36,11 @@ actor E2EHost {
         prepared = true
     }
 
-    /// (Re)starts Caddy with an empty config, as after a crash without --resume.
-    func startCaddy() async throws {
+    /// (Re)starts Caddy with an empty config, as after a crash without --resume; with
+    /// `samePorts`, on the admin port it had (as `service caddy restart` does).
+    func startCaddy(samePorts: Bool = false) async throws {
         caddy?.terminate()
-        adminPort = freePort()
+        if !samePorts || adminPort == 0 { adminPort = freePort() }
         let scratch = "/tmp/jailpilot-tests/caddy-\(adminPort)"
         try FileIO.makeDirectories(scratch)
         let config = "{\"admin\":{\"listen\":\"127.0.0.1:\(adminPort)\"}}"
@@ -142,6 +143,7 @@ final class E2EWorld: @unchecked Sendable {
             listen = ["127.0.0.1:\(frontPort)"]
             automatic_https = false
             resolver = "127.0.0.1:\(resolverPort)"
+            probe = "127.0.0.1:\(freePort())"
             refresh = "50ms"
             [apps.hello]
             repo = "\(repo.fileURL)"

@@ -1,0 +1,72 @@
+import FoundationEssentials
+
+extension Agent {
+    /// Apps Caddy must route: configured ones, and removed ones that still have a live release.
+    var routedApps: [AppConfig] {
+        config.apps + retained.values.filter { r in !config.apps.contains { $0.name == r.name } }.sorted { $0.name < $1.name }
+    }
+
+    /// Applies Caddy's routes for configured apps and retained ones; retried every tick on
+    /// failure, which is logged once until it succeeds again.
+    func applyRoutes() async {
+        do {
+            try await deployer().syncRoutes(for: routedApps)
+            if routesFailing { runtime.log.emit(app: "-", "routes.restored", [("why", "Caddy's admin API answers again")]) }
+            routesApplied = true
+            routesFailing = false
+        } catch {
+            noteRoutesFailed(error)
+        }
+    }
+
+    /// Every tick (1 s): the route table must say what the store says, and Caddy must still
+    /// serve jailpilot's routes. A deleted, truncated or stale routes file is rewritten; a Caddy
+    /// that restarted or was reloaded with another config (an operator's Caddyfile) gets the
+    /// routes back. The Caddy check is one request to the probe server jailpilot keeps in
+    /// Caddy's config, not to the admin API, which logs every request it gets.
+    func keepRoutes() async {
+        let stateDir = config.agent.stateDir
+        do {
+            if let before = try RouteTable.repair(from: runtime.store, stateDir: stateDir) {
+                let was =
+                    before.addresses.isEmpty
+                    ? "missing or empty"
+                    : before.addresses.sorted { $0.key < $1.key }
+                        .map { "\($0.key)=\($0.value)" }.joined(separator: ",")
+                runtime.log.emit(app: "-", "routes.repaired", [("file", RouteTable.path(stateDir: stateDir)), ("was", was)])
+            }
+        } catch {
+            runtime.log.emit(app: "-", "routes.repair_failed", [("error", "\(error)")])
+        }
+        guard routesApplied else { return await applyRoutes() }
+        if let quiet = probeQuietUntil, ContinuousClock.now < quiet { return }
+        guard let router = try? deployer().router, await router.routesPresent(for: routedApps) == false else { return }
+        do {
+            if try await router.applyRoutes(for: routedApps) {
+                runtime.log.emit(
+                    app: "-", "routes.restored",
+                    [
+                        ("why", "Caddy no longer had jailpilot's routes (restarted or reloaded)"),
+                        ("apps", routedApps.map(\.name).joined(separator: ",")),
+                    ])
+            } else {
+                // Caddy's config was right, yet the probe did not answer: something else holds
+                // its port. Say so once a minute rather than asking the admin API every second.
+                runtime.log.emit(
+                    app: "-", "routes.probe_unanswered",
+                    [("probe", config.caddy.probe ?? "-"), ("note", "is another program on that port? set [caddy] probe")])
+                probeQuietUntil = ContinuousClock.now + .seconds(60)
+            }
+        } catch {
+            noteRoutesFailed(error)
+        }
+    }
+
+    private func noteRoutesFailed(_ error: Error) {
+        if !routesFailing {
+            runtime.log.emit(app: "-", "routes.failed", [("error", "\(error)"), ("retry", "every second")])
+        }
+        routesFailing = true
+        routesApplied = false
+    }
+}

@@ -1,0 +1,146 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// Caddy has a life of its own: it is restarted by its service, reloaded by an operator with
+/// their own Caddyfile. The running agent puts jailpilot's routes back within 2 s, logged once
+/// (root, like the deploy tests).
+@Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
+struct CaddyLifeTests {
+    func log(_ world: E2EWorld) -> String {
+        (try? String(contentsOfFile: "\(world.state.path)/agent.log", encoding: .utf8)) ?? ""
+    }
+
+    func get(_ port: Int, host: String) async -> String {
+        let response = try? await HTTPClient(timeout: .seconds(2)).send(
+            "GET", "/", to: .tcp(host: "127.0.0.1", port: port), host: host)
+        guard let response else { return "<no response>" }
+        return response.status == 200 ? response.text : "<\(response.status)>"
+    }
+
+    @Test func caddyRestartedWithAnEmptyConfigServesTheAppsAgainWithin2s() async throws {
+        try await E2EWorld.with { world in
+            let v1 = try await world.repo.commitHello("back again")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            #expect(await eventually(.seconds(5)) { await world.fetch() == "back again" })
+
+            try await E2EHost.shared.startCaddy(samePorts: true)  // `service caddy restart`
+            #expect(await eventually(.seconds(2)) { await world.fetch() == "back again" }, "not served within 2 s")
+            #expect(await eventually(.seconds(2)) { log(world).contains("event=routes.restored") })
+            try await Task.sleep(for: .seconds(2))
+            #expect(log(world).components(separatedBy: "event=routes.restored").count == 2, "logged once")
+            await agent.stop()
+            await running.value
+        }
+    }
+
+    @Test func anOperatorsCaddyfileSiteAndTheAppsBothSurviveItsReload() async throws {
+        try await E2EWorld.with { world in
+            let admin = freePort()
+            let front = freePort()
+            let scratch = try Scratch("caddyfile")
+            let caddyfile = try scratch.write(
+                "Caddyfile",
+                """
+                {
+                \tadmin 127.0.0.1:\(admin)
+                \tauto_https off
+                }
+                http://other.localhost:\(front) {
+                \tbind 127.0.0.1
+                \trespond "other site"
+                }
+
+                """)
+            let environment = ProcessInfo.processInfo.environment.merging([
+                "HOME": scratch.path, "XDG_DATA_HOME": scratch.path, "XDG_CONFIG_HOME": scratch.path,
+            ]) { $1 }
+            let caddy = try BackgroundProcess(
+                Command("caddy", ["run", "--config", caddyfile, "--adapter", "caddyfile"], environment: environment),
+                log: "\(scratch.path)/caddy.log")
+            defer { caddy.terminate() }
+            #expect(await eventually(.seconds(10)) { await get(front, host: "other.localhost") == "other site" })
+
+            // The agent drives this Caddy, on the port the operator's site uses.
+            let text = world.configText
+                .replacingOccurrences(of: world.adminAddress, with: "http://127.0.0.1:\(admin)")
+                .replacingOccurrences(
+                    of: "listen = [\"127.0.0.1:\(world.frontPort)\"]", with: "listen = [\"127.0.0.1:\(front)\"]")
+            try FileIO.replace(world.configPath, text: text)
+            let v1 = try await world.repo.commitHello("app site")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            #expect(await eventually(.seconds(5)) { await get(front, host: "hello.localhost") == "app site" })
+            #expect(await get(front, host: "other.localhost") == "other site")
+
+            // The operator reloads their Caddyfile (`service caddy reload`).
+            try await sh(
+                ["caddy", "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", "127.0.0.1:\(admin)"],
+                env: environment)
+            #expect(
+                await eventually(.seconds(2)) { await get(front, host: "hello.localhost") == "app site" }, "not served within 2 s"
+            )
+            #expect(await get(front, host: "other.localhost") == "other site")
+            #expect(log(world).contains("event=routes.restored"))
+            await agent.stop()
+            await running.value
+        }
+    }
+
+    /// A deleted routes file gave 503s for good; the agent now rewrites it from the store.
+    @Test func aDeletedOrStaleRoutesFileIsRebuiltWithin2s() async throws {
+        try await E2EWorld.with { world in
+            let v1 = try await world.repo.commitHello("routed")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            let live = try #require(try world.runtime.store.live(app: "hello"))
+            let path = RouteTable.path(stateDir: world.state.path)
+
+            unlink(path)
+            #expect(
+                await eventually(.seconds(2)) { RouteTable.load(stateDir: world.state.path).addresses["hello"] == live.address })
+            #expect(await eventually(.seconds(2)) { await world.fetch() == "routed" })
+
+            try FileIO.replace(path, text: "hello 172.31.253.250\n")  // stale: the store says otherwise
+            #expect(
+                await eventually(.seconds(2)) { RouteTable.load(stateDir: world.state.path).addresses["hello"] == live.address })
+            #expect(log(world).contains("event=routes.repaired"))
+            await agent.stop()
+            await running.value
+        }
+    }
+}
+
+/// Concurrent writers of the route table (two apps flipping at once) never lose each other's entry.
+@Suite struct RouteTableTests {
+    @Test func concurrentCommitsAlwaysEndAsTheStoreSays() async throws {
+        let state = try Scratch("routes")
+        let store = try StateStore(stateDir: state.path)
+        let apps = (0..<8).map { "app\($0)" }
+        await withTaskGroup(of: Void.self) { group in
+            for (n, app) in apps.enumerated() {
+                group.addTask {
+                    for round in 0..<10 {
+                        _ = try? RouteTable.commit(store: store, stateDir: state.path) {
+                            let release = try store.createRelease(
+                                app: app, sha: String(repeating: "a", count: 40), state: .healthy,
+                                address: "10.0.\(n).\(round + 1)")
+                            let old = try store.live(app: app)
+                            return try store.flip(to: release, from: old)
+                        }
+                    }
+                }
+            }
+        }
+        let table = RouteTable.load(stateDir: state.path)
+        #expect(table == (try RouteTable.derived(from: store)))
+        #expect(table.addresses.count == 8)
+        #expect(apps.allSatisfy { table.addresses[$0]?.hasSuffix(".10") == true })
+        let leftovers = try FileManager.default.contentsOfDirectory(atPath: state.path).filter { $0.contains(".tmp.") }
+        #expect(leftovers.isEmpty)
+    }
+}
