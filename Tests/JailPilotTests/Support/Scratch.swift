@@ -32,6 +32,10 @@ func have(_ program: String) -> Bool {
 
 enum HostProcessRunnerPath {
     static func resolve(_ name: String) throws -> String {
+        if name.contains("/") {
+            guard access(name, X_OK) == 0 else { throw ProcessError.notFound(executable: name, path: "") }
+            return name
+        }
         for dir in (ProcessInfo.processInfo.environment["PATH"] ?? "/usr/bin:/bin").split(separator: ":") {
             let candidate = "\(dir)/\(name)"
             if access(candidate, X_OK) == 0 { return candidate }
