@@ -26,6 +26,8 @@ public actor Agent {
     var configStamp: String?
     let shutdownGrace: Duration
     private var signalSources: [DispatchSourceSignal] = []
+    /// Set at the end of a drain: the agent's resolver stops answering.
+    let resolverStopped = StopSignal()
 
     /// Loads the config, takes the state_dir lock and opens the store (refusing a damaged one).
     public init(configPath: String, shutdownGrace: Duration = .seconds(30)) throws {
@@ -60,6 +62,7 @@ public actor Agent {
         runtime.log.emit(
             app: "-", "agent.started", [("pid", "\(getpid())"), ("apps", config.apps.map(\.name).joined(separator: ","))])
         await metrics.set("jailpilot_up", [], 1)
+        startResolver()
         await recover()
         await applyRoutes()
         for app in config.apps { startWatcher(app, pinChanged: false) }
@@ -109,6 +112,7 @@ public actor Agent {
         timeout.cancel()
         await metrics.set("jailpilot_up", [], 0)
         await metrics.flush()
+        resolverStopped.set()
         runtime.log.emit(app: "-", "agent.stopped")
         lock.release()
     }

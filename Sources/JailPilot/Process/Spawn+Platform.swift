@@ -14,6 +14,18 @@ import CSpawn
     import Darwin
 #endif
 
+#if os(FreeBSD)
+    /// The socket option under which several processes share one UDP port, each answering some
+    /// of its datagrams, so that any one of them may die. FreeBSD's SO_REUSEPORT only shares
+    /// multicast and broadcast; SO_REUSEPORT_LB spreads unicast over the sharing sockets by a
+    /// hash of the addresses (setsockopt(2)).
+    let socketReusePort = SO_REUSEPORT_LB
+#else
+    /// The socket option under which several processes share one UDP port (Linux's
+    /// SO_REUSEPORT spreads datagrams over the sharing sockets of one user, socket(7)).
+    let socketReusePort = SO_REUSEPORT
+#endif
+
 #if os(Linux)
     /// SOCK_STREAM as the Int32 socket(2) takes (glibc: an enum `__socket_type`).
     let socketStream = Int32(SOCK_STREAM.rawValue)

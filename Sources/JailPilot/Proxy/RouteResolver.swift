@@ -12,9 +12,10 @@ import FoundationEssentials
 /// upstreams ask it where each app lives.
 ///
 /// It answers A queries from the route table (re-read whenever the file changes), NODATA for
-/// other types of a known app, NXDOMAIN otherwise. It holds no state of its own, so it can
-/// run as its own small service that outlives agent restarts (Caddy fails requests while it
-/// cannot resolve, so it must not go away with the agent).
+/// other types of a known app, NXDOMAIN otherwise. It holds no state of its own. Caddy fails
+/// requests while it cannot resolve, so two processes answer on the same UDP port (a shared
+/// port, `socketReusePort`): `jailpilot resolver`, its own small service, and the agent. Either
+/// may restart or die while the other answers.
 public final class RouteResolver: @unchecked Sendable {
     public static let zone = "jailpilot.internal"
     private let stateDir: String
@@ -66,6 +67,9 @@ public final class RouteResolver: @unchecked Sendable {
         let fd = socket(AF_INET, socketDatagram, 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+        // Shared with the other answering process (the agent, or a resolver being restarted):
+        // while one of them is down, the other answers every query.
+        setsockopt(fd, SOL_SOCKET, socketReusePort, &yes, socklen_t(MemoryLayout<Int32>.size))
         let rc = withUnsafePointer(to: &sin) {
             $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
                 Glibc.bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size))

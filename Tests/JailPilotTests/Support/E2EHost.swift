@@ -99,17 +99,18 @@ final class E2EWorld: @unchecked Sendable {
     let state: Scratch
     let runtime: Runtime
     let resolverPort: Int
-    private let stopFlag = StopFlag()
+    private let stopFlag = StopSignal()
     let frontPort: Int
 
     /// Runs `body` in a fresh world and tears the world down whatever happened.
     static func with(
-        appExtra: String = "", probation: String = "1s", extra: String = "", _ body: (E2EWorld) async throws -> Void
+        appExtra: String = "", probation: String = "1s", extra: String = "", ownResolver: Bool = true,
+        _ body: (E2EWorld) async throws -> Void
     ) async throws {
         // Worlds share one bridge, address range and Caddy: one at a time across all suites.
         await E2ELock.shared.acquire()
         let result = await Result {
-            let world = try await E2EWorld(appExtra: appExtra, probation: probation, extra: extra)
+            let world = try await E2EWorld(appExtra: appExtra, probation: probation, extra: extra, ownResolver: ownResolver)
             let outcome = await Result { try await body(world) }
             await world.tearDown()
             try outcome.get()
@@ -123,7 +124,11 @@ final class E2EWorld: @unchecked Sendable {
     var adminAddress: String = ""
     var configPath: String { "\(state.path)/agent.conf" }
 
-    init(appExtra: String = "", probation: String = "1s", admin: String? = nil, extra: String = "") async throws {
+    /// With `ownResolver`, a route resolver runs on a thread of the test process (a test that
+    /// runs `jailpilot resolver` as a process of its own says false).
+    init(
+        appExtra: String = "", probation: String = "1s", admin: String? = nil, extra: String = "", ownResolver: Bool = true
+    ) async throws {
         try await E2EHost.shared.prepare()
         repo = try await GitFixture()
         state = try Scratch("e2e")
@@ -165,7 +170,7 @@ final class E2EWorld: @unchecked Sendable {
         let resolver = RouteResolver(stateDir: state.path)
         let address = "127.0.0.1:\(resolverPort)"
         let flag = stopFlag
-        Thread.detachNewThread { try? resolver.serve(on: address, until: { flag.isSet }) }
+        if ownResolver { Thread.detachNewThread { try? resolver.serve(on: address, until: { flag.isSet }) } }
     }
 
     var app: AppConfig { runtime.config.app("hello")! }
@@ -184,13 +189,6 @@ final class E2EWorld: @unchecked Sendable {
         _ = try? await deployer.remove(app)
         stopFlag.set()
     }
-}
-
-final class StopFlag: @unchecked Sendable {
-    private let lock = NSLock()
-    private var value = false
-    var isSet: Bool { lock.withLock { value } }
-    func set() { lock.withLock { value = true } }
 }
 
 /// Serialises end-to-end worlds across test suites (Swift Testing runs suites in parallel).
