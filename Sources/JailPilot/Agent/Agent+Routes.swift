@@ -69,4 +69,19 @@ extension Agent {
         routesFailing = true
         routesApplied = false
     }
+
+    /// Every tick: replaced releases that were still serving connections are stopped once those
+    /// close or their drain_timeout passes.
+    func retireDrained() async {
+        defer { drainer = nil }
+        guard let draining = try? runtime.store.releases(in: [.standby]).filter({ $0.step == "draining" }), !draining.isEmpty,
+            let deployer = try? deployer()
+        else { return }
+        for name in Set(draining.map(\.app)) {
+            guard let app = config.app(name) ?? retained[name] else { continue }
+            do { try await deployer.retireDrained(app) } catch {
+                runtime.log.emit(app: name, "retire.failed", [("error", "\(error)")])
+            }
+        }
+    }
 }

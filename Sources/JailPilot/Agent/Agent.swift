@@ -26,6 +26,8 @@ public actor Agent {
     var configStamp: String?
     let shutdownGrace: Duration
     private var signalSources: [DispatchSourceSignal] = []
+    /// The running pass over draining releases (a stop may take seconds; ticks go on meanwhile).
+    var drainer: Task<Void, Never>?
     /// Set at the end of a drain: the agent's resolver stops answering.
     let resolverStopped = StopSignal()
 
@@ -78,6 +80,7 @@ public actor Agent {
             case .tick:
                 if Self.stamp(configPath) != configStamp { reload(reason: "file changed") }
                 await keepRoutes()
+                if drainer == nil { drainer = Task { await retireDrained() } }
                 await metrics.flush()
             }
         }

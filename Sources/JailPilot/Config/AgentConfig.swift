@@ -102,6 +102,9 @@ public struct AppConfig: Sendable, Equatable {
     public var healthDeadline: Duration
     /// After the flip, how long the previous release keeps running while the new one is watched.
     public var probation: Duration
+    /// After probation, how long the previous release may keep serving connections it still has
+    /// (WebSockets, event streams) before it is stopped anyway.
+    public var drainTimeout: Duration = .seconds(300)
     /// HTTPS: a file whose first line is the token (never logged).
     public var tokenFile: String?
     /// HTTPS: the user name sent with the token.

@@ -1,7 +1,7 @@
 /// `[apps.NAME]` tables and the checks that span apps.
 extension ConfigLoader {
     static let appKeys = [
-        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "service", "port", "health",
+        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "service", "port", "health", "drain_timeout",
         "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
         "health_deadline", "probation",
     ]
@@ -67,7 +67,7 @@ extension ConfigLoader {
         let passes = t.int("health_passes", example: "3") ?? 3
         if !(1...100).contains(passes) { t.issues.add(t.key("health_passes"), "\(passes) must be between 1 and 100") }
         let knownHosts = t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? agent.knownHosts
-        let app = AppConfig(
+        var app = AppConfig(
             name: name, repo: repo ?? "", branch: branch, pin: pin, hostnames: hostnames, build: build,
             buildEnv: t.stringTable("build_env", example: "{ GOFLAGS = \"-trimpath\" }") ?? [:],
             buildTimeout: t.duration("build_timeout", example: "10m", range: .milliseconds(100)...(.seconds(86400)))
@@ -79,6 +79,8 @@ extension ConfigLoader {
             probation: t.duration("probation", example: "30s", range: .milliseconds(100)...(.seconds(86400))) ?? .seconds(30),
             tokenFile: tokenFile,
             tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
+        app.drainTimeout =
+            t.duration("drain_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.drainTimeout
         return t.issues.issues.count == before ? app : nil
     }
 

@@ -39,6 +39,18 @@ extension FreeBSDJails {
         return LinuxJails.inetAddresses(result.stdoutText)
     }
 
+    /// sockstat(1) `-4 -c -P tcp -p PORT`: connected IPv4 TCP sockets on that port, columns USER
+    /// COMMAND PID FD PROTO LOCAL FOREIGN. A non-VNET jail's sockets are in the host's stack, so
+    /// the app's accepted connections are the lines whose local address is the jail's.
+    public func openConnections(_ spec: JailSpec) async -> Int? {
+        let command = Command("sockstat", ["-4", "-c", "-P", "tcp", "-p", String(spec.port)])
+        guard let result = try? await runner.run(command, timeout: .seconds(10)), result.succeeded else { return nil }
+        return result.stdoutText.split(separator: "\n").filter { line in
+            let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })
+            return fields.count >= 7 && fields[5] == "\(spec.address):\(spec.port)"
+        }.count
+    }
+
     public func adopt(_ spec: JailSpec) async throws {
         guard await ownership(spec) == .unmarked else { return }
         try await executor.execute(.run(Command("zfs", ["set", "\(Self.ownerProperty)=\(owner.marker)", dataset(spec.name)])))

@@ -73,6 +73,9 @@ public protocol JailHost: Sendable {
     func addressesInUse() async -> Set<String>
     /// Marks a jail made before owner markers existed, which this state_dir's store records.
     func adopt(_ spec: JailSpec) async throws
+    /// Established TCP connections to the release's service (`address:port`), as the host sees
+    /// them; nil when they cannot be counted. Retirement waits for them to close.
+    func openConnections(_ spec: JailSpec) async -> Int?
 }
 
 extension JailSpec {

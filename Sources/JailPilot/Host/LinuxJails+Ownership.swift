@@ -61,6 +61,13 @@ extension LinuxJails {
         return out
     }
 
+    /// ss(8) in the host's namespace: Caddy's connections to the jail's address and port.
+    public func openConnections(_ spec: JailSpec) async -> Int? {
+        let command = Command("ss", ["-H", "-t", "-n", "state", "established", "dst", "\(spec.address):\(spec.port)"])
+        guard let result = try? await runner.run(command, timeout: .seconds(10)), result.succeeded else { return nil }
+        return result.stdoutText.split(separator: "\n").filter { !$0.trimmedWhitespace.isEmpty }.count
+    }
+
     public func adopt(_ spec: JailSpec) async throws {
         if FileIO.exists(container(spec.name)), !FileIO.exists(marker(spec.name)) {
             try await executor.execute(.write(path: marker(spec.name), content: owner.marker + "\n", mode: 0o600))

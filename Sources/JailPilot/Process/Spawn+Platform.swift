@@ -2,6 +2,10 @@
 // glibc and opaque pointers on FreeBSD and Darwin, and glibc declares the socket types as enum
 // cases where FreeBSD has plain #defines. Everything else is shared POSIX.
 //
+// Sockets are close-on-exec from their creation (SOCK_CLOEXEC, socket(2) on both systems): a
+// jail supervisor the agent spawns must not inherit the resolver's socket, or a killed agent's
+// share of the resolver port would live on in it, taking queries nobody answers.
+//
 // `canImport(Glibc)` does not mean glibc: Swift names FreeBSD's C module Glibc too. What differs
 // by C library is tested with `os(Linux)`.
 import CSpawn
@@ -27,19 +31,19 @@ import CSpawn
 #endif
 
 #if os(Linux)
-    /// SOCK_STREAM as the Int32 socket(2) takes (glibc: an enum `__socket_type`).
-    let socketStream = Int32(SOCK_STREAM.rawValue)
-    /// SOCK_DGRAM as the Int32 socket(2) takes.
-    let socketDatagram = Int32(SOCK_DGRAM.rawValue)
+    /// SOCK_STREAM as the Int32 socket(2) takes (glibc: an enum `__socket_type`), close-on-exec.
+    let socketStream = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+    /// SOCK_DGRAM as the Int32 socket(2) takes, close-on-exec.
+    let socketDatagram = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
     typealias SpawnFileActions = posix_spawn_file_actions_t
     typealias SpawnAttributes = posix_spawnattr_t
     private func makeFileActions() -> SpawnFileActions { SpawnFileActions() }
     private func makeAttributes() -> SpawnAttributes { SpawnAttributes() }
 #else
-    /// SOCK_STREAM as the Int32 socket(2) takes (FreeBSD: `#define SOCK_STREAM 1`).
-    let socketStream = SOCK_STREAM
-    /// SOCK_DGRAM as the Int32 socket(2) takes.
-    let socketDatagram = SOCK_DGRAM
+    /// SOCK_STREAM as the Int32 socket(2) takes (FreeBSD: `#define SOCK_STREAM 1`), close-on-exec.
+    let socketStream = SOCK_STREAM | SOCK_CLOEXEC
+    /// SOCK_DGRAM as the Int32 socket(2) takes, close-on-exec.
+    let socketDatagram = SOCK_DGRAM | SOCK_CLOEXEC
     typealias SpawnFileActions = posix_spawn_file_actions_t?
     typealias SpawnAttributes = posix_spawnattr_t?
     private func makeFileActions() -> SpawnFileActions { nil }

@@ -129,6 +129,10 @@ public struct CaddyRouter: Router {
         return .object(server)
     }
 
+    /// How long Caddy keeps an idle connection to an app: short, so that a replaced release
+    /// is left with live requests and streams only, which retirement waits for.
+    public static let upstreamIdle: Duration = .seconds(2)
+
     func route(_ app: AppConfig) -> JSONValue {
         [
             "@id": .string("jailpilot_\(app.name)"),
@@ -136,6 +140,9 @@ public struct CaddyRouter: Router {
             "handle": [
                 [
                     "handler": "reverse_proxy",
+                    "transport": [
+                        "protocol": "http", "keep_alive": ["idle_timeout": .int(Int64(Self.upstreamIdle.seconds * 1e9))],
+                    ],
                     "dynamic_upstreams": [
                         "source": "a",
                         "name": .string(RouteResolver.name(for: app.name)),

@@ -95,12 +95,40 @@ extension Deployer {
 
     /// Stops every running release of `app` but the live one, then keeps the newest `keep`
     /// stopped releases and destroys older ones — jail, filesystem, network, config.
+    ///
+    /// A standby release that still has open connections (streams, WebSockets) keeps running
+    /// until they close or `drain_timeout` has passed since it was replaced; the agent comes
+    /// back to it every second (`retireDrained`).
     func retire(app: AppConfig, keepRunning live: Release) async throws {
         for release in try store.releases(app: app.name) where release.state == .standby && release.id != live.id {
+            let spec = spec(release, app: app)
+            var open = await host.openConnections(spec) ?? 0
+            // Caddy keeps idle keep-alive connections to an upstream for `upstreamIdle`: give
+            // those a moment to close, so that only live requests and streams hold the release.
+            let settle = ContinuousClock.now + CaddyRouter.upstreamIdle + .milliseconds(500)
+            while open > 0, release.step != "draining", ContinuousClock.now < settle {
+                try await Task.sleep(for: .milliseconds(250))
+                open = await host.openConnections(spec) ?? 0
+            }
+            let waited = Date().timeIntervalSince(release.updated)
+            if open > 0, waited < app.drainTimeout.seconds {
+                if release.step != "draining" {
+                    try store.markDraining(release)
+                    log.emit(
+                        app: app.name, sha: release.sha, "release.draining",
+                        [("connections", "\(open)"), ("until", "they close, at most \(DurationText.format(app.drainTimeout))")])
+                    progress("\(release.name) still has \(open) open connection(s); it is stopped when they close")
+                }
+                continue
+            }
             CrashPoint.hit("retire")
-            try await host.stop(spec(release, app: app))
+            try await host.stop(spec)
             try store.update(release, state: .retired)
-            log.emit(app: app.name, sha: release.sha, "release.retired")
+            let drained =
+                open > 0
+                ? "drain_timeout (\(DurationText.format(app.drainTimeout))) ran out with \(open) connection(s) open"
+                : release.step == "draining" ? "its last connection closed" : "no open connections"
+            log.emit(app: app.name, sha: release.sha, "release.retired", [("drained", drained)])
         }
         let kept = try store.releases(app: app.name).filter { $0.state == .retired }.sorted { $0.updated > $1.updated }
         for release in kept.dropFirst(app.keep) {

@@ -48,3 +48,15 @@ extension Deployer {
         return true
     }
 }
+
+extension Deployer {
+    /// Retires `app`'s replaced releases whose connections have closed or whose drain_timeout
+    /// has passed (the agent calls it every second while one drains). Skips an app that is
+    /// busy (a deploy holds its lock) or still on probation.
+    public func retireDrained(_ app: AppConfig) async throws {
+        guard let lock = try? AppLock(stateDir: runtime.config.agent.stateDir, app: app.name) else { return }
+        defer { withExtendedLifetime(lock) {} }
+        guard let live = try store.live(app: app.name), live.probationOf == nil else { return }
+        try await retire(app: app, keepRunning: live)
+    }
+}

@@ -77,6 +77,14 @@ extension StateStore {
             phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int)
     }
 
+    /// Notes that a standby release is draining (its step), leaving `updated`, the time it was
+    /// replaced, as it is: the drain deadline counts from there.
+    public func markDraining(_ release: Release) throws {
+        try locked { db in
+            try db.query("UPDATE releases SET step = 'draining' WHERE id = ?", [.int(release.id)])
+        }
+    }
+
     /// Whether any release was ever recorded (an empty store over existing jails was lost).
     public func hasReleases() throws -> Bool {
         try locked { db in try db.query("SELECT 1 FROM releases LIMIT 1").isEmpty == false }

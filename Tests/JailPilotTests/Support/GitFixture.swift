@@ -76,6 +76,19 @@ enum GoFixture {
             \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
             \t\t\(up)w.WriteHeader(\(upStatus))
             \t})
+            \t// An event stream: one line every 200 ms until the client goes away.
+            \thttp.HandleFunc("/stream", func(w http.ResponseWriter, r *http.Request) {
+            \t\tw.Header().Set("Content-Type", "text/event-stream")
+            \t\tfor i := 0; ; i++ {
+            \t\t\tfmt.Fprintf(w, "data: \(greeting) %d\\n\\n", i)
+            \t\t\tw.(http.Flusher).Flush()
+            \t\t\tselect {
+            \t\t\tcase <-r.Context().Done():
+            \t\t\t\treturn
+            \t\t\tcase <-time.After(200 * time.Millisecond):
+            \t\t\t}
+            \t\t}
+            \t})
             \tport := os.Getenv("PORT")
             \tif port == "" {
             \t\tport = "8080"

@@ -1,0 +1,52 @@
+import Foundation
+import JailPilot
+
+/// A long-lived HTTP/1.1 request (an event stream) through Caddy on loopback, read on a thread of
+/// its own until `close()`.
+final class StreamClient: @unchecked Sendable {
+    private let fd: Int32
+    private let lock = NSLock()
+    private var text = ""
+    private var closed = false
+
+    init(port: Int, host: String, path: String) throws {
+        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        self.fd = fd
+        var address = sockaddr_in()
+        address.sin_family = sa_family_t(AF_INET)
+        address.sin_port = UInt16(port).bigEndian
+        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        let rc = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+        }
+        guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
+        let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: text/event-stream\r\n\r\n".utf8)
+        _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
+        var limit = timeval(tv_sec: 0, tv_usec: 200_000)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        Thread.detachNewThread { [self] in
+            var buffer = [UInt8](repeating: 0, count: 4096)
+            while !self.isClosed {
+                let n = recv(fd, &buffer, buffer.count, 0)
+                if n == 0 { break }
+                if n > 0 { self.lock.withLock { self.text += String(decoding: buffer[0..<n], as: UTF8.self) } }
+            }
+            self.lock.withLock { self.closed = true }
+        }
+    }
+
+    private var isClosed: Bool { lock.withLock { closed } }
+
+    /// How many received lines contain `marker`.
+    func count(_ marker: String) -> Int {
+        lock.withLock { text.components(separatedBy: "\n").filter { $0.contains(marker) }.count }
+    }
+
+    func close() {
+        lock.withLock { closed = true }
+        shutdown(fd, Int32(SHUT_RDWR))
+        Glibc.close(fd)
+    }
+
+    deinit { if !isClosed { close() } }
+}
