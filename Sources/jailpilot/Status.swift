@@ -4,7 +4,9 @@ import JailPilot
 
 struct Status: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Per app: the live release, its address and health, branch head, pin or hold, kept releases, last failure.")
+        abstract:
+            "Per app: the live release, its address and health, where traffic is routed now, branch head, pin or hold, kept releases, last failure."
+    )
 
     @OptionGroup var options: ConfigOption
     @Argument(help: "Only this app.") var app: String?
@@ -15,7 +17,9 @@ struct Status: AsyncParsableCommand {
         let apps = try app.map { [try runtime.app($0)] } ?? runtime.config.apps
         var statuses: [AppStatus] = []
         for app in apps {
-            statuses.append(try await AppStatus.collect(app, store: runtime.store, mirror: runtime.layout.mirror(app.name)))
+            statuses.append(
+                try await AppStatus.collect(
+                    app, store: runtime.store, mirror: runtime.layout.mirror(app.name), resolver: runtime.config.caddy.resolver))
         }
         if json {
             let encoder = JSONEncoder()

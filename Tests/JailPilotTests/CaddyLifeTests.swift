@@ -115,6 +115,30 @@ struct CaddyLifeTests {
     }
 }
 
+extension CaddyLifeTests {
+    /// `status` once said `health: ok` while traffic went elsewhere: it now asks the resolver.
+    @Test func statusSaysWhereTrafficActuallyGoes() async throws {
+        try await E2EWorld.with { world in
+            _ = try await world.repo.commitHello("status")
+            let live = try await world.deployer.deploy(world.app).release
+            let resolver = "127.0.0.1:\(world.resolverPort)"
+            let good = try await AppStatus.collect(world.app, store: world.runtime.store, resolver: resolver)
+            #expect(good.routed == live.address)
+            #expect(good.text.contains("routed    to the live release"))
+
+            try RouteTable(addresses: ["hello": "172.31.253.250"]).save(stateDir: world.state.path)  // no agent to repair it
+            let stale = try await AppStatus.collect(world.app, store: world.runtime.store, resolver: resolver)
+            #expect(stale.routed == "172.31.253.250")
+            #expect(stale.text.contains("NOT the live release"), "\(stale.text)")
+
+            let silent = try await AppStatus.collect(world.app, store: world.runtime.store, resolver: "127.0.0.1:\(freePort())")
+            #expect(silent.routed?.contains("no answer from the resolver") == true)
+            #expect(silent.text.contains("NOT the live release"))
+            try RouteTable.rebuild(from: world.runtime.store, stateDir: world.state.path)
+        }
+    }
+}
+
 /// Concurrent writers of the route table (two apps flipping at once) never lose each other's entry.
 @Suite struct RouteTableTests {
     @Test func concurrentCommitsAlwaysEndAsTheStoreSays() async throws {

@@ -120,3 +120,69 @@ public final class RouteResolver: @unchecked Sendable {
         return table
     }
 }
+
+extension RouteResolver {
+    /// Asks the resolver at `address` (`127.0.0.1:5354`) where `app` lives, as Caddy does: the
+    /// address it answers, nil for NXDOMAIN or no A record, or an error when nothing answered
+    /// within `timeout`.
+    public static func lookup(app: String, at address: String, timeout: Duration = .seconds(1)) throws -> String? {
+        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
+            throw HTTPError(endpoint: address, message: "resolver address must be host:port")
+        }
+        var sin = sockaddr_in()
+        sin.sin_family = sa_family_t(AF_INET)
+        sin.sin_port = port.bigEndian
+        guard inet_pton(AF_INET, String(address[..<colon]), &sin.sin_addr) == 1 else {
+            throw HTTPError(endpoint: address, message: "resolver host must be an IPv4 address")
+        }
+        let fd = socket(AF_INET, socketDatagram, 0)
+        guard fd >= 0 else { throw HTTPError(endpoint: address, message: "socket: \(String(cString: strerror(errno)))") }
+        defer { close(fd) }
+        var limit = timeval(
+            tv_sec: Int(timeout.components.seconds), tv_usec: Int(timeout.components.attoseconds / 1_000_000_000_000))
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
+        let id = UInt16.random(in: 0...UInt16.max)
+        var query: [UInt8] = [UInt8(id >> 8), UInt8(id & 0xff), 0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]
+        for label in name(for: app).split(separator: ".") {
+            query.append(UInt8(label.utf8.count))
+            query += Array(label.utf8)
+        }
+        query += [0, 0, 1, 0, 1]
+        let sent = withUnsafePointer(to: &sin) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) {
+                sendto(fd, query, query.count, 0, $0, socklen_t(MemoryLayout<sockaddr_in>.size))
+            }
+        }
+        guard sent == query.count else {
+            throw HTTPError(endpoint: address, message: "send: \(String(cString: strerror(errno)))")
+        }
+        var reply = [UInt8](repeating: 0, count: 512)
+        let n = recv(fd, &reply, reply.count, 0)
+        guard n > 0 else {
+            throw HTTPError(endpoint: address, message: "no answer (\(n < 0 ? String(cString: strerror(errno)) : "empty reply"))")
+        }
+        return try parseLookup(Array(reply[0..<n]), id: id, questionLength: query.count - 12, endpoint: address)
+    }
+
+    /// The A record in a reply to the query `lookup` sends (whose question is echoed back).
+    static func parseLookup(_ reply: [UInt8], id: UInt16, questionLength: Int, endpoint: String) throws -> String? {
+        guard reply.count >= 12, UInt16(reply[0]) << 8 | UInt16(reply[1]) == id else {
+            throw HTTPError(endpoint: endpoint, message: "malformed reply")
+        }
+        if reply[3] & 0x0f == 3 { return nil }  // NXDOMAIN
+        guard reply[3] & 0x0f == 0 else { throw HTTPError(endpoint: endpoint, message: "error reply \(reply[3] & 0x0f)") }
+        let answers = Int(reply[6]) << 8 | Int(reply[7])
+        var index = 12 + questionLength
+        for _ in 0..<answers {
+            // The resolver compresses the answer's name to a pointer at the question (2 bytes).
+            guard index + 12 <= reply.count, reply[index] & 0xc0 == 0xc0 else { break }
+            let type = Int(reply[index + 2]) << 8 | Int(reply[index + 3])
+            let length = Int(reply[index + 10]) << 8 | Int(reply[index + 11])
+            index += 12
+            guard index + length <= reply.count else { break }
+            if type == 1, length == 4 { return reply[index..<index + 4].map(String.init).joined(separator: ".") }
+            index += length
+        }
+        return nil
+    }
+}

@@ -14,6 +14,9 @@ public struct AppStatus: Sendable, Codable {
     public var address: String?
     /// Result of one health request now: "ok", or what went wrong.
     public var health: String?
+    /// Where traffic goes now: the address the route resolver answers for the app (what Caddy
+    /// sees), or why it did not answer. Nil when not asked.
+    public var routed: String?
     /// The branch head last seen by a fetch or poll.
     public var head: String?
     public var pin: String?
@@ -25,7 +28,9 @@ public struct AppStatus: Sendable, Codable {
 
     /// Builds the status from the store, probing the live release once; `mirror` (the app's
     /// bare mirror) lets it count how far the branch moved past a pin or hold.
-    public static func collect(_ app: AppConfig, store: StateStore, mirror: String? = nil) async throws -> AppStatus {
+    public static func collect(
+        _ app: AppConfig, store: StateStore, mirror: String? = nil, resolver: String? = nil
+    ) async throws -> AppStatus {
         let releases = try store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
         var health: String?
@@ -35,6 +40,14 @@ public struct AppStatus: Sendable, Codable {
         let failure = releases.first { $0.state == .failed }.map {
             "\($0.sha.prefix(12)) at \($0.step ?? "?"): \($0.reason ?? "")"
         }
+        var routed: String?
+        if let resolver {
+            do {
+                routed = try RouteResolver.lookup(app: app.name, at: resolver) ?? "none (the resolver knows no live release)"
+            } catch {
+                routed = "no answer from the resolver at \(resolver): \(error)"
+            }
+        }
         let head = try store.head(app: app.name)?.sha
         let hold = try store.holdSHA(app: app.name)
         var ahead: Int?
@@ -42,7 +55,7 @@ public struct AppStatus: Sendable, Codable {
             ahead = await Mirror(path: mirror).commitsAhead(of: base, head: head)
         }
         return AppStatus(
-            app: app.name, branch: app.branch, live: live?.sha, address: live?.address, health: health,
+            app: app.name, branch: app.branch, live: live?.sha, address: live?.address, health: health, routed: routed,
             head: head, pin: app.pin, hold: hold, ahead: ahead,
             kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
                 Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address)
@@ -51,7 +64,8 @@ public struct AppStatus: Sendable, Codable {
     }
 
     init(
-        app: String, branch: String, live: String?, address: String?, health: String?, head: String?, pin: String?,
+        app: String, branch: String, live: String?, address: String?, health: String?, routed: String?, head: String?,
+        pin: String?,
         hold: String?, ahead: Int?, kept: [Kept], lastFailure: String?
     ) {
         self.app = app
@@ -59,6 +73,7 @@ public struct AppStatus: Sendable, Codable {
         self.live = live
         self.address = address
         self.health = health
+        self.routed = routed
         self.head = head
         self.pin = pin
         self.hold = hold
@@ -74,6 +89,15 @@ public struct AppStatus: Sendable, Codable {
             lines.append("  live      \(live.prefix(12)) at \(address ?? "-")  health: \(health ?? "-")")
         } else {
             lines.append("  live      none")
+        }
+        if let routed {
+            if routed == address {
+                lines.append("  routed    to the live release (the resolver answers \(routed))")
+            } else if live != nil || IPv4Network.parse(routed) != nil {
+                lines.append(
+                    "  routed    \(routed): NOT the live release at \(address ?? "-"); the agent rewrites the route table within 2 s, or run `jailpilot routes`"
+                )
+            }
         }
         lines.append("  branch    \(branch) at \(head.map { String($0.prefix(12)) } ?? "unknown (not fetched yet)")")
         let moved = { (base: String) -> String in
