@@ -1,4 +1,6 @@
 import ArgumentParser
+import Dispatch
+import Glibc
 import JailPilot
 
 struct Resolver: AsyncParsableCommand {
@@ -14,6 +16,19 @@ struct Resolver: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         printError("jailpilot resolver: answering on \(config.caddy.resolver) from \(config.agent.stateDir)/routes")
-        try RouteResolver(stateDir: config.agent.stateDir).serve(on: config.caddy.resolver)
+        // SIGTERM (rc.d stop, a restart): answer what is queued, then go; the agent answers on the
+        // same port meanwhile.
+        let stop = StopSignal()
+        var sources: [DispatchSourceSignal] = []
+        for sig in [SIGTERM, SIGINT] {
+            signal(sig, SIG_IGN)
+            let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
+            source.setEventHandler { stop.set() }
+            source.resume()
+            sources.append(source)
+        }
+        try RouteResolver(stateDir: config.agent.stateDir).serve(on: config.caddy.resolver, until: { stop.isSet })
+        withExtendedLifetime(sources) {}
+        printError("jailpilot resolver: stopped")
     }
 }

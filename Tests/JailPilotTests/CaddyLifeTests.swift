@@ -139,6 +139,82 @@ extension CaddyLifeTests {
     }
 }
 
+extension CaddyLifeTests {
+    /// With `[caddy] caddyfile` imported by the operator's Caddyfile, a reload keeps the apps:
+    /// no gap, and nothing for the agent to restore.
+    @Test func anOperatorsCaddyfileThatImportsJailpilotsRoutesReloadsWithNoGap() async throws {
+        try await E2EWorld.with { world in
+            let admin = freePort()
+            let front = freePort()
+            let scratch = try Scratch("caddyimport")
+            let snippet = "\(scratch.path)/jailpilot.caddyfile"
+            let caddyfile = try scratch.write(
+                "Caddyfile",
+                """
+                {
+                \tadmin 127.0.0.1:\(admin)
+                \tauto_https off
+                }
+                http://other.localhost:\(front) {
+                \tbind 127.0.0.1
+                \trespond "other site"
+                }
+                import \(scratch.path)/jailpilot*.caddyfile
+
+                """)
+            let environment = ProcessInfo.processInfo.environment.merging([
+                "HOME": scratch.path, "XDG_DATA_HOME": scratch.path, "XDG_CONFIG_HOME": scratch.path,
+            ]) { $1 }
+            let caddy = try BackgroundProcess(
+                Command(caddyBinary, ["run", "--config", caddyfile, "--adapter", "caddyfile"], environment: environment),
+                log: "\(scratch.path)/caddy.log")
+            defer { caddy.terminate() }
+            #expect(await eventually(.seconds(10)) { await get(front, host: "other.localhost") == "other site" })
+            let text = world.configText
+                .replacingOccurrences(of: world.adminAddress, with: "http://127.0.0.1:\(admin)")
+                .replacingOccurrences(
+                    of: "listen = [\"127.0.0.1:\(world.frontPort)\"]",
+                    with: "listen = [\"127.0.0.1:\(front)\"]\ncaddyfile = \"\(snippet)\"")
+            try FileIO.replace(world.configPath, text: text)
+            let v1 = try await world.repo.commitHello("imported")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            #expect(await eventually(.seconds(5)) { await get(front, host: "hello.localhost") == "imported" })
+            #expect(FileManager.default.fileExists(atPath: snippet))
+
+            try await sh(
+                [caddyBinary, "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", "127.0.0.1:\(admin)"],
+                env: environment)
+            #expect(await get(front, host: "hello.localhost") == "imported", "a gap right after the reload")
+            #expect(await get(front, host: "other.localhost") == "other site")
+            try await Task.sleep(for: .seconds(2))
+            #expect(!log(world).contains("event=routes.restored"), "the imported routes should have satisfied the probe")
+            let later = await get(front, host: "hello.localhost")
+            #expect(later == "imported", "\(later); \(log(world).suffix(1500))")
+            await agent.stop()
+            await running.value
+        }
+    }
+
+    /// The snippet is valid Caddyfile for the Caddy under test, for HTTPS and plain HTTP listeners.
+    @Test(.enabled(if: have(caddyBinary), "needs caddy"))
+    func caddyfileSnippetAdapts() async throws {
+        let scratch = try Scratch("adapt")
+        for caddySection in [
+            "listen = [\":443\"]", "listen = [\"127.0.0.1:8080\", \":8081\"]\nautomatic_https = false",
+        ] {
+            let config = try testConfig(
+                stateDir: scratch.path, repo: "https://example.org/x.git", extra: "[caddy]\n\(caddySection)")
+            let text = CaddyRouter(settings: config.caddy).caddyfile(for: config.apps)
+            let file = try scratch.write("snippet.caddyfile", text)
+            let adapted = try await sh([caddyBinary, "adapt", "--config", file, "--adapter", "caddyfile"])
+            #expect(adapted.contains("hello.jailpilot.internal."), "\(text)")
+            #expect(adapted.contains("jailpilot "), "the probe's digest")
+        }
+    }
+}
+
 /// Concurrent writers of the route table (two apps flipping at once) never lose each other's entry.
 @Suite struct RouteTableTests {
     @Test func concurrentCommitsAlwaysEndAsTheStoreSays() async throws {

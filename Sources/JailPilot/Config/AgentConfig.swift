@@ -73,6 +73,9 @@ public struct CaddySettings: Sendable, Equatable {
     /// Loopback TCP address of the small probe server jailpilot keeps in Caddy's config; the
     /// agent asks it every second whether Caddy still has jailpilot's routes. Nil: no probe.
     public var probe: String?
+    /// Where the agent keeps jailpilot's routes as Caddyfile site blocks, for an operator's
+    /// Caddyfile to `import`; nil: not written.
+    public var caddyfile: String? = nil
 }
 
 /// One `[apps.NAME]` table: a git repository and branch built into one binary.

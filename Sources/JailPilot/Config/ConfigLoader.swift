@@ -145,7 +145,7 @@ public enum ConfigLoader {
     }
 
     private static func readCaddy(_ t: TableReader) -> CaddySettings {
-        t.rejectUnknown(known: ["admin", "listen", "automatic_https", "resolver", "refresh", "probe"])
+        t.rejectUnknown(known: ["admin", "listen", "automatic_https", "resolver", "refresh", "probe", "caddyfile"])
         let admin = t.string("admin", example: "\"http://127.0.0.1:2019\"") ?? "http://127.0.0.1:2019"
         if !(admin.hasPrefix("http://127.") || admin.hasPrefix("http://localhost") || admin.hasPrefix("http://[::1]")
             || admin.hasPrefix("unix//"))
@@ -172,10 +172,14 @@ public enum ConfigLoader {
         {
             t.issues.add(t.key("probe"), "'\(probe)' must be a loopback host:port such as \"127.0.0.1:5356\", or \"\" for none")
         }
-        return CaddySettings(
+        let caddyfile = t.string("caddyfile", example: "\"/usr/local/etc/caddy/jailpilot.caddyfile\"")
+        if let path = caddyfile { checkPath(t, "caddyfile", path) }
+        var settings = CaddySettings(
             admin: admin, listen: listen, automaticHTTPS: t.bool("automatic_https") ?? true, resolver: resolver,
             refresh: t.duration("refresh", example: "100ms", range: .milliseconds(10)...(.seconds(10))) ?? .milliseconds(100),
             probe: probe.isEmpty ? nil : probe)
+        settings.caddyfile = caddyfile
+        return settings
     }
 
     static func checkPath(_ t: TableReader, _ key: String, _ value: String) {

@@ -61,36 +61,54 @@ public struct CaddyRouter: Router {
     /// `servers` with jailpilot's routes in place. If another server (an operator's Caddyfile
     /// site) listens on one of jailpilot's ports, the app routes go first in that server's
     /// routes, since Caddy cannot give one port to two servers; otherwise jailpilot has its own
-    /// server. Every other part of the config is left as it is.
+    /// server. The probe is placed the same way. Every other part of the config is left as it is.
     func merged(_ servers: [String: JSONValue], apps: [AppConfig]) -> [String: JSONValue] {
         var servers = servers
-        let routes = apps.map(route)
-        let ports = Set(settings.listen.map(Self.port))
-        let host = servers.keys.sorted().first { name in
-            guard name != Self.serverName, name != Self.probeServerName,
-                case .array(let listen)? = servers[name]?.object?["listen"]
-            else { return false }
-            return listen.contains { if case .string(let address) = $0 { ports.contains(Self.port(address)) } else { false } }
-        }
-        if let host, var server = servers[host]?.object {
-            servers[Self.serverName] = nil
-            var existing: [JSONValue] = []
-            if case .array(let list)? = server["routes"] { existing = list.filter { !Self.isJailpilotRoute($0) } }
-            server["routes"] = .array(routes + existing)
-            servers[host] = .object(server)
-        } else {
-            servers[Self.serverName] = server(for: apps)
+        Self.place(apps.map(route), ports: Set(settings.listen.map(Self.port)), own: Self.serverName, in: &servers) {
+            server(for: apps)
         }
         if let probe = settings.probe {
-            servers[Self.probeServerName] = [
-                "listen": [.string(probe)],
-                "routes": [["handle": [["handler": "static_response", "status_code": 200, "body": .string(token(for: apps))]]]],
-                "automatic_https": ["disable": true],
+            let route: JSONValue = [
+                "@id": "jailpilot_probe",
+                "match": [["host": [.string(String(probe.split(separator: ":").first ?? ""))]]],
+                "handle": [["handler": "static_response", "status_code": 200, "body": .string(token(for: apps))]],
+                "terminal": true,
             ]
+            Self.place([route], ports: [Self.port(probe)], own: Self.probeServerName, in: &servers) {
+                ["listen": [.string(probe)], "routes": [route], "automatic_https": ["disable": true]]
+            }
         } else {
             servers[Self.probeServerName] = nil
         }
         return servers
+    }
+
+    /// Puts `routes` first in the server (other than jailpilot's own) that listens on one of
+    /// `ports`, replacing the jailpilot routes it had; or, with none, `own` is `make()`.
+    static func place(
+        _ routes: [JSONValue], ports: Set<String>, own: String, in servers: inout [String: JSONValue], make: () -> JSONValue
+    ) {
+        let ids = Set(
+            routes.compactMap { route -> String? in if case .string(let id)? = route.object?["@id"] { id } else { nil } })
+        let host = servers.keys.sorted().first { name in
+            guard name != serverName, name != probeServerName, case .array(let listen)? = servers[name]?.object?["listen"]
+            else { return false }
+            return listen.contains { if case .string(let address) = $0 { ports.contains(port(address)) } else { false } }
+        }
+        guard let host, var server = servers[host]?.object else {
+            servers[own] = make()
+            return
+        }
+        servers[own] = nil
+        var existing: [JSONValue] = []
+        if case .array(let list)? = server["routes"] {
+            existing = list.filter { route in
+                guard case .string(let id)? = route.object?["@id"] else { return true }
+                return !ids.contains(id) && !(own == serverName && isJailpilotRoute(route) && id != "jailpilot_probe")
+            }
+        }
+        server["routes"] = .array(routes + existing)
+        servers[host] = .object(server)
     }
 
     /// What the probe server answers: a digest of jailpilot's part of the config, so that a

@@ -33,24 +33,32 @@ public final class RouteResolver: @unchecked Sendable {
         fatalError("unreachable")
     }
 
-    /// Answers queries until `stop` returns true (checked at least every 200 ms).
+    /// Answers queries until `stop` returns true (checked at least every 200 ms). Before it
+    /// closes the socket it answers every query already queued on it: a query left in a closed
+    /// socket's queue is lost, and Caddy's lookup then waits out its resolver timeout.
     public func serve(on address: String, until stop: () -> Bool) throws {
         let fd = try bind(address)
         defer { close(fd) }
         var limit = timeval(tv_sec: 0, tv_usec: 200_000)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var buffer = [UInt8](repeating: 0, count: 512)
-        while !stop() {
-            var peer = sockaddr_storage()
-            var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
-            let n = withUnsafeMutablePointer(to: &peer) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, 0, $0, &peerLength) }
-            }
-            guard n > 0, let reply = answer(Array(buffer[0..<n])) else { continue }
-            _ = withUnsafePointer(to: &peer) { p in
-                p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, peerLength) }
-            }
+        while !stop() { _ = answerOne(fd, &buffer, flags: 0) }
+        while answerOne(fd, &buffer, flags: Int32(MSG_DONTWAIT)) {}
+    }
+
+    /// Receives one datagram and answers it; false when none was there.
+    private func answerOne(_ fd: Int32, _ buffer: inout [UInt8], flags: Int32) -> Bool {
+        var peer = sockaddr_storage()
+        var peerLength = socklen_t(MemoryLayout<sockaddr_storage>.size)
+        let n = withUnsafeMutablePointer(to: &peer) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(fd, &buffer, buffer.count, flags, $0, &peerLength) }
         }
+        guard n > 0 else { return false }
+        guard let reply = answer(Array(buffer[0..<n])) else { return true }
+        _ = withUnsafePointer(to: &peer) { p in
+            p.withMemoryRebound(to: sockaddr.self, capacity: 1) { sendto(fd, reply, reply.count, 0, $0, peerLength) }
+        }
+        return true
     }
 
     /// Binds a UDP socket on an IPv4 `host:port`.

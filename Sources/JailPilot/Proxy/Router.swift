@@ -8,6 +8,10 @@ public protocol Router: Sendable {
     /// A cheap look (no admin API call) at whether the proxy still serves these routes: false
     /// after a restart or a reload by someone else; nil when it cannot be told this way.
     func routesPresent(for apps: [AppConfig]) async -> Bool?
+    /// Writes the routes where an operator's own proxy config can include them (nothing when
+    /// not configured); true when the file changed.
+    @discardableResult
+    func writeCaddyfile(for apps: [AppConfig]) throws -> Bool
 }
 
 /// The proxy could not be driven; nothing live was changed.

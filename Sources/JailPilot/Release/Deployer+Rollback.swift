@@ -104,6 +104,7 @@ extension Deployer {
     @discardableResult
     public func syncRoutes(for apps: [AppConfig]? = nil) async throws -> Bool {
         let changed = try await router.applyRoutes(for: apps ?? runtime.config.apps)
+        try router.writeCaddyfile(for: apps ?? runtime.config.apps)
         let table = try RouteTable.rebuild(from: store, stateDir: runtime.config.agent.stateDir)
         log.emit(
             app: "-", changed ? "routes.applied" : "routes.unchanged",
