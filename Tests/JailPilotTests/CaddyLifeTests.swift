@@ -244,3 +244,20 @@ extension CaddyLifeTests {
         #expect(leftovers.isEmpty)
     }
 }
+
+/// What jailpilot asks of Caddy's upstream transport.
+@Suite struct CaddyTransportTests {
+    /// Giving `keep_alive` at all drops Caddy's defaults: without max_idle_conns_per_host, Go kept
+    /// 2 idle connections per app, and under load (bench-live) the rest closed into TIME_WAIT
+    /// until connects failed with "cannot assign requested address" (502s).
+    @Test func upstreamConnectionsStayPooledAndCloseWhenIdle() throws {
+        let scratch = try Scratch("transport")
+        let config = try testConfig(stateDir: scratch.path, repo: "https://example.org/x.git")
+        let servers = CaddyRouter(settings: config.caddy).merged([:], apps: config.apps)
+        let text = String(decoding: try JSONValue.object(servers).encoded(), as: UTF8.self)
+        #expect(text.contains("\"max_idle_conns_per_host\":32"), "\(text)")
+        #expect(text.contains("\"idle_timeout\":2000000000"))
+        let snippet = CaddyRouter(settings: config.caddy).caddyfile(for: config.apps)
+        #expect(snippet.contains("keepalive_idle_conns_per_host 32"))
+    }
+}

@@ -23,6 +23,7 @@ extension CaddyRouter {
                     \t\t}
                     \t\ttransport http {
                     \t\t\tkeepalive \(DurationText.format(Self.upstreamIdle))
+                    \t\t\tkeepalive_idle_conns_per_host \(Self.upstreamIdleConnections)
                     \t\t}
                     \t}
                     }

@@ -62,7 +62,7 @@ public struct CaddyRouter: Router {
     /// site) listens on one of jailpilot's ports, the app routes go first in that server's
     /// routes, since Caddy cannot give one port to two servers; otherwise jailpilot has its own
     /// server. The probe is placed the same way. Every other part of the config is left as it is.
-    func merged(_ servers: [String: JSONValue], apps: [AppConfig]) -> [String: JSONValue] {
+    public func merged(_ servers: [String: JSONValue], apps: [AppConfig]) -> [String: JSONValue] {
         var servers = servers
         Self.place(apps.map(route), ports: Set(settings.listen.map(Self.port)), own: Self.serverName, in: &servers) {
             server(for: apps)
@@ -150,6 +150,8 @@ public struct CaddyRouter: Router {
     /// How long Caddy keeps an idle connection to an app: short, so that a replaced release
     /// is left with live requests and streams only, which retirement waits for.
     public static let upstreamIdle: Duration = .seconds(2)
+    /// Idle connections Caddy keeps per app (Caddy's own default).
+    static let upstreamIdleConnections = 32
 
     func route(_ app: AppConfig) -> JSONValue {
         [
@@ -158,8 +160,16 @@ public struct CaddyRouter: Router {
             "handle": [
                 [
                     "handler": "reverse_proxy",
+                    // Caddy fills in its keep-alive defaults only when no keep_alive is given: with
+                    // one, an unset max_idle_conns_per_host is Go's 2, and under load every other
+                    // upstream connection closes into TIME_WAIT until no local port is left
+                    // ("cannot assign requested address"), so 32, Caddy's default, is set here.
                     "transport": [
-                        "protocol": "http", "keep_alive": ["idle_timeout": .int(Int64(Self.upstreamIdle.seconds * 1e9))],
+                        "protocol": "http",
+                        "keep_alive": [
+                            "idle_timeout": .int(Int64(Self.upstreamIdle.seconds * 1e9)),
+                            "max_idle_conns_per_host": .int(Int64(Self.upstreamIdleConnections)),
+                        ],
                     ],
                     "dynamic_upstreams": [
                         "source": "a",
