@@ -38,52 +38,20 @@ struct CaddyLifeTests {
 
     @Test func anOperatorsCaddyfileSiteAndTheAppsBothSurviveItsReload() async throws {
         try await E2EWorld.with { world in
-            let admin = freePort()
-            let front = freePort()
-            let scratch = try Scratch("caddyfile")
-            let caddyfile = try scratch.write(
-                "Caddyfile",
-                """
-                {
-                \tadmin 127.0.0.1:\(admin)
-                \tauto_https off
-                }
-                http://other.localhost:\(front) {
-                \tbind 127.0.0.1
-                \trespond "other site"
-                }
-
-                """)
-            let environment = ProcessInfo.processInfo.environment.merging([
-                "HOME": scratch.path, "XDG_DATA_HOME": scratch.path, "XDG_CONFIG_HOME": scratch.path,
-            ]) { $1 }
-            let caddy = try BackgroundProcess(
-                Command(caddyBinary, ["run", "--config", caddyfile, "--adapter", "caddyfile"], environment: environment),
-                log: "\(scratch.path)/caddy.log")
-            defer { caddy.terminate() }
-            #expect(await eventually(.seconds(10)) { await get(front, host: "other.localhost") == "other site" })
-
-            // The agent drives this Caddy, on the port the operator's site uses.
-            let text = world.configText
-                .replacingOccurrences(of: world.adminAddress, with: "http://127.0.0.1:\(admin)")
-                .replacingOccurrences(
-                    of: "listen = [\"127.0.0.1:\(world.frontPort)\"]", with: "listen = [\"127.0.0.1:\(front)\"]")
-            try FileIO.replace(world.configPath, text: text)
+            let ops = try await OperatorCaddy(world, importsSnippet: false)
+            defer { ops.caddy.terminate() }
             let v1 = try await world.repo.commitHello("app site")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
             #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
-            #expect(await eventually(.seconds(5)) { await get(front, host: "hello.localhost") == "app site" })
-            #expect(await get(front, host: "other.localhost") == "other site")
+            #expect(await eventually(.seconds(5)) { await get(ops.front, host: "hello.localhost") == "app site" })
+            #expect(await get(ops.front, host: "other.localhost") == "other site")
 
-            // The operator reloads their Caddyfile (`service caddy reload`).
-            try await sh(
-                [caddyBinary, "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", "127.0.0.1:\(admin)"],
-                env: environment)
+            try await ops.reload()  // `service caddy reload`
             #expect(
-                await eventually(.seconds(2)) { await get(front, host: "hello.localhost") == "app site" }, "not served within 2 s"
-            )
-            #expect(await get(front, host: "other.localhost") == "other site")
+                await eventually(.seconds(2)) { await get(ops.front, host: "hello.localhost") == "app site" },
+                "not served within 2 s")
+            #expect(await get(ops.front, host: "other.localhost") == "other site")
             #expect(log(world).contains("event=routes.restored"))
             await agent.stop()
             await running.value
@@ -144,53 +112,21 @@ extension CaddyLifeTests {
     /// no gap, and nothing for the agent to restore.
     @Test func anOperatorsCaddyfileThatImportsJailpilotsRoutesReloadsWithNoGap() async throws {
         try await E2EWorld.with { world in
-            let admin = freePort()
-            let front = freePort()
-            let scratch = try Scratch("caddyimport")
-            let snippet = "\(scratch.path)/jailpilot.caddyfile"
-            let caddyfile = try scratch.write(
-                "Caddyfile",
-                """
-                {
-                \tadmin 127.0.0.1:\(admin)
-                \tauto_https off
-                }
-                http://other.localhost:\(front) {
-                \tbind 127.0.0.1
-                \trespond "other site"
-                }
-                import \(scratch.path)/jailpilot*.caddyfile
-
-                """)
-            let environment = ProcessInfo.processInfo.environment.merging([
-                "HOME": scratch.path, "XDG_DATA_HOME": scratch.path, "XDG_CONFIG_HOME": scratch.path,
-            ]) { $1 }
-            let caddy = try BackgroundProcess(
-                Command(caddyBinary, ["run", "--config", caddyfile, "--adapter", "caddyfile"], environment: environment),
-                log: "\(scratch.path)/caddy.log")
-            defer { caddy.terminate() }
-            #expect(await eventually(.seconds(10)) { await get(front, host: "other.localhost") == "other site" })
-            let text = world.configText
-                .replacingOccurrences(of: world.adminAddress, with: "http://127.0.0.1:\(admin)")
-                .replacingOccurrences(
-                    of: "listen = [\"127.0.0.1:\(world.frontPort)\"]",
-                    with: "listen = [\"127.0.0.1:\(front)\"]\ncaddyfile = \"\(snippet)\"")
-            try FileIO.replace(world.configPath, text: text)
+            let ops = try await OperatorCaddy(world, importsSnippet: true)
+            defer { ops.caddy.terminate() }
             let v1 = try await world.repo.commitHello("imported")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
             #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
-            #expect(await eventually(.seconds(5)) { await get(front, host: "hello.localhost") == "imported" })
-            #expect(FileManager.default.fileExists(atPath: snippet))
+            #expect(await eventually(.seconds(5)) { await get(ops.front, host: "hello.localhost") == "imported" })
+            #expect(FileManager.default.fileExists(atPath: ops.snippet))
 
-            try await sh(
-                [caddyBinary, "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", "127.0.0.1:\(admin)"],
-                env: environment)
-            #expect(await get(front, host: "hello.localhost") == "imported", "a gap right after the reload")
-            #expect(await get(front, host: "other.localhost") == "other site")
+            try await ops.reload()
+            #expect(await get(ops.front, host: "hello.localhost") == "imported", "a gap right after the reload")
+            #expect(await get(ops.front, host: "other.localhost") == "other site")
             try await Task.sleep(for: .seconds(2))
             #expect(!log(world).contains("event=routes.restored"), "the imported routes should have satisfied the probe")
-            let later = await get(front, host: "hello.localhost")
+            let later = await get(ops.front, host: "hello.localhost")
             #expect(later == "imported", "\(later); \(log(world).suffix(1500))")
             await agent.stop()
             await running.value
@@ -212,6 +148,63 @@ extension CaddyLifeTests {
             #expect(adapted.contains("hello.jailpilot.internal."), "\(text)")
             #expect(adapted.contains("jailpilot "), "the probe's digest")
         }
+    }
+}
+
+/// An operator's own Caddy, run from a Caddyfile that serves `other.localhost` on a port the
+/// world's agent is then told to share (its agent.conf is rewritten to drive this Caddy).
+struct OperatorCaddy {
+    let admin = freePort()
+    let front = freePort()
+    let scratch: Scratch
+    let caddyfile: String
+    let snippet: String
+    let environment: [String: String]
+    let caddy: BackgroundProcess
+
+    init(_ world: E2EWorld, importsSnippet: Bool) async throws {
+        scratch = try Scratch("operator")
+        snippet = "\(scratch.path)/jailpilot.caddyfile"
+        caddyfile = try scratch.write(
+            "Caddyfile",
+            """
+            {
+            \tadmin 127.0.0.1:\(admin)
+            \tauto_https off
+            }
+            http://other.localhost:\(front) {
+            \tbind 127.0.0.1
+            \trespond "other site"
+            }
+            \(importsSnippet ? "import \(scratch.path)/jailpilot*.caddyfile" : "")
+
+            """)
+        environment = ProcessInfo.processInfo.environment.merging([
+            "HOME": scratch.path, "XDG_DATA_HOME": scratch.path, "XDG_CONFIG_HOME": scratch.path,
+        ]) { $1 }
+        caddy = try BackgroundProcess(
+            Command(caddyBinary, ["run", "--config", caddyfile, "--adapter", "caddyfile"], environment: environment),
+            log: "\(scratch.path)/caddy.log")
+        let front = self.front
+        _ = await eventually(.seconds(10)) { await Self.answers(front) }
+        let listen = "listen = [\"127.0.0.1:\(front)\"]" + (importsSnippet ? "\ncaddyfile = \"\(snippet)\"" : "")
+        let text = world.configText
+            .replacingOccurrences(of: world.adminAddress, with: "http://127.0.0.1:\(admin)")
+            .replacingOccurrences(of: "listen = [\"127.0.0.1:\(world.frontPort)\"]", with: listen)
+        try FileIO.replace(world.configPath, text: text)
+    }
+
+    static func answers(_ port: Int) async -> Bool {
+        let response = try? await HTTPClient(timeout: .seconds(2)).send(
+            "GET", "/", to: .tcp(host: "127.0.0.1", port: port), host: "other.localhost")
+        return response?.text == "other site"
+    }
+
+    /// `caddy reload` of the operator's Caddyfile, as `service caddy reload` does.
+    func reload() async throws {
+        try await sh(
+            [caddyBinary, "reload", "--config", caddyfile, "--adapter", "caddyfile", "--address", "127.0.0.1:\(admin)"],
+            env: environment)
     }
 }
 

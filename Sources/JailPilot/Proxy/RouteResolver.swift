@@ -61,8 +61,8 @@ public final class RouteResolver: @unchecked Sendable {
         return true
     }
 
-    /// Binds a UDP socket on an IPv4 `host:port`.
-    func bind(_ address: String) throws -> Int32 {
+    /// The socket address of an IPv4 `host:port` such as `127.0.0.1:5354`.
+    static func socketAddress(_ address: String) throws -> sockaddr_in {
         guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
             throw HTTPError(endpoint: address, message: "resolver address must be host:port, e.g. 127.0.0.1:5354")
         }
@@ -72,6 +72,12 @@ public final class RouteResolver: @unchecked Sendable {
         guard inet_pton(AF_INET, String(address[..<colon]), &sin.sin_addr) == 1 else {
             throw HTTPError(endpoint: address, message: "resolver host must be an IPv4 address")
         }
+        return sin
+    }
+
+    /// Binds a UDP socket on an IPv4 `host:port`.
+    func bind(_ address: String) throws -> Int32 {
+        var sin = try Self.socketAddress(address)
         let fd = socket(AF_INET, socketDatagram, 0)
         var yes: Int32 = 1
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
@@ -134,15 +140,7 @@ extension RouteResolver {
     /// address it answers, nil for NXDOMAIN or no A record, or an error when nothing answered
     /// within `timeout`.
     public static func lookup(app: String, at address: String, timeout: Duration = .seconds(1)) throws -> String? {
-        guard let colon = address.lastIndex(of: ":"), let port = UInt16(address[address.index(after: colon)...]) else {
-            throw HTTPError(endpoint: address, message: "resolver address must be host:port")
-        }
-        var sin = sockaddr_in()
-        sin.sin_family = sa_family_t(AF_INET)
-        sin.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, String(address[..<colon]), &sin.sin_addr) == 1 else {
-            throw HTTPError(endpoint: address, message: "resolver host must be an IPv4 address")
-        }
+        var sin = try socketAddress(address)
         let fd = socket(AF_INET, socketDatagram, 0)
         guard fd >= 0 else { throw HTTPError(endpoint: address, message: "socket: \(String(cString: strerror(errno)))") }
         defer { close(fd) }
