@@ -64,10 +64,10 @@ public struct RouteTable: Sendable, Equatable {
     /// what it said before; nil when it was right.
     public static func repair(from store: StateStore, stateDir: String) throws -> RouteTable? {
         try LockFile.withExclusive(lockPath(stateDir: stateDir)) {
-            let current = load(stateDir: stateDir)
-            let wanted = try derived(from: store)
             let text = (try? FileIO.readText(path(stateDir: stateDir))) ?? ""
-            guard current != wanted || text != wanted.text else { return nil }
+            let wanted = try derived(from: store)
+            guard text != wanted.text else { return nil }
+            let current = parse(text)
             try wanted.save(stateDir: stateDir)
             return current
         }
