@@ -25,12 +25,11 @@ enum FreeBSDFiles {
                 exec.stop = "/bin/sh /etc/rc.shutdown";
                 exec.consolelog = \(jailQuote("/var/log/jail_console_\(spec.name).log"));
                 stop.timeout = \(stopTimeout);
-                # PERMISSIONS
-                allow.raw_sockets;
+                # PERMISSIONS (no allow.raw_sockets: an HTTP app has no use for it)
                 exec.clean;
                 mount.devfs;
                 # HOSTNAME/PATH
-                host.hostname = \(jailQuote(spec.name));
+                host.hostname = \(jailQuote(spec.name.replacing("_", with: "-")));
                 path = \(jailQuote(path));
                 # NETWORK
                 interface = \(jailQuote(interface));
@@ -80,7 +79,7 @@ enum FreeBSDFiles {
             {
                 echo "Starting ${name}."
                 [ -f "$logfile" ] || install -o nobody -g nogroup -m 644 /dev/null "$logfile"
-                /usr/sbin/daemon -P "$supervisor_pidfile" -p "$pidfile" -r -R 1 -H -o "$logfile" -u nobody \\
+                /usr/sbin/daemon -P "$supervisor_pidfile" -p "$pidfile" -r -R 1 -H -o "$logfile" -t "$name" -u nobody \\
                     /usr/bin/env PORT="${\(service)_port}" "$command"
             }
 
