@@ -35,8 +35,12 @@ extension Agent {
                         .map { "\($0.key)=\($0.value)" }.joined(separator: ",")
                 runtime.log.emit(app: "-", "routes.repaired", [("file", RouteTable.path(stateDir: stateDir)), ("was", was)])
             }
+            repairFailing = false
         } catch {
-            runtime.log.emit(app: "-", "routes.repair_failed", [("error", "\(error)")])
+            if !repairFailing {
+                runtime.log.emit(app: "-", "routes.repair_failed", [("error", "\(error)"), ("retry", "every second")])
+            }
+            repairFailing = true
         }
         guard routesApplied else { return await applyRoutes() }
         if let quiet = probeQuietUntil, ContinuousClock.now < quiet { return }

@@ -21,6 +21,8 @@ public actor Agent {
     var retained: [String: AppConfig] = [:]
     var routesApplied = false
     var routesFailing = false
+    /// The route table could not be repaired at the last tick (logged once until it can).
+    var repairFailing = false
     /// After a probe that disagreed with a Caddy config that was already right: when to ask again.
     var probeQuietUntil: ContinuousClock.Instant?
     var configStamp: String?

@@ -53,3 +53,17 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
         [24, 16, 8, 0].map { String((value >> UInt32($0)) & 0xff) }.joined(separator: ".")
     }
 }
+
+extension IPv4Network {
+    /// Every `inet A.B.C.D` in `ip -o -4 addr` or `ifconfig` output.
+    /// Used by both drivers to find addresses held on the host.
+    static func inetAddresses(_ text: String) -> Set<String> {
+        var out = Set<String>()
+        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
+        for (index, word) in words.enumerated() where word == "inet" && index + 1 < words.count {
+            let address = words[index + 1].prefix { $0 != "/" }
+            if IPv4Network.parse(String(address)) != nil { out.insert(String(address)) }
+        }
+        return out
+    }
+}

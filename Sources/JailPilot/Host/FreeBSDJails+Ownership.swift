@@ -36,7 +36,7 @@ extension FreeBSDJails {
             let result = try? await runner.run(Command("ifconfig", [settings.interface, "inet"]), timeout: .seconds(10)),
             result.succeeded
         else { return [] }
-        return LinuxJails.inetAddresses(result.stdoutText)
+        return IPv4Network.inetAddresses(result.stdoutText)
     }
 
     /// sockstat(1) `-4 -c -P tcp -p PORT`: connected IPv4 TCP sockets on that port, columns USER

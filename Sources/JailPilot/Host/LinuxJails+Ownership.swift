@@ -47,18 +47,7 @@ extension LinuxJails {
             let result = try? await runner.run(
                 Command("ip", ["-all", "netns", "exec", "ip", "-o", "-4", "addr", "show"]), timeout: .seconds(30))
         else { return [] }
-        return Self.inetAddresses(result.stdoutText)
-    }
-
-    /// Every `inet A.B.C.D` in `ip -o -4 addr` or `ifconfig` output.
-    static func inetAddresses(_ text: String) -> Set<String> {
-        var out = Set<String>()
-        let words = text.split(whereSeparator: { $0 == " " || $0 == "\n" || $0 == "\t" })
-        for (index, word) in words.enumerated() where word == "inet" && index + 1 < words.count {
-            let address = words[index + 1].prefix { $0 != "/" }
-            if IPv4Network.parse(String(address)) != nil { out.insert(String(address)) }
-        }
-        return out
+        return IPv4Network.inetAddresses(result.stdoutText)
     }
 
     /// ss(8) in the host's namespace: Caddy's connections to the jail's address and port.

@@ -27,12 +27,6 @@ public final class RouteResolver: @unchecked Sendable {
     /// The name Caddy resolves for `app` (fully qualified, so no search domains apply).
     public static func name(for app: String) -> String { "\(app).\(zone)." }
 
-    /// Binds `address` (`127.0.0.1:5354`) and answers queries until the process exits.
-    public func serve(on address: String) throws -> Never {
-        try serve(on: address, until: { false })
-        fatalError("unreachable")
-    }
-
     /// Answers queries until `stop` returns true (checked at least every 200 ms). Before it
     /// closes the socket it answers every query already queued on it: a query left in a closed
     /// socket's queue is lost, and Caddy's lookup then waits out its resolver timeout.
