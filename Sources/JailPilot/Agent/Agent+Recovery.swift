@@ -44,6 +44,14 @@ extension Agent {
                 }
             }
         }
+        // Every live release the store records, including apps no longer in agent.conf.
+        // A store that cannot be read leaves the boot list as it is.
+        do {
+            let live = try store.releases(in: [.live]).map { JailSpec(found: $0.name, service: "-") }
+            try await deployer.host.syncBootList(live)
+        } catch {
+            log.emit(app: "-", "bootlist.failed", [("error", "\(error)")])
+        }
         do { try await deployer.sweepOrphans() } catch { log.emit(app: "-", "orphans.failed", [("error", "\(error)")]) }
     }
 

@@ -15,7 +15,7 @@ enum FreeBSDFiles {
     }
 
     /// `/etc/jail.conf.d/<name>.conf`, with the seed article's parameters.
-    static func jailConf(_ spec: JailSpec, path: String, interface: String, drain: Duration) -> String {
+    static func jailConf(_ spec: JailSpec, path: String, interface: String, drain: Duration, consoleLog: String) -> String {
         let stopTimeout = max(1, Int(drain.seconds.rounded(.up)) + 5)
         return """
             # Written by jailpilot for \(spec.app) at \(spec.sha). Rewritten from its state store; do not edit.
@@ -23,7 +23,7 @@ enum FreeBSDFiles {
                 # STARTUP/LOGGING
                 exec.start = "/bin/sh /etc/rc";
                 exec.stop = "/bin/sh /etc/rc.shutdown";
-                exec.consolelog = \(jailQuote("/var/log/jail_console_\(spec.name).log"));
+                exec.consolelog = \(jailQuote(consoleLog));
                 stop.timeout = \(stopTimeout);
                 # PERMISSIONS (no allow.raw_sockets: an HTTP app has no use for it)
                 exec.clean;
@@ -115,6 +115,25 @@ enum FreeBSDFiles {
             }
 
             run_rc_command "$1"
+
+            """
+    }
+
+    /// `/etc/rc.conf.d/<service>` inside the jail: the knob that lets /etc/rc start the service.
+    static func enable(service: String) -> String {
+        "# Written by jailpilot.\n\(service)_enable=\"YES\"\n"
+    }
+
+    /// This state_dir's file in /etc/rc.conf.d/jail/: its live releases, appended to the
+    /// operator's own `jail_list` (the file is sourced by sh after rc.conf).
+    static func bootList(_ names: [String], stateDir: String) -> String {
+        // Release names are <app>_<sha12>, validated at the edge; anything else never reaches sh.
+        let names = names.filter { $0.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") } }
+        let comment = stateDir.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : String($0) }.joined()
+        return """
+            # Written by jailpilot for state_dir \(comment): the live releases rc.d/jail starts at boot.
+            # Rewritten at every flip and agent start; do not edit.
+            jail_list="${jail_list}\(names.map { " \($0)" }.joined())"
 
             """
     }

@@ -1,32 +1,44 @@
 /// The FreeBSD jail driver, following the seed article's host layout: ZFS clones of
 /// `<dataset>/templates/<template>@base` under `<dataset>/containers/`, one
 /// `/etc/jail.conf.d/<name>.conf` per jail on `lo1`, the service under daemon(8) with its
-/// rc.d script, rc.conf knob and newsyslog rule, started with `service jail start <name>`.
+/// rc.d script, rc.conf.d knob and newsyslog rule.
 ///
-/// At boot rc.d/jail starts `jail_list`; the driver keeps exactly the live releases in it
-/// (`sysrc jail_list+=` on promote, `-=` on replace and destroy), so kept releases stay down.
-/// It is plain Swift emitting commands: it compiles and is tested on Linux through its plans.
+/// Jails are started and stopped with jail(8) itself (`jail -f FILE -c NAME` / `-r NAME`), not
+/// `service jail`: rc.d/jail prints "cannot start jail" on stdout and exits 0 whatever happens
+/// (libexec/rc/rc.d/jail, jail_start), so a failure would only show as a health timeout.
+/// At boot rc.d/jail starts `jail_list`; the driver keeps exactly the live releases in its own
+/// file under /etc/rc.conf.d/jail/ (FreeBSDJails+BootList.swift), so kept releases stay down.
+/// It is plain Swift emitting commands: on Linux it runs against a stand-in of the FreeBSD
+/// commands (Tests/JailPilotTests/Support/FreeBSDStandIn.swift) and is compared as plans.
 public struct FreeBSDJails: JailHost {
     public let settings: JailSettings
     public let runner: any ProcessRunning
     /// This state_dir's identity, set as the `jailpilot:owner` property of every clone it makes.
     public let owner: OwnerID
+    /// Where the host's configuration lives (the real /etc and /var/log, or a test's scratch root).
+    public let paths: FreeBSDPaths
+    /// The first pause between destroy attempts while the dataset is busy.
+    public var retryPause: Duration = .milliseconds(250)
 
-    public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID) {
+    public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID, paths: FreeBSDPaths = FreeBSDPaths()) {
         self.settings = settings
         self.runner = runner
         self.owner = owner
+        self.paths = paths
     }
 
     /// The ZFS user property that marks a clone's owner. zfsprops(7), "User Properties": a
     /// name with a colon, lower-case letters, digits and `:+.-_`; values are inherited by
     /// children, and values are at most 8192 bytes. `zfs clone -o` sets it with the clone, atomically.
     static let ownerProperty = "jailpilot:owner"
+    /// zfs(8) says this when a dataset is still in use, e.g. by a jail that is still dying.
+    static let busy = "dataset is busy"
 
     func dataset(_ name: String) -> String { "\(settings.dataset)/containers/\(name)" }
     var snapshot: String { "\(settings.dataset)/templates/\(settings.template)@base" }
     func root(_ name: String) -> String { "\(settings.mountpoint)/containers/\(name)" }
-    func conf(_ name: String) -> String { "/etc/jail.conf.d/\(name).conf" }
+    func conf(_ name: String) -> String { "\(paths.jailConfDir)/\(name).conf" }
+    func consoleLog(_ name: String) -> String { "\(paths.logDir)/jail_console_\(name).log" }
     public func logPath(_ spec: JailSpec) -> String { "\(root(spec.name))/var/log/\(spec.service).log" }
 
     public func plan(_ action: JailAction, _ spec: JailSpec) -> [HostStep] {
@@ -40,56 +52,67 @@ public struct FreeBSDJails: JailHost {
                 .write(
                     path: "\(root)/usr/local/etc/rc.d/\(spec.service)",
                     content: FreeBSDFiles.rcScript(service: spec.service, port: spec.port, drain: settings.drain), mode: 0o755),
-                .run(Command("sysrc", ["-f", "\(root)/etc/rc.conf", "\(spec.service)_enable=YES"])),
+                // load_rc_config sources /etc/rc.conf.d/<name> (rc.subr): an atomic file write that
+                // fails loudly, where `sysrc -f` exits 0 when its write fails.
+                .write(
+                    path: "\(root)/etc/rc.conf.d/\(spec.service)", content: FreeBSDFiles.enable(service: spec.service),
+                    mode: 0o644),
                 .write(
                     path: "\(root)/etc/newsyslog.conf.d/\(spec.service).conf",
                     content: FreeBSDFiles.newsyslog(service: spec.service),
                     mode: 0o644),
                 .write(
                     path: conf(name),
-                    content: FreeBSDFiles.jailConf(spec, path: root, interface: settings.interface, drain: settings.drain),
+                    content: FreeBSDFiles.jailConf(
+                        spec, path: root, interface: settings.interface, drain: settings.drain, consoleLog: consoleLog(name)),
                     mode: 0o644),
             ]
         case .start:
-            return [.run(Command("service", ["jail", "start", name]))]
+            return [.run(Command("jail", ["-f", conf(name), "-c", name]))]
         case .stop:
-            return [.run(Command("service", ["jail", "stop", name]))]
+            return [.run(Command("jail", ["-f", conf(name), "-r", name]))]
         case .destroy:
+            // -r takes the clone's own snapshots (periodic snapshot tools make them) with it; it
+            // never reaches the template, whose snapshot is the clone's origin, not its child.
             return [
-                .run(Command("service", ["jail", "stop", name]), mayFail: true),
-                .run(Command("sysrc", ["jail_list-=\(name)"]), mayFail: true),
-                .run(Command("zfs", ["destroy", dataset(name)])),
-                .run(Command("rm", ["-f", conf(name)])),
+                .run(Command("jail", ["-f", conf(name), "-r", name]), mayFail: true),
+                bootListStep(adding: nil, removing: [name]),
+                .retry(Command("zfs", ["destroy", "-r", dataset(name)]), attempts: 8, busy: Self.busy),
+                .run(Command("rm", ["-f", conf(name), consoleLog(name)])),
             ]
         }
     }
 
     public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] {
-        var steps: [HostStep] = [.run(Command("sysrc", ["jail_list+=\(spec.name)"]))]
-        if let old, old.name != spec.name { steps.append(.run(Command("sysrc", ["jail_list-=\(old.name)"]))) }
-        return steps
+        [bootListStep(adding: spec.name, removing: old.map { [$0.name] } ?? [])]
     }
 
-    var executor: PlanExecutor { PlanExecutor(runner: runner) }
+    var executor: PlanExecutor { PlanExecutor(runner: runner, retryPause: retryPause) }
 
     public func provision(_ spec: JailSpec) async throws {
         try spec.validate()
         try await executor.execute(plan(.provision, spec))
     }
-    public func start(_ spec: JailSpec) async throws { try await executor.execute(plan(.start, spec)) }
+
+    /// `jail -c` exits non-zero with jail(8)'s own message when the jail cannot be made.
+    public func start(_ spec: JailSpec) async throws {
+        try await executor.execute(plan(.start, spec))
+    }
+
+    /// A jail that is not running is already stopped (`jail -r` would say "not found").
     public func stop(_ spec: JailSpec) async throws {
         try await requireNotOthers(spec, to: "stop")
+        guard await isRunning(spec) else { return }
         try await executor.execute(plan(.stop, spec))
     }
 
     public func destroy(_ spec: JailSpec) async throws {
         try await requireNotOthers(spec, to: "destroy")
-        // Idempotent: a clone that is already gone is not an error.
-        if await exists(spec) {
-            try await executor.execute(plan(.destroy, spec))
-        } else {
+        try await withBootList {
+            // Idempotent: a clone that is already gone is not an error.
+            let exists = await exists(spec)
             try await executor.execute(
-                plan(.destroy, spec).filter { if case .run(let c, _) = $0 { c.executable != "zfs" } else { true } })
+                plan(.destroy, spec).filter { if case .retry = $0 { exists } else { true } })
         }
     }
 
@@ -103,10 +126,28 @@ public struct FreeBSDJails: JailHost {
             ?? false
     }
 
-    /// daemon(8) restarts a crashing service silently; the health gate's deadline decides.
-    public func exitReport(_ spec: JailSpec) async -> String? { nil }
-
     public func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws {
-        try await executor.execute(promotePlan(spec, replacing: old))
+        try await withBootList { try await executor.execute(promotePlan(spec, replacing: old)) }
+    }
+}
+
+/// The host paths the FreeBSD driver writes outside the jails' datasets.
+public struct FreeBSDPaths: Sendable, Equatable {
+    /// One jail.conf(5) file per jail; rc.d/jail looks here for `<name>.conf` by itself.
+    public var jailConfDir: String
+    /// rc.conf.d(5): load_rc_config sources every file in `<rcConfDir>/jail/`.
+    public var rcConfDir: String
+    /// Where jail(8) writes each jail's console log (exec.consolelog).
+    public var logDir: String
+
+    public init(jailConfDir: String = "/etc/jail.conf.d", rcConfDir: String = "/etc/rc.conf.d", logDir: String = "/var/log") {
+        self.jailConfDir = jailConfDir
+        self.rcConfDir = rcConfDir
+        self.logDir = logDir
+    }
+
+    /// The same layout under `root` (tests and stand-ins).
+    public init(under root: String) {
+        self.init(jailConfDir: "\(root)/etc/jail.conf.d", rcConfDir: "\(root)/etc/rc.conf.d", logDir: "\(root)/var/log")
     }
 }

@@ -5,6 +5,9 @@ import Glibc
 public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     /// Run a command; with `mayFail`, a non-zero exit is ignored (idempotent teardown).
     case run(Command, mayFail: Bool = false)
+    /// Run a command again, with backoff, while it fails saying `busy` (up to `attempts` runs):
+    /// for a resource the kernel releases a moment later, such as a dying jail's dataset.
+    case retry(Command, attempts: Int, busy: String)
     /// Write a file with exactly this content and mode, replacing it atomically.
     case write(path: String, content: String, mode: UInt16)
     /// Copy a file from the host into place with a mode.
@@ -20,6 +23,8 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     public var description: String {
         switch self {
         case .run(let command, let mayFail): return command.description + (mayFail ? "   # may fail: already gone" : "")
+        case .retry(let command, let attempts, let busy):
+            return command.description + "   # retried up to \(attempts) times while it says \"\(busy)\""
         case .write(let path, let content, let mode):
             return
                 "write \(ShellQuote.quote(path)) mode \(String(mode, radix: 8)) <<'EOF'\n\(content)\(content.hasSuffix("\n") ? "" : "\n")EOF"
@@ -44,8 +49,13 @@ public struct HostStepError: Error, Sendable, CustomStringConvertible {
 /// Runs host plans with a `ProcessRunning`.
 public struct PlanExecutor: Sendable {
     public let runner: any ProcessRunning
+    /// The first pause of a `.retry` step; it doubles up to 4 s.
+    public var retryPause: Duration
 
-    public init(runner: any ProcessRunning) { self.runner = runner }
+    public init(runner: any ProcessRunning, retryPause: Duration = .milliseconds(250)) {
+        self.runner = runner
+        self.retryPause = retryPause
+    }
 
     /// Runs `steps` in order; stops at the first failure.
     public func execute(_ steps: [HostStep]) async throws {
@@ -60,6 +70,19 @@ public struct PlanExecutor: Sendable {
                 throw HostStepError(
                     step: command.description,
                     message: "exit \(result.status): \(result.stderrText.trimmedWhitespace)")
+            }
+        case .retry(let command, let attempts, let busy):
+            var pause = retryPause
+            for attempt in 1...max(1, attempts) {
+                let result = try await runner.run(command, timeout: .seconds(120))
+                if result.succeeded { return }
+                guard attempt < attempts, result.stderrText.contains(busy) else {
+                    throw HostStepError(
+                        step: command.description,
+                        message: "exit \(result.status) after \(attempt) tries: \(result.stderrText.trimmedWhitespace)")
+                }
+                try await Task.sleep(for: pause)
+                pause = min(pause * 2, .seconds(4))
             }
         case .write(let path, let content, let mode):
             do {

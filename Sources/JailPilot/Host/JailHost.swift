@@ -65,6 +65,8 @@ public protocol JailHost: Sendable {
     func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep]
     /// Runs `promotePlan`.
     func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws
+    /// Makes the boot set exactly `live` (the store's live releases), at agent start.
+    func syncBootList(_ live: [JailSpec]) async throws
     /// Who holds `spec.name` on this host: the owner marker on its filesystem, else on its network.
     func ownership(_ spec: JailSpec) async -> JailOwnership
     /// Every jail (or lone jail network) on this host that carries this state_dir's marker.

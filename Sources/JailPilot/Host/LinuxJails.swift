@@ -138,6 +138,8 @@ public struct LinuxJails: JailHost {
     /// Linux releases are not started at boot by the host; the agent restarts the live ones.
     public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] { [] }
     public func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws {}
+    /// Live releases come back through the agent's recovery; there is no separate boot set.
+    public func syncBootList(_ live: [JailSpec]) async throws {}
 
     public func provision(_ spec: JailSpec) async throws {
         try spec.validate()

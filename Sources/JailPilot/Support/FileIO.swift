@@ -116,6 +116,23 @@ public enum FileIO {
         return lstat(path, &info) == 0
     }
 
+    /// When `path` was last modified, in seconds since the epoch; nil when it does not exist.
+    public static func modified(_ path: String) -> Double? {
+        var info = stat()
+        guard stat(path, &info) == 0 else { return nil }
+        #if canImport(Darwin)
+            return Double(info.st_mtimespec.tv_sec) + Double(info.st_mtimespec.tv_nsec) / 1e9
+        #else
+            return Double(info.st_mtim.tv_sec) + Double(info.st_mtim.tv_nsec) / 1e9
+        #endif
+    }
+
+    /// Whether `path` is a directory (following symlinks).
+    public static func isDirectory(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFDIR
+    }
+
     /// The file as UTF-8 text (invalid bytes replaced); with `lastBytes`, only its tail, for logs
     /// that may have grown large.
     public static func readText(_ path: String, lastBytes: Int? = nil) throws -> String {

@@ -50,6 +50,18 @@ final class LockFile: @unchecked Sendable {
         return try body()
     }
 
+    /// `withExclusive` for a critical section that awaits (a host command): the flock is held
+    /// by the descriptor, whichever thread the body resumes on.
+    static func withExclusive<T>(_ path: String, _ body: () async throws -> T) async throws -> T {
+        let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        while flock(fd, LOCK_EX) != 0 {
+            guard errno == EINTR else { throw FileIOError(operation: "flock", path: path, code: errno) }
+        }
+        return try await body()
+    }
+
     /// The pid of the process holding a lock.
     struct HeldBy: Error { var pid: String }
 }
