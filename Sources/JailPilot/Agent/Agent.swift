@@ -34,7 +34,11 @@ public actor Agent {
     let resolverStopped = StopSignal()
 
     /// Loads the config, takes the state_dir lock and opens the store (refusing a damaged one).
-    public init(configPath: String, shutdownGrace: Duration = .seconds(30)) throws {
+    /// `runner` and `freebsdPaths` are the host's own unless a test runs the agent on a stand-in.
+    public init(
+        configPath: String, shutdownGrace: Duration = .seconds(30), runner: any ProcessRunning = HostProcessRunner(),
+        freebsdPaths: FreeBSDPaths = FreeBSDPaths()
+    ) throws {
         // Two malloc arenas are plenty for an agent that mostly waits; glibc's default (one per
         // thread, up to 8 per core) kept megabytes of freed memory spread over idle arenas.
         jp_limit_malloc_arenas(2)
@@ -42,7 +46,8 @@ public actor Agent {
         let config = try ConfigLoader.load(path: configPath)
         self.config = config
         self.lock = try AgentLock(stateDir: config.agent.stateDir)
-        self.runtime = try Runtime(config: config, echo: config.agent.logFile == nil)
+        self.runtime = try Runtime(
+            config: config, echo: config.agent.logFile == nil, runner: runner, freebsdPaths: freebsdPaths)
         self.slots = BuildSlots(config.agent.maxParallelBuilds)
         self.metrics = Metrics(path: config.agent.metricsFile)
         self.shutdownGrace = shutdownGrace

@@ -5,7 +5,7 @@ extension Runtime {
         let owner = try OwnerID.load(stateDir: config.agent.stateDir)
         switch config.agent.platform {
         case .linux: return LinuxJails(settings: config.jails, runner: runner, owner: owner)
-        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner, owner: owner)
+        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner, owner: owner, paths: freebsdPaths)
         }
     }
 

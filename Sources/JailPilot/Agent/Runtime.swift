@@ -5,27 +5,37 @@ public struct Runtime: Sendable {
     public let store: StateStore
     public let log: EventLog
     public let runner: any ProcessRunning
+    /// Where the FreeBSD driver finds /etc and /var/log (a test's scratch root under a stand-in).
+    public let freebsdPaths: FreeBSDPaths
 
     /// Opens the state store under `config.agent.stateDir` and the agent log.
-    public init(config: AgentConfig, echo: Bool = true, runner: any ProcessRunning = HostProcessRunner()) throws {
+    public init(
+        config: AgentConfig, echo: Bool = true, runner: any ProcessRunning = HostProcessRunner(),
+        freebsdPaths: FreeBSDPaths = FreeBSDPaths()
+    ) throws {
         self.config = config
         self.layout = StateLayout(root: config.agent.stateDir)
         self.store = try StateStore(stateDir: config.agent.stateDir)
         self.log = EventLog(path: config.agent.logFile, echo: echo, store: store)
         self.runner = runner
+        self.freebsdPaths = freebsdPaths
     }
 
-    private init(config: AgentConfig, layout: StateLayout, store: StateStore, log: EventLog, runner: any ProcessRunning) {
+    private init(
+        config: AgentConfig, layout: StateLayout, store: StateStore, log: EventLog, runner: any ProcessRunning,
+        freebsdPaths: FreeBSDPaths
+    ) {
         self.config = config
         self.layout = layout
         self.store = store
         self.log = log
         self.runner = runner
+        self.freebsdPaths = freebsdPaths
     }
 
     /// The same store, log and runner with a reloaded config (state_dir must not change).
     public func with(config: AgentConfig) -> Runtime {
-        Runtime(config: config, layout: layout, store: store, log: log, runner: runner)
+        Runtime(config: config, layout: layout, store: store, log: log, runner: runner, freebsdPaths: freebsdPaths)
     }
 
     /// The app called `name`, or an error listing the configured ones.

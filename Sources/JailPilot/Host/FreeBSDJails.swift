@@ -31,7 +31,8 @@ public struct FreeBSDJails: JailHost {
     /// name with a colon, lower-case letters, digits and `:+.-_`; values are inherited by
     /// children, and values are at most 8192 bytes. `zfs clone -o` sets it with the clone, atomically.
     static let ownerProperty = "jailpilot:owner"
-    /// zfs(8) says this when a dataset is still in use, e.g. by a jail that is still dying.
+    /// libzfs says "pool or dataset is busy" for EZFS_BUSY (lib/libzfs/libzfs_util.c), e.g. while a
+    /// removed jail is still dying with sockets in TIME_WAIT.
     static let busy = "dataset is busy"
 
     func dataset(_ name: String) -> String { "\(settings.dataset)/containers/\(name)" }

@@ -22,6 +22,13 @@ public struct ProcessResult: Sendable {
     /// Captured standard error (empty unless `.capture`).
     public var stderr: Data
 
+    public init(status: Int32, timedOut: Bool = false, stdout: Data = Data(), stderr: Data = Data()) {
+        self.status = status
+        self.timedOut = timedOut
+        self.stdout = stdout
+        self.stderr = stderr
+    }
+
     public var succeeded: Bool { status == 0 && !timedOut }
     public var stdoutText: String { String(decoding: stdout, as: UTF8.self) }
     public var stderrText: String { String(decoding: stderr, as: UTF8.self) }

@@ -93,7 +93,8 @@ enum GoFixture {
             \tif port == "" {
             \t\tport = "8080"
             \t}
-            \tlog.Fatal(http.ListenAndServe(":"+port, nil))
+            \t// JAIL_IP: the FreeBSD stand-in's jail address (a wildcard bind in a jail takes it).
+            \tlog.Fatal(http.ListenAndServe(os.Getenv("JAIL_IP")+":"+port, nil))
             }
 
             """

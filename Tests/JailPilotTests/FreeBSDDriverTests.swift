@@ -1,0 +1,152 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// The FreeBSD driver's own code run for real against the FreeBSD stand-in (root, python3, go):
+/// deploy, rollback, retire, destroy and recovery through the real Deployer and agent, and the
+/// failures FreeBSD reports (bad jail.conf, address in use, busy dataset, a dying service).
+@Suite(.serialized, .enabled(if: canStandIn, "needs root, python3, go and setpriv"))
+struct FreeBSDDriverTests {
+    @Test func deployRollbackAndRemoveKeepOnlyTheLiveReleaseInTheBootList() async throws {
+        try await FreeBSDWorld.with { world in
+            let v1 = try await world.repo.commitHello("one")
+            let first = try await world.deployer.deploy(world.app).release
+            #expect(await world.fetch(first) == "one")
+            #expect(world.standIn.running(first.name) != nil)
+            #expect(try world.bootList() == [first.name])
+
+            _ = try await world.repo.commitHello("two")
+            let second = try await world.deployer.deploy(world.app).release
+            #expect(await world.fetch(second) == "two")
+            #expect(world.standIn.running(first.name) == nil, "the old release is retired (stopped)")
+            #expect(world.standIn.hasDataset(first.name), "and kept for rollback")
+            #expect(try world.bootList() == [second.name])
+
+            let back = try await world.deployer.rollback(world.app, to: v1).release
+            #expect(back.name == first.name)
+            #expect(await world.fetch(back) == "one")
+            #expect(try world.bootList() == [first.name])
+
+            _ = try await world.deployer.remove(world.app)
+            for name in [first.name, second.name] {
+                #expect(world.standIn.running(name) == nil)
+                #expect(!world.standIn.hasDataset(name))
+                #expect(!FileManager.default.fileExists(atPath: "\(world.standIn.root)/etc/jail.conf.d/\(name).conf"))
+                #expect(!FileManager.default.fileExists(atPath: "\(world.standIn.root)/var/log/jail_console_\(name).log"))
+            }
+            #expect(try world.bootList() == [])
+        }
+    }
+
+    @Test func anAppThatExitsAtOnceFailsInSecondsNotAtTheHealthDeadline() async throws {
+        try await FreeBSDWorld.with { world in
+            _ = try await world.repo.commitHello("steady")
+            let live = try await world.deployer.deploy(world.app).release
+            let crash = try await world.repo.commit(
+                [
+                    "main.go":
+                        "package main\n\nimport (\"fmt\"; \"os\")\n\nfunc main() { fmt.Println(\"boom: no database\"); os.Exit(3) }\n"
+                ],
+                message: "crash")
+            let started = ContinuousClock.now
+            let error = await #expect(throws: DeployError.self) { try await world.deployer.deploy(world.app, sha: crash) }
+            let took = ContinuousClock.now - started
+            #expect(took < .seconds(12), "the health deadline is 20 s; it took \(took)")
+            #expect("\(error.map { "\($0)" } ?? "")".contains("boom: no database"), "\(String(describing: error))")
+            #expect(try world.runtime.store.live(app: "hello")?.sha == live.sha)
+            #expect(await world.fetch(live) == "steady")
+            #expect(try world.bootList() == [live.name])
+        }
+    }
+
+    @Test func jailFailuresAreErrorsWithJailsOwnMessage() async throws {
+        try await FreeBSDWorld.with { world in
+            _ = try await world.repo.commitHello("x")
+            let live = try await world.deployer.deploy(world.app).release
+            let host = try world.host
+            let artifact = world.runtime.layout.artifact(world.app, live.sha)
+            // Another release given the live one's address: jail(8) refuses, and the live one is untouched.
+            let twin = JailSpec(
+                app: world.app, sha: String(repeating: "ab", count: 20), address: live.address!, artifact: artifact)
+            try await host.provision(twin)
+            let clash = await #expect(throws: HostStepError.self) { try await host.start(twin) }
+            #expect(clash?.description.contains("Address already in use") == true, "\(String(describing: clash))")
+            #expect(await world.fetch(live) == "x")
+            // A jail.conf that does not parse: the error names the file and line.
+            let conf = "\(world.standIn.root)/etc/jail.conf.d/\(twin.name).conf"
+            try FileIO.replace(conf, text: "\(twin.name) {\n    path = \"/x\n}\n")
+            let broken = await #expect(throws: HostStepError.self) { try await host.start(twin) }
+            #expect(broken?.description.contains("line 2: syntax error") == true, "\(String(describing: broken))")
+            try await host.destroy(twin)
+            #expect(!world.standIn.hasDataset(twin.name))
+        }
+    }
+
+    @Test func destroyWaitsOutADyingJailAndTakesTheClonesSnapshots() async throws {
+        try await FreeBSDWorld.with { world in
+            _ = try await world.repo.commitHello("x")
+            let live = try await world.deployer.deploy(world.app).release
+            let host = try world.host
+            let spec = JailSpec(release: live, app: world.app, layout: world.runtime.layout)
+            world.standIn.snapshot("zroot/jails/containers/\(live.name)", "auto-2026-11-28")
+            world.standIn.dyingFor = 2
+            try await host.stop(spec)
+            try await host.destroy(spec)
+            #expect(!world.standIn.hasDataset(live.name))
+            let attempts = world.standIn.lock.withLock { world.standIn.calls.filter { $0.hasPrefix("zfs destroy") } }
+            #expect(attempts.count == 3, "two busy answers, then done: \(attempts)")
+
+            // A dataset that stays busy: a clear error after the retries, not a silent leftover.
+            _ = try await world.repo.commitHello("y")
+            let next = try await world.deployer.deploy(world.app).release
+            let nextSpec = JailSpec(release: next, app: world.app, layout: world.runtime.layout)
+            world.standIn.dyingFor = 100
+            try await host.stop(nextSpec)
+            let error = await #expect(throws: HostStepError.self) { try await host.destroy(nextSpec) }
+            #expect(error?.description.contains("after 8 tries") == true, "\(String(describing: error))")
+            #expect(error?.description.contains("dataset is busy") == true)
+        }
+    }
+
+    @Test func theAgentBringsTheLiveReleaseBackAfterAHostRebootAndRewritesTheBootList() async throws {
+        try await FreeBSDWorld.with { world in
+            _ = try await world.repo.commitHello("survives")
+            let live = try await world.deployer.deploy(world.app).release
+            // A reboot: every jail gone; the boot list left stale by hand.
+            let conf = "\(world.standIn.root)/etc/jail.conf.d/\(live.name).conf"
+            _ = try await world.standIn.run(Command("jail", ["-f", conf, "-r", live.name]))
+            let owner = try OwnerID.load(stateDir: world.runtime.config.agent.stateDir)
+            try FileIO.replace(
+                "\(world.standIn.root)/etc/rc.conf.d/jail/jailpilot_\(owner.id)",
+                text: "jail_list=\"${jail_list} gone_0123456789ab\"\n")
+            #expect(await world.fetch(live) == "<no response>")
+
+            let agent = try Agent(configPath: world.configPath, runner: world.standIn, freebsdPaths: world.standIn.paths)
+            let running = Task { await agent.run() }
+            let back = await eventually(.seconds(30)) { await world.fetch(live) == "survives" }
+            await agent.stop()
+            await running.value
+            #expect(back)
+            #expect(try world.bootList() == [live.name])
+        }
+    }
+
+    @Test func aServiceThatDiesIsReportedFromDaemonsPidFiles() async throws {
+        try await FreeBSDWorld.with { world in
+            _ = try await world.repo.commitHello("x")
+            let live = try await world.deployer.deploy(world.app).release
+            let host = try world.host
+            let spec = JailSpec(release: live, app: world.app, layout: world.runtime.layout)
+            #expect(await host.exitReport(spec) == nil, "a healthy service has nothing to report")
+            let pidFile = "\(world.standIn.mountpoint)/containers/\(live.name)/var/run/hello.pid"
+            let pid = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmedWhitespace))
+            kill(pid, SIGKILL)
+            let noticed = await eventually(.seconds(10)) { await host.exitReport(spec) != nil }
+            #expect(noticed)
+            // daemon(8) restarts it a second later; the restart is still reported.
+            try await Task.sleep(for: .seconds(1.5))
+            let report = await host.exitReport(spec)
+            #expect(report?.contains("restarted") == true, "\(String(describing: report))")
+        }
+    }
+}

@@ -1,0 +1,152 @@
+import Foundation
+import JailPilot
+
+/// jail(8) `-f FILE -c NAME` and `-f FILE -r NAME`.
+extension FreeBSDStandIn {
+    func jail(_ argv: [String]) async throws -> ProcessResult {
+        guard argv.count == 4, argv[0] == "-f", argv[2] == "-c" || argv[2] == "-r" else {
+            return fail(
+                "usage: jail [-dhilqv] [-J jid_file] [-u username] [-U username] -[cmr] param=value ... [command=command ...]")
+        }
+        let (file, name) = (argv[1], argv[3])
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
+            return fail("jail: \(file): No such file or directory")
+        }
+        let parsed: [String: [String: String]]
+        switch Self.parseJailConf(text) {
+        case .failure(let line): return fail("jail: \(file) line \(line.number): syntax error")
+        case .success(let jails): parsed = jails
+        }
+        guard let conf = parsed[name] else { return fail("jail: \"\(name)\" not found") }
+        return argv[2] == "-c" ? try await create(name, conf) : try await remove(name, conf)
+    }
+
+    private func create(_ name: String, _ conf: [String: String]) async throws -> ProcessResult {
+        guard let path = conf["path"], let address = conf["ip4.addr"] else {
+            return fail("jail: \(name): missing path or ip4.addr")
+        }
+        let refusal: String? = lock.withLock {
+            if jails[name] != nil { return "jail: \(name): jail \(name) already exists" }
+            if !FileManager.default.fileExists(atPath: "\(path)/etc") {
+                return "jail: \(name): path \(path): No such file or directory"
+            }
+            if let other = jails.first(where: { $0.value.address == address }) {
+                return "jail: \(name): ip4.addr \(address): Address already in use (jail \(other.key))"
+            }
+            jails[name] = Jail(jid: nextJid, path: path, address: address, conf: conf)
+            nextJid += 1
+            return nil
+        }
+        if let refusal { return fail(refusal) }
+        try await runServices(in: path, address: address, verb: "quietstart", console: conf["exec.consolelog"])
+        return ok()
+    }
+
+    private func remove(_ name: String, _ conf: [String: String]) async throws -> ProcessResult {
+        guard let jail = running(name) else { return fail("jail: \"\(name)\" not found") }
+        try await runServices(in: jail.path, address: jail.address, verb: "faststop", console: conf["exec.consolelog"])
+        // jail -r: whatever is left in the jail gets SIGTERM, then SIGKILL after stop.timeout.
+        for pid in processes(under: jail.path) { kill(pid, SIGKILL) }
+        lock.withLock {
+            jails[name] = nil
+            dying[jail.path] = (jail.path, dyingFor)
+        }
+        return ok()
+    }
+
+    /// What /etc/rc (and /etc/rc.shutdown) do for the jail's local services.
+    func runServices(in path: String, address: String, verb: String, console: String?) async throws {
+        let scripts = (try? FileManager.default.contentsOfDirectory(atPath: "\(path)/usr/local/etc/rc.d")) ?? []
+        for script in scripts.sorted() {
+            let translated = try translate(script: "\(path)/usr/local/etc/rc.d/\(script)", root: path)
+            let command = Command(
+                "/bin/sh", [translated, verb],
+                environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "RC_ROOT": path, "JAIL_IP": address, "HOME": "/"])
+            let target: OutputTarget = console.map { .append(path: $0) } ?? .discard
+            _ = try await real.run(command, stdout: target, stderr: target, timeout: .seconds(60))
+        }
+    }
+
+    /// A copy of a jail's rc script with its absolute paths moved into the jail's root, and
+    /// rc.subr and daemon(8) pointing at the stand-ins.
+    func translate(script: String, root: String) throws -> String {
+        var text = try String(contentsOfFile: script, encoding: .utf8)
+        for dir in ["/var/run/", "/var/log/", "/usr/local/"] { text = text.replacingOccurrences(of: dir, with: "\(root)\(dir)") }
+        text = text.replacingOccurrences(of: "/etc/rc.subr", with: "\(Self.fixtures)/rc.subr")
+        text = text.replacingOccurrences(of: "/usr/sbin/daemon", with: "\(Self.fixtures)/daemon")
+        let out = "\(root)/.standin/\((script as NSString).lastPathComponent)"
+        try FileIO.makeDirectories("\(root)/.standin")
+        try FileIO.replace(out, text: text, mode: 0o755)
+        return out
+    }
+
+    /// Processes whose command line names a path inside `root` (the jail's own processes).
+    func processes(under root: String) -> [pid_t] {
+        let entries = (try? FileManager.default.contentsOfDirectory(atPath: "/proc")) ?? []
+        return entries.compactMap { entry in
+            guard let pid = pid_t(entry), pid != getpid(),
+                let data = FileManager.default.contents(atPath: "/proc/\(entry)/cmdline")
+            else { return nil }
+            return String(decoding: data, as: UTF8.self).contains(root + "/") ? pid : nil
+        }
+    }
+
+    struct ParseError: Error { var number: Int }
+
+    /// jail.conf(5) as jailpilot writes it: `name { param = "value"; flag; }`, `#` comments,
+    /// double-quoted values with `\` escapes. Anything else is a syntax error at its line.
+    static func parseJailConf(_ text: String) -> Result<[String: [String: String]], ParseError> {
+        var jails: [String: [String: String]] = [:]
+        var current: String?
+        for (index, raw) in text.split(separator: "\n", omittingEmptySubsequences: false).enumerated() {
+            let line = raw.trimmingCharacters(in: .whitespaces)
+            if line.isEmpty || line.hasPrefix("#") { continue }
+            if current == nil {
+                guard line.hasSuffix("{") else { return .failure(ParseError(number: index + 1)) }
+                let name = line.dropLast().trimmingCharacters(in: .whitespaces)
+                guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }) else {
+                    return .failure(ParseError(number: index + 1))
+                }
+                current = name
+                jails[name] = [:]
+                continue
+            }
+            if line == "}" {
+                current = nil
+                continue
+            }
+            guard line.hasSuffix(";"), let jail = current else { return .failure(ParseError(number: index + 1)) }
+            let body = line.dropLast()
+            guard let eq = body.firstIndex(of: "=") else {
+                jails[jail]?[body.trimmingCharacters(in: .whitespaces)] = "true"
+                continue
+            }
+            let key = body[..<eq].trimmingCharacters(in: .whitespaces)
+            var value = body[body.index(after: eq)...].trimmingCharacters(in: .whitespaces)
+            if value.hasPrefix("\"") {
+                guard value.count >= 2, value.hasSuffix("\""), !value.hasSuffix("\\\"") || value.hasSuffix("\\\\\"") else {
+                    return .failure(ParseError(number: index + 1))
+                }
+                var out = ""
+                var escaped = false
+                for c in value.dropFirst().dropLast() {
+                    if escaped {
+                        out.append(c)
+                        escaped = false
+                    } else if c == "\\" {
+                        escaped = true
+                    } else if c == "\"" {
+                        return .failure(ParseError(number: index + 1))
+                    } else {
+                        out.append(c)
+                    }
+                }
+                value = out
+            } else if value.contains(where: { $0 == " " || $0 == "\"" }) {
+                return .failure(ParseError(number: index + 1))
+            }
+            jails[jail]?[key] = value
+        }
+        return current == nil ? .success(jails) : .failure(ParseError(number: text.split(separator: "\n").count))
+    }
+}

@@ -1,0 +1,118 @@
+import Foundation
+import JailPilot
+
+/// A stand-in for the FreeBSD commands the FreeBSD driver runs (zfs, jail, jls, ifconfig,
+/// sockstat), written from their man pages, so that the driver's own code runs here as it would
+/// on a host. It keeps state and refuses what FreeBSD refuses:
+/// - zfs(8): a clone of a missing snapshot or onto an existing dataset; a destroy of a missing
+///   dataset, of one still in use by a running or dying jail (libzfs: "pool or dataset is
+///   busy"), of one with snapshots without -r, of a snapshot with clones without -R.
+/// - jail(8): `-f FILE -c NAME` with a file that does not parse, a name it does not define, a
+///   jail that already exists, a missing path, an address another jail holds; `-r` of a jail
+///   that is not running. A removed jail stays dying for `dyingFor` destroy attempts.
+/// - exec.start runs /etc/rc's job for local services: every rc.d script of the jail with
+///   `quietstart` (libexec/rc/rc), under Fixtures/freebsd/rc.subr and the daemon(8) stand-in,
+///   paths rewritten into the jail's root, output to exec.consolelog. exec.stop runs them with
+///   `faststop`, then the jail's remaining processes are killed (jail -r).
+/// A non-VNET jail's wildcard bind takes the jail's address; the stand-in passes that address
+/// to the jail's processes as JAIL_IP (the fixture app listens on it).
+final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
+    struct Dataset {
+        var mountpoint: String
+        var properties: [String: String] = [:]
+        var origin: String?
+    }
+
+    struct Jail {
+        var jid: Int
+        var path: String
+        var address: String
+        var conf: [String: String]
+    }
+
+    static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/freebsd").path
+
+    let root: String
+    let pool = "zroot/jails"
+    let template = "14.3-RELEASE"
+    let lock = NSLock()
+    var datasets: [String: Dataset] = [:]
+    var snapshots: [String: String] = [:]  // snapshot -> its dataset
+    var jails: [String: Jail] = [:]
+    var dying: [String: (path: String, left: Int)] = [:]
+    var nextJid = 1
+    /// How many `zfs destroy` attempts a removed jail keeps its dataset busy.
+    var dyingFor = 0
+    /// Every command the driver ran, in order.
+    var calls: [String] = []
+    let real = HostProcessRunner()
+
+    var mountpoint: String { "\(root)/jails" }
+    var paths: FreeBSDPaths { FreeBSDPaths(under: root) }
+
+    /// A host with the bootstrap's datasets and a template snapshot holding an empty base system.
+    init(root: String) throws {
+        self.root = root
+        for (name, sub) in [(pool, ""), ("\(pool)/templates", "/templates"), ("\(pool)/containers", "/containers")] {
+            datasets[name] = Dataset(mountpoint: mountpoint + sub)
+            try FileIO.makeDirectories(mountpoint + sub)
+        }
+        let base = "\(mountpoint)/templates/\(template)"
+        datasets["\(pool)/templates/\(template)"] = Dataset(mountpoint: base)
+        for dir in ["etc/rc.conf.d", "var/run", "var/log", "usr/local/etc/rc.d", "usr/local/bin", "etc/newsyslog.conf.d"] {
+            try FileIO.makeDirectories("\(base)/\(dir)")
+        }
+        try FileIO.replace("\(base)/etc/rc.conf", text: "")
+        snapshots["\(pool)/templates/\(template)@base"] = "\(pool)/templates/\(template)"
+        for dir in ["etc/jail.conf.d", "etc/rc.conf.d", "var/log"] { try FileIO.makeDirectories("\(root)/\(dir)") }
+    }
+
+    func settingsText(network: String) -> String {
+        """
+        [jails]
+        dataset = "\(pool)"
+        mountpoint = "\(mountpoint)"
+        template = "\(template)"
+        interface = "lo1"
+        network = "\(network)"
+        drain = "1s"
+        """
+    }
+
+    func running(_ name: String) -> Jail? { lock.withLock { jails[name] } }
+    func hasDataset(_ name: String) -> Bool { lock.withLock { datasets["\(pool)/containers/\(name)"] != nil } }
+    func snapshot(_ dataset: String, _ name: String) { lock.withLock { snapshots["\(dataset)@\(name)"] = dataset } }
+
+    func run(_ command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?) async throws
+        -> ProcessResult
+    {
+        let argv = command.arguments
+        lock.withLock { calls.append(command.description) }
+        switch command.executable {
+        case "zfs": return lock.withLock { zfs(argv) }
+        case "jail": return try await jail(argv)
+        case "jls":
+            guard argv.count == 3, argv[0] == "-j", let jail = running(argv[1]) else {
+                return fail("jls: jail \"\(argv.count > 1 ? argv[1] : "")\" not found")
+            }
+            return ok("\(jail.jid)\n")
+        case "ifconfig":
+            let addresses = lock.withLock { jails.values.map(\.address) }
+            return ok(
+                "lo1: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> metric 0 mtu 16384\n"
+                    + addresses.map { "\tinet \($0) netmask 0xffffffff\n" }.joined())
+        case "sockstat":
+            return ok("USER     COMMAND    PID   FD  PROTO  LOCAL ADDRESS         FOREIGN ADDRESS\n")
+        default:
+            return try await real.run(command, stdout: stdout, stderr: stderr, timeout: timeout)
+        }
+    }
+
+    func ok(_ out: String = "") -> ProcessResult {
+        ProcessResult(status: 0, timedOut: false, stdout: Data(out.utf8), stderr: Data())
+    }
+    func fail(_ message: String, status: Int32 = 1) -> ProcessResult {
+        ProcessResult(status: status, timedOut: false, stdout: Data(), stderr: Data((message + "\n").utf8))
+    }
+}

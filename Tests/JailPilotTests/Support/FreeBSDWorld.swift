@@ -1,0 +1,104 @@
+import Foundation
+import JailPilot
+
+/// One app deployed by the real Deployer through the FreeBSD driver, on the FreeBSD stand-in
+/// (Support/FreeBSDStandIn.swift): real git, real go build, real state store and health gate;
+/// jail addresses on 127.77.N.0/24 (Linux routes all of 127/8 to lo, as lo1 serves the jails).
+/// No proxy: these tests look at the jails, the boot list and the store.
+struct FreeBSDWorld {
+    let scratch: Scratch
+    let standIn: FreeBSDStandIn
+    let repo: GitFixture
+    let runtime: Runtime
+    let port: Int
+    let configPath: String
+
+    init(appExtra: String = "") async throws {
+        scratch = try Scratch("freebsd")
+        standIn = try FreeBSDStandIn(root: "\(scratch.path)/host")
+        repo = try await GitFixture()
+        port = freePort()
+        let state = "\(scratch.path)/state"
+        let text = """
+            [agent]
+            platform = "freebsd"
+            state_dir = "\(state)"
+            log_file = "\(state)/agent.log"
+            poll_interval = "200ms"
+            \(standIn.settingsText(network: "127.77.\(Int.random(in: 1...250)).0/24"))
+            [caddy]
+            admin = "http://127.0.0.1:\(freePort())"
+            listen = ["127.0.0.1:\(freePort())"]
+            automatic_https = false
+            resolver = "127.0.0.1:\(freePort())"
+            probe = ""
+            [apps.hello]
+            repo = "\(repo.fileURL)"
+            hostnames = ["hello.localhost"]
+            port = \(port)
+            health_deadline = "20s"
+            probation = "1s"
+            \(appExtra)
+            """
+        try FileIO.makeDirectories(state)
+        configPath = "\(state)/agent.conf"
+        try FileIO.replace(configPath, text: text)
+        runtime = try Runtime(
+            config: try ConfigLoader.parse(text, file: configPath), echo: false, runner: standIn, freebsdPaths: standIn.paths)
+    }
+
+    var app: AppConfig { runtime.config.app("hello")! }
+    var host: FreeBSDJails {
+        get throws {
+            var host = try runtime.jailHost() as! FreeBSDJails
+            host.retryPause = .milliseconds(20)
+            return host
+        }
+    }
+    var deployer: Deployer { get throws { Deployer(runtime: runtime, host: try host, router: NoProxy()) } }
+
+    /// GET / from a release's jail address.
+    func fetch(_ release: Release) async -> String {
+        guard let address = release.address,
+            let response = try? await HTTPClient(timeout: .seconds(3)).send(
+                "GET", "/", to: .tcp(host: address, port: port), host: "hello.localhost")
+        else { return "<no response>" }
+        return response.status == 200 ? response.text : "<\(response.status)>"
+    }
+
+    /// The names in this state_dir's boot-list file.
+    func bootList() throws -> [String] {
+        let owner = try OwnerID.load(stateDir: runtime.config.agent.stateDir)
+        let path = "\(standIn.root)/etc/rc.conf.d/jail/jailpilot_\(owner.id)"
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
+            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("jail_list=") })
+        else { return [] }
+        return line.dropFirst("jail_list=\"${jail_list}".count).dropLast().split(separator: " ").map(String.init)
+    }
+
+    /// Stops every jail the world left running (their services are real processes).
+    func tearDown() async {
+        if let deployer = try? deployer { _ = try? await deployer.remove(app) }
+        for (name, jail) in standIn.lock.withLock({ standIn.jails }) {
+            _ = try? await standIn.run(Command("jail", ["-f", "\(standIn.root)/etc/jail.conf.d/\(name).conf", "-r", name]))
+            for pid in standIn.processes(under: jail.path) { kill(pid, SIGKILL) }
+        }
+    }
+
+    static func with(appExtra: String = "", _ body: (FreeBSDWorld) async throws -> Void) async throws {
+        let world = try await FreeBSDWorld(appExtra: appExtra)
+        let outcome = await Result { try await body(world) }
+        await world.tearDown()
+        try outcome.get()
+    }
+}
+
+/// A router for tests that look past the proxy; it changes nothing.
+struct NoProxy: Router {
+    func applyRoutes(for apps: [AppConfig]) async throws -> Bool { false }
+    func routesPresent(for apps: [AppConfig]) async -> Bool? { nil }
+    func writeCaddyfile(for apps: [AppConfig]) throws -> Bool { false }
+}
+
+/// Whether the FreeBSD stand-in can run services: root (daemon -u nobody), python3 and go.
+let canStandIn = isRoot && have("python3") && have("go") && have("setpriv")
