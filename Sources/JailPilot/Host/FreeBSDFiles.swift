@@ -91,16 +91,17 @@ enum FreeBSDFiles {
                 fi
                 echo "Stopping ${name}."
                 supervisor=$(cat "$supervisor_pidfile")
+                child=$(cat "$pidfile" 2>/dev/null)
+                # daemon(8) forwards SIGTERM to the app and exits at once; wait for the app itself.
                 kill -TERM "$supervisor" 2>/dev/null
                 waited=0
-                while kill -0 "$supervisor" 2>/dev/null && [ "$waited" -lt \(wait) ]; do
-                    sleep 1
+                while { kill -0 "$supervisor" 2>/dev/null || { [ -n "$child" ] && kill -0 "$child" 2>/dev/null; }; } &&
+                    [ "$waited" -lt \(wait * 10) ]; do
+                    sleep 0.1
                     waited=$((waited + 1))
                 done
-                if kill -0 "$supervisor" 2>/dev/null; then
-                    [ -f "$pidfile" ] && kill -KILL "$(cat "$pidfile")" 2>/dev/null
-                    kill -KILL "$supervisor" 2>/dev/null
-                fi
+                [ -n "$child" ] && kill -KILL "$child" 2>/dev/null
+                kill -KILL "$supervisor" 2>/dev/null
                 rm -f "$supervisor_pidfile" "$pidfile"
             }
 

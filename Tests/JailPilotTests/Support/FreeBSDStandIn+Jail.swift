@@ -58,7 +58,7 @@ extension FreeBSDStandIn {
     func runServices(in path: String, address: String, verb: String, console: String?) async throws {
         let scripts = (try? FileManager.default.contentsOfDirectory(atPath: "\(path)/usr/local/etc/rc.d")) ?? []
         for script in scripts.sorted() {
-            let translated = try translate(script: "\(path)/usr/local/etc/rc.d/\(script)", root: path)
+            let translated = try Self.translate(script: "\(path)/usr/local/etc/rc.d/\(script)", root: path)
             let command = Command(
                 "/bin/sh", [translated, verb],
                 environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin", "RC_ROOT": path, "JAIL_IP": address, "HOME": "/"])
@@ -69,11 +69,11 @@ extension FreeBSDStandIn {
 
     /// A copy of a jail's rc script with its absolute paths moved into the jail's root, and
     /// rc.subr and daemon(8) pointing at the stand-ins.
-    func translate(script: String, root: String) throws -> String {
+    static func translate(script: String, root: String) throws -> String {
         var text = try String(contentsOfFile: script, encoding: .utf8)
         for dir in ["/var/run/", "/var/log/", "/usr/local/"] { text = text.replacingOccurrences(of: dir, with: "\(root)\(dir)") }
-        text = text.replacingOccurrences(of: "/etc/rc.subr", with: "\(Self.fixtures)/rc.subr")
-        text = text.replacingOccurrences(of: "/usr/sbin/daemon", with: "\(Self.fixtures)/daemon")
+        text = text.replacingOccurrences(of: "/etc/rc.subr", with: "\(fixtures)/rc.subr")
+        text = text.replacingOccurrences(of: "/usr/sbin/daemon", with: "\(fixtures)/daemon")
         let out = "\(root)/.standin/\((script as NSString).lastPathComponent)"
         try FileIO.makeDirectories("\(root)/.standin")
         try FileIO.replace(out, text: text, mode: 0o755)
