@@ -29,3 +29,15 @@ void jp_limit_malloc_arenas(int arenas) {
     (void)arenas;  /* FreeBSD's jemalloc sizes its arenas by CPU count; nothing to do */
 #endif
 }
+
+/* Builds name their commit with -Xcc -DJAILPILOT_COMMIT=<hex> (scripts/quickstart, the port's
+   Makefile); a bare token, made a string here, so no quoting has to survive the build tools. */
+#define JP_STRING2(x) #x
+#define JP_STRING(x) JP_STRING2(x)
+const char *jp_build_commit(void) {
+#ifdef JAILPILOT_COMMIT
+    return JP_STRING(JAILPILOT_COMMIT);
+#else
+    return "";
+#endif
+}

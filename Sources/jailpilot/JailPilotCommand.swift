@@ -6,7 +6,7 @@ struct JailPilotCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "jailpilot",
         abstract: "Pull-based GitOps agent: git push → Go build → fresh jail → Caddy flip.",
-        version: JailPilotVersion.current,
+        version: JailPilotVersion.description,
         subcommands: [
             Check.self, Refs.self, Build.self, Deploy.self, Rollback.self, Resume.self, Status.self, History.self,
             Routes.self, Resolver.self, Remove.self, Plan.self, Run.self,

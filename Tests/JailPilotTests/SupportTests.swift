@@ -105,3 +105,11 @@ private final class Counter: Sendable {
     var value: Int { count.withLock { $0 } }
     func increment() { count.withLock { $0 += 1 } }
 }
+
+@Suite struct VersionTests {
+    @Test func theVersionLineNamesTheCommitOrSaysItIsUnknown() {
+        #expect(JailPilotVersionProbe.describe(version: "0.1.0", commit: "3f2c1e0a9b7d") == "0.1.0 (commit 3f2c1e0a9b7d)")
+        #expect(JailPilotVersionProbe.describe(version: "0.1.0", commit: nil).contains("commit unknown"))
+        #expect(JailPilotVersionProbe.describe(version: "0.1.0", commit: "$(x)").contains("commit unknown"))
+    }
+}
