@@ -171,3 +171,39 @@ import Testing
         #expect(IPv4Network("300.1.1.1/8") == nil)
     }
 }
+
+@Suite struct BuildSettingsConfigTests {
+    func issues(_ extra: String, agent: String = "", platform: String = "linux") -> [String] {
+        let text =
+            ConfigTests.good.replacingOccurrences(of: "platform = \"linux\"", with: "platform = \"\(platform)\"\n\(agent)")
+            + "\n\(extra)\n"
+        do {
+            _ = try ConfigLoader.parse(text, file: "agent.conf")
+            return []
+        } catch let error as ConfigError {
+            return error.issues.map { "\($0)" }
+        } catch { return ["\(error)"] }
+    }
+
+    @Test func buildLimitsAreCheckedWithTheirRanges() throws {
+        #expect(issues("max_tree_size = \"64MiB\"\nbuild_network = false").isEmpty)
+        #expect(issues("max_tree_size = \"lots\"").contains { $0.contains("is not a size") && $0.contains("256MiB") })
+        #expect(issues("max_tree_size = \"100GiB\"").contains { $0.contains("out of range") && $0.contains("64GiB") })
+        #expect(issues("build_network = \"no\"").contains { $0.contains("build_network") })
+        #expect(issues("", agent: "build_user = \"root\"").contains { $0.contains("unprivileged account") })
+        #expect(issues("", agent: "build_user = \"a;b\"").contains { $0.contains("unprivileged account") })
+        #expect(issues("", platform: "freebsd").isEmpty, "FreeBSD builds are not sandboxed by default yet")
+        #expect(issues("", agent: "build_sandbox = true", platform: "freebsd").contains { $0.contains("not available yet") })
+        let config = try ConfigLoader.parse(ConfigTests.good, file: "agent.conf")
+        #expect(config.agent.buildSandbox && config.agent.buildUser == "jailpilot-build")
+        #expect(config.apps[0].maxTreeSize == 256 << 20 && config.apps[0].buildNetwork)
+    }
+
+    @Test func sizesParseInBinaryUnitsAndRefuseOverflow() {
+        #expect(ByteCount.parse("256MiB") == 256 << 20)
+        #expect(ByteCount.parse("1k") == 1024 && ByteCount.parse("2GB") == 2 << 30 && ByteCount.parse("12") == 12)
+        #expect(ByteCount.parse("") == nil && ByteCount.parse("-1MiB") == nil && ByteCount.parse("1.5GiB") == nil)
+        #expect(ByteCount.parse("99999999999999999TiB") == nil, "overflow is refused, not wrapped")
+        #expect(ByteCount.format(256 << 20) == "256MiB" && ByteCount.format(1500) == "1500B")
+    }
+}

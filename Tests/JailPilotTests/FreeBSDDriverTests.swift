@@ -82,6 +82,24 @@ struct FreeBSDDriverTests {
         }
     }
 
+    @Test func aMissingTemplateFailsTheDeployClearlyWithoutQuarantiningTheCommit() async throws {
+        try await FreeBSDWorld.with { world in
+            let v1 = try await world.repo.commitHello("one")
+            world.standIn.lock.withLock { world.standIn.snapshots["zroot/jails/templates/14.3-RELEASE@base"] = nil }
+            let error = await #expect(throws: DeployError.self) { try await world.deployer.deploy(world.app) }
+            let text = error.map { "\($0)" } ?? ""
+            #expect(text.contains("cannot open 'zroot/jails/templates/14.3-RELEASE@base': dataset does not exist"), "\(text)")
+            #expect(
+                try world.runtime.store.quarantineReason(app: "hello", sha: v1) == nil, "a host problem is not the commit's fault"
+            )
+            #expect(!world.standIn.hasDataset(Release.name(app: "hello", sha: v1)))
+            world.standIn.snapshot("zroot/jails/templates/14.3-RELEASE", "base")
+            #expect(
+                await world.fetch(try await world.deployer.deploy(world.app).release) == "one",
+                "the same commit deploys once the host is fixed")
+        }
+    }
+
     @Test func destroyWaitsOutADyingJailAndTakesTheClonesSnapshots() async throws {
         try await FreeBSDWorld.with { world in
             _ = try await world.repo.commitHello("x")

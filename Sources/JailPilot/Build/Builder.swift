@@ -19,13 +19,18 @@ public struct Builder: Sendable {
     public let runner: any ProcessRunning
     public let store: StateStore
     public let log: EventLog
+    /// The jails' network, which a build with network access may not reach.
+    public let jailNetwork: IPv4Network?
 
-    public init(agent: AgentSettings, runner: any ProcessRunning, store: StateStore, log: EventLog) {
+    public init(
+        agent: AgentSettings, runner: any ProcessRunning, store: StateStore, log: EventLog, jailNetwork: IPv4Network? = nil
+    ) {
         self.layout = StateLayout(root: agent.stateDir)
         self.agent = agent
         self.runner = runner
         self.store = store
         self.log = log
+        self.jailNetwork = jailNetwork
     }
 
     /// Builds `app` at the full SHA `sha` from `mirror`, or reuses an earlier artifact.
@@ -43,25 +48,39 @@ public struct Builder: Sendable {
         defer { try? FileIO.removeTree(staging) }
         let logPath = layout.buildLog(app.name, sha)
         let output = "\(staging)/out/\(app.service)"
+        let caches = [layout.goBuildCache(app.name), layout.goModCache(app.name), layout.goPath(app.name), layout.home(app.name)]
+        let sandbox: BuildSandbox?
         do {
-            for dir in [
-                layout.logs(app.name), "\(staging)/tmp", "\(staging)/out", layout.goBuildCache, layout.goModCache, layout.home,
-            ] {
+            sandbox = agent.buildSandbox ? try BuildSandbox.resolve(user: agent.buildUser) : nil
+            if let sandbox, app.buildNetwork {
+                try await BuildNetworkPolicy(uid: sandbox.uid, jails: jailNetwork).apply(runner: runner, stateDir: layout.root)
+            }
+        } catch {
+            throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
+        }
+        do {
+            for dir in [layout.logs(app.name), "\(staging)/tmp", "\(staging)/out"] + caches {
                 try FileIO.makeDirectories(dir)
             }
-            try FileIO.replace(logPath, text: "# jailpilot build of \(app.name) at \(sha)\n")
-            let exported = try await mirror.export(sha, to: "\(staging)/src")
+            // The log holds whatever the build printed, which may be anything it could read: root only.
+            try FileIO.replace(logPath, text: "# jailpilot build of \(app.name) at \(sha)\n", mode: 0o600)
+            let exported = try await mirror.export(sha, to: "\(staging)/src", limit: app.maxTreeSize)
             log.emit(
                 app: app.name, sha: sha, "export.ok", took: clock.now - start,
                 [("files", "\(exported.files)"), ("bytes", "\(exported.bytes)")])
+            try sandbox?.own([staging] + caches)
         } catch let error as FileIOError where error.isDiskFull {
             throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
         }
 
         let argv = app.build.map { $0.replacing("{out}", with: output) }
-        let command = Command(
+        var command = Command(
             argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
             workingDirectory: "\(staging)/src")
+        if let sandbox {
+            command = sandbox.wrap(
+                command, writable: [staging] + caches, readOnly: Self.toolchainDirs(agent.buildPath), network: app.buildNetwork)
+        }
         log.emit(app: app.name, sha: sha, "build.started", [("cmd", command.description)])
         CrashPoint.hit("build")
         let result: ProcessResult
@@ -98,6 +117,10 @@ public struct Builder: Sendable {
         do {
             try FileIO.makeDirectories(destination)
             guard rename(output, artifact) == 0 else { throw FileIOError(operation: "rename", path: artifact, code: errno) }
+            // The build user made it; from here on it is root's, and the build user cannot change it.
+            guard lchown(artifact, 0, 0) == 0, chmod(artifact, 0o755) == 0 else {
+                throw FileIOError(operation: "chown", path: artifact, code: errno)
+            }
         } catch let error as FileIOError {
             throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
         }
@@ -113,11 +136,11 @@ public struct Builder: Sendable {
     func environment(_ app: AppConfig, sha: String, staging: String) -> [String: String] {
         var env = [
             "PATH": agent.buildPath,
-            "HOME": layout.home,
+            "HOME": layout.home(app.name),
             "TMPDIR": "\(staging)/tmp",
-            "GOCACHE": layout.goBuildCache,
-            "GOMODCACHE": layout.goModCache,
-            "GOPATH": layout.goPath,
+            "GOCACHE": layout.goBuildCache(app.name),
+            "GOMODCACHE": layout.goModCache(app.name),
+            "GOPATH": layout.goPath(app.name),
             "GOENV": "off",
             "GOTOOLCHAIN": "local",
             "CGO_ENABLED": "0",
@@ -162,6 +185,14 @@ public struct Builder: Sendable {
         guard let text = try? FileIO.readText(path, lastBytes: 65536) else { return "" }
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines + 1)
             .map { "  | \($0)" }.joined(separator: "\n")
+    }
+
+    /// build_path entries outside /usr (a toolchain in /opt/go/bin, say): the sandbox binds them
+    /// read-only (the parent of a `bin` directory, so the toolchain's GOROOT comes along).
+    static func toolchainDirs(_ path: String) -> [String] {
+        path.split(separator: ":").map(String.init).filter {
+            $0.hasPrefix("/") && !$0.hasPrefix("/usr/") && !["/bin", "/sbin", "/usr"].contains($0) && FileIO.exists($0)
+        }.map { $0.hasSuffix("/bin") ? String($0.dropLast(4)) : $0 }
     }
 
     static func looksDiskFull(_ tail: String) -> Bool {

@@ -35,7 +35,9 @@ public struct SourcePipeline: Sendable {
     public func build(_ app: AppConfig, sha: String? = nil) async throws -> (sha: String, build: BuildOutcome) {
         let (mirror, stats) = try await fetch(app)
         let commit = try await resolve(app, sha: sha, mirror: mirror, head: stats.head)
-        let builder = Builder(agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log)
+        let builder = Builder(
+            agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log,
+            jailNetwork: runtime.config.jails.network)
         return (commit, try await builder.build(app, sha: commit, mirror: mirror))
     }
 }

@@ -40,6 +40,10 @@ public struct AgentSettings: Sendable, Equatable {
     public var buildEnv: [String: String]
     /// known_hosts used to verify SSH remotes.
     public var knownHosts: String
+    /// Whether builds run confined (BuildSandbox): on by default where the sandbox exists (Linux).
+    public var buildSandbox: Bool = true
+    /// The unprivileged account confined builds run as.
+    public var buildUser: String = "jailpilot-build"
 }
 
 /// `[jails]` settings, shared by both drivers where the concept is the same.
@@ -108,6 +112,10 @@ public struct AppConfig: Sendable, Equatable {
     /// After probation, how long the previous release may keep serving connections it still has
     /// (WebSockets, event streams) before it is stopped anyway.
     public var drainTimeout: Duration = .seconds(300)
+    /// The exported source tree's size limit; a bigger tree is refused before it is written.
+    public var maxTreeSize: Int = 256 << 20
+    /// Whether the build may reach the outside (module downloads); never the host or the jails.
+    public var buildNetwork: Bool = true
     /// HTTPS: a file whose first line is the token (never logged).
     public var tokenFile: String?
     /// HTTPS: the user name sent with the token.

@@ -1,7 +1,8 @@
 /// `[apps.NAME]` tables and the checks that span apps.
 extension ConfigLoader {
     static let appKeys = [
-        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "service", "port", "health", "drain_timeout",
+        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size", "service",
+        "port", "health", "drain_timeout",
         "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
         "health_deadline", "probation",
     ]
@@ -81,6 +82,8 @@ extension ConfigLoader {
             tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
         app.drainTimeout =
             t.duration("drain_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.drainTimeout
+        app.maxTreeSize = t.size("max_tree_size", example: "256MiB", range: (1 << 10)...(64 << 30)) ?? app.maxTreeSize
+        app.buildNetwork = t.bool("build_network") ?? app.buildNetwork
         return t.issues.issues.count == before ? app : nil
     }
 

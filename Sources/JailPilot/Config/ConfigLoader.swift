@@ -72,7 +72,7 @@ public enum ConfigLoader {
     private static func readAgent(_ t: TableReader, hostPlatform: PlatformKind) -> AgentSettings {
         t.rejectUnknown(known: [
             "platform", "poll_interval", "state_dir", "log_file", "metrics_file", "max_parallel_builds",
-            "build_timeout", "build_path", "build_env", "known_hosts",
+            "build_timeout", "build_path", "build_env", "known_hosts", "build_sandbox", "build_user",
         ])
         var platform = hostPlatform
         if let text = t.string("platform", example: "\"linux\"") {
@@ -90,7 +90,7 @@ public enum ConfigLoader {
         if let m = metrics { checkPath(t, "metrics_file", m) }
         let parallel = t.int("max_parallel_builds", example: "1") ?? 1
         if !(1...64).contains(parallel) { t.issues.add(t.key("max_parallel_builds"), "\(parallel) must be between 1 and 64") }
-        return AgentSettings(
+        var settings = AgentSettings(
             platform: platform,
             pollInterval: t.duration("poll_interval", example: "30s", range: .milliseconds(100)...(.seconds(86400)))
                 ?? .seconds(30),
@@ -104,6 +104,19 @@ public enum ConfigLoader {
                 ?? "/usr/local/go/bin:/usr/local/bin:/usr/lib/go/bin:/usr/bin:/bin",
             buildEnv: t.stringTable("build_env", example: "{ GOPROXY = \"https://proxy.golang.org\" }") ?? [:],
             knownHosts: t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? "/etc/ssh/ssh_known_hosts")
+        // The build sandbox is bubblewrap on Linux; FreeBSD's build jail is not there yet.
+        settings.buildSandbox = t.bool("build_sandbox") ?? (platform == .linux)
+        if settings.buildSandbox && platform == .freebsd {
+            t.issues.add(t.key("build_sandbox"), "the FreeBSD build sandbox is not available yet; set build_sandbox = false")
+        }
+        if let user = t.string("build_user", example: "\"jailpilot-build\"") {
+            if Names.appNameProblem(user.replacing("-", with: "_")) != nil || user == "root" {
+                t.issues.add(t.key("build_user"), "'\(user)' is not an unprivileged account name like \"jailpilot-build\"")
+            } else {
+                settings.buildUser = user
+            }
+        }
+        return settings
     }
 
     private static func readJails(_ t: TableReader, platform: PlatformKind) -> JailSettings {

@@ -74,6 +74,21 @@ struct TableReader {
         return d
     }
 
+    /// A size inside `range` ("256MiB"); anything else is reported with the range and an example.
+    func size(_ name: String, example: String, range: ClosedRange<Int>) -> Int? {
+        guard let text = string(name, example: "\"\(example)\"") else { return nil }
+        let bounds = "between \(ByteCount.format(range.lowerBound)) and \(ByteCount.format(range.upperBound))"
+        guard let bytes = ByteCount.parse(text) else {
+            issues.add(key(name), "'\(text)' is not a size; write e.g. \"\(example)\" (units: KiB, MiB, GiB)")
+            return nil
+        }
+        guard range.contains(bytes) else {
+            issues.add(key(name), "'\(text)' is out of range; it must be \(bounds), e.g. \"\(example)\"")
+            return nil
+        }
+        return bytes
+    }
+
     func strings(_ name: String, example: String) -> [String]? {
         guard let value = table[name] else { return nil }
         guard let array = value.array else {

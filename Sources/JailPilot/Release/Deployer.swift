@@ -143,8 +143,9 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// Destroys a release that did not make it, keeping its log, and records why. A deploy the
-    /// agent cancelled (shutdown) is recorded as interrupted, and its commit is not quarantined.
+    /// Destroys a release that did not make it, keeping its log, and records why. Its commit is
+    /// quarantined only when the app failed its health gate; a deploy the agent cancelled
+    /// (shutdown) is recorded as interrupted.
     func abandon(_ release: Release, spec: JailSpec, app: AppConfig, step: String, error: Error) async -> DeployError {
         let cancelled = Task.isCancelled
         let step = cancelled ? "interrupted" : step
@@ -155,8 +156,14 @@ public struct Deployer: Sendable {
         let host = self.host
         await Task.detached { try? await host.destroy(spec) }.value
         _ = try? store.update(release, state: .failed, step: step, reason: reason)
-        if !cancelled { try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)") }
-        log.emit(app: app.name, sha: release.sha, "release.failed", [("step", step), ("reason", reason)])
+        // Only what the commit did is held against it: an app that never got healthy or exited.
+        // A host that could not clone, write or start the jail (disk full, a template gone, jail(8)
+        // refusing its config) says nothing about the commit, which is tried again after backoff.
+        let commitsFault = !cancelled && error is HealthGateError
+        if commitsFault { try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)") }
+        log.emit(
+            app: app.name, sha: release.sha, "release.failed",
+            [("step", step), ("reason", reason)] + (commitsFault || cancelled ? [] : [("quarantined", "no: a host problem")]))
         return .failed(app: app.name, sha: release.sha, step: step, reason: reason, log: kept)
     }
 

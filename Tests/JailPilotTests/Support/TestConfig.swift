@@ -11,6 +11,7 @@ func testConfig(
         platform = "linux"
         state_dir = "\(stateDir)"
         log_file = "\(stateDir)/agent.log"
+        \(isRoot ? "" : "build_sandbox = false  # the sandbox runs builds as another user: root only")
         \(extraAgent)
 
         [apps.hello]
