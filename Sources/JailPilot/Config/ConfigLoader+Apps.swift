@@ -55,8 +55,20 @@ extension ConfigLoader {
         if let f = tokenFile {
             checkPath(t, "token_file", f)
             if let repo, !repo.hasPrefix("https://") && !repo.hasPrefix("http://") {
-                t.issues.add(t.key("token_file"), "a token is only sent over http(s); this repo is '\(repo)'")
+                t.issues.add(
+                    t.key("token_file"), "a token is only sent over http(s); this repo is '\(RemoteAccess.redact(repo))'")
+            } else if let repo, repo.hasPrefix("http://"), !RemoteAccess.isLoopback(repo) {
+                t.issues.add(
+                    t.key("token_file"),
+                    "plain http:// would send the token in cleartext to '\(RemoteAccess.redact(repo))'; use https:// (http:// is allowed for a loopback address only)"
+                )
             }
+        }
+        if let repo, (repo.hasPrefix("https://") || repo.hasPrefix("http://")), RemoteAccess.userinfo(repo) != nil {
+            t.issues.add(
+                t.key("repo"),
+                "the repo URL carries credentials ('\(RemoteAccess.redact(repo))'), which would show in logs and status; put the token in token_file (and the user name in token_user)"
+            )
         }
         let sshKey = t.string("ssh_key", example: "\"/usr/local/etc/jailpilot/id_ed25519\"")
         if let k = sshKey {

@@ -18,7 +18,7 @@ final class GitCallbacks {
         callbacks.credentials = { out, url, usernameFromURL, allowed, payload in
             guard let payload, let out else { return -1 }
             let me = Unmanaged<GitCallbacks>.fromOpaque(payload).takeUnretainedValue()
-            return me.credential(out, usernameFromURL.map { String(cString: $0) }, allowed)
+            return me.credential(out, url: url.map { String(cString: $0) }, usernameFromURL.map { String(cString: $0) }, allowed)
         }
         callbacks.certificate_check = { cert, valid, host, payload in
             guard let payload, let cert else { return -1 }
@@ -34,8 +34,18 @@ final class GitCallbacks {
     }
 
     private func credential(
-        _ out: UnsafeMutablePointer<UnsafeMutablePointer<git_credential>?>, _ user: String?, _ allowed: UInt32
+        _ out: UnsafeMutablePointer<UnsafeMutablePointer<git_credential>?>, url: String?, _ user: String?, _ allowed: UInt32
     ) -> Int32 {
+        // libgit2 follows a remote's HTTP redirects and then asks for credentials for wherever it
+        // landed: a token goes only to the scheme, host and port the app's repo names.
+        if let want = RemoteAccess.origin(access.url) {
+            let asked = url.flatMap(RemoteAccess.origin)
+            guard asked == want else {
+                refusal =
+                    "\(access.redactedURL) sent the request on to \(url.map(RemoteAccess.redact) ?? "another place"); credentials are only sent to \(want), so none were given. Point repo at the final address if the move is expected"
+                return Int32(GIT_EAUTH.rawValue)
+            }
+        }
         credentialAttempts += 1
         if credentialAttempts > 1 {
             refusal = "authentication to \(access.redactedURL) was refused; check the credentials configured for this app"

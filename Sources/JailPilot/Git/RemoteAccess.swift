@@ -35,16 +35,59 @@ public struct RemoteAccess: Sendable, Hashable {
             knownHosts: app.knownHosts)
     }
 
-    /// The URL with any `user:password@` part masked, for logs and errors.
+    /// The URL with its secrets masked, for logs and errors: the whole `user[:password]@` of an
+    /// http(s) URL (a token often sits in the user name), the password of any other.
     public var redactedURL: String { Self.redact(url) }
 
-    static func redact(_ url: String) -> String {
-        guard let scheme = url.firstRange(of: "://"), let at = url[scheme.upperBound...].firstIndex(of: "@") else {
-            return url
-        }
-        let userinfo = url[scheme.upperBound..<at]
-        guard userinfo.contains(":") else { return url }
+    public static func redact(_ url: String) -> String {
+        guard let scheme = url.firstRange(of: "://"), let info = userinfo(url),
+            let at = url[scheme.upperBound...].firstIndex(of: "@")
+        else { return url }
+        let web = url.hasPrefix("http://") || url.hasPrefix("https://")
+        guard web || info.contains(":") else { return url }
         return url[..<scheme.upperBound] + "***@" + url[url.index(after: at)...]
+    }
+
+    /// The `user[:password]` of a URL with a scheme, if it has one.
+    public static func userinfo(_ url: String) -> String? {
+        guard let scheme = url.firstRange(of: "://") else { return nil }
+        let authority = url[scheme.upperBound...].prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard let at = authority.lastIndex(of: "@") else { return nil }
+        return String(authority[..<at])
+    }
+
+    /// `scheme://host:port` of an http(s) URL, lower-cased, with the default port filled in;
+    /// nil for anything else. Credentials go only where this matches the configured remote's.
+    public static func origin(_ url: String) -> String? {
+        let lower = url.lowercased()
+        let scheme: String
+        let defaultPort: Int
+        if lower.hasPrefix("https://") {
+            (scheme, defaultPort) = ("https", 443)
+        } else if lower.hasPrefix("http://") {
+            (scheme, defaultPort) = ("http", 80)
+        } else {
+            return nil
+        }
+        var authority = lower.dropFirst(scheme.count + 3).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        var host = String(authority)
+        var port = defaultPort
+        if let colon = authority.lastIndex(of: ":"), !authority.hasSuffix("]"),
+            let number = Int(authority[authority.index(after: colon)...])
+        {
+            host = String(authority[..<colon])
+            port = number
+        }
+        guard !host.isEmpty else { return nil }
+        return "\(scheme)://\(host):\(port)"
+    }
+
+    /// Whether an http(s) URL names a loopback host (127.0.0.0/8, ::1, localhost).
+    public static func isLoopback(_ url: String) -> Bool {
+        guard let origin = origin(url) else { return false }
+        let host = origin.split(separator: "/").last.map { String($0.prefix(upTo: $0.lastIndex(of: ":") ?? $0.endIndex)) } ?? ""
+        return host.hasPrefix("127.") || host == "localhost" || host == "[::1]"
     }
 
     /// The SSH port in the URL (22 when absent), for `[host]:port` known_hosts entries.

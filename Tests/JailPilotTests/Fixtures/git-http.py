@@ -2,6 +2,9 @@
 """Smart-HTTP git server for tests: git http-backend behind HTTP basic auth, on 127.0.0.1.
 
 Usage: git-http.py ROOT PORT TOKEN   (user name "git", password TOKEN)
+       git-http.py --redirect PORT BASE   (every request: 302 to BASE + its path)
+       git-http.py --record PORT FILE     (every request: 401 asking for basic auth; the
+                                           Authorization header it came with is appended to FILE)
 """
 import base64
 import http.server
@@ -9,6 +12,7 @@ import subprocess
 import sys
 
 root, port, token = sys.argv[1], int(sys.argv[2]), sys.argv[3]
+mode = root if root in ("--redirect", "--record") else "serve"
 expected = "Basic " + base64.b64encode(f"git:{token}".encode()).decode()
 
 
@@ -36,6 +40,20 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def serve(self):
         body = self.body()
+        if mode == "--redirect":
+            self.send_response(302)
+            self.send_header("Location", token + self.path)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
+        if mode == "--record":
+            with open(token, "a") as f:
+                f.write("Authorization: %s\n" % self.headers.get("Authorization", "none"))
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Basic realm="elsewhere"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return
         if self.headers.get("Authorization", "") != expected:
             self.send_response(401)
             self.send_header("WWW-Authenticate", 'Basic realm="git"')
