@@ -2,15 +2,17 @@ import FoundationEssentials
 
 /// An OpenSSH known_hosts file, as far as verifying one server's host key needs.
 ///
-/// Supports plain host patterns (with `*`, `?`, `!` negation and `[host]:port`) and
-/// `@revoked`. Hashed entries (`|1|...`, from `ssh-keyscan -H`) are not matched: write the
-/// file with plain host names.
+/// Supports plain host patterns (with `*`, `?`, `!` negation and `[host]:port`), hashed names
+/// (`|1|base64 salt|base64 HMAC-SHA1(salt, name)`, as `ssh-keyscan -H` and `HashKnownHosts`
+/// write them; sshd(8), SSH_KNOWN_HOSTS FILE FORMAT) and `@revoked`.
 public struct KnownHosts: Sendable {
     struct Entry: Sendable {
         var patterns: [String]
         var keyType: String
         var key: [UInt8]
         var revoked: Bool
+        /// For a hashed entry: the salt and the HMAC-SHA1 of the host name under it.
+        var hashed: (salt: [UInt8], mac: [UInt8])? = nil
     }
 
     var entries: [Entry]
@@ -38,7 +40,14 @@ public struct KnownHosts: Sendable {
             }
             guard fields.count >= 3, let key = Data(base64Encoded: fields[2]) else { continue }
             if fields[0].hasPrefix("|") {
+                // |1|salt|hash: the only hashing scheme OpenSSH has.
+                let parts = fields[0].split(separator: "|", omittingEmptySubsequences: false)
+                guard parts.count == 4, parts[1] == "1", let salt = Data(base64Encoded: String(parts[2])),
+                    let mac = Data(base64Encoded: String(parts[3])), mac.count == 20
+                else { continue }
                 hashed += 1
+                entries.append(
+                    Entry(patterns: [], keyType: fields[1], key: Array(key), revoked: revoked, hashed: (Array(salt), Array(mac))))
                 continue
             }
             entries.append(
@@ -58,7 +67,10 @@ public struct KnownHosts: Sendable {
     /// Checks the raw key blob `key` presented by `host` on `port`.
     public func verify(host: String, port: Int, key: [UInt8]) -> Verdict {
         let name = port == 22 ? host.lowercased() : "[\(host.lowercased())]:\(port)"
-        let matching = entries.filter { Self.matches(name, patterns: $0.patterns) }
+        let matching = entries.filter { entry in
+            if let hashed = entry.hashed { return SHA1.hmac(key: hashed.salt, message: Array(name.utf8)) == hashed.mac }
+            return Self.matches(name, patterns: entry.patterns)
+        }
         if matching.contains(where: { $0.revoked && $0.key == key }) { return .revoked }
         if matching.contains(where: { !$0.revoked && $0.key == key }) { return .trusted }
         return matching.contains(where: { !$0.revoked }) ? .changed : .unknownHost
