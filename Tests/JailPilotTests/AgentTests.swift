@@ -96,10 +96,10 @@ struct AgentTests {
     /// SIGTERM while a commit builds is not a verdict on the commit: it is not quarantined, and
     /// the next agent builds and deploys it.
     @Test func stoppingDuringABuildDoesNotQuarantineTheCommit() async throws {
-        let once = "/tmp/jailpilot-tests/slow-build-\(UUID().uuidString.prefix(8))"
-        defer { unlink(once) }
+        // The marker lives in the build's HOME: the sandboxed build sees nothing else of the host
+        // that lasts from one build to the next (its /tmp is its own).
         let build =
-            #"build = ["sh", "-c", "[ -e \"$2\" ] || { touch \"$2\"; sleep 60; }; exec go build -o \"$1\" .", "sh", "{out}", "\#(once)"]"#
+            #"build = ["sh", "-c", "[ -e \"$HOME/slow-once\" ] || { touch \"$HOME/slow-once\"; sleep 60; }; exec go build -o \"$1\" .", "sh", "{out}"]"#
         try await E2EWorld.with(appExtra: build) { world in
             let v1 = try await world.repo.commitHello("patient")
             let agent = try Agent(configPath: world.configPath)

@@ -130,18 +130,18 @@ struct BuildSandboxTests {
     }
 }
 
-/// A TCP listener on 127.0.0.1 that counts the connections it accepts.
+/// A TCP listener (on 127.0.0.1 unless told otherwise) that counts the connections it accepts.
 final class TCPRecorder: @unchecked Sendable {
     let port: Int
     private let fd: Int32
     private let lock = NSLock()
     private var count = 0
 
-    init() throws {
+    init(address bindAddress: String = "127.0.0.1") throws {
         let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr("127.0.0.1")
+        address.sin_addr.s_addr = inet_addr(bindAddress)
         var one: Int32 = 1
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = withUnsafePointer(to: &address) {

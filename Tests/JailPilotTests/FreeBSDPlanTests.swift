@@ -75,6 +75,30 @@ import Testing
         #expect(text.split(separator: "\n").filter { $0.hasPrefix("zfs destroy") }.count == 1)
     }
 
+    @Test func networkPolicyPlan() async throws {
+        let policy = JailNetworkPolicy(
+            members: [
+                .init(app: "hello", address: "172.16.0.3", port: 8080), .init(app: "api", address: "172.16.0.9", port: 9090),
+            ],
+            reach: ["hello": [.app("api"), .host(port: 5432)], "api": []])
+        try await expectGolden(ReleasePlan.render(host.networkPolicyPlan(policy)), "freebsd-network.txt")
+        let linux = LinuxJails(settings: config.jails, runner: HostProcessRunner(), owner: host.owner)
+        let rules = policy.nftables(bridge: "jp0", network: config.jails.network)
+        #expect(rules.contains("iifname \"jp0\" ip saddr 172.16.0.3 tcp dport 5432 accept"))
+        #expect(rules.contains("ip saddr 172.16.0.3 ip daddr 172.16.0.9 tcp dport 9090 accept"))
+        #expect(rules.contains("ip saddr 172.16.0.0/12 ip daddr 172.16.0.0/12 drop"))
+        #expect(!rules.contains("ip saddr 172.16.0.9 ip daddr 172.16.0.3 tcp dport"), "api opened nothing")
+        #expect(linux.networkPolicyPlan(policy).count == 2)
+    }
+
+    @Test func limitsAreAQuotaAndRctlRulesOfTheJail() {
+        let text = plan(.deploy)
+        #expect(text.contains("-o quota=1073741824 zroot/jails/templates/14.3-RELEASE@base"), "set with the clone")
+        #expect(text.contains("exec.prestart = \"/usr/bin/rctl -a jail:hello_3f2c1e0a9b7d:memoryuse:sigkill=536870912\";"))
+        #expect(text.contains("exec.prestart += \"/usr/bin/rctl -a jail:hello_3f2c1e0a9b7d:pcpu:deny=200\";"))
+        #expect(text.contains("exec.poststop = \"/usr/bin/rctl -r jail:hello_3f2c1e0a9b7d\";"))
+    }
+
     @Test func bootStartsOnlyTheLiveRelease() {
         let text = plan(.deploy)
         #expect(text.contains("jail_list=\"${jail_list} hello_3f2c1e0a9b7d\""))

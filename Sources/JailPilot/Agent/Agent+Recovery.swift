@@ -29,7 +29,7 @@ extension Agent {
                 let spec = deployer.spec(live, app: app)
                 if await !deployer.host.isRunning(spec) {
                     do {
-                        try await deployer.host.start(spec)
+                        try await deployer.startJail(spec)
                         try await deployer.healthGate(app, spec)
                         log.emit(app: app.name, sha: live.sha, "live.restarted")
                     } catch {

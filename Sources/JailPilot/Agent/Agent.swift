@@ -88,12 +88,29 @@ public actor Agent {
                 if Self.stamp(configPath) != configStamp { reload(reason: "file changed") }
                 await keepRoutes()
                 if drainer == nil { drainer = Task { await retireDrained() } }
+                ticks &+= 1
+                if ticks % 10 == 0 { rotateLogs() }
                 await metrics.flush()
             }
         }
     }
 
     private var stopControl: AsyncStream<Control>.Continuation?
+    /// Ticks so far (some work runs every tenth).
+    private var ticks = 0
+
+    /// Rotates the logs of running releases that grew past `[jails] log_size`.
+    func rotateLogs() {
+        guard let host = try? runtime.jailHost() else { return }
+        let jails = config.jails
+        for app in config.apps {
+            for release in (try? runtime.store.releases(app: app.name)) ?? []
+            where release.state == .live || release.state == .standby {
+                host.rotateLog(
+                    JailSpec(release: release, app: app, layout: runtime.layout), limit: jails.logSize, keep: jails.logKeep)
+            }
+        }
+    }
 
     /// Asks the agent to stop (what SIGTERM does).
     public func stop() { stopControl?.yield(.stop) }

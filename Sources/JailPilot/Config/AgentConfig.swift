@@ -60,6 +60,12 @@ public struct JailSettings: Sendable, Equatable {
     public var network: IPv4Network
     /// Time a stopping app gets between SIGTERM and SIGKILL.
     public var drain: Duration
+    /// Default limits of every release's jail (per app: memory, cpu, disk in `[apps.NAME]`).
+    public var limits: JailLimits = JailLimits()
+    /// Linux: an app's log is rotated past this size (FreeBSD: newsyslog's rule in the jail).
+    public var logSize: Int = 10 << 20
+    /// Linux: rotated logs kept per release.
+    public var logKeep: Int = 5
 }
 
 /// `[caddy]` settings.
@@ -116,6 +122,10 @@ public struct AppConfig: Sendable, Equatable {
     public var maxTreeSize: Int = 256 << 20
     /// Whether the build may reach the outside (module downloads); never the host or the jails.
     public var buildNetwork: Bool = true
+    /// What each of this app's releases may use.
+    public var limits: JailLimits = JailLimits()
+    /// What its jails may reach on this host and in other jails (nothing by default).
+    public var reach: [JailNetworkPolicy.Reach] = []
     /// HTTPS: a file whose first line is the token (never logged).
     public var tokenFile: String?
     /// HTTPS: the user name sent with the token.

@@ -1,14 +1,15 @@
 /// `[apps.NAME]` tables and the checks that span apps.
 extension ConfigLoader {
     static let appKeys = [
-        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size", "service",
+        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size", "memory",
+        "cpu", "disk", "reach", "service",
         "port", "health", "drain_timeout",
         "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
         "health_deadline", "probation",
     ]
     static let defaultBuild = ["go", "build", "-o", "{out}", "."]
 
-    static func readApp(_ t: TableReader, name: String, agent: AgentSettings) -> AppConfig? {
+    static func readApp(_ t: TableReader, name: String, agent: AgentSettings, jails: JailSettings) -> AppConfig? {
         t.rejectUnknown(known: appKeys)
         let before = t.issues.issues.count
         let repo = t.string("repo", example: "\"https://example.org/me/\(name).git\"")
@@ -96,12 +97,28 @@ extension ConfigLoader {
             t.duration("drain_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.drainTimeout
         app.maxTreeSize = t.size("max_tree_size", example: "256MiB", range: (1 << 10)...(64 << 30)) ?? app.maxTreeSize
         app.buildNetwork = t.bool("build_network") ?? app.buildNetwork
+        app.limits = t.limits(over: jails.limits)
+        for text in t.strings("reach", example: "[\"host:5432\", \"app:api\"]") ?? [] {
+            if let opening = JailNetworkPolicy.Reach.parse(text) {
+                app.reach.append(opening)
+            } else {
+                t.issues.add(
+                    t.key("reach"),
+                    "'\(text)' is not an opening; write \"host:PORT\" (a port on this host) or \"app:NAME\" (another app)")
+            }
+        }
         return t.issues.issues.count == before ? app : nil
     }
 
     static func crossCheck(_ apps: [AppConfig], issues: IssueCollector) {
         var owner: [String: String] = [:]
         for app in apps {
+            for case .app(let target) in app.reach where target == app.name || !apps.contains(where: { $0.name == target }) {
+                issues.add(
+                    "apps.\(app.name).reach",
+                    target == app.name
+                        ? "an app always reaches itself; remove 'app:\(target)'" : "'app:\(target)' names no app in this file")
+            }
             for host in app.hostnames {
                 if let other = owner[host] {
                     issues.add(

@@ -56,7 +56,7 @@ public enum ConfigLoader {
                     continue
                 }
                 guard let reader = appsTable.subtable(name) else { continue }
-                if let app = readApp(reader, name: name, agent: agent) { apps.append(app) }
+                if let app = readApp(reader, name: name, agent: agent, jails: jails) { apps.append(app) }
             }
         }
         if apps.isEmpty && issues.issues.isEmpty {
@@ -120,7 +120,9 @@ public enum ConfigLoader {
     }
 
     private static func readJails(_ t: TableReader, platform: PlatformKind) -> JailSettings {
-        t.rejectUnknown(known: ["dataset", "mountpoint", "template", "interface", "network", "drain"])
+        t.rejectUnknown(known: [
+            "dataset", "mountpoint", "template", "interface", "network", "drain", "memory", "cpu", "disk", "log_size", "log_keep",
+        ])
         let freebsd = platform == .freebsd
         let dataset = t.string("dataset", example: "\"zroot/jails\"") ?? "zroot/jails"
         if dataset.isEmpty || dataset.hasPrefix("/") || dataset.hasSuffix("/")
@@ -151,10 +153,16 @@ public enum ConfigLoader {
                 t.key("network"),
                 "'\(networkText)' is not an IPv4 network with host bits zero and a prefix of /8 to /30, e.g. \"172.16.0.0/12\"")
         }
-        return JailSettings(
+        var settings = JailSettings(
             dataset: dataset, mountpoint: mountpoint, template: template, interface: interface,
             network: network ?? IPv4Network("172.16.0.0/12")!,
             drain: t.duration("drain", example: "10s", range: .milliseconds(100)...(.seconds(3600))) ?? .seconds(10))
+        settings.limits = t.limits(over: JailLimits())
+        settings.logSize = t.size("log_size", example: "10MiB", range: (64 << 10)...(64 << 30)) ?? settings.logSize
+        let keep = t.int("log_keep", example: "5") ?? settings.logKeep
+        if !(1...100).contains(keep) { t.issues.add(t.key("log_keep"), "\(keep) must be between 1 and 100") }
+        settings.logKeep = min(max(keep, 1), 100)
+        return settings
     }
 
     private static func readCaddy(_ t: TableReader) -> CaddySettings {

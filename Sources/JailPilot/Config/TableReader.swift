@@ -89,6 +89,36 @@ struct TableReader {
         return bytes
     }
 
+    /// CPU cores as a whole or fractional number (`cpu = 1.5`), in thousandths, inside `range`.
+    func millicores(_ name: String, example: String, range: ClosedRange<Int>) -> Int? {
+        guard let value = table[name] else { return nil }
+        let cores: Double
+        switch value {
+        case .int(let n): cores = Double(n)
+        case .float(let f): cores = f
+        default:
+            typeProblem(name, "a number of CPU cores", example)
+            return nil
+        }
+        guard cores.isFinite, cores * 1000 >= Double(range.lowerBound), cores * 1000 <= Double(range.upperBound) else {
+            issues.add(
+                key(name),
+                "\(cores) is out of range; it must be between \(Double(range.lowerBound) / 1000) and \(range.upperBound / 1000) cores, e.g. \(example)"
+            )
+            return nil
+        }
+        return Int((cores * 1000).rounded())
+    }
+
+    /// `memory`, `cpu` and `disk` over `defaults`.
+    func limits(over defaults: JailLimits) -> JailLimits {
+        var limits = defaults
+        limits.memory = size("memory", example: "512MiB", range: (16 << 20)...(1 << 40)) ?? limits.memory
+        limits.millicores = millicores("cpu", example: "2", range: 10...1_024_000) ?? limits.millicores
+        limits.disk = size("disk", example: "1GiB", range: (16 << 20)...(64 << 40)) ?? limits.disk
+        return limits
+    }
+
     func strings(_ name: String, example: String) -> [String]? {
         guard let value = table[name] else { return nil }
         guard let array = value.array else {

@@ -28,12 +28,19 @@ enum FreeBSDFiles {
                 # PERMISSIONS (no allow.raw_sockets: an HTTP app has no use for it)
                 exec.clean;
                 mount.devfs;
+                # devfsrules_jail (/etc/defaults/devfs.rules): null, zero, random, urandom, std*, fd, pts.
+                devfs_ruleset = 4;
                 # HOSTNAME/PATH
                 host.hostname = \(jailQuote(spec.name.replacing("_", with: "-")));
                 path = \(jailQuote(path));
                 # NETWORK
                 interface = \(jailQuote(interface));
                 ip4.addr = \(jailQuote(spec.address));
+                # LIMITS: \(spec.limits.summary). rctl(8) rules by jail name, added before the jail
+                # exists and removed after it stops; they need kern.racct.enable=1 (loader.conf).
+                exec.prestart = \(jailQuote("/usr/bin/rctl -a jail:\(spec.name):memoryuse:sigkill=\(spec.limits.memory)"));
+                exec.prestart += \(jailQuote("/usr/bin/rctl -a jail:\(spec.name):pcpu:deny=\(max(1, spec.limits.millicores / 10))"));
+                exec.poststop = \(jailQuote("/usr/bin/rctl -r jail:\(spec.name)"));
             }
 
             """

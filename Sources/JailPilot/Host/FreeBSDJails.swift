@@ -48,7 +48,15 @@ public struct FreeBSDJails: JailHost {
         switch action {
         case .provision:
             return [
-                .run(Command("zfs", ["clone", "-o", "\(Self.ownerProperty)=\(owner.marker)", snapshot, dataset(name)])),
+                // quota: what the clone writes itself (its `used`; what it shares with the template
+                // snapshot is the origin's), set with the clone as the owner is (zfsprops(7)).
+                .run(
+                    Command(
+                        "zfs",
+                        [
+                            "clone", "-o", "\(Self.ownerProperty)=\(owner.marker)", "-o", "quota=\(spec.limits.disk)", snapshot,
+                            dataset(name),
+                        ])),
                 .install(from: spec.artifact, to: "\(root)/usr/local/bin/\(spec.service)", mode: 0o755),
                 .write(
                     path: "\(root)/usr/local/etc/rc.d/\(spec.service)",
@@ -130,6 +138,23 @@ public struct FreeBSDJails: JailHost {
     public func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws {
         try await withBootList { try await executor.execute(promotePlan(spec, replacing: old)) }
     }
+
+    /// Inside a FreeBSD jail newsyslog rotates the log (its rule is in the provision plan) and
+    /// daemon(8) reopens it on SIGHUP (-H): nothing for the agent to do.
+    public func rotateLog(_ spec: JailSpec, limit: Int, keep: Int) {}
+
+    /// The pf anchor `jailpilot/jails`, under the bootstrap's `anchor "jailpilot"` hook
+    /// (pf.conf(5), ANCHORS: nested anchors are evaluated through their parent's rule).
+    public func networkPolicyPlan(_ policy: JailNetworkPolicy) -> [HostStep] {
+        [
+            .write(path: paths.pfJails, content: policy.pf(network: settings.network), mode: 0o600),
+            .run(Command("pfctl", ["-a", "jailpilot/jails", "-f", paths.pfJails])),
+        ]
+    }
+
+    public func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws {
+        try await executor.execute(networkPolicyPlan(policy))
+    }
 }
 
 /// The host paths the FreeBSD driver writes outside the jails' datasets.
@@ -140,15 +165,23 @@ public struct FreeBSDPaths: Sendable, Equatable {
     public var rcConfDir: String
     /// Where jail(8) writes each jail's console log (exec.consolelog).
     public var logDir: String
+    /// The rules of the pf anchor jailpilot/jails (what jails may reach).
+    public var pfJails: String
 
-    public init(jailConfDir: String = "/etc/jail.conf.d", rcConfDir: String = "/etc/rc.conf.d", logDir: String = "/var/log") {
+    public init(
+        jailConfDir: String = "/etc/jail.conf.d", rcConfDir: String = "/etc/rc.conf.d", logDir: String = "/var/log",
+        pfJails: String = "/etc/pf.jailpilot-jails.conf"
+    ) {
         self.jailConfDir = jailConfDir
         self.rcConfDir = rcConfDir
         self.logDir = logDir
+        self.pfJails = pfJails
     }
 
     /// The same layout under `root` (tests and stand-ins).
     public init(under root: String) {
-        self.init(jailConfDir: "\(root)/etc/jail.conf.d", rcConfDir: "\(root)/etc/rc.conf.d", logDir: "\(root)/var/log")
+        self.init(
+            jailConfDir: "\(root)/etc/jail.conf.d", rcConfDir: "\(root)/etc/rc.conf.d", logDir: "\(root)/var/log",
+            pfJails: "\(root)/etc/pf.jailpilot-jails.conf")
     }
 }

@@ -10,6 +10,9 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     case retry(Command, attempts: Int, busy: String)
     /// Write a file with exactly this content and mode, replacing it atomically.
     case write(path: String, content: String, mode: UInt16)
+    /// Write `value` into an existing kernel interface file (cgroupfs, sysfs): a plain write,
+    /// where `.write` would replace the file, which those filesystems do not allow.
+    case put(path: String, value: String)
     /// Copy a file from the host into place with a mode.
     case install(from: String, to: String, mode: UInt16)
     /// Rename a file or directory, refusing to replace an existing target.
@@ -28,6 +31,8 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
         case .write(let path, let content, let mode):
             return
                 "write \(ShellQuote.quote(path)) mode \(String(mode, radix: 8)) <<'EOF'\n\(content)\(content.hasSuffix("\n") ? "" : "\n")EOF"
+        case .put(let path, let value):
+            return "echo \(ShellQuote.quote(value)) > \(ShellQuote.quote(path))"
         case .install(let from, let to, let mode):
             return "install -m \(String(mode, radix: 8)) \(ShellQuote.quote(from)) \(ShellQuote.quote(to))"
         case .rename(let from, let to):
@@ -89,6 +94,14 @@ public struct PlanExecutor: Sendable {
                 try FileIO.makeDirectories(FileIO.parent(path))
                 try FileIO.replace(path, text: content, mode: mode_t(mode))
             } catch { throw HostStepError(step: "write \(path)", message: "\(error)") }
+        case .put(let path, let value):
+            let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
+            guard fd >= 0 else { throw HostStepError(step: "echo \(value) > \(path)", message: String(cString: strerror(errno))) }
+            defer { close(fd) }
+            let bytes = Array(value.utf8)
+            guard write(fd, bytes, bytes.count) == bytes.count else {
+                throw HostStepError(step: "echo \(value) > \(path)", message: String(cString: strerror(errno)))
+            }
         case .install(let from, let to, let mode):
             CrashPoint.hit("install")
             do {

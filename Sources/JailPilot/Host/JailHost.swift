@@ -10,6 +10,8 @@ public struct JailSpec: Sendable, Equatable {
     public var address: String
     /// The built binary on the host.
     public var artifact: String
+    /// What the jail may use (the app's limits; the defaults for a jail found on the host).
+    public var limits: JailLimits = JailLimits()
 
     public init(name: String, app: String, sha: String, service: String, port: Int, address: String, artifact: String) {
         self.name = name
@@ -30,6 +32,7 @@ public struct JailSpec: Sendable, Equatable {
         self.init(
             name: Release.name(app: app.name, sha: sha), app: app.name, sha: sha, service: app.service, port: app.port,
             address: address, artifact: artifact)
+        limits = app.limits
     }
 }
 
@@ -67,6 +70,12 @@ public protocol JailHost: Sendable {
     func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws
     /// Makes the boot set exactly `live` (the store's live releases), at agent start.
     func syncBootList(_ live: [JailSpec]) async throws
+    /// Rotates the service's log when it has grown past `limit` bytes, keeping `keep` old ones.
+    func rotateLog(_ spec: JailSpec, limit: Int, keep: Int)
+    /// The steps that put `policy` (what the jails may reach) in force.
+    func networkPolicyPlan(_ policy: JailNetworkPolicy) -> [HostStep]
+    /// Runs `networkPolicyPlan`; whenever a release starts or stops.
+    func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws
     /// Who holds `spec.name` on this host: the owner marker on its filesystem, else on its network.
     func ownership(_ spec: JailSpec) async -> JailOwnership
     /// Every jail (or lone jail network) on this host that carries this state_dir's marker.

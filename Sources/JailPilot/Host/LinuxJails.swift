@@ -14,11 +14,14 @@ public struct LinuxJails: JailHost {
     public let runner: any ProcessRunning
     /// This state_dir's identity, marked on every jail it makes.
     public let owner: OwnerID
+    /// The host's cgroup layout, read once.
+    let cgroups: CgroupLayout
 
     public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID) {
         self.settings = settings
         self.runner = runner
         self.owner = owner
+        self.cgroups = CgroupLayout.detect()
     }
 
     var root: String { settings.mountpoint }
@@ -51,6 +54,7 @@ public struct LinuxJails: JailHost {
                 .run(Command("btrfs", ["subvolume", "snapshot", "\(root)/templates/\(settings.template)", unnamed(name)])),
                 .write(path: "\(unnamed(name))/.jailpilot-owner", content: owner.marker + "\n", mode: 0o600),
                 .rename(from: unnamed(name), to: container(name)),
+                diskLimit(spec),
                 .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),
                 .write(path: script(name), content: supervisor(spec), mode: 0o755),
             ]
@@ -74,15 +78,17 @@ public struct LinuxJails: JailHost {
                 .run(Command(ns[0], Array(ns.dropFirst()) + ["route", "add", "default", "via", gateway])),
                 // The address may have belonged to an earlier jail: forget its old MAC on the host.
                 .run(Command("ip", ["neigh", "flush", "to", spec.address, "dev", settings.interface]), mayFail: true),
+            ] + limitSteps(spec) + [
                 .spawn(
-                    Command(
-                        "ip",
-                        [
-                            "netns", "exec", name, "unshare", "--pid", "--mount", "--fork", "--kill-child=SIGTERM", "/bin/sh",
-                            script(name),
-                        ],
-                        environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]),
-                    pidFile: pidFile(name)),
+                    enteringCgroups(
+                        Command(
+                            "ip",
+                            [
+                                "netns", "exec", name, "unshare", "--pid", "--mount", "--uts", "--fork", "--kill-child=SIGTERM",
+                                "/bin/sh", script(name),
+                            ],
+                            environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]), name),
+                    pidFile: pidFile(name))
             ]
         case .stop:
             return [
@@ -93,7 +99,7 @@ public struct LinuxJails: JailHost {
                 .note("then: kill -KILL $(ip netns pids \(name))"),
                 .run(Command("ip", ["link", "del", vethHost(name)]), mayFail: true),
                 .run(Command("ip", ["netns", "del", name]), mayFail: true),
-            ]
+            ] + (cgroupDirs(name).isEmpty ? [] : [.run(Command("rmdir", cgroupDirs(name)), mayFail: true)])
         case .destroy:
             return plan(.stop, spec) + [
                 .run(Command("btrfs", ["subvolume", "delete", container(name)]), mayFail: true),
@@ -113,10 +119,14 @@ public struct LinuxJails: JailHost {
             log="$root"\(ShellQuote.quote(log))
             stopping=0
             child=0
+            fail() { echo "jailpilot: \(spec.service) exited with status 1 ($1); not started" >>"$log"; exit 1; }
             trap 'stopping=1; [ "$child" -ne 0 ] && kill -TERM "$child" 2>/dev/null' TERM INT HUP
+            # Limits: \(spec.limits.summary) (its cgroups and qgroup, set by the agent).
+            \(deviceLines)
+            hostname \(ShellQuote.quote(spec.name.replacing("_", with: "-"))) || fail "cannot set its hostname"
             while :; do
                 env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ PORT=\(spec.port) \\
-                    /usr/sbin/chroot --userspec=65534:65534 "$root" /usr/local/bin/\(spec.service) >>"$log" 2>&1 &
+                    /usr/sbin/chroot --userspec=65534:65534 "$root" /usr/local/bin/\(spec.service) </dev/null >>"$log" 2>&1 &
                 child=$!
                 wait "$child"
                 status=$?
@@ -140,6 +150,18 @@ public struct LinuxJails: JailHost {
     public func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws {}
     /// Live releases come back through the agent's recovery; there is no separate boot set.
     public func syncBootList(_ live: [JailSpec]) async throws {}
+
+    public func networkPolicyPlan(_ policy: JailNetworkPolicy) -> [HostStep] {
+        let file = "\(root)/run/network.nft"
+        return [
+            .write(path: file, content: policy.nftables(bridge: settings.interface, network: settings.network), mode: 0o600),
+            .run(Command("nft", ["-f", file])),
+        ]
+    }
+
+    public func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws {
+        try await executor.execute(networkPolicyPlan(policy))
+    }
 
     public func provision(_ spec: JailSpec) async throws {
         try spec.validate()

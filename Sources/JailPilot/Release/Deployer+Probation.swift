@@ -18,7 +18,7 @@ extension Deployer {
         let previousSpec = spec(previous, app: app)
         if await !host.isRunning(previousSpec) {
             do {
-                try await host.start(previousSpec)
+                try await startJail(previousSpec)
                 try await healthGate(app, previousSpec)
             } catch {
                 let host = self.host

@@ -52,7 +52,7 @@ extension Deployer {
             progress("starting kept release \(spec.name) on \(spec.address)")
             target = try store.update(target, state: .starting)
             do {
-                try await host.start(spec)
+                try await startJail(spec)
                 phases.append(("start", clock.now - mark))
                 mark = clock.now
                 try await healthGate(app, spec)

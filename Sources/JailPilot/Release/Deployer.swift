@@ -96,7 +96,7 @@ public struct Deployer: Sendable {
             progress("starting \(spec.name) on \(address):\(app.port)")
             release = try store.update(release, state: .starting)
             CrashPoint.hit("start")
-            try await host.start(spec)
+            try await startJail(spec)
             phase("start")
             progress("waiting for GET \(app.health) to answer 200 \(app.healthPasses) times")
             CrashPoint.hit("health")

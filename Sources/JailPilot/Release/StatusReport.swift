@@ -25,6 +25,8 @@ public struct AppStatus: Sendable, Codable {
     public var lastFailure: String?
     /// For a pinned or held app: how far the branch head is ahead of what is kept.
     public var ahead: Int?
+    /// What each release's jail may use ("memory 512MiB, cpu 2, disk 1GiB").
+    public var limits: String?
 
     /// Builds the status from the store, probing the live release once; `mirror` (the app's
     /// bare mirror) lets it count how far the branch moved past a pin or hold.
@@ -60,13 +62,13 @@ public struct AppStatus: Sendable, Codable {
             kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
                 Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address)
             },
-            lastFailure: failure)
+            lastFailure: failure, limits: app.limits.summary)
     }
 
     init(
         app: String, branch: String, live: String?, address: String?, health: String?, routed: String?, head: String?,
         pin: String?,
-        hold: String?, ahead: Int?, kept: [Kept], lastFailure: String?
+        hold: String?, ahead: Int?, kept: [Kept], lastFailure: String?, limits: String? = nil
     ) {
         self.app = app
         self.branch = branch
@@ -80,6 +82,7 @@ public struct AppStatus: Sendable, Codable {
         self.ahead = ahead
         self.kept = kept
         self.lastFailure = lastFailure
+        self.limits = limits
     }
 
     /// The human-readable block for this app.
@@ -99,6 +102,7 @@ public struct AppStatus: Sendable, Codable {
                 )
             }
         }
+        if let limits { lines.append("  limits    \(limits) per release") }
         lines.append("  branch    \(branch) at \(head.map { String($0.prefix(12)) } ?? "unknown (not fetched yet)")")
         let moved = { (base: String) -> String in
             guard let ahead, let head else { return "" }

@@ -127,6 +127,13 @@ public enum FileIO {
         #endif
     }
 
+    /// The size of the file at `path` in bytes (not following a final symlink); nil when absent.
+    public static func size(_ path: String) -> Int? {
+        var info = stat()
+        guard lstat(path, &info) == 0 else { return nil }
+        return Int(info.st_size)
+    }
+
     /// Whether `path` is a directory (following symlinks).
     public static func isDirectory(_ path: String) -> Bool {
         var info = stat()

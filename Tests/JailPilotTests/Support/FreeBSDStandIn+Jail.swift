@@ -121,7 +121,9 @@ extension FreeBSDStandIn {
                 jails[jail]?[body.trimmingCharacters(in: .whitespaces)] = "true"
                 continue
             }
-            let key = body[..<eq].trimmingCharacters(in: .whitespaces)
+            var key = body[..<eq].trimmingCharacters(in: .whitespaces)
+            let append = key.hasSuffix("+")
+            if append { key = String(key.dropLast()).trimmingCharacters(in: .whitespaces) }
             var value = body[body.index(after: eq)...].trimmingCharacters(in: .whitespaces)
             if value.hasPrefix("\"") {
                 guard value.count >= 2, value.hasSuffix("\""), !value.hasSuffix("\\\"") || value.hasSuffix("\\\\\"") else {
@@ -145,7 +147,8 @@ extension FreeBSDStandIn {
             } else if value.contains(where: { $0 == " " || $0 == "\"" }) {
                 return .failure(ParseError(number: index + 1))
             }
-            jails[jail]?[key] = value
+            let earlier = jails[jail]?[key]
+            jails[jail]?[key] = append ? [earlier, value].compactMap { $0 }.joined(separator: "\n") : value
         }
         return current == nil ? .success(jails) : .failure(ParseError(number: text.split(separator: "\n").count))
     }

@@ -102,6 +102,12 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
             return ok(
                 "lo1: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> metric 0 mtu 16384\n"
                     + addresses.map { "\tinet \($0) netmask 0xffffffff\n" }.joined())
+        case "pfctl":
+            // pfctl(8) -a ANCHOR -f FILE: loads the file's rules into the anchor.
+            guard argv.count == 4, argv[0] == "-a", argv[2] == "-f", FileManager.default.fileExists(atPath: argv[3]) else {
+                return fail("pfctl: usage or missing rules file: \(argv)")
+            }
+            return ok()
         case "sockstat":
             return ok("USER     COMMAND    PID   FD  PROTO  LOCAL ADDRESS         FOREIGN ADDRESS\n")
         default:

@@ -50,8 +50,74 @@ final class GitFixture: @unchecked Sendable {
     }
 }
 
+extension GitFixture {
+    /// Commits an app that reports what its jail gives it: `/probe` (hostname, /dev), `/fill`
+    /// (writes until the disk says no), `/hog?mb=N` (touches N MiB of memory), `/dial?addr=A:P`.
+    @discardableResult
+    func commitProber(_ greeting: String = "prober") async throws -> String {
+        try await commit(["main.go": GoFixture.prober(greeting), "go.mod": "module hello\n\ngo 1.19\n"], message: greeting)
+    }
+}
+
 /// Go sources for fixture apps.
 enum GoFixture {
+    static func prober(_ greeting: String) -> String {
+        """
+        package main
+
+        import (
+        \t"fmt"
+        \t"net"
+        \t"net/http"
+        \t"os"
+        \t"strconv"
+        \t"time"
+        )
+
+        func main() {
+        \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "\(greeting)") })
+        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {})
+        \thttp.HandleFunc("/probe", func(w http.ResponseWriter, r *http.Request) {
+        \t\thost, _ := os.Hostname()
+        \t\tnull, urandom := "ok", "ok"
+        \t\tif f, err := os.OpenFile("/dev/null", os.O_WRONLY, 0); err != nil { null = err.Error() } else { _, err = f.Write([]byte("x")); if err != nil { null = err.Error() }; f.Close() }
+        \t\tif f, err := os.Open("/dev/urandom"); err != nil { urandom = err.Error() } else { b := make([]byte, 16); if _, err := f.Read(b); err != nil { urandom = err.Error() }; f.Close() }
+        \t\tfmt.Fprintf(w, "host=%s null=%s urandom=%s", host, null, urandom)
+        \t})
+        \thttp.HandleFunc("/fill", func(w http.ResponseWriter, r *http.Request) {
+        \t\tf, err := os.Create("/tmp/fill")
+        \t\tif err != nil { fmt.Fprintf(w, "wrote 0: %v", err); return }
+        \t\tdefer f.Close()
+        \t\tchunk := make([]byte, 1<<20)
+        \t\ttotal := 0
+        \t\tfor total < 1<<30 {
+        \t\t\tn, err := f.Write(chunk)
+        \t\t\ttotal += n
+        \t\t\tif err == nil { err = f.Sync() }
+        \t\t\tif err != nil { fmt.Fprintf(w, "wrote %d: %v", total, err); return }
+        \t\t}
+        \t\tfmt.Fprintf(w, "wrote %d: no limit", total)
+        \t})
+        \thttp.HandleFunc("/dial", func(w http.ResponseWriter, r *http.Request) {
+        \t\tc, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), 2*time.Second)
+        \t\tif err != nil { fmt.Fprintf(w, "refused: %v", err); return }
+        \t\tc.Close()
+        \t\tfmt.Fprint(w, "connected")
+        \t})
+        \thttp.HandleFunc("/hog", func(w http.ResponseWriter, r *http.Request) {
+        \t\tmb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+        \t\tblocks := make([][]byte, 0, mb)
+        \t\tfor i := 0; i < mb; i++ { b := make([]byte, 1<<20); for j := range b { b[j] = 1 }; blocks = append(blocks, b) }
+        \t\tfmt.Fprintf(w, "held %d MiB", len(blocks))
+        \t})
+        \tport := os.Getenv("PORT")
+        \tif port == "" { port = "8080" }
+        \thttp.ListenAndServe(os.Getenv("JAIL_IP")+":"+port, nil)
+        }
+
+        """
+    }
+
     /// The seed's hello world with `/up`, listening on `:$PORT` (default 8080). With
     /// `failAfterMs`, `/up` answers 500 once the app has run that long.
     static func hello(_ greeting: String, upStatus: Int = 200, failAfterMs: Int? = nil) -> String {

@@ -1,0 +1,143 @@
+import FoundationEssentials
+
+/// What a jail may reach: by default nothing on this host and nothing in other jails; an app's
+/// `reach` opens what it names: `host:PORT` (a service listening on the jails' gateway address
+/// or any address of this host, e.g. a database) and `app:NAME` (the other app's releases on its
+/// port). Replies to connections the host makes (health checks, Caddy) always pass. The policy is
+/// rendered from the store's releases whenever one starts or stops: Linux nftables, FreeBSD pf.
+public struct JailNetworkPolicy: Sendable, Equatable {
+    /// One release that holds an address.
+    public struct Member: Sendable, Equatable {
+        public var app: String
+        public var address: String
+        public var port: Int
+
+        public init(app: String, address: String, port: Int) {
+            self.app = app
+            self.address = address
+            self.port = port
+        }
+    }
+
+    /// One opening, as `reach` names it.
+    public enum Reach: Sendable, Equatable, CustomStringConvertible {
+        case host(port: Int)
+        case app(String)
+
+        /// `host:5432` or `app:api`; nil for anything else.
+        public static func parse(_ text: String) -> Reach? {
+            let parts = text.split(separator: ":", maxSplits: 1).map(String.init)
+            guard parts.count == 2 else { return nil }
+            switch parts[0] {
+            case "host":
+                guard parts[1].allSatisfy(\.isNumber), let port = Int(parts[1]), (1...65535).contains(port) else { return nil }
+                return .host(port: port)
+            case "app": return Names.appNameProblem(parts[1]) == nil ? .app(parts[1]) : nil
+            default: return nil
+            }
+        }
+
+        public var description: String {
+            switch self {
+            case .host(let port): return "host:\(port)"
+            case .app(let name): return "app:\(name)"
+            }
+        }
+    }
+
+    public var members: [Member]
+    /// Each app's openings.
+    public var reach: [String: [Reach]]
+
+    public init(members: [Member], reach: [String: [Reach]]) {
+        self.members = members.sorted { ($0.app, $0.address) < ($1.app, $1.address) }
+        self.reach = reach
+    }
+
+    /// Every (from, to, port) an app's reach allows between jails.
+    var jailPairs: [(from: Member, to: Member)] {
+        members.flatMap { from in
+            (reach[from.app] ?? []).flatMap { opening -> [(from: Member, to: Member)] in
+                guard case .app(let target) = opening else { return [] }
+                return members.filter { $0.app == target }.map { (from, $0) }
+            }
+        }
+    }
+
+    /// Every (from, port) an app's reach allows towards this host.
+    var hostOpenings: [(from: Member, port: Int)] {
+        members.flatMap { from in
+            (reach[from.app] ?? []).compactMap { opening in
+                if case .host(let port) = opening { return (from, port) }
+                return nil
+            }
+        }
+    }
+
+    /// The Linux ruleset: an inet table for jails → host (input from the jails' bridge) and a
+    /// bridge table for jail → jail (bridged traffic never reaches the inet hooks). nft(8) applies
+    /// a file as one transaction; declaring each table before deleting it makes that valid when
+    /// it does not exist yet.
+    public func nftables(bridge: String, network: IPv4Network) -> String {
+        let quotedBridge = "\"\(bridge)\""
+        var text = """
+            # Written by jailpilot: what the jails on \(bridge) may reach. Rewritten when releases start or stop.
+            table inet jailpilot_jails
+            delete table inet jailpilot_jails
+            table inet jailpilot_jails {
+                chain input {
+                    type filter hook input priority 0; policy accept;
+                    iifname \(quotedBridge) ct state established,related accept
+
+            """
+        for (from, port) in hostOpenings {
+            text +=
+                "        iifname \(quotedBridge) ip saddr \(from.address) tcp dport \(port) accept  # \(from.app) reach host:\(port)\n"
+        }
+        text += """
+                    iifname \(quotedBridge) drop
+                }
+            }
+            table bridge jailpilot_jails
+            delete table bridge jailpilot_jails
+            table bridge jailpilot_jails {
+                chain forward {
+                    type filter hook forward priority 0; policy accept;
+
+            """
+        for (from, to) in jailPairs {
+            text +=
+                "        ip saddr \(from.address) ip daddr \(to.address) tcp dport \(to.port) accept  # \(from.app) reach app:\(to.app)\n"
+            text += "        ip saddr \(to.address) ip daddr \(from.address) tcp sport \(to.port) accept\n"
+        }
+        text += """
+                    ip saddr \(network) ip daddr \(network) drop
+                }
+            }
+
+            """
+        return text
+    }
+
+    /// The FreeBSD rules for the pf anchor `jailpilot/jails`. A non-VNET jail's addresses are
+    /// this host's, so its traffic to the host or another jail is local: it enters on lo0, and
+    /// pf keeps state for what the host itself opens (Caddy, health checks). A pf.conf with
+    /// `set skip on lo0` skips these rules (docs/FREEBSD.md).
+    public func pf(network: IPv4Network) -> String {
+        var text = "# Written by jailpilot: what the jails may reach. Loaded with pfctl -a jailpilot/jails -f FILE.\n"
+        if let gateway = network.host(1) {
+            // The host's own side of lo1: what the host opens to a jail (Caddy, health checks).
+            text += "pass in quick on lo0 from \(gateway) to \(network)\n"
+        }
+        for (from, port) in hostOpenings {
+            text +=
+                "pass in quick on lo0 proto tcp from \(from.address) to (self) port \(port)  # \(from.app) reach host:\(port)\n"
+        }
+        for (from, to) in jailPairs {
+            text +=
+                "pass in quick on lo0 proto tcp from \(from.address) to \(to.address) port \(to.port)  # \(from.app) reach app:\(to.app)\n"
+        }
+        text += "block return in quick on lo0 from \(network) to (self)\n"
+        return text
+    }
+}

@@ -1,0 +1,27 @@
+import FoundationEssentials
+
+extension Deployer {
+    /// What the jails may reach now: every release that holds an address, with its app's `reach`.
+    func networkPolicy() throws -> JailNetworkPolicy {
+        let apps = runtime.config.apps
+        var members: [JailNetworkPolicy.Member] = []
+        for app in apps {
+            for release in try store.releases(app: app.name) where ![.destroyed, .failed].contains(release.state) {
+                guard let address = release.address else { continue }
+                members.append(JailNetworkPolicy.Member(app: app.name, address: address, port: app.port))
+            }
+        }
+        return JailNetworkPolicy(members: members, reach: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0.reach) }))
+    }
+
+    /// Puts the current policy in force (the driver's nftables table or pf anchor).
+    public func syncNetworkPolicy() async throws {
+        try await host.applyNetworkPolicy(try networkPolicy())
+    }
+
+    /// Starts a release's jail under a policy that already knows its address.
+    func startJail(_ spec: JailSpec) async throws {
+        try await syncNetworkPolicy()
+        try await host.start(spec)
+    }
+}
