@@ -10,21 +10,26 @@ import Glibc
 public struct BuildNetworkPolicy: Sendable, Equatable {
     public var uid: uid_t
     public var jails: IPv4Network?
+    /// Names this state_dir's table, so two agents on one host keep their own rules.
+    public var stateDir: String
 
-    public init(uid: uid_t, jails: IPv4Network?) {
+    public init(uid: uid_t, jails: IPv4Network?, stateDir: String) {
         self.uid = uid
         self.jails = jails
+        self.stateDir = stateDir
     }
+
+    var table: String { "jailpilot_build_" + String(fnv1a(stateDir) & 0xffff_ffff, radix: 16) }
 
     /// The ruleset, replacing any earlier one atomically (`nft -f` applies a file as one
     /// transaction; declaring the table first makes the delete valid when it does not exist yet).
     public var ruleset: String {
         let jailRule = jails.map { "        meta skuid \(uid) ip daddr \($0) reject\n" } ?? ""
         return """
-            # Written by jailpilot: what builds (uid \(uid)) may reach. Rewritten before each build.
-            table inet jailpilot_build
-            delete table inet jailpilot_build
-            table inet jailpilot_build {
+            # Written by jailpilot for \(stateDir): what builds (uid \(uid)) may reach. Rewritten before each build.
+            table inet \(table)
+            delete table inet \(table)
+            table inet \(table) {
                 chain output {
                     type filter hook output priority 0; policy accept;
                     meta skuid \(uid) udp dport 53 accept

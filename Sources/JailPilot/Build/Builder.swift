@@ -53,7 +53,8 @@ public struct Builder: Sendable {
         do {
             sandbox = agent.buildSandbox ? try BuildSandbox.resolve(user: agent.buildUser) : nil
             if let sandbox, app.buildNetwork {
-                try await BuildNetworkPolicy(uid: sandbox.uid, jails: jailNetwork).apply(runner: runner, stateDir: layout.root)
+                try await BuildNetworkPolicy(uid: sandbox.uid, jails: jailNetwork, stateDir: layout.root).apply(
+                    runner: runner, stateDir: layout.root)
             }
         } catch {
             throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)

@@ -56,37 +56,37 @@ struct TableReader {
 
     /// A duration inside `range`; anything else is reported with the range and an example.
     func duration(_ name: String, example: String, range: ClosedRange<Duration>) -> Duration? {
-        guard let text = string(name, example: "\"\(example)\"") else { return nil }
-        let bounds = "between \(DurationText.format(range.lowerBound)) and \(DurationText.format(range.upperBound))"
-        guard let d = DurationText.parse(text) else {
+        bounded(name, example: example, range: range, parse: DurationText.parse, format: DurationText.format) { text in
             let tooLong = !text.isEmpty && text.allSatisfy { $0.isASCII && ($0.isNumber || "smh".contains($0)) }
-            issues.add(
-                key(name),
-                tooLong
-                    ? "'\(text)' is out of range; it must be \(bounds), e.g. \"\(example)\""
-                    : "'\(text)' is not a duration; write e.g. \"\(example)\" (units: ms, s, m, h)")
-            return nil
+            return tooLong ? nil : "'\(text)' is not a duration; write e.g. \"\(example)\" (units: ms, s, m, h)"
         }
-        guard range.contains(d) else {
-            issues.add(key(name), "'\(text)' is out of range; it must be \(bounds), e.g. \"\(example)\"")
-            return nil
-        }
-        return d
     }
 
     /// A size inside `range` ("256MiB"); anything else is reported with the range and an example.
     func size(_ name: String, example: String, range: ClosedRange<Int>) -> Int? {
+        bounded(name, example: example, range: range, parse: ByteCount.parse, format: ByteCount.format) { text in
+            "'\(text)' is not a size; write e.g. \"\(example)\" (units: KiB, MiB, GiB)"
+        }
+    }
+
+    /// A string value parsed into `T` and checked against `range`. `unreadable` says why a text
+    /// does not parse, or nil when it reads as a value too large to hold (then: out of range).
+    private func bounded<T: Comparable>(
+        _ name: String, example: String, range: ClosedRange<T>, parse: (String) -> T?, format: (T) -> String,
+        unreadable: (String) -> String?
+    ) -> T? {
         guard let text = string(name, example: "\"\(example)\"") else { return nil }
-        let bounds = "between \(ByteCount.format(range.lowerBound)) and \(ByteCount.format(range.upperBound))"
-        guard let bytes = ByteCount.parse(text) else {
-            issues.add(key(name), "'\(text)' is not a size; write e.g. \"\(example)\" (units: KiB, MiB, GiB)")
+        let outOfRange =
+            "'\(text)' is out of range; it must be between \(format(range.lowerBound)) and \(format(range.upperBound)), e.g. \"\(example)\""
+        guard let value = parse(text) else {
+            issues.add(key(name), unreadable(text) ?? outOfRange)
             return nil
         }
-        guard range.contains(bytes) else {
-            issues.add(key(name), "'\(text)' is out of range; it must be \(bounds), e.g. \"\(example)\"")
+        guard range.contains(value) else {
+            issues.add(key(name), outOfRange)
             return nil
         }
-        return bytes
+        return value
     }
 
     /// CPU cores as a whole or fractional number (`cpu = 1.5`), in thousandths, inside `range`.

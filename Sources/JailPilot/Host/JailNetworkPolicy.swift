@@ -80,11 +80,14 @@ public struct JailNetworkPolicy: Sendable, Equatable {
     /// it does not exist yet.
     public func nftables(bridge: String, network: IPv4Network) -> String {
         let quotedBridge = "\"\(bridge)\""
+        // One pair of tables per bridge: two state_dirs on one host (two jail networks) never
+        // overwrite each other's rules. Bridge names are 1-15 letters and digits (agent.conf).
+        let table = "jailpilot_jails_\(bridge)"
         var text = """
             # Written by jailpilot: what the jails on \(bridge) may reach. Rewritten when releases start or stop.
-            table inet jailpilot_jails
-            delete table inet jailpilot_jails
-            table inet jailpilot_jails {
+            table inet \(table)
+            delete table inet \(table)
+            table inet \(table) {
                 chain input {
                     type filter hook input priority 0; policy accept;
                     iifname \(quotedBridge) ct state established,related accept
@@ -98,9 +101,9 @@ public struct JailNetworkPolicy: Sendable, Equatable {
                     iifname \(quotedBridge) drop
                 }
             }
-            table bridge jailpilot_jails
-            delete table bridge jailpilot_jails
-            table bridge jailpilot_jails {
+            table bridge \(table)
+            delete table bridge \(table)
+            table bridge \(table) {
                 chain forward {
                     type filter hook forward priority 0; policy accept;
 
