@@ -78,11 +78,16 @@ public struct Builder: Sendable {
         var command = Command(
             argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
             workingDirectory: "\(staging)/src")
+        // The log names the build command; the sandbox around it goes in one field (its whole
+        // bwrap line is in the build log's header).
+        var fields = [("cmd", command.description)]
         if let sandbox {
             command = sandbox.wrap(
                 command, writable: [staging] + caches, readOnly: Self.toolchainDirs(agent.buildPath), network: app.buildNetwork)
+            fields.append(("sandbox", "bwrap user=\(sandbox.user) network=\(app.buildNetwork ? "outside-only" : "none")"))
+            try? FileIO.append(logPath, text: "# sandbox: \(command.description)\n")
         }
-        log.emit(app: app.name, sha: sha, "build.started", [("cmd", command.description)])
+        log.emit(app: app.name, sha: sha, "build.started", fields)
         CrashPoint.hit("build")
         let result: ProcessResult
         do {

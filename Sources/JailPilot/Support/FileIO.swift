@@ -127,6 +127,15 @@ public enum FileIO {
         #endif
     }
 
+    /// Appends `text` to an existing file (never creates or follows into a new one).
+    public static func append(_ path: String, text: String) throws {
+        let fd = open(path, O_WRONLY | O_APPEND | O_CLOEXEC | O_NOFOLLOW)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        let bytes = Array(text.utf8)
+        try bytes.withUnsafeBytes { try writeAll(fd, $0, path: path) }
+    }
+
     /// The size of the file at `path` in bytes (not following a final symlink); nil when absent.
     public static func size(_ path: String) -> Int? {
         var info = stat()
