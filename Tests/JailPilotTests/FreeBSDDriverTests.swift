@@ -167,4 +167,24 @@ struct FreeBSDDriverTests {
             #expect(report?.contains("restarted") == true, "\(String(describing: report))")
         }
     }
+
+    @Test func aServiceThatNeverStartsIsReportedOnceTheJailsRcHasFinished() async throws {
+        try await FreeBSDWorld.with { world in
+            _ = try await world.repo.commitHello("x")
+            let live = try await world.deployer.deploy(world.app).release
+            let host = try world.host
+            let spec = JailSpec(
+                app: world.app, sha: String(repeating: "cd", count: 20), address: "127.77.0.250",
+                artifact: world.runtime.layout.artifact(world.app, live.sha))
+            try await host.provision(spec)
+            // Without its rc.conf.d knob, /etc/rc declines to start the service (quietly, at boot).
+            unlink("\(world.standIn.mountpoint)/containers/\(spec.name)/etc/rc.conf.d/hello")
+            try await host.start(spec)
+            let report = await eventually(.seconds(8)) { await host.exitReport(spec) != nil }
+            #expect(report, "a jail whose service never started must not wait for the health deadline")
+            #expect(await host.exitReport(spec)?.hasPrefix("the service did not start") == true)
+            try await host.stop(spec)
+            try await host.destroy(spec)
+        }
+    }
 }
