@@ -83,6 +83,17 @@ public struct BuildSandbox: Sendable, Equatable {
         for path in paths { try Self.chownTree(path, uid, gid) }
     }
 
+    /// `own` for directories that last from build to build (the caches): walked only when the
+    /// top is not the build user's yet (first use, or made before the sandbox), since what the
+    /// build itself adds there is its own already.
+    public func ownOnce(_ paths: [String]) throws {
+        for path in paths {
+            var info = stat()
+            if lstat(path, &info) == 0, info.st_uid == uid, info.st_gid == gid { continue }
+            try Self.chownTree(path, uid, gid)
+        }
+    }
+
     /// lchown over a tree, never following a symlink (the tree came from a commit).
     static func chownTree(_ path: String, _ uid: uid_t, _ gid: gid_t) throws {
         guard lchown(path, uid, gid) == 0 else { throw FileIOError(operation: "lchown", path: path, code: errno) }

@@ -69,7 +69,8 @@ public struct Builder: Sendable {
             log.emit(
                 app: app.name, sha: sha, "export.ok", took: clock.now - start,
                 [("files", "\(exported.files)"), ("bytes", "\(exported.bytes)")])
-            try sandbox?.own([staging] + caches)
+            try sandbox?.own([staging])
+            try sandbox?.ownOnce(caches)
         } catch let error as FileIOError where error.isDiskFull {
             throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
         }
