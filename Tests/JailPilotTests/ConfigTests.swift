@@ -205,5 +205,7 @@ import Testing
         #expect(ByteCount.parse("") == nil && ByteCount.parse("-1MiB") == nil && ByteCount.parse("1.5GiB") == nil)
         #expect(ByteCount.parse("99999999999999999TiB") == nil, "overflow is refused, not wrapped")
         #expect(ByteCount.format(256 << 20) == "256MiB" && ByteCount.format(1500) == "1500B")
+        #expect(JailLimits(memory: 64 << 20, millicores: 250, disk: 1 << 30).summary == "memory 64MiB, cpu 0.25, disk 1GiB")
+        #expect(JailLimits(millicores: 1500).summary.contains("cpu 1.5,") && JailLimits().summary.contains("cpu 2,"))
     }
 }

@@ -40,8 +40,7 @@ struct FreeBSDDriverTests {
 
     @Test func anAppThatExitsAtOnceFailsInSecondsNotAtTheHealthDeadline() async throws {
         try await FreeBSDWorld.with { world in
-            _ = try await world.repo.commitHello("steady")
-            let live = try await world.deployer.deploy(world.app).release
+            let live = try await world.deployed("steady")
             let crash = try await world.repo.commit(
                 [
                     "main.go":
@@ -61,8 +60,7 @@ struct FreeBSDDriverTests {
 
     @Test func jailFailuresAreErrorsWithJailsOwnMessage() async throws {
         try await FreeBSDWorld.with { world in
-            _ = try await world.repo.commitHello("x")
-            let live = try await world.deployer.deploy(world.app).release
+            let live = try await world.deployed("x")
             let host = try world.host
             let artifact = world.runtime.layout.artifact(world.app, live.sha)
             // Another release given the live one's address: jail(8) refuses, and the live one is untouched.
@@ -102,10 +100,9 @@ struct FreeBSDDriverTests {
 
     @Test func destroyWaitsOutADyingJailAndTakesTheClonesSnapshots() async throws {
         try await FreeBSDWorld.with { world in
-            _ = try await world.repo.commitHello("x")
-            let live = try await world.deployer.deploy(world.app).release
+            let live = try await world.deployed("x")
             let host = try world.host
-            let spec = JailSpec(release: live, app: world.app, layout: world.runtime.layout)
+            let spec = world.spec(live)
             world.standIn.snapshot("zroot/jails/containers/\(live.name)", "auto-2026-11-28")
             world.standIn.dyingFor = 2
             try await host.stop(spec)
@@ -117,7 +114,7 @@ struct FreeBSDDriverTests {
             // A dataset that stays busy: a clear error after the retries, not a silent leftover.
             _ = try await world.repo.commitHello("y")
             let next = try await world.deployer.deploy(world.app).release
-            let nextSpec = JailSpec(release: next, app: world.app, layout: world.runtime.layout)
+            let nextSpec = world.spec(next)
             world.standIn.dyingFor = 100
             try await host.stop(nextSpec)
             let error = await #expect(throws: HostStepError.self) { try await host.destroy(nextSpec) }
@@ -128,8 +125,7 @@ struct FreeBSDDriverTests {
 
     @Test func theAgentBringsTheLiveReleaseBackAfterAHostRebootAndRewritesTheBootList() async throws {
         try await FreeBSDWorld.with { world in
-            _ = try await world.repo.commitHello("survives")
-            let live = try await world.deployer.deploy(world.app).release
+            let live = try await world.deployed("survives")
             // A reboot: every jail gone; the boot list left stale by hand.
             let conf = "\(world.standIn.root)/etc/jail.conf.d/\(live.name).conf"
             _ = try await world.standIn.run(Command("jail", ["-f", conf, "-r", live.name]))
@@ -151,10 +147,9 @@ struct FreeBSDDriverTests {
 
     @Test func aServiceThatDiesIsReportedFromDaemonsPidFiles() async throws {
         try await FreeBSDWorld.with { world in
-            _ = try await world.repo.commitHello("x")
-            let live = try await world.deployer.deploy(world.app).release
+            let live = try await world.deployed("x")
             let host = try world.host
-            let spec = JailSpec(release: live, app: world.app, layout: world.runtime.layout)
+            let spec = world.spec(live)
             #expect(await host.exitReport(spec) == nil, "a healthy service has nothing to report")
             let pidFile = "\(world.standIn.mountpoint)/containers/\(live.name)/var/run/hello.pid"
             let pid = try #require(pid_t(try String(contentsOfFile: pidFile, encoding: .utf8).trimmedWhitespace))
@@ -170,8 +165,7 @@ struct FreeBSDDriverTests {
 
     @Test func aServiceThatNeverStartsIsReportedOnceTheJailsRcHasFinished() async throws {
         try await FreeBSDWorld.with { world in
-            _ = try await world.repo.commitHello("x")
-            let live = try await world.deployer.deploy(world.app).release
+            let live = try await world.deployed("x")
             let host = try world.host
             let spec = JailSpec(
                 app: world.app, sha: String(repeating: "cd", count: 20), address: "127.77.0.250",

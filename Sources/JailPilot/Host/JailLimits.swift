@@ -17,14 +17,17 @@ public struct JailLimits: Sendable, Equatable {
 
     /// "memory 512MiB, cpu 2, disk 1GiB", as `status` shows it.
     public var summary: String {
-        let cpu = millicores % 1000 == 0 ? "\(millicores / 1000)" : String(format2(Double(millicores) / 1000))
-        return "memory \(ByteCount.format(memory)), cpu \(cpu), disk \(ByteCount.format(disk))"
+        "memory \(ByteCount.format(memory)), cpu \(cores), disk \(ByteCount.format(disk))"
     }
 
-    private func format2(_ value: Double) -> String {
-        let hundredths = Int((value * 100).rounded())
-        let text = "\(hundredths / 100).\(hundredths % 100 < 10 ? "0" : "")\(hundredths % 100)"
-        return text.hasSuffix("0") ? String(text.dropLast()) : text
+    /// Cores in decimal without trailing zeros: 2000 → "2", 1500 → "1.5", 250 → "0.25".
+    var cores: String {
+        let fraction = millicores % 1000
+        guard fraction != 0 else { return "\(millicores / 1000)" }
+        var digits = String(fraction)
+        digits = String(repeating: "0", count: 3 - digits.count) + digits
+        while digits.hasSuffix("0") { digits.removeLast() }
+        return "\(millicores / 1000).\(digits)"
     }
 
     /// cgroup CPU bandwidth: `quota` microseconds of CPU per `period` (100 ms).

@@ -170,12 +170,27 @@ public struct LinuxJails: JailHost {
                 step: "provision \(spec.name)",
                 message: "template \(root)/templates/\(settings.template) is missing; run scripts/bootstrap-linux-host")
         }
-        try await executor.execute(plan(.provision, spec))
+        do { try await executor.execute(plan(.provision, spec)) } catch let error as HostStepError
+            where error.step.contains(" qgroup ")
+        {
+            throw HostStepError(
+                step: error.step,
+                message:
+                    "\(error.message); per-release disk limits need btrfs quotas on \(root): btrfs quota enable \(root) (scripts/bootstrap-linux-host does it)"
+            )
+        }
     }
 
     public func start(_ spec: JailSpec) async throws {
         try? FileIO.replace(logPath(spec), text: "")
-        try await executor.execute(plan(.start, spec))
+        do { try await executor.execute(plan(.start, spec)) } catch let error as HostStepError where error.step.contains("cgroup")
+        {
+            throw HostStepError(
+                step: error.step,
+                message:
+                    "\(error.message); per-release memory and CPU limits need the host's cgroup memory and cpu controllers (cgroup v2: both listed in /sys/fs/cgroup/cgroup.subtree_control)"
+            )
+        }
     }
 
     public func stop(_ spec: JailSpec) async throws {

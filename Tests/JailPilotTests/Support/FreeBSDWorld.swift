@@ -57,6 +57,15 @@ struct FreeBSDWorld {
     }
     var deployer: Deployer { get throws { Deployer(runtime: runtime, host: try host, router: NoProxy()) } }
 
+    /// Commits the hello app saying `greeting` and deploys it: the live release.
+    func deployed(_ greeting: String) async throws -> Release {
+        try await repo.commitHello(greeting)
+        return try await deployer.deploy(app).release
+    }
+
+    /// The jail spec of one of this world's releases.
+    func spec(_ release: Release) -> JailSpec { JailSpec(release: release, app: app, layout: runtime.layout) }
+
     /// GET / from a release's jail address.
     func fetch(_ release: Release) async -> String {
         guard let address = release.address,
