@@ -22,7 +22,9 @@ import Testing
             }
         }
         for call in calls { #expect(try await call.value, "a burst call waited behind another") }
-        #expect(pool.idleThreads == 8)
+        // No more threads than calls. (Not "exactly 8": on a loaded machine the idle ones may
+        // already be leaving, 300 ms after the burst; the barrier above is what proves concurrency.)
+        #expect(pool.idleThreads <= 8)
         // Then a steady trickle, like polls: one thread serves it and the rest leave.
         for _ in 0..<40 {
             _ = try await pool.run { 1 + 1 }
