@@ -22,11 +22,12 @@ struct Plan: AsyncParsableCommand {
         switch action {
         case .deploy:
             let commit = try await commitToDeploy(app, runtime: runtime)
-            let address = try AddressPool(network: runtime.config.jails.network, store: runtime.store).allocate()
+            let address = try AddressPool(config: runtime.config, store: runtime.store).allocate()
             target = JailSpec(app: app, sha: commit, address: address, artifact: runtime.layout.artifact(app, commit))
             print(
                 "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
             )
+            try printBuildJail(app, sha: commit, runtime: runtime)
         case .rollback, .retire, .destroy:
             let candidates = releases.filter { $0.state.hasJail && (action != .rollback || $0.state != .live) }
             let chosen =
@@ -45,6 +46,16 @@ struct Plan: AsyncParsableCommand {
             routes: RouteTable.load(stateDir: runtime.config.agent.stateDir))
         print("# \(action.rawValue) \(target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run")
         print(ReleasePlan.render(steps), terminator: "")
+    }
+
+    /// FreeBSD: the build jail the build runs in, from clone to destroy.
+    func printBuildJail(_ app: AppConfig, sha: String, runtime: Runtime) throws {
+        guard runtime.config.agent.platform == .freebsd, runtime.config.agent.buildSandbox else { return }
+        guard let jail = try runtime.buildConfinement() as? FreeBSDBuildJail else { return }
+        let builder = Builder(agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log)
+        let (command, scope) = builder.job(app, sha: sha, id: "\(app.name)-\(sha.prefix(12))-plan")
+        print("# the build, in a jail of its own (removed afterwards, whatever happened):")
+        print(ReleasePlan.render(jail.plan(command, scope)), terminator: "")
     }
 
     /// --sha (resolved in the mirror when short), else the pin or the remote branch head.

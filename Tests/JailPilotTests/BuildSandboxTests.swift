@@ -32,6 +32,38 @@ struct BuildSandboxTests {
         }
     }
 
+    /// A tree whose assembly file `#include`s the canary: the assembler would print it.
+    @discardableResult
+    static func includeAttack(_ canary: Canary, in repo: GitFixture? = nil) async throws -> GitFixture {
+        let repo = try await Self.repo(repo)
+        try await repo.commit([
+            "go.mod": "module hello\n\ngo 1.19\n",
+            "main.go": "package main\n\nfunc leak()\n\nfunc main() { leak() }\n",
+            "leak_amd64.s": "#include \"\(canary.path)\"\n\nTEXT ·leak(SB),0,$0-0\n\tRET\n",
+        ])
+        return repo
+    }
+
+    /// A tree whose go.mod replaces a module by a root-only directory holding the canary.
+    @discardableResult
+    static func replaceAttack(_ canary: Canary, in repo: GitFixture? = nil) async throws -> GitFixture {
+        try canary.scratch.write("private/leak.go", "package private\n\nconst Secret = \"\(canary.secret)\"\n")
+        try canary.scratch.write("private/go.mod", "module example.com/private\n\ngo 1.19\n")
+        let repo = try await Self.repo(repo)
+        try await repo.commit([
+            "go.mod":
+                "module hello\n\ngo 1.19\n\nrequire example.com/private v0.0.0\n\nreplace example.com/private => \(canary.scratch.path)/private\n",
+            "main.go":
+                "package main\n\nimport (\"fmt\"; \"example.com/private\")\n\nfunc main() { fmt.Println(private.Secret) }\n",
+        ])
+        return repo
+    }
+
+    static func repo(_ given: GitFixture?) async throws -> GitFixture {
+        if let given { return given }
+        return try await GitFixture()
+    }
+
     func build(_ repo: GitFixture, extraApp: String = "") async throws -> (error: String, log: String, state: Scratch) {
         let state = try Scratch("state")
         let runtime = try Runtime(
@@ -63,31 +95,14 @@ struct BuildSandboxTests {
 
     @Test func anAssemblyIncludeOfAHostFileCannotReadIt() async throws {
         let canary = try Canary()
-        let repo = try await GitFixture()
-        try await repo.commit([
-            "go.mod": "module hello\n\ngo 1.19\n",
-            "main.go": "package main\n\nfunc leak()\n\nfunc main() { leak() }\n",
-            "leak_amd64.s": "#include \"\(canary.path)\"\n\nTEXT ·leak(SB),0,$0-0\n\tRET\n",
-        ])
-        let (error, log, _) = try await build(repo)
+        let (error, log, _) = try await build(try await Self.includeAttack(canary))
         #expect(!error.isEmpty, "the build must fail: the include is not there")
         canary.expectAbsent(in: [error, log], files: [])
     }
 
     @Test func aReplaceDirectiveToAPrivateDirectoryIsNotThere() async throws {
         let canary = try Canary()
-        let module = try canary.scratch.write(
-            "private/leak.go", "package private\n\nconst Secret = \"\(canary.secret)\"\n")
-        try canary.scratch.write("private/go.mod", "module example.com/private\n\ngo 1.19\n")
-        _ = module
-        let repo = try await GitFixture()
-        try await repo.commit([
-            "go.mod":
-                "module hello\n\ngo 1.19\n\nrequire example.com/private v0.0.0\n\nreplace example.com/private => \(canary.scratch.path)/private\n",
-            "main.go":
-                "package main\n\nimport (\"fmt\"; \"example.com/private\")\n\nfunc main() { fmt.Println(private.Secret) }\n",
-        ])
-        let (error, log, state) = try await build(repo)
+        let (error, log, state) = try await build(try await Self.replaceAttack(canary))
         #expect(error.contains("failed"), "\(error)")
         let artifacts = (try? FileManager.default.subpathsOfDirectory(atPath: "\(state.path)/artifacts")) ?? []
         canary.expectAbsent(in: [error, log], files: artifacts.map { "\(state.path)/artifacts/\($0)" })

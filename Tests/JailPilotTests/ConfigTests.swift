@@ -192,8 +192,11 @@ import Testing
         #expect(issues("build_network = \"no\"").contains { $0.contains("build_network") })
         #expect(issues("", agent: "build_user = \"root\"").contains { $0.contains("unprivileged account") })
         #expect(issues("", agent: "build_user = \"a;b\"").contains { $0.contains("unprivileged account") })
-        #expect(issues("", platform: "freebsd").isEmpty, "FreeBSD builds are not sandboxed by default yet")
-        #expect(issues("", agent: "build_sandbox = true", platform: "freebsd").contains { $0.contains("not available yet") })
+        #expect(issues("", agent: "build_sandbox = true", platform: "freebsd").isEmpty, "FreeBSD builds run in a build jail")
+        #expect(issues("", agent: "build_template = \"../x\"", platform: "freebsd").contains { $0.contains("build_template") })
+        let freebsd = try ConfigLoader.parse(
+            ConfigTests.good.replacingOccurrences(of: "platform = \"linux\"", with: "platform = \"freebsd\""), file: "agent.conf")
+        #expect(freebsd.agent.buildSandbox && freebsd.agent.buildTemplate == "build", "confined by default on FreeBSD too")
         let config = try ConfigLoader.parse(ConfigTests.good, file: "agent.conf")
         #expect(config.agent.buildSandbox && config.agent.buildUser == "jailpilot-build")
         #expect(config.apps[0].maxTreeSize == 256 << 20 && config.apps[0].buildNetwork)

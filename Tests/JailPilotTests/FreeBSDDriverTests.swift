@@ -108,7 +108,9 @@ struct FreeBSDDriverTests {
             try await host.stop(spec)
             try await host.destroy(spec)
             #expect(!world.standIn.hasDataset(live.name))
-            let attempts = world.standIn.lock.withLock { world.standIn.calls.filter { $0.hasPrefix("zfs destroy") } }
+            let attempts = world.standIn.lock.withLock {
+                world.standIn.calls.filter { $0.hasPrefix("zfs destroy") && $0.contains("/containers/") }
+            }
             #expect(attempts.count == 3, "two busy answers, then done: \(attempts)")
 
             // A dataset that stays busy: a clear error after the retries, not a silent leftover.

@@ -14,6 +14,8 @@ extension Agent {
             log.emit(app: "-", "store.lost", [("error", "\(error)")])
             return
         }
+        // Builds a crash interrupted: their build jails, mounts and staging directories.
+        _ = await SourcePipeline(runtime: runtime).builder.reclaimAbandoned()
         for release in (try? store.releases(in: [.built, .provisioned, .starting, .healthy])) ?? [] {
             guard let app = config.app(release.app) else { continue }
             let spec = deployer.spec(release, app: app)

@@ -9,6 +9,24 @@ extension Runtime {
         }
     }
 
+    /// What confines builds (`[agent] build_sandbox`): bubblewrap on Linux, a build jail on
+    /// FreeBSD; nil when turned off.
+    public func buildConfinement() throws -> (any BuildConfinement)? {
+        let agent = config.agent
+        guard agent.buildSandbox else { return nil }
+        let account = try BuildAccount.resolve(user: agent.buildUser, platform: agent.platform)
+        switch agent.platform {
+        case .linux:
+            return BuildSandbox(account: account, jailNetwork: config.jails.network, stateDir: agent.stateDir, runner: runner)
+        case .freebsd:
+            var jail = FreeBSDBuildJail(
+                account: account, settings: config.jails, template: agent.buildTemplate,
+                owner: try OwnerID.load(stateDir: agent.stateDir), runner: runner, confDir: layout.staging)
+            jail.parallelBuilds = agent.maxParallelBuilds
+            return jail
+        }
+    }
+
     /// Caddy, driven through its admin API.
     public func router() -> any Router { CaddyRouter(settings: config.caddy) }
 

@@ -11,17 +11,43 @@ import Glibc
 /// their host names inside, so `{out}` and the caches mean the same on both sides.
 /// Without network (`build_network = false`) it also gets a network namespace of its own with
 /// only a loopback; with network, `BuildNetworkPolicy` keeps it from the host and the jails.
-public struct BuildSandbox: Sendable, Equatable {
-    /// The account builds run as (resolved to numbers once).
-    public var user: String
-    public var uid: uid_t
-    public var gid: gid_t
+public struct BuildSandbox: BuildConfinement, Equatable {
+    public var account: BuildAccount
+    /// The jails' network, which a build with network access may not reach.
+    public var jailNetwork: IPv4Network?
+    /// Names this state_dir's nftables table and holds its rules file.
+    public var stateDir: String
+    public let runner: any ProcessRunning
 
-    /// The sandbox for `user`, or an error saying how to create the account.
-    public static func resolve(user: String) throws -> BuildSandbox {
-        guard let entry = getpwnam(user) else { throw BuildSandboxError.noUser(user) }
-        guard entry.pointee.pw_uid != 0 else { throw BuildSandboxError.rootUser(user) }
-        return BuildSandbox(user: user, uid: entry.pointee.pw_uid, gid: entry.pointee.pw_gid)
+    public init(account: BuildAccount, jailNetwork: IPv4Network?, stateDir: String, runner: any ProcessRunning) {
+        self.account = account
+        self.jailNetwork = jailNetwork
+        self.stateDir = stateDir
+        self.runner = runner
+    }
+
+    public static func == (a: BuildSandbox, b: BuildSandbox) -> Bool {
+        a.account == b.account && a.jailNetwork == b.jailNetwork && a.stateDir == b.stateDir
+    }
+
+    public var uid: uid_t { account.uid }
+    public var gid: gid_t { account.gid }
+
+    /// A build with network gets the nftables rules that keep it off the host and the jails.
+    public func prepare(_ scope: BuildScope) async throws {
+        guard scope.network else { return }
+        try await BuildNetworkPolicy(uid: uid, jails: jailNetwork, stateDir: stateDir).apply(runner: runner, stateDir: stateDir)
+    }
+
+    /// bubblewrap leaves nothing behind: its namespaces die with the build's last process.
+    public func teardown(_ scope: BuildScope) async throws {}
+
+    public func summary(_ scope: BuildScope) -> String {
+        "bwrap user=\(account.user) network=\(scope.network ? "outside-only" : "none")"
+    }
+
+    public func wrap(_ command: Command, _ scope: BuildScope) -> Command {
+        wrap(command, writable: scope.writable, readOnly: scope.readOnly, network: scope.network)
     }
 
     /// Files of /etc a build may read: name resolution and TLS roots for module downloads.
@@ -76,51 +102,5 @@ public struct BuildSandbox: Sendable, Equatable {
         ]
         args += [command.executable] + command.arguments
         return Command("bwrap", args, environment: command.environment, workingDirectory: command.workingDirectory)
-    }
-
-    /// Gives `paths` (and everything below them) to the build user, so the build can write there.
-    public func own(_ paths: [String]) throws {
-        for path in paths { try Self.chownTree(path, uid, gid) }
-    }
-
-    /// `own` for directories that last from build to build (the caches): walked only when the
-    /// top is not the build user's yet (first use, or made before the sandbox), since what the
-    /// build itself adds there is its own already.
-    public func ownOnce(_ paths: [String]) throws {
-        for path in paths {
-            var info = stat()
-            if lstat(path, &info) == 0, info.st_uid == uid, info.st_gid == gid { continue }
-            try Self.chownTree(path, uid, gid)
-        }
-    }
-
-    /// lchown over a tree, never following a symlink (the tree came from a commit).
-    static func chownTree(_ path: String, _ uid: uid_t, _ gid: gid_t) throws {
-        guard lchown(path, uid, gid) == 0 else { throw FileIOError(operation: "lchown", path: path, code: errno) }
-        var info = stat()
-        guard lstat(path, &info) == 0, (info.st_mode & S_IFMT) == S_IFDIR, let dir = opendir(path) else { return }
-        defer { closedir(dir) }
-        while let entry = readdir(dir) {
-            let name = withUnsafeBytes(of: entry.pointee.d_name) { raw in
-                String(decoding: raw.prefix { $0 != 0 }, as: UTF8.self)
-            }
-            if name == "." || name == ".." { continue }
-            try chownTree("\(path)/\(name)", uid, gid)
-        }
-    }
-}
-
-/// The build sandbox cannot be set up; nothing was built.
-public enum BuildSandboxError: Error, Sendable, CustomStringConvertible {
-    case noUser(String)
-    case rootUser(String)
-
-    public var description: String {
-        switch self {
-        case .noUser(let user):
-            return
-                "build_user '\(user)' does not exist; create it (scripts/bootstrap-linux-host does: useradd --system --no-create-home --shell /usr/sbin/nologin \(user)) or set build_sandbox = false"
-        case .rootUser(let user): return "build_user '\(user)' is root; builds must run as an unprivileged account"
-        }
     }
 }

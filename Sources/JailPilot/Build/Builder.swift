@@ -19,18 +19,20 @@ public struct Builder: Sendable {
     public let runner: any ProcessRunning
     public let store: StateStore
     public let log: EventLog
-    /// The jails' network, which a build with network access may not reach.
-    public let jailNetwork: IPv4Network?
+    /// What confines each build (nil: unconfined, `build_sandbox = false`); an error here fails
+    /// the build before it runs.
+    public let confinement: @Sendable () throws -> (any BuildConfinement)?
 
     public init(
-        agent: AgentSettings, runner: any ProcessRunning, store: StateStore, log: EventLog, jailNetwork: IPv4Network? = nil
+        agent: AgentSettings, runner: any ProcessRunning, store: StateStore, log: EventLog,
+        confinement: @escaping @Sendable () throws -> (any BuildConfinement)? = { nil }
     ) {
         self.layout = StateLayout(root: agent.stateDir)
         self.agent = agent
         self.runner = runner
         self.store = store
         self.log = log
-        self.jailNetwork = jailNetwork
+        self.confinement = confinement
     }
 
     /// Builds `app` at the full SHA `sha` from `mirror`, or reuses an earlier artifact.
@@ -44,19 +46,20 @@ public struct Builder: Sendable {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let staging = "\(layout.staging)/\(app.name)-\(sha.prefix(12))-\(UUID().uuidString.prefix(8).lowercased())"
-        defer { try? FileIO.removeTree(staging) }
+        let (command, scope) = job(app, sha: sha, id: "\(app.name)-\(sha.prefix(12))-\(UUID().uuidString.prefix(8).lowercased())")
+        let staging = scope.writable[0]
+        let buildLock: LockFile
+        do { buildLock = try lockBuild(scope.id) } catch {
+            throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
+        }
+        defer {
+            try? FileIO.removeTree(staging)
+            unlockBuild(scope.id, buildLock)
+        }
         let logPath = layout.buildLog(app.name, sha)
-        let output = "\(staging)/out/\(app.service)"
-        let caches = [layout.goBuildCache(app.name), layout.goModCache(app.name), layout.goPath(app.name), layout.home(app.name)]
-        let sandbox: BuildSandbox?
-        do {
-            sandbox = agent.buildSandbox ? try BuildSandbox.resolve(user: agent.buildUser) : nil
-            if let sandbox, app.buildNetwork {
-                try await BuildNetworkPolicy(uid: sandbox.uid, jails: jailNetwork, stateDir: layout.root).apply(
-                    runner: runner, stateDir: layout.root)
-            }
-        } catch {
+        let caches = Array(scope.writable.dropFirst())
+        let sandbox: (any BuildConfinement)?
+        do { sandbox = try confinement() } catch {
             throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
         }
         do {
@@ -74,27 +77,62 @@ public struct Builder: Sendable {
         } catch let error as FileIOError where error.isDiskFull {
             throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
         }
+        if let sandbox {
+            do { try await sandbox.prepare(scope) } catch {
+                throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
+            }
+        }
+        return try await run(app, sha: sha, command: command, scope: scope, sandbox: sandbox, start: start)
+    }
 
-        let argv = app.build.map { $0.replacing("{out}", with: output) }
-        var command = Command(
+    /// Build `id` of `app` at `sha`: its command (before confinement) and what it may use; the
+    /// staging directory comes first in `writable`, the caches after it.
+    public func job(_ app: AppConfig, sha: String, id: String) -> (Command, BuildScope) {
+        let staging = "\(layout.staging)/\(id)"
+        let caches = [layout.goBuildCache(app.name), layout.goModCache(app.name), layout.goPath(app.name), layout.home(app.name)]
+        let argv = app.build.map { $0.replacing("{out}", with: "\(staging)/out/\(app.service)") }
+        let command = Command(
             argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
             workingDirectory: "\(staging)/src")
+        let scope = BuildScope(
+            id: id, writable: [staging] + caches, readOnly: Self.toolchainDirs(agent.buildPath), network: app.buildNetwork)
+        return (command, scope)
+    }
+
+    /// Runs the build command (confined), tears the sandbox down, and keeps the binary.
+    private func run(
+        _ app: AppConfig, sha: String, command: Command, scope: BuildScope, sandbox: (any BuildConfinement)?,
+        start: ContinuousClock.Instant
+    ) async throws -> BuildOutcome {
+        let clock = ContinuousClock()
+        let logPath = layout.buildLog(app.name, sha)
+        let staging = scope.writable[0]
+        let output = "\(staging)/out/\(app.service)"
+        var command = command
         // The log names the build command; the sandbox around it goes in one field (its whole
         // bwrap line is in the build log's header).
         var fields = [("cmd", command.description)]
         if let sandbox {
-            command = sandbox.wrap(
-                command, writable: [staging] + caches, readOnly: Self.toolchainDirs(agent.buildPath), network: app.buildNetwork)
-            fields.append(("sandbox", "bwrap user=\(sandbox.user) network=\(app.buildNetwork ? "outside-only" : "none")"))
+            command = sandbox.wrap(command, scope)
+            fields.append(("sandbox", sandbox.summary(scope)))
             try? FileIO.append(logPath, text: "# sandbox: \(command.description)\n")
         }
         log.emit(app: app.name, sha: sha, "build.started", fields)
         CrashPoint.hit("build")
-        let result: ProcessResult
-        do {
-            result = try await runner.run(
+        let ran = await Result {
+            try await runner.run(
                 command, stdout: .append(path: logPath), stderr: .append(path: logPath), timeout: app.buildTimeout)
-        } catch {
+        }
+        // Before anything of the build's output is trusted: nothing the build started may still
+        // be running (a FreeBSD build jail outlives its command until it is removed).
+        if let sandbox {
+            do { try await sandbox.teardown(scope) } catch {
+                let detail = "the build ran, but its sandbox could not be removed: \(error)"
+                throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: detail), start: start, staging: staging)
+            }
+        }
+        let result: ProcessResult
+        do { result = try ran.get() } catch {
             throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
         }
         if Task.isCancelled { throw fail(app, sha, .cancelled(app: app.name, sha: sha), start: start, staging: staging) }
@@ -133,7 +171,9 @@ public struct Builder: Sendable {
         }
         let took = clock.now - start
         try store.saveBuild(
-            BuildRecord(app: app.name, sha: sha, fingerprint: fingerprint, artifact: artifact, log: logPath, ok: true, took: took)
+            BuildRecord(
+                app: app.name, sha: sha, fingerprint: Self.fingerprint(app: app, agent: agent), artifact: artifact, log: logPath,
+                ok: true, took: took)
         )
         log.emit(app: app.name, sha: sha, "build.ok", took: took, [("artifact", artifact)])
         return BuildOutcome(artifact: artifact, log: logPath, reused: false, took: took)

@@ -31,13 +31,17 @@ public struct SourcePipeline: Sendable {
         return try await mirror.resolve(wanted.lowercased(), branch: app.branch, url: RemoteAccess(app: app).redactedURL)
     }
 
+    /// The builder, confined as `[agent] build_sandbox` says.
+    public var builder: Builder {
+        Builder(
+            agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log,
+            confinement: { [runtime] in try runtime.buildConfinement() })
+    }
+
     /// Fetches, resolves and builds; returns the full SHA and the build outcome.
     public func build(_ app: AppConfig, sha: String? = nil) async throws -> (sha: String, build: BuildOutcome) {
         let (mirror, stats) = try await fetch(app)
         let commit = try await resolve(app, sha: sha, mirror: mirror, head: stats.head)
-        let builder = Builder(
-            agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log,
-            jailNetwork: runtime.config.jails.network)
         return (commit, try await builder.build(app, sha: commit, mirror: mirror))
     }
 }

@@ -40,10 +40,12 @@ public struct AgentSettings: Sendable, Equatable {
     public var buildEnv: [String: String]
     /// known_hosts used to verify SSH remotes.
     public var knownHosts: String
-    /// Whether builds run confined (BuildSandbox): on by default where the sandbox exists (Linux).
+    /// Whether builds run confined (Linux: bubblewrap; FreeBSD: a build jail).
     public var buildSandbox: Bool = true
     /// The unprivileged account confined builds run as.
     public var buildUser: String = "jailpilot-build"
+    /// FreeBSD: the build template, `<dataset>/templates/<build_template>@base`.
+    public var buildTemplate: String = "build"
 }
 
 /// `[jails]` settings, shared by both drivers where the concept is the same.

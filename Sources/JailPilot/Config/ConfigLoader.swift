@@ -72,7 +72,7 @@ public enum ConfigLoader {
     private static func readAgent(_ t: TableReader, hostPlatform: PlatformKind) -> AgentSettings {
         t.rejectUnknown(known: [
             "platform", "poll_interval", "state_dir", "log_file", "metrics_file", "max_parallel_builds",
-            "build_timeout", "build_path", "build_env", "known_hosts", "build_sandbox", "build_user",
+            "build_timeout", "build_path", "build_env", "known_hosts", "build_sandbox", "build_user", "build_template",
         ])
         var platform = hostPlatform
         if let text = t.string("platform", example: "\"linux\"") {
@@ -104,10 +104,14 @@ public enum ConfigLoader {
                 ?? "/usr/local/go/bin:/usr/local/bin:/usr/lib/go/bin:/usr/bin:/bin",
             buildEnv: t.stringTable("build_env", example: "{ GOPROXY = \"https://proxy.golang.org\" }") ?? [:],
             knownHosts: t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? "/etc/ssh/ssh_known_hosts")
-        // The build sandbox is bubblewrap on Linux; FreeBSD's build jail is not there yet.
-        settings.buildSandbox = t.bool("build_sandbox") ?? (platform == .linux)
-        if settings.buildSandbox && platform == .freebsd {
-            t.issues.add(t.key("build_sandbox"), "the FreeBSD build sandbox is not available yet; set build_sandbox = false")
+        // Builds are confined by default: bubblewrap on Linux, a build jail on FreeBSD.
+        settings.buildSandbox = t.bool("build_sandbox") ?? true
+        if let template = t.string("build_template", example: "\"build\"") {
+            if let problem = Names.templateProblem(template) {
+                t.issues.add(t.key("build_template"), problem)
+            } else {
+                settings.buildTemplate = template
+            }
         }
         if let user = t.string("build_user", example: "\"jailpilot-build\"") {
             if Names.appNameProblem(user.replacing("-", with: "_")) != nil || user == "root" {
@@ -135,11 +139,7 @@ public enum ConfigLoader {
             ?? (freebsd ? "/usr/local/jails" : "/var/lib/jailpilot/jails")
         checkPath(t, "mountpoint", mountpoint)
         let template = t.string("template", example: "\"14.3-RELEASE\"") ?? (freebsd ? "14.3-RELEASE" : "base")
-        if template.isEmpty || template.hasPrefix(".")
-            || !template.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) })
-        {
-            t.issues.add(t.key("template"), "'\(template)' may contain only letters, digits, '_', '-' and '.'")
-        }
+        if let problem = Names.templateProblem(template) { t.issues.add(t.key("template"), problem) }
         let interface = t.string("interface", example: "\"lo1\"") ?? (freebsd ? "lo1" : "jp0")
         if interface.isEmpty || interface.count > 15
             || !interface.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })

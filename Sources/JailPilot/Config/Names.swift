@@ -104,6 +104,16 @@ public enum Names {
     }
 
     /// An absolute path without `..`, control characters or quotes (it lands in generated files).
+    /// A template name (a dataset or directory name under templates/): nil when valid.
+    public static func templateProblem(_ name: String) -> String? {
+        if name.isEmpty || name.hasPrefix(".")
+            || !name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || "_-.".contains($0)) })
+        {
+            return "'\(name.escapingControls)' may contain only letters, digits, '_', '-' and '.'"
+        }
+        return nil
+    }
+
     public static func pathProblem(_ path: String) -> String? {
         guard path.hasPrefix("/") else { return "must be an absolute path" }
         if path.split(separator: "/").contains("..") { return "must not contain '..'" }

@@ -140,6 +140,10 @@ public struct JailNetworkPolicy: Sendable, Equatable {
             text +=
                 "pass in quick on lo0 proto tcp from \(from.address) to \(to.address) port \(to.port)  # \(from.app) reach app:\(to.app)\n"
         }
+        if let gateway = network.host(1) {
+            // DNS: the bootstrap has local_unbound answer the jails on the gateway address.
+            text += "pass in quick on lo0 proto { tcp, udp } from \(network) to \(gateway) port 53  # DNS (local_unbound)\n"
+        }
         text += "block return in quick on lo0 from \(network) to (self)\n"
         return text
     }

@@ -3,17 +3,29 @@
 public struct AddressPool: Sendable {
     public let network: IPv4Network
     public let store: StateStore
+    /// Addresses never given to a release (FreeBSD: the build jails' address).
+    public let reserved: Set<String>
 
-    public init(network: IPv4Network, store: StateStore) {
+    public init(network: IPv4Network, store: StateStore, reserved: Set<String> = []) {
         self.network = network
         self.store = store
+        self.reserved = reserved
+    }
+
+    /// The pool of `config`'s jail network.
+    public init(config: AgentConfig, store: StateStore) {
+        var reserved: Set<String> = []
+        if config.agent.platform == .freebsd, config.agent.buildSandbox {
+            reserved.formUnion(FreeBSDBuildJail.addresses(in: config.jails.network, count: config.agent.maxParallelBuilds))
+        }
+        self.init(network: config.jails.network, store: store, reserved: reserved)
     }
 
     /// A free address, or `DeployError.poolExhausted`. `inUse` are addresses the host has on
     /// its jail interfaces right now (a jail the store does not know of may hold one).
     public func allocate(excluding inUse: Set<String> = []) throws -> String {
         let held = try store.releases(in: [.built, .provisioned, .starting, .healthy, .live, .standby, .retired])
-        let used = Set((held.compactMap(\.address) + inUse).compactMap(network.index(of:)))
+        let used = Set((held.compactMap(\.address) + inUse + reserved).compactMap(network.index(of:)))
         var n = 2
         while n <= network.hostCount {
             if !used.contains(n), let address = network.host(n) { return address }

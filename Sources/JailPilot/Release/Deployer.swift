@@ -82,7 +82,7 @@ public struct Deployer: Sendable {
         try await requireStoreMatchesHost()
         try await claimName(JailSpec(app: app, sha: built.sha, address: "", artifact: built.build.artifact), app: app)
         try await ensureRoutes()
-        let address = try AddressPool(network: runtime.config.jails.network, store: store).allocate(
+        let address = try AddressPool(config: runtime.config, store: store).allocate(
             excluding: await host.addressesInUse())
         var release = try store.createRelease(app: app.name, sha: built.sha, state: .built, address: address)
         let spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact)

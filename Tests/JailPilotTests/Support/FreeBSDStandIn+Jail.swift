@@ -22,29 +22,76 @@ extension FreeBSDStandIn {
     }
 
     private func create(_ name: String, _ conf: [String: String]) async throws -> ProcessResult {
-        guard let path = conf["path"], let address = conf["ip4.addr"] else {
+        guard let path = conf["path"], let address = conf["ip4.addr"] ?? (conf["ip4"] == "disable" ? "" : nil) else {
             return fail("jail: \(name): missing path or ip4.addr")
+        }
+        // jail(8): a new jail needs persist, exec.start or command.
+        guard conf["persist"] != nil || conf["exec.start"] != nil else { return fail("jail: \(name): no command specified") }
+        var mounts: [(source: String, target: String, readOnly: Bool)] = []
+        for line in (conf["mount"] ?? "").split(separator: "\n") {
+            // fstab(5): blank-separated fields, \040 for a blank inside one.
+            let fields = line.split(separator: " ").map { $0.replacingOccurrences(of: "\\040", with: " ") }
+            guard fields.count == 6, fields[2] == "nullfs", ["rw", "ro"].contains(fields[3]) else {
+                return fail("jail: \(name): mount: unsupported fstab line: \(line)")
+            }
+            for dir in [fields[0], fields[1]] where !FileManager.default.fileExists(atPath: dir) {
+                return fail("jail: \(name): mount: \(dir): No such file or directory")
+            }
+            mounts.append((fields[0], fields[1], fields[3] == "ro"))
         }
         let refusal: String? = lock.withLock {
             if jails[name] != nil { return "jail: \(name): jail \(name) already exists" }
             if !FileManager.default.fileExists(atPath: "\(path)/etc") {
                 return "jail: \(name): path \(path): No such file or directory"
             }
-            if let other = jails.first(where: { $0.value.address == address }) {
+            if !address.isEmpty, let other = jails.first(where: { $0.value.address == address }) {
                 return "jail: \(name): ip4.addr \(address): Address already in use (jail \(other.key))"
             }
-            jails[name] = Jail(jid: nextJid, path: path, address: address, conf: conf)
+            jails[name] = Jail(jid: nextJid, path: path, address: address, conf: conf, mounts: mounts)
+            created.append(conf)
             nextJid += 1
             return nil
         }
         if let refusal { return fail(refusal) }
-        try await runServices(in: path, address: address, verb: "quietstart", console: conf["exec.consolelog"])
+        if conf["exec.start"] != nil {
+            try await runServices(in: path, address: address, verb: "quietstart", console: conf["exec.consolelog"])
+        }
         return ok()
+    }
+
+    /// jexec(8) `-d DIR -u USER NAME command...`: the command in the jail's root with its
+    /// mounts (bubblewrap does the chroot and the nullfs mounts), as the host's USER; no
+    /// network at all for a jail with `ip4 = "disable"`.
+    func jexec(
+        _ argv: [String], command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?
+    ) async throws -> ProcessResult {
+        guard argv.count >= 6, argv[0] == "-d", argv[2] == "-u" else {
+            return fail("usage: jexec [-l] [-d working-directory] [-u username | -U username] jail [command ...]")
+        }
+        let (directory, user, name) = (argv[1], argv[3], argv[4])
+        guard let jail = running(name) else { return fail("jexec: jail \"\(name)\" not found") }
+        guard let entry = getpwnam(user) else { return fail("jexec: \(user): no such user") }
+        var args = ["--bind", jail.path, "/", "--ro-bind", "/usr", "/usr", "--dev", "/dev", "--proc", "/proc"]
+        for mount in jail.mounts {
+            guard mount.target.hasPrefix(jail.path + "/") else { return fail("jexec: mount outside the jail") }
+            args += [mount.readOnly ? "--ro-bind" : "--bind", mount.source, String(mount.target.dropFirst(jail.path.count))]
+        }
+        args += ["--unshare-pid", "--unshare-ipc", "--chdir", directory]
+        if jail.address.isEmpty { args.append("--unshare-net") }
+        args += [
+            "--", "/usr/bin/setpriv", "--reuid=\(entry.pointee.pw_uid)", "--regid=\(entry.pointee.pw_gid)", "--clear-groups",
+            "--",
+        ]
+        args += Array(argv[5...])
+        return try await real.run(
+            Command("bwrap", args, environment: command.environment), stdout: stdout, stderr: stderr, timeout: timeout)
     }
 
     private func remove(_ name: String, _ conf: [String: String]) async throws -> ProcessResult {
         guard let jail = running(name) else { return fail("jail: \"\(name)\" not found") }
-        try await runServices(in: jail.path, address: jail.address, verb: "faststop", console: conf["exec.consolelog"])
+        if conf["exec.stop"] != nil {
+            try await runServices(in: jail.path, address: jail.address, verb: "faststop", console: conf["exec.consolelog"])
+        }
         // jail -r: whatever is left in the jail gets SIGTERM, then SIGKILL after stop.timeout.
         for pid in processes(under: jail.path) { kill(pid, SIGKILL) }
         lock.withLock {

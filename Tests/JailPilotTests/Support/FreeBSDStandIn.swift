@@ -26,8 +26,11 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     struct Jail {
         var jid: Int
         var path: String
+        /// "" for a jail with `ip4 = "disable"`.
         var address: String
         var conf: [String: String]
+        /// nullfs mounts from jail.conf `mount` lines: source, target (host path), read-only.
+        var mounts: [(source: String, target: String, readOnly: Bool)] = []
     }
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -36,6 +39,9 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     let root: String
     let pool = "zroot/jails"
     let template = "14.3-RELEASE"
+    /// The build template: a base system whose /usr is this machine's (read-only in jexec),
+    /// with /bin, /lib… as symlinks into it, as a merged-/usr system has them.
+    let buildTemplate = "build"
     let lock = NSLock()
     var datasets: [String: Dataset] = [:]
     var snapshots: [String: String] = [:]  // snapshot -> its dataset
@@ -44,6 +50,8 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     var nextJid = 1
     /// How many `zfs destroy` attempts a removed jail keeps its dataset busy.
     var dyingFor = 0
+    /// The parameters of every jail created, in order.
+    var created: [[String: String]] = []
     /// Every command the driver ran, in order.
     var calls: [String] = []
     let real = HostProcessRunner()
@@ -54,7 +62,9 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     /// A host with the bootstrap's datasets and a template snapshot holding an empty base system.
     init(root: String) throws {
         self.root = root
-        for (name, sub) in [(pool, ""), ("\(pool)/templates", "/templates"), ("\(pool)/containers", "/containers")] {
+        for (name, sub) in [
+            (pool, ""), ("\(pool)/templates", "/templates"), ("\(pool)/containers", "/containers"), ("\(pool)/builds", "/builds"),
+        ] {
             datasets[name] = Dataset(mountpoint: mountpoint + sub)
             try FileIO.makeDirectories(mountpoint + sub)
         }
@@ -65,6 +75,14 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
         }
         try FileIO.replace("\(base)/etc/rc.conf", text: "")
         snapshots["\(pool)/templates/\(template)@base"] = "\(pool)/templates/\(template)"
+        let build = "\(mountpoint)/templates/\(buildTemplate)"
+        datasets["\(pool)/templates/\(buildTemplate)"] = Dataset(mountpoint: build)
+        for dir in ["etc", "usr", "tmp", "dev", "proc"] { try FileIO.makeDirectories("\(build)/\(dir)") }
+        chmod("\(build)/tmp", 0o1777)
+        for link in ["bin", "sbin", "lib", "lib64"] where FileManager.default.fileExists(atPath: "/usr/\(link)") {
+            try FileManager.default.createSymbolicLink(atPath: "\(build)/\(link)", withDestinationPath: "usr/\(link)")
+        }
+        snapshots["\(pool)/templates/\(buildTemplate)@base"] = "\(pool)/templates/\(buildTemplate)"
         for dir in ["etc/jail.conf.d", "etc/rc.conf.d", "var/log"] { try FileIO.makeDirectories("\(root)/\(dir)") }
     }
 
@@ -82,6 +100,9 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
 
     func running(_ name: String) -> Jail? { lock.withLock { jails[name] } }
     func hasDataset(_ name: String) -> Bool { lock.withLock { datasets["\(pool)/containers/\(name)"] != nil } }
+    /// The build jails' datasets that exist now.
+    var buildDatasets: [String] { lock.withLock { datasets.keys.filter { $0.hasPrefix("\(pool)/builds/") }.sorted() } }
+    var jailNames: [String] { lock.withLock { jails.keys.sorted() } }
     func snapshot(_ dataset: String, _ name: String) { lock.withLock { snapshots["\(dataset)@\(name)"] = dataset } }
 
     func run(_ command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?) async throws
@@ -92,6 +113,7 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
         switch command.executable {
         case "zfs": return lock.withLock { zfs(argv) }
         case "jail": return try await jail(argv)
+        case "jexec": return try await jexec(argv, command: command, stdout: stdout, stderr: stderr, timeout: timeout)
         case "jls":
             guard argv.count == 3, argv[0] == "-j", let jail = running(argv[1]) else {
                 return fail("jls: jail \"\(argv.count > 1 ? argv[1] : "")\" not found")

@@ -109,5 +109,5 @@ struct NoProxy: Router {
     func writeCaddyfile(for apps: [AppConfig]) throws -> Bool { false }
 }
 
-/// Whether the FreeBSD stand-in can run services: root (daemon -u nobody), python3 and go.
-let canStandIn = isRoot && have("python3") && have("go") && have("setpriv")
+/// Whether the FreeBSD stand-in can run services and build jails: root (daemon -u nobody), python3, go, bwrap.
+let canStandIn = isRoot && have("python3") && have("go") && have("setpriv") && have("bwrap")

@@ -1,0 +1,208 @@
+import Glibc
+import Synchronization
+
+/// FreeBSD builds run in a jail of their own, cloned from the build template (the seed's way of
+/// isolating apps, applied to builds): `<dataset>/templates/<build_template>@base`, a base system
+/// with the Go toolchain that bootstrap-freebsd-host makes. Per build:
+/// - `zfs clone` into `<dataset>/builds/`, marked with this state_dir's owner;
+/// - the build's staging directory and caches nullfs-mounted at their own paths (jail.conf(5)
+///   `mount`, fstab(5) lines), so `{out}` and the caches mean the same inside and out;
+/// - a persistent jail with devfs ruleset 4 and either no IPv4 at all (`build_network = false`)
+///   or the one build address of the jails' network, which the pf policy treats as a jail with
+///   no `reach`: the outside through NAT, nothing on the host or in other jails;
+/// - the build runs through jexec(8) as the build user, taken from the host's passwd (`-u`);
+/// - afterwards, whatever happened: `jail -r` kills what is left (stop.timeout = 0) and
+///   unmounts, then the clone is destroyed.
+/// Nothing of the host is visible: not /usr/local (its /etc holds agent.conf and app secrets),
+/// not the state_dir, not other apps' trees, not the release jails.
+public struct FreeBSDBuildJail: BuildConfinement {
+    public var account: BuildAccount
+    public let settings: JailSettings
+    /// The build template's name under `<dataset>/templates/`.
+    public let template: String
+    public let owner: OwnerID
+    public let runner: any ProcessRunning
+    /// Where the build jails' jail.conf files go (root's, beside the staging directories).
+    public let confDir: String
+    /// How many builds may run at once (`max_parallel_builds`): the build addresses reserved.
+    public var parallelBuilds: Int = 1
+    /// The first pause between destroy attempts while the clone is busy.
+    public var retryPause: Duration = .milliseconds(250)
+
+    public init(
+        account: BuildAccount, settings: JailSettings, template: String, owner: OwnerID, runner: any ProcessRunning,
+        confDir: String
+    ) {
+        self.account = account
+        self.settings = settings
+        self.template = template
+        self.owner = owner
+        self.runner = runner
+        self.confDir = confDir
+    }
+
+    public var uid: uid_t { account.uid }
+    public var gid: gid_t { account.gid }
+
+    /// The addresses build jails with network take, one per build running at once: the last
+    /// `count` of the jails' network, which AddressPool never gives a release. Each build holds
+    /// its own, because jail(8) adds the address to `interface` at create and removes it at
+    /// remove: a shared one would vanish under the other builds.
+    public static func addresses(in network: IPv4Network, count: Int) -> [String] {
+        let last = network.hostCount
+        return (max(2, last - count + 1)...max(2, last)).compactMap { network.host($0) }
+    }
+
+    /// Builds of this process holding an address: the flock on `<confDir>/addresses/<address>`
+    /// is what makes it theirs, across processes too (a `jailpilot deploy` beside the agent),
+    /// and the kernel drops it if the process dies.
+    private static let leases = Mutex<[String: (address: String, lock: LockFile)]>([:])
+
+    var addressPool: [String] { Self.addresses(in: settings.network, count: parallelBuilds) }
+
+    /// `jailpilot_build_<app>_<sha12>_<random>`: jail names are letters, digits and `_` here.
+    func name(_ scope: BuildScope) -> String {
+        "jailpilot_build_" + String(scope.id.map { $0.isASCII && ($0.isLetter || $0.isNumber) ? $0 : "_" })
+    }
+    func dataset(_ scope: BuildScope) -> String { "\(settings.dataset)/builds/\(name(scope))" }
+    func root(_ scope: BuildScope) -> String { "\(settings.mountpoint)/builds/\(name(scope))" }
+    func conf(_ scope: BuildScope) -> String { "\(confDir)/\(name(scope)).conf" }
+    var snapshot: String { "\(settings.dataset)/templates/\(template)@base" }
+
+    /// Everything up to the running jail, as `jailpilot plan` prints it; `address` is the build's
+    /// own when it may use the network.
+    public func setupPlan(_ scope: BuildScope, address: String?) -> [HostStep] {
+        let root = self.root(scope)
+        let mountPoints = (scope.writable + scope.readOnly).map { root + $0 }
+        return [
+            // quota: what the build writes into the clone itself (its tree and caches are mounted).
+            .run(
+                Command(
+                    "zfs",
+                    [
+                        "clone", "-o", "\(FreeBSDJails.ownerProperty)=\(owner.marker)", "-o", "quota=\(settings.limits.disk)",
+                        snapshot, dataset(scope),
+                    ])),
+            // mount(8) needs the mount points; the clone is fresh and the build has not run yet.
+            .run(Command("mkdir", ["-p"] + mountPoints)),
+            .write(path: conf(scope), content: jailConf(scope, address: address), mode: 0o600),
+            .run(Command("jail", ["-f", conf(scope), "-c", name(scope)])),
+        ]
+    }
+
+    /// What removes it all again; every step runs even when an earlier one failed.
+    public func teardownPlan(_ scope: BuildScope) -> [HostStep] {
+        [
+            .run(Command("jail", ["-f", conf(scope), "-r", name(scope)]), mayFail: true),
+            .retry(Command("zfs", ["destroy", "-r", dataset(scope)]), attempts: 8, busy: FreeBSDJails.busy),
+            .run(Command("rm", ["-f", conf(scope)])),
+        ]
+    }
+
+    /// The whole life of one build jail around `command`, for `jailpilot plan` and golden tests.
+    public func plan(_ command: Command, _ scope: BuildScope) -> [HostStep] {
+        setupPlan(scope, address: scope.network ? addressPool.first : nil) + [.run(wrap(command, scope))] + teardownPlan(scope)
+    }
+
+    /// The build jail's jail.conf(5).
+    func jailConf(_ scope: BuildScope, address: String?) -> String {
+        let q = FreeBSDFiles.jailQuote
+        let root = self.root(scope)
+        var network = "    ip4 = \"disable\";\n"
+        if let address {
+            network = "    interface = \(q(settings.interface));\n    ip4.addr = \(q(address));\n"
+        }
+        let mounts = scope.writable.map { (dir: $0, mode: "rw") } + scope.readOnly.map { (dir: $0, mode: "ro") }
+        return """
+            # Written by jailpilot for one build (\(scope.id)); removed with the build jail.
+            \(name(scope)) {
+                path = \(q(root));
+                host.hostname = "build";
+                persist;
+                # jail -r kills every process at once: nothing outlives the build.
+                stop.timeout = 0;
+                mount.devfs;
+                devfs_ruleset = 4;
+                ip6 = "disable";
+            \(network)\(mounts.map { "    mount += \(q(Self.fstabLine(source: $0.dir, target: root + $0.dir, mode: $0.mode)));\n" }.joined())}
+
+            """
+    }
+
+    /// One fstab(5) line: fields are separated by blanks, so a blank in a path is written `\040`.
+    static func fstabLine(source: String, target: String, mode: String) -> String {
+        func field(_ path: String) -> String {
+            path.replacing("\\", with: "\\134").replacing(" ", with: "\\040").replacing("\t", with: "\\011")
+        }
+        return "\(field(source)) \(field(target)) nullfs \(mode) 0 0"
+    }
+
+    /// jexec(8) runs the command in the jail as the build user (`-u`: looked up in the host's
+    /// passwd before jail_attach), in the build's own directory. The environment passes through,
+    /// but setusercontext(3) sets PATH from the login class, so PATH and HOME are given again.
+    public func wrap(_ command: Command, _ scope: BuildScope) -> Command {
+        var args = ["-d", command.workingDirectory ?? "/", "-u", account.user, name(scope), "/usr/bin/env"]
+        for key in ["PATH", "HOME"] { if let value = command.environment?[key] { args.append("\(key)=\(value)") } }
+        args += [command.executable] + command.arguments
+        return Command("jexec", args, environment: command.environment, workingDirectory: command.workingDirectory)
+    }
+
+    public func prepare(_ scope: BuildScope) async throws {
+        do {
+            let address = scope.network ? try lease(scope) : nil
+            try await PlanExecutor(runner: runner, retryPause: retryPause).execute(setupPlan(scope, address: address))
+        } catch {
+            try? await teardown(scope)
+            throw BuildJailError(snapshot: snapshot, detail: "\(error)")
+        }
+    }
+
+    public func teardown(_ scope: BuildScope) async throws {
+        let executor = PlanExecutor(runner: runner, retryPause: retryPause)
+        var failure: Error?
+        for step in teardownPlan(scope) {
+            if case .retry = step, !(await exists(scope)) { continue }
+            do { try await executor.execute(step) } catch { failure = failure ?? error }
+        }
+        if let failure { throw failure }
+        Self.leases.withLock { $0.removeValue(forKey: scope.id) }?.lock.release()
+    }
+
+    /// Takes a free build address for `scope`, or says that all are in use.
+    public func lease(_ scope: BuildScope) throws -> String {
+        for address in addressPool {
+            guard case .success(let lock) = try LockFile.acquire("\(confDir)/addresses/\(address).lock") else { continue }
+            Self.leases.withLock { $0[scope.id] = (address, lock) }
+            return address
+        }
+        throw BuildJailError(
+            snapshot: snapshot,
+            detail: "all \(addressPool.count) build addresses (\(addressPool.joined(separator: ", "))) are held by running builds"
+        )
+    }
+
+    func exists(_ scope: BuildScope) async -> Bool {
+        (try? await runner.run(Command("zfs", ["list", "-H", "-o", "name", dataset(scope)]), timeout: .seconds(10)))?.succeeded
+            ?? false
+    }
+
+    public func summary(_ scope: BuildScope) -> String {
+        "jail=\(name(scope)) user=\(account.user) network=\(scope.network ? "outside-only" : "none")"
+    }
+}
+
+/// The build jail could not be made; nothing was built.
+public struct BuildJailError: Error, Sendable, CustomStringConvertible {
+    public var snapshot: String
+    public var detail: String
+    public var description: String {
+        "cannot make the build jail from \(snapshot): \(detail); scripts/bootstrap-freebsd-host makes the build template and <dataset>/builds (or set build_sandbox = false)"
+    }
+}
+
+/// Test access to the fstab(5) line writer.
+public enum FreeBSDBuildJailProbe {
+    public static func fstab(_ source: String, _ target: String) -> String {
+        FreeBSDBuildJail.fstabLine(source: source, target: target, mode: "rw")
+    }
+}
