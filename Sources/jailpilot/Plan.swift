@@ -23,7 +23,9 @@ struct Plan: AsyncParsableCommand {
         case .deploy:
             let commit = try await commitToDeploy(app, runtime: runtime)
             let address = try AddressPool(config: runtime.config, store: runtime.store).allocate()
-            target = JailSpec(app: app, sha: commit, address: address, artifact: runtime.layout.artifact(app, commit))
+            // Its environment is read as a deploy would: the plan shows names, never values.
+            let env = try AppEnvironment.resolve(app, layout: runtime.layout)
+            target = JailSpec(app: app, sha: commit, address: address, artifact: runtime.layout.artifact(app, commit), env: env)
             print(
                 "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
             )

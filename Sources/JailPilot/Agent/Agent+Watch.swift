@@ -46,9 +46,14 @@ struct WatchContext: Sendable {
                 await metrics.set("jailpilot_poll_failures_consecutive", [("app", app.name)], 0)
                 await noteHead(head)
                 let (wanted, source) = try want(head: head)
-                if let live = try store.live(app: app.name), live.sha.hasPrefix(wanted) {
+                // Read at every poll: a changed variable or secrets file is a new release.
+                let env = try AppEnvironment.resolve(app, layout: runtime.layout)
+                let live = try store.live(app: app.name)
+                if let live, live.sha.hasPrefix(wanted), live.env == env.digest {
                     await metrics.replaceLive(app: app.name, sha: live.sha)
-                } else if let reason = try store.quarantineReason(app: app.name, prefix: wanted), forced != wanted {
+                } else if let reason = try store.quarantineReason(app: app.name, prefix: wanted, env: env.digest),
+                    forced != wanted
+                {
                     if skipped != wanted {
                         log.emit(
                             app: app.name, sha: wanted, "release.skipped",
@@ -91,7 +96,7 @@ struct WatchContext: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         do {
-            let outcome = try await deployer.deploy(app, sha: wanted)
+            let outcome = try await deployer.deploy(app, sha: wanted, cause: source == "branch" ? "push" : source)
             await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", "ok")])
             await metrics.set("jailpilot_deploy_seconds", [("app", app.name)], (clock.now - start).seconds)
             await metrics.replaceLive(app: app.name, sha: outcome.release.sha)

@@ -126,6 +126,10 @@ public struct AppConfig: Sendable, Equatable {
     public var buildNetwork: Bool = true
     /// What each of this app's releases may use.
     public var limits: JailLimits = JailLimits()
+    /// Plain variables for the app's environment (`env = { LOG_LEVEL = "info" }`).
+    public var env: [String: String] = [:]
+    /// Root-only KEY=VALUE files of secrets, read at each deploy (`env_files = [...]`).
+    public var envFiles: [String] = []
     /// What its jails may reach on this host and in other jails (nothing by default).
     public var reach: [JailNetworkPolicy.Reach] = []
     /// HTTPS: a file whose first line is the token (never logged).

@@ -2,7 +2,7 @@
 extension ConfigLoader {
     static let appKeys = [
         "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size", "memory",
-        "cpu", "disk", "reach", "service",
+        "cpu", "disk", "reach", "service", "env", "env_files",
         "port", "health", "drain_timeout",
         "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
         "health_deadline", "probation",
@@ -107,7 +107,20 @@ extension ConfigLoader {
                     "'\(text)' is not an opening; write \"host:PORT\" (a port on this host) or \"app:NAME\" (another app)")
             }
         }
+        readEnvironment(t, into: &app)
         return t.issues.issues.count == before ? app : nil
+    }
+
+    /// `env` (plain variables) and `env_files` (root-only secrets files, read at each deploy).
+    static func readEnvironment(_ t: TableReader, into app: inout AppConfig) {
+        let env = t.stringTable("env", example: "{ LOG_LEVEL = \"info\" }") ?? [:]
+        for (name, value) in env {
+            if let problem = Names.envNameProblem(name) { t.issues.add(t.key("env"), problem) }
+            if value.contains("\0") { t.issues.add(t.key("env"), "the value of \(name) holds a NUL byte") }
+        }
+        app.env = env
+        app.envFiles = t.strings("env_files", example: "[\"/usr/local/etc/jailpilot/\(app.name).env\"]") ?? []
+        for file in app.envFiles { checkPath(t, "env_files", file) }
     }
 
     static func crossCheck(_ apps: [AppConfig], issues: IssueCollector) {

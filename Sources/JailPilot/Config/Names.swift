@@ -104,6 +104,18 @@ public enum Names {
     }
 
     /// An absolute path without `..`, control characters or quotes (it lands in generated files).
+    /// An environment variable name an app may set: a shell name (letters, digits, `_`, not
+    /// starting with a digit), none of the ones jailpilot sets itself: nil when valid.
+    public static func envNameProblem(_ name: String) -> String? {
+        guard let first = name.first, first.isASCII, first.isLetter || first == "_",
+            name.count <= 128, name.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber || $0 == "_") })
+        else { return "'\(name.escapingControls)' is not a variable name (letters, digits and _, not starting with a digit)" }
+        if name == "PORT" || name.hasPrefix("JAILPILOT_") {
+            return "'\(name)' is set by jailpilot itself (PORT, JAILPILOT_*)"
+        }
+        return nil
+    }
+
     /// A template name (a dataset or directory name under templates/): nil when valid.
     public static func templateProblem(_ name: String) -> String? {
         if name.isEmpty || name.hasPrefix(".")

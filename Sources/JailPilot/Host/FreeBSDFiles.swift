@@ -49,7 +49,7 @@ enum FreeBSDFiles {
     /// The service's rc.d script, after the seed's, supervised by daemon(8): `-P` is the
     /// supervisor's pid (stop signals it; it forwards SIGTERM), `-r` restarts the service,
     /// `-H` reopens the log on SIGHUP for newsyslog.
-    static func rcScript(service: String, port: Int, drain: Duration) -> String {
+    static func rcScript(service: String, port: Int, drain: Duration, app: String, sha: String) -> String {
         let wait = max(1, Int(drain.seconds.rounded(.up)))
         return """
             #!/bin/sh
@@ -75,6 +75,7 @@ enum FreeBSDFiles {
             pidfile="/var/run/\(service).pid"
             supervisor_pidfile="/var/run/\(service).daemon.pid"
             logfile="/var/log/\(service).log"
+            envfile="/usr/local/etc/jailpilot/\(service).env"
             # shellcheck disable=SC2034
             start_cmd="\(service)_start"
             # shellcheck disable=SC2034
@@ -86,8 +87,14 @@ enum FreeBSDFiles {
             {
                 echo "Starting ${name}."
                 [ -f "$logfile" ] || install -o nobody -g nogroup -m 644 /dev/null "$logfile"
-                /usr/sbin/daemon -P "$supervisor_pidfile" -p "$pidfile" -r -R 1 -H -o "$logfile" -t "$name" -u nobody \\
-                    /usr/bin/env PORT="${\(service)_port}" "$command"
+                # The app's variables: a root-only file exported through the environment, never
+                # arguments (nothing shows in ps). daemon -u then sets PATH, HOME, USER, SHELL and
+                # the login class's variables (usr.sbin/daemon/daemon.c, restrict_process).
+                (
+                    if [ -f "$envfile" ]; then set -a; . "$envfile" || exit 1; set +a; fi
+                    exec /usr/sbin/daemon -P "$supervisor_pidfile" -p "$pidfile" -r -R 1 -H -o "$logfile" -t "$name" -u nobody \\
+                        /usr/bin/env PORT="${\(service)_port}" JAILPILOT_APP=\(app) JAILPILOT_SHA=\(sha) "$command"
+                )
             }
 
             \(service)_stop()

@@ -60,22 +60,27 @@ public struct FreeBSDJails: JailHost {
                 .install(from: spec.artifact, to: "\(root)/usr/local/bin/\(spec.service)", mode: 0o755),
                 .write(
                     path: "\(root)/usr/local/etc/rc.d/\(spec.service)",
-                    content: FreeBSDFiles.rcScript(service: spec.service, port: spec.port, drain: settings.drain), mode: 0o755),
-                // load_rc_config sources /etc/rc.conf.d/<name> (rc.subr): an atomic file write that
-                // fails loudly, where `sysrc -f` exits 0 when its write fails.
-                .write(
-                    path: "\(root)/etc/rc.conf.d/\(spec.service)", content: FreeBSDFiles.enable(service: spec.service),
-                    mode: 0o644),
-                .write(
-                    path: "\(root)/etc/newsyslog.conf.d/\(spec.service).conf",
-                    content: FreeBSDFiles.newsyslog(service: spec.service),
-                    mode: 0o644),
-                .write(
-                    path: conf(name),
-                    content: FreeBSDFiles.jailConf(
-                        spec, path: root, interface: settings.interface, drain: settings.drain, consoleLog: consoleLog(name)),
-                    mode: 0o644),
+                    content: FreeBSDFiles.rcScript(
+                        service: spec.service, port: spec.port, drain: settings.drain, app: spec.app, sha: spec.sha), mode: 0o755),
             ]
+                + (spec.env.map {
+                    [.secret(path: "\(root)/usr/local/etc/jailpilot/\(spec.service).env", content: $0.shellFile, names: $0.names)]
+                } ?? []) + [
+                    // load_rc_config sources /etc/rc.conf.d/<name> (rc.subr): an atomic file write that
+                    // fails loudly, where `sysrc -f` exits 0 when its write fails.
+                    .write(
+                        path: "\(root)/etc/rc.conf.d/\(spec.service)", content: FreeBSDFiles.enable(service: spec.service),
+                        mode: 0o644),
+                    .write(
+                        path: "\(root)/etc/newsyslog.conf.d/\(spec.service).conf",
+                        content: FreeBSDFiles.newsyslog(service: spec.service),
+                        mode: 0o644),
+                    .write(
+                        path: conf(name),
+                        content: FreeBSDFiles.jailConf(
+                            spec, path: root, interface: settings.interface, drain: settings.drain, consoleLog: consoleLog(name)),
+                        mode: 0o644),
+                ]
         case .start:
             return [.run(Command("jail", ["-f", conf(name), "-c", name]))]
         case .stop:

@@ -10,6 +10,9 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     case retry(Command, attempts: Int, busy: String)
     /// Write a file with exactly this content and mode, replacing it atomically.
     case write(path: String, content: String, mode: UInt16)
+    /// Write a root-only (0600) file holding secrets: `plan` shows its path and `names`, never
+    /// the content.
+    case secret(path: String, content: String, names: [String])
     /// Write `value` into an existing kernel interface file (cgroupfs, sysfs): a plain write,
     /// where `.write` would replace the file, which those filesystems do not allow.
     case put(path: String, value: String)
@@ -31,6 +34,9 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
         case .write(let path, let content, let mode):
             return
                 "write \(ShellQuote.quote(path)) mode \(String(mode, radix: 8)) <<'EOF'\n\(content)\(content.hasSuffix("\n") ? "" : "\n")EOF"
+        case .secret(let path, _, let names):
+            return
+                "write \(ShellQuote.quote(path)) mode 600   # the app's environment: \(names.isEmpty ? "none" : names.joined(separator: " ")) (values not shown)"
         case .put(let path, let value):
             return "echo \(ShellQuote.quote(value)) > \(ShellQuote.quote(path))"
         case .install(let from, let to, let mode):
@@ -93,6 +99,11 @@ public struct PlanExecutor: Sendable {
             do {
                 try FileIO.makeDirectories(FileIO.parent(path))
                 try FileIO.replace(path, text: content, mode: mode_t(mode))
+            } catch { throw HostStepError(step: "write \(path)", message: "\(error)") }
+        case .secret(let path, let content, _):
+            do {
+                try FileIO.makeDirectories(FileIO.parent(path))
+                try FileIO.replace(path, text: content, mode: 0o600)
             } catch { throw HostStepError(step: "write \(path)", message: "\(error)") }
         case .put(let path, let value):
             let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)

@@ -12,6 +12,10 @@ public struct JailSpec: Sendable, Equatable {
     public var artifact: String
     /// What the jail may use (the app's limits; the defaults for a jail found on the host).
     public var limits: JailLimits = JailLimits()
+    /// The app's environment: written into the release at provision; nil for a release that
+    /// exists already (its file is in place). `envDigest` is part of `name`.
+    public var env: AppEnvironment? = nil
+    public var envDigest: String = ""
 
     public init(name: String, app: String, sha: String, service: String, port: Int, address: String, artifact: String) {
         self.name = name
@@ -26,13 +30,17 @@ public struct JailSpec: Sendable, Equatable {
     /// The spec of an existing release; its binary is where the build left it.
     public init(release: Release, app: AppConfig, layout: StateLayout) {
         self.init(app: app, sha: release.sha, address: release.address ?? "", artifact: layout.artifact(app, release.sha))
+        envDigest = release.env
+        name = release.name
     }
 
-    public init(app: AppConfig, sha: String, address: String, artifact: String) {
+    public init(app: AppConfig, sha: String, address: String, artifact: String, env: AppEnvironment? = nil) {
         self.init(
-            name: Release.name(app: app.name, sha: sha), app: app.name, sha: sha, service: app.service, port: app.port,
-            address: address, artifact: artifact)
+            name: Release.name(app: app.name, sha: sha, env: env?.digest ?? ""), app: app.name, sha: sha, service: app.service,
+            port: app.port, address: address, artifact: artifact)
         limits = app.limits
+        self.env = env
+        envDigest = env?.digest ?? ""
     }
 }
 
@@ -114,7 +122,12 @@ extension JailSpec {
         if let p = Names.appNameProblem(app) { problems.append("app '\(app)' \(p)") }
         if let p = Names.serviceNameProblem(service) { problems.append("service '\(service)' \(p)") }
         if !Names.isFullSHA(sha) { problems.append("sha '\(sha)' is not 40 lowercase hex digits") }
-        if name != Release.name(app: app, sha: sha) { problems.append("jail name '\(name)' is not <app>_<sha12>") }
+        if name != Release.name(app: app, sha: sha, env: envDigest) {
+            problems.append("jail name '\(name)' is not <app>_<sha12>[_<env8>]")
+        }
+        if !envDigest.isEmpty && !Names.isLowerHex(Substring(envDigest), count: 8) {
+            problems.append("env digest '\(envDigest)' is not 8 hex digits")
+        }
         if IPv4Network.parse(address) == nil { problems.append("address '\(address)' is not an IPv4 address") }
         if !(1...65535).contains(port) { problems.append("port \(port) is out of range") }
         if let p = Names.pathProblem(artifact) { problems.append("artifact path \(p)") }

@@ -33,6 +33,9 @@ public struct LinuxJails: JailHost {
     /// The namespace's marker: an alias on its loopback (`ip link set lo alias`).
     var netnsAlias: String { "jailpilot:\(owner.id)" }
     func script(_ name: String) -> String { "\(root)/run/\(name).sh" }
+    /// The app's environment: in its subvolume, root's alone, outside the chroot's reach of the
+    /// app's user (like the owner marker); the supervisor sources it as root.
+    func envFile(_ name: String) -> String { "\(container(name))/.jailpilot-env" }
     func pidFile(_ name: String) -> String { "\(root)/run/\(name).pid" }
     /// veth names are limited to 15 characters: derive a stable short id from the jail name.
     func vethHost(_ name: String) -> String { "jpv" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
@@ -56,7 +59,8 @@ public struct LinuxJails: JailHost {
                 .rename(from: unnamed(name), to: container(name)),
                 diskLimit(spec),
                 .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),
-                .write(path: script(name), content: supervisor(spec), mode: 0o755),
+            ] + (spec.env.map { [.secret(path: envFile(name), content: $0.shellFile, names: $0.names)] } ?? []) + [
+                .write(path: script(name), content: supervisor(spec), mode: 0o755)
             ]
         case .start:
             return [
@@ -125,7 +129,10 @@ public struct LinuxJails: JailHost {
             \(deviceLines)
             hostname \(ShellQuote.quote(spec.name.replacing("_", with: "-"))) || fail "cannot set its hostname"
             while :; do
-                env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ PORT=\(spec.port) \\
+                # The app's variables come from a root-only file sourced by a clean sh (set -a exports
+                # them), never from arguments: nothing of them shows in a process listing.
+                env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ PORT=\(spec.port) JAILPILOT_APP=\(spec.app) JAILPILOT_SHA=\(spec.sha) \\
+                    /bin/sh -c 'if [ -f "$1" ]; then set -a; . "$1" || exit 1; set +a; fi; shift; exec "$@"' jailpilot-env "$root/.jailpilot-env" \\
                     /usr/sbin/chroot --userspec=65534:65534 "$root" /usr/local/bin/\(spec.service) </dev/null >>"$log" 2>&1 &
                 child=$!
                 wait "$child"

@@ -37,6 +37,11 @@ public enum ShellQuote {
     /// Returns `word` unchanged when it is safe bare, else single-quoted.
     public static func quote(_ word: String) -> String {
         if !word.isEmpty && word.allSatisfy({ safe.contains($0) }) { return word }
-        return "'" + word.replacing("'", with: "'\\''") + "'"
+        return single(word)
+    }
+
+    /// Always single-quoted: nothing in it is expanded by sh, whatever it holds.
+    public static func single(_ word: String) -> String {
+        "'" + word.replacing("'", with: "'\\''") + "'"
     }
 }

@@ -67,7 +67,7 @@ extension Deployer {
         let host = self.host
         await Task.detached { try? await host.destroy(spec) }.value
         _ = try store.update(live, state: .failed, step: "probation", reason: failure)
-        try? store.quarantine(app: app.name, sha: live.sha, reason: "probation: \(failure)")
+        try? store.quarantine(app: app.name, sha: live.sha, reason: "probation: \(failure)", env: live.env)
         log.emit(
             app: app.name, sha: live.sha, "release.reverted",
             [("reason", failure), ("back_to", String(previous.sha.prefix(12)))])

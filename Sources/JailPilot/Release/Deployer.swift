@@ -37,8 +37,9 @@ public struct Deployer: Sendable {
     var store: StateStore { runtime.store }
     var log: EventLog { runtime.log }
 
-    /// Builds and deploys `app` at `sha` (else its pin, else the branch head).
-    public func deploy(_ app: AppConfig, sha: String? = nil) async throws -> DeployOutcome {
+    /// Builds and deploys `app` at `sha` (else its pin, else the branch head). `cause` is why
+    /// (push, pin, hold, manual); the same commit with another environment is "env changed".
+    public func deploy(_ app: AppConfig, sha: String? = nil, cause: String = "manual") async throws -> DeployOutcome {
         let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         var phases: [(String, Duration)] = []
@@ -51,6 +52,8 @@ public struct Deployer: Sendable {
             mark = now
         }
 
+        // The environment first: a secrets file that cannot be used stops the deploy before the build.
+        let env = try AppEnvironment.resolve(app, layout: runtime.layout)
         progress("fetching and building \(app.name)")
         let built: (sha: String, build: BuildOutcome)
         do {
@@ -69,24 +72,29 @@ public struct Deployer: Sendable {
         }
         phase("build")
         let live = try store.live(app: app.name)
-        if let live, live.sha == built.sha {
+        if let live, live.sha == built.sha, live.env == env.digest {
             progress("\(app.name) at \(built.sha.prefix(12)) is already live")
             return DeployOutcome(release: live, previous: nil, phases: phases, unchanged: true)
         }
         if let kept = try store.releases(app: app.name).first(where: {
-            $0.sha == built.sha && [.standby, .retired].contains($0.state)
+            $0.sha == built.sha && $0.env == env.digest && [.standby, .retired].contains($0.state)
         }) {
             progress("\(kept.name) is kept: activating it instead of building a new jail")
             return try await activate(kept, app: app, replacing: live, phases: phases)
         }
         try await requireStoreMatchesHost()
-        try await claimName(JailSpec(app: app, sha: built.sha, address: "", artifact: built.build.artifact), app: app)
+        try await claimName(JailSpec(app: app, sha: built.sha, address: "", artifact: built.build.artifact, env: env), app: app)
         try await ensureRoutes()
         let address = try AddressPool(config: runtime.config, store: store).allocate(
             excluding: await host.addressesInUse())
-        var release = try store.createRelease(app: app.name, sha: built.sha, state: .built, address: address)
-        let spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact)
-        log.emit(app: app.name, sha: built.sha, "release.started", [("jail", spec.name), ("address", address)])
+        let why = live?.sha == built.sha ? "env changed" : cause
+        var release = try store.createRelease(
+            app: app.name, sha: built.sha, state: .built, address: address, env: env.digest, cause: why)
+        let spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact, env: env)
+        log.emit(
+            app: app.name, sha: built.sha, "release.started",
+            [("jail", spec.name), ("address", address), ("cause", why)]
+                + (env.values.isEmpty ? [] : [("env", env.names.joined(separator: ","))]))
         do {
             progress("provisioning jail \(spec.name)")
             CrashPoint.hit("clone")
@@ -160,7 +168,7 @@ public struct Deployer: Sendable {
         // A host that could not clone, write or start the jail (disk full, a template gone, jail(8)
         // refusing its config) says nothing about the commit, which is tried again after backoff.
         let commitsFault = !cancelled && error is HealthGateError
-        if commitsFault { try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)") }
+        if commitsFault { try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)", env: release.env) }
         log.emit(
             app: app.name, sha: release.sha, "release.failed",
             [("step", step), ("reason", reason)] + (commitsFault || cancelled ? [] : [("quarantined", "no: a host problem")]))

@@ -34,20 +34,35 @@ public struct Release: Sendable, Equatable {
     public var phases: [(String, Double)]
     /// While this live release is on probation: the release it replaced, kept running to flip back to.
     public var probationOf: Int64? = nil
+    /// The digest of the environment it runs with (AppEnvironment.digest); "" for none.
+    public var env: String = ""
+    /// Why it was made: "push" (the branch moved), "pin", "env changed", "manual" (a CLI deploy).
+    public var cause: String = ""
 
-    /// The jail, dataset and config name: `<app>_<sha12>`.
-    public var name: String { Release.name(app: app, sha: sha) }
+    /// The jail, dataset and config name: `<app>_<sha12>`, or `<app>_<sha12>_<env8>` when the
+    /// release has an environment, so the same commit with other variables is another release.
+    public var name: String { Release.name(app: app, sha: sha, env: env) }
 
-    public static func name(app: String, sha: String) -> String { "\(app)_\(sha.prefix(12))" }
+    public static func name(app: String, sha: String, env: String = "") -> String {
+        "\(app)_\(sha.prefix(12))" + (env.isEmpty ? "" : "_\(env)")
+    }
 
-    /// Whether `text` has the form of a release name, `<app>_<sha12>`.
+    /// Whether `text` has the form of a release name, `<app>_<sha12>` or `<app>_<sha12>_<env8>`.
     public static func looksLikeName(_ text: String) -> Bool {
         guard let cut = text.lastIndex(of: "_") else { return false }
-        return Names.appNameProblem(String(text[..<cut])) == nil
-            && Names.isLowerHex(text[text.index(after: cut)...], count: 12)
+        let head = String(text[..<cut])
+        let tail = text[text.index(after: cut)...]
+        if Names.isLowerHex(tail, count: 8), let inner = head.lastIndex(of: "_"),
+            Names.isLowerHex(head[head.index(after: inner)...], count: 12),
+            Names.appNameProblem(String(head[..<inner])) == nil
+        {
+            return true
+        }
+        return Names.appNameProblem(head) == nil && Names.isLowerHex(tail, count: 12)
     }
 
     public static func == (a: Release, b: Release) -> Bool {
         a.id == b.id && a.state == b.state && a.address == b.address && a.updated == b.updated && a.probationOf == b.probationOf
+            && a.env == b.env
     }
 }

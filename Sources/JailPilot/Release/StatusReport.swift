@@ -27,6 +27,10 @@ public struct AppStatus: Sendable, Codable {
     public var ahead: Int?
     /// What each release's jail may use ("memory 512MiB, cpu 2, disk 1GiB").
     public var limits: String?
+    /// Why the live release was made: push, pin, hold, env changed, manual, rollback.
+    public var cause: String?
+    /// The live release's environment: its digest and the names it sets (never a value).
+    public var env: String?
 
     /// Builds the status from the store, probing the live release once; `mirror` (the app's
     /// bare mirror) lets it count how far the branch moved past a pin or hold.
@@ -62,14 +66,26 @@ public struct AppStatus: Sendable, Codable {
             kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
                 Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address)
             },
-            lastFailure: failure, limits: app.limits.summary)
+            lastFailure: failure, limits: app.limits.summary, cause: live.flatMap { $0.cause.isEmpty ? nil : $0.cause },
+            env: envSummary(app, live: live))
+    }
+
+    /// "a1b2c3d4: LOG_LEVEL DATABASE_URL" for the live release, from the configured names.
+    static func envSummary(_ app: AppConfig, live: Release?) -> String? {
+        guard let live, !live.env.isEmpty else { return nil }
+        var names = Set(app.env.keys)
+        for file in app.envFiles { for (name, _) in (try? EnvFile.read(file, app: app.name)) ?? [] { names.insert(name) } }
+        return "\(live.env): " + names.sorted().joined(separator: " ")
     }
 
     init(
         app: String, branch: String, live: String?, address: String?, health: String?, routed: String?, head: String?,
         pin: String?,
-        hold: String?, ahead: Int?, kept: [Kept], lastFailure: String?, limits: String? = nil
+        hold: String?, ahead: Int?, kept: [Kept], lastFailure: String?, limits: String? = nil, cause: String? = nil,
+        env: String? = nil
     ) {
+        self.cause = cause
+        self.env = env
         self.app = app
         self.branch = branch
         self.live = live
@@ -102,6 +118,8 @@ public struct AppStatus: Sendable, Codable {
                 )
             }
         }
+        if let cause { lines.append("  because   \(cause)") }
+        if let env { lines.append("  env       \(env) (values not shown)") }
         if let limits { lines.append("  limits    \(limits) per release") }
         lines.append("  branch    \(branch) at \(head.map { String($0.prefix(12)) } ?? "unknown (not fetched yet)")")
         let moved = { (base: String) -> String in

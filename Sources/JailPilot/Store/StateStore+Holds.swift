@@ -26,11 +26,13 @@ extension StateStore {
     }
 
     /// Remembers that `sha` failed for `app` so it is not retried until something changes.
-    public func quarantine(app: String, sha: String, reason: String) throws {
+    /// `env`: the environment digest the commit failed with ("" for a build failure, which no
+    /// environment changes); a quarantine with one no longer applies once the environment changes.
+    public func quarantine(app: String, sha: String, reason: String, env: String = "") throws {
         try locked { db in
             try db.query(
-                "INSERT OR REPLACE INTO quarantine(app, sha, reason, at) VALUES (?, ?, ?, ?)",
-                [.text(app), .text(sha), .text(reason), .real(Date().timeIntervalSince1970)])
+                "INSERT OR REPLACE INTO quarantine(app, sha, reason, at, env) VALUES (?, ?, ?, ?, ?)",
+                [.text(app), .text(sha), .text(reason), .real(Date().timeIntervalSince1970), .text(env)])
         }
     }
 
@@ -42,11 +44,15 @@ extension StateStore {
     }
 
     /// Why a commit starting with `prefix` is quarantined for `app`, if one is.
-    public func quarantineReason(app: String, prefix: String) throws -> String? {
+    /// With `env`, a quarantine recorded under another environment does not count.
+    public func quarantineReason(app: String, prefix: String, env: String? = nil) throws -> String? {
         try locked { db in
             try db.query(
-                "SELECT reason FROM quarantine WHERE app = ? AND substr(sha, 1, ?) = ?",
-                [.text(app), .int(Int64(prefix.count)), .text(prefix.lowercased())]
+                "SELECT reason FROM quarantine WHERE app = ? AND substr(sha, 1, ?) = ? AND (? IS NULL OR env = '' OR env = ?)",
+                [
+                    .text(app), .int(Int64(prefix.count)), .text(prefix.lowercased()), env.map(SQLValue.text) ?? .null,
+                    env.map(SQLValue.text) ?? .null,
+                ]
             ).first?.first?.string
         }
     }

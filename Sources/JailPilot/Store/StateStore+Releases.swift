@@ -1,17 +1,20 @@
 import FoundationEssentials
 
 extension StateStore {
-    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases, probation_of"
+    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause"
 
-    /// Creates a release row in `state` and returns it.
-    public func createRelease(app: String, sha: String, state: ReleaseState, address: String?) throws -> Release {
+    /// Creates a release row in `state` and returns it. `env` is its environment's digest (never
+    /// a value); `cause` says why it was made.
+    public func createRelease(
+        app: String, sha: String, state: ReleaseState, address: String?, env: String = "", cause: String = ""
+    ) throws -> Release {
         let now = Date().timeIntervalSince1970
         return try locked { db in
             try db.query(
-                "INSERT INTO releases(app, sha, name, state, address, created, updated) VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(app), .text(sha), .text(Release.name(app: app, sha: sha)), .text(state.rawValue),
-                    address.map(SQLValue.text) ?? .null, .real(now), .real(now),
+                    .text(app), .text(sha), .text(Release.name(app: app, sha: sha, env: env)), .text(state.rawValue),
+                    address.map(SQLValue.text) ?? .null, .real(now), .real(now), .text(env), .text(cause),
                 ])
             let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
             return try Self.release(db, id: id)!
@@ -74,7 +77,8 @@ extension StateStore {
             state: ReleaseState(rawValue: row[3].string ?? "") ?? .failed, address: row[4].string, step: row[5].string,
             reason: row[6].string, created: Date(timeIntervalSince1970: row[7].double ?? 0),
             updated: Date(timeIntervalSince1970: row[8].double ?? 0),
-            phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int)
+            phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int,
+            env: row[11].string ?? "", cause: row[12].string ?? "")
     }
 
     /// Notes that a standby release is draining (its step), leaving `updated`, the time it was

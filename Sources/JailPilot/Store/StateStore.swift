@@ -78,6 +78,8 @@ public final class StateStore: @unchecked Sendable {
         // A live release still on probation names the release it replaced, which stays ready to
         // flip back to; recovery resumes the probation after a crash instead of retiring it.
         "ALTER TABLE releases ADD COLUMN probation_of INTEGER",
+        // The digest of a release's environment (part of its name) and why it was made.
+        "ALTER TABLE releases ADD COLUMN env TEXT NOT NULL DEFAULT ''; ALTER TABLE releases ADD COLUMN cause TEXT NOT NULL DEFAULT ''; ALTER TABLE quarantine ADD COLUMN env TEXT NOT NULL DEFAULT ''",
     ]
 
     private func migrate() throws {

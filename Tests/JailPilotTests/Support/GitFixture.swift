@@ -98,6 +98,9 @@ enum GoFixture {
         \t\t}
         \t\tfmt.Fprintf(w, "wrote %d: no limit", total)
         \t})
+        \thttp.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+        \t\tfor _, name := range r.URL.Query()["name"] { fmt.Fprintf(w, "%s=%s\\n", name, os.Getenv(name)) }
+        \t})
         \thttp.HandleFunc("/dial", func(w http.ResponseWriter, r *http.Request) {
         \t\tc, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), 2*time.Second)
         \t\tif err != nil { fmt.Fprintf(w, "refused: %v", err); return }
