@@ -99,14 +99,6 @@ import Testing
 /// state database, `status --json`, `plan`, or any process's arguments (root, the Linux driver).
 @Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
 struct EnvironmentDeployTests {
-    func get(_ world: E2EWorld, _ path: String) async -> String {
-        guard let live = try? world.runtime.store.live(app: "hello"), let address = live.address,
-            let response = try? await HTTPClient(timeout: .seconds(10)).send(
-                "GET", path, to: .tcp(host: address, port: 8080), host: "hello.localhost")
-        else { return "<no response>" }
-        return response.text
-    }
-
     /// Every place a value must never be: the files of the state_dir (log, state.db and its WAL,
     /// supervisor scripts), status (text and JSON), plan, and every process's arguments.
     func expectNowhere(_ secret: String, _ world: E2EWorld, sourceLocation: SourceLocation = #_sourceLocation) async throws {
@@ -142,7 +134,7 @@ struct EnvironmentDeployTests {
             let sha = try await world.repo.commitProber()
             let first = try await world.deployer.deploy(world.app, cause: "push").release
             #expect(first.name.hasPrefix("hello_\(sha.prefix(12))_") && first.env.count == 8)
-            let seen = await get(world, "/env?name=LOG_LEVEL&name=API_KEY&name=JAILPILOT_SHA&name=PORT")
+            let seen = await world.getFromLive("/env?name=LOG_LEVEL&name=API_KEY&name=JAILPILOT_SHA&name=PORT")
             #expect(seen == "LOG_LEVEL=debug\nAPI_KEY=\(secret)\nJAILPILOT_SHA=\(sha)\nPORT=8080\n", "\(seen)")
             try await expectNowhere(secret, world)
 
@@ -159,7 +151,7 @@ struct EnvironmentDeployTests {
             let second = try await world.deployer.deploy(world.app, cause: "push").release
             #expect(second.sha == sha && second.name != first.name)
             #expect(second.cause == "env changed")
-            #expect(await get(world, "/env?name=API_KEY") == "API_KEY=\(rotated)\n")
+            #expect(await world.getFromLive("/env?name=API_KEY") == "API_KEY=\(rotated)\n")
             let kept = try world.runtime.store.releases(app: "hello").first { $0.id == first.id }
             #expect(kept.map { [.standby, .retired].contains($0.state) } == true, "the old environment is kept for rollback")
             let status = try await AppStatus.collect(world.app, store: world.runtime.store)

@@ -6,36 +6,28 @@ import Testing
 /// minimal /dev and its own hostname (root, btrfs with quotas, cgroups).
 @Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
 struct JailLimitsTests {
-    func get(_ world: E2EWorld, _ path: String) async -> String {
-        guard let live = try? world.runtime.store.live(app: "hello"), let address = live.address,
-            let response = try? await HTTPClient(timeout: .seconds(20)).send(
-                "GET", path, to: .tcp(host: address, port: 8080), host: "hello.localhost")
-        else { return "<no response>" }
-        return response.text
-    }
-
     @Test func anAppGetsADevAHostnameAndLimitsThatHold() async throws {
         try await E2EWorld.with(appExtra: "memory = \"96MiB\"\ndisk = \"16MiB\"\ncpu = 0.5") { world in
             let sha = try await world.repo.commitProber()
             _ = try await world.deployer.deploy(world.app)
-            let probe = await get(world, "/probe")
+            let probe = await world.getFromLive("/probe")
             #expect(probe == "host=hello-\(sha.prefix(12)) null=ok urandom=ok", "\(probe)")
 
             // Disk: writes stop at the release's quota, and the filesystem the next deploy needs is not full.
-            let fill = await get(world, "/fill")
+            let fill = await world.getFromLive("/fill")
             let written = Int(fill.split(separator: " ").dropFirst().first?.dropLast() ?? "") ?? -1
             #expect(written >= 0 && written <= 17 << 20, "\(fill)")
             #expect(fill.contains("quota"), "\(fill)")
             _ = try await world.repo.commitProber("after the fill")
             let next = try await world.deployer.deploy(world.app)
             #expect(next.release.sha != sha)
-            #expect(await get(world, "/") == "after the fill")
+            #expect(await world.getFromLive("/") == "after the fill")
 
             // Memory: over its limit the app is killed, and its supervisor brings it back.
-            #expect(await get(world, "/hog?mb=32") == "held 32 MiB")
-            let killed = await get(world, "/hog?mb=400")
+            #expect(await world.getFromLive("/hog?mb=32") == "held 32 MiB")
+            let killed = await world.getFromLive("/hog?mb=400")
             #expect(!killed.hasPrefix("held"), "\(killed)")
-            let back = await eventually(.seconds(10)) { await get(world, "/") == "after the fill" }
+            let back = await eventually(.seconds(10)) { await world.getFromLive("/") == "after the fill" }
             #expect(back)
             let log = try String(
                 contentsOfFile: "\(E2EHost.mountpoint)/containers/\(next.release.name)/var/log/hello.log", encoding: .utf8)

@@ -184,6 +184,15 @@ final class E2EWorld: @unchecked Sendable {
         return response.status == 200 ? response.text : "<\(response.status)>"
     }
 
+    /// GET `path` from the live release directly (its address, port 8080), not through Caddy.
+    func getFromLive(_ path: String) async -> String {
+        guard let live = try? runtime.store.live(app: "hello"), let address = live.address,
+            let response = try? await HTTPClient(timeout: .seconds(20)).send(
+                "GET", path, to: .tcp(host: address, port: 8080), host: "hello.localhost")
+        else { return "<no response>" }
+        return response.text
+    }
+
     /// Removes every release this world made, then stops its resolver.
     func tearDown() async {
         _ = try? await deployer.remove(app)
