@@ -9,8 +9,7 @@ extension Builder {
     func lockBuild(_ id: String) throws -> LockFile {
         switch try LockFile.acquire("\(layout.staging)/\(id).lock") {
         case .success(let lock): return lock
-        case .failure(let holder):
-            throw BuildError.cannotStart(app: "-", sha: id, detail: "build \(id) is held by pid \(holder.pid)")
+        case .failure(let holder): throw BuildHeld(id: id, pid: holder.pid)
         }
     }
 
@@ -27,6 +26,7 @@ extension Builder {
         let names = (try? FileManager.default.contentsOfDirectory(atPath: layout.staging)) ?? []
         let locked = Set(names.filter { $0.hasSuffix(".lock") }.map { String($0.dropLast(5)) })
         var reclaimed: [String] = []
+        let sandbox = try? confinement()
         for id in names.filter({ FileIO.isDirectory("\(layout.staging)/\($0)") && $0 != "addresses" }) + locked.sorted()
         where !reclaimed.contains(id) {
             // A staging directory without a lock file is older than build locks, or its build is
@@ -37,7 +37,7 @@ extension Builder {
                 lock = held
             }
             let scope = BuildScope(id: id, writable: ["\(layout.staging)/\(id)"], network: false)
-            if let sandbox = try? confinement() {
+            if let sandbox {
                 do { try await sandbox.teardown(scope) } catch {
                     log.emit(app: "-", "build.reclaim_failed", [("build", id), ("error", "\(error)")])
                     lock?.release()
@@ -51,4 +51,11 @@ extension Builder {
         }
         return reclaimed
     }
+}
+
+/// Another process runs a build of the same id (never expected: ids carry a random part).
+struct BuildHeld: Error, CustomStringConvertible {
+    var id: String
+    var pid: String
+    var description: String { "build \(id) is already running as pid \(pid)" }
 }

@@ -25,16 +25,29 @@ public struct AppEnvironment: Sendable, Equatable {
 
     /// Reads `app`'s variables and secrets files; the digest is keyed by `layout`'s env key.
     public static func resolve(_ app: AppConfig, layout: StateLayout) throws -> AppEnvironment {
-        var merged = app.env
-        for file in app.envFiles {
-            for (name, value) in try EnvFile.read(file, app: app.name) { merged[name] = value }
-        }
+        let merged = try merge(app)
         guard !merged.isEmpty else { return .empty }
         let values = merged.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
         var canonical: [UInt8] = []
         for (name, value) in values { canonical += Array(name.utf8) + [0] + Array(value.utf8) + [0] }
         let mac = SHA1.hmac(key: try key(layout), message: canonical)
         return AppEnvironment(values: values, digest: mac.prefix(4).map { String.hex(UInt64($0), width: 2) }.joined())
+    }
+
+    /// The names `app` sets now, sorted (for `status`); a file that cannot be read adds none.
+    public static func names(_ app: AppConfig) -> [String] {
+        var names = Set(app.env.keys)
+        for file in app.envFiles { names.formUnion(((try? EnvFile.read(file, app: app.name)) ?? []).map(\.0)) }
+        return names.sorted()
+    }
+
+    /// `env`, then each of `env_files` in order: a later value wins.
+    static func merge(_ app: AppConfig) throws -> [String: String] {
+        var merged = app.env
+        for file in app.envFiles {
+            for (name, value) in try EnvFile.read(file, app: app.name) { merged[name] = value }
+        }
+        return merged
     }
 
     /// This state_dir's digest key (32 random bytes, root-only), made on first use: without it a

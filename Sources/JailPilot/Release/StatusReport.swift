@@ -73,9 +73,7 @@ public struct AppStatus: Sendable, Codable {
     /// "a1b2c3d4: LOG_LEVEL DATABASE_URL" for the live release, from the configured names.
     static func envSummary(_ app: AppConfig, live: Release?) -> String? {
         guard let live, !live.env.isEmpty else { return nil }
-        var names = Set(app.env.keys)
-        for file in app.envFiles { for (name, _) in (try? EnvFile.read(file, app: app.name)) ?? [] { names.insert(name) } }
-        return "\(live.env): " + names.sorted().joined(separator: " ")
+        return "\(live.env): " + AppEnvironment.names(app).joined(separator: " ")
     }
 
     init(
