@@ -10,6 +10,8 @@ struct Plan: AsyncParsableCommand {
     @Argument(help: "The app, as named in agent.conf.") var app: String
     @Option(help: "The commit (deploy: 7-40 hex; other actions: a known release's SHA prefix).") var sha: String?
     @Option(help: "deploy, rollback, retire or destroy.") var action: ReleasePlan.Action = .deploy
+    @Flag(help: "With --action rollback: the plan of `rollback --with-data` (what it stops, restores and destroys).")
+    var withData = false
 
     func run() async throws {
         let runtime = try options.runtime(echo: false)
@@ -18,6 +20,18 @@ struct Plan: AsyncParsableCommand {
         let releases = try runtime.store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
         func spec(_ release: Release) -> JailSpec { JailSpec(release: release, app: app, layout: runtime.layout) }
+        if withData {
+            guard action == .rollback else { throw ValidationError("--with-data goes with --action rollback") }
+            let plan = try await runtime.deployer().dataRollbackPlan(app, to: sha)
+            print(plan.describe(app: app).split(separator: "\n").map { "# \($0)" }.joined(separator: "\n"))
+            let steps = ReleasePlan.dataRollbackSteps(
+                host: host, plan: plan, app: app, running: releases.filter { [.live, .standby].contains($0.state) }.map(spec),
+                target: spec(plan.target), replacing: live.flatMap { $0.id == plan.target.id ? nil : spec($0) },
+                stateDir: runtime.config.agent.stateDir, routes: RouteTable.load(stateDir: runtime.config.agent.stateDir))
+            print("# rollback --with-data \(plan.target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run")
+            print(ReleasePlan.render(steps), terminator: "")
+            return
+        }
         let target: JailSpec
         switch action {
         case .deploy:

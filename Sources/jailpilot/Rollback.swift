@@ -8,12 +8,37 @@ struct Rollback: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Argument(help: "The app, as named in agent.conf.") var app: String
     @Option(help: "The release to go back to (SHA prefix); default: the previous release.") var to: String?
+    @Flag(
+        help:
+            "Also put the app's data back as that release left it (its snapshot); says what is lost and asks first. --to may name the live release."
+    ) var withData = false
+    @Flag(help: "With --with-data: do not ask (for scripts); what is lost is still printed.") var yes = false
 
     func run() async throws {
         let runtime = try options.runtime()
-        let outcome = try await runtime.deployer(progress: progressLine).rollback(try runtime.app(app), to: to)
-        printOutcome(outcome)
-        print("hold placed: `jailpilot resume \(app)` returns \(app) to its pin or branch head")
+        let app = try runtime.app(self.app)
+        let deployer = try runtime.deployer(progress: progressLine)
+        guard withData else {
+            printOutcome(try await deployer.rollback(app, to: to))
+            print("hold placed: `jailpilot resume \(self.app)` returns \(self.app) to its pin or branch head")
+            return
+        }
+        let plan = try await deployer.dataRollbackPlan(app, to: to)
+        print(plan.describe(app: app))
+        if !yes {
+            guard FileIO.standardInputIsTerminal else {
+                throw ValidationError("nothing was done: rerun with --yes to confirm the loss above")
+            }
+            print("Type yes to go on: ", terminator: "")
+            guard readLine()?.trimmedWhitespace == "yes" else {
+                print("nothing was done")
+                return
+            }
+        }
+        printOutcome(try await deployer.rollbackWithData(app, plan: plan))
+        if plan.live?.id != plan.target.id {
+            print("hold placed: `jailpilot resume \(self.app)` returns \(self.app) to its pin or branch head")
+        }
     }
 }
 

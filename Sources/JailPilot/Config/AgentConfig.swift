@@ -130,6 +130,14 @@ public struct AppConfig: Sendable, Equatable {
     public var env: [String: String] = [:]
     /// Root-only KEY=VALUE files of secrets, read at each deploy (`env_files = [...]`).
     public var envFiles: [String] = []
+    /// Where the app's persistent data appears inside each of its jails (`data = "/var/db/hello"`):
+    /// one volume per app, the same for every release, snapshotted before each release.
+    public var data: String? = nil
+    /// The release step's argv (`release = ["/usr/local/bin/hello", "migrate"]`), run in the new
+    /// jail after start and before the flip.
+    public var release: [String] = []
+    /// How long the release step may take before it is killed and the release fails.
+    public var releaseTimeout: Duration = .seconds(300)
     /// What its jails may reach on this host and in other jails (nothing by default).
     public var reach: [JailNetworkPolicy.Reach] = []
     /// HTTPS: a file whose first line is the token (never logged).

@@ -2,7 +2,7 @@
 extension ConfigLoader {
     static let appKeys = [
         "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size", "memory",
-        "cpu", "disk", "reach", "service", "env", "env_files",
+        "cpu", "disk", "reach", "service", "env", "env_files", "data", "release", "release_timeout",
         "port", "health", "drain_timeout",
         "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
         "health_deadline", "probation",
@@ -108,6 +108,7 @@ extension ConfigLoader {
             }
         }
         readEnvironment(t, into: &app)
+        readData(t, into: &app)
         return t.issues.issues.count == before ? app : nil
     }
 
@@ -121,6 +122,27 @@ extension ConfigLoader {
         app.env = env
         app.envFiles = t.strings("env_files", example: "[\"/usr/local/etc/jailpilot/\(app.name).env\"]") ?? []
         for file in app.envFiles { checkPath(t, "env_files", file) }
+    }
+
+    /// `data` (the persistent data directory inside the jail) and the `release` step.
+    static func readData(_ t: TableReader, into app: inout AppConfig) {
+        if let data = t.string("data", example: "\"/var/db/\(app.name)\"") {
+            if let problem = Names.dataPathProblem(data) {
+                t.issues.add(t.key("data"), "'\(data)' \(problem), e.g. data = \"/var/db/\(app.name)\"")
+            }
+            app.data = data
+        }
+        app.release = t.strings("release", example: "[\"/usr/local/bin/\(app.service)\", \"migrate\"]") ?? []
+        if let program = app.release.first, !program.hasPrefix("/") {
+            t.issues.add(
+                t.key("release"), "must start with the program's absolute path in the jail, e.g. [\"/usr/local/bin/\(app.service)\", \"migrate\"]")
+        }
+        if app.release.contains(where: { $0.contains("\0") }) { t.issues.add(t.key("release"), "an argument holds a NUL byte") }
+        if t.table["release"] != nil && app.release.isEmpty {
+            t.issues.add(t.key("release"), "is empty; delete the line for no release step")
+        }
+        app.releaseTimeout =
+            t.duration("release_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.releaseTimeout
     }
 
     static func crossCheck(_ apps: [AppConfig], issues: IssueCollector) {

@@ -135,6 +135,28 @@ public enum Names {
         return nil
     }
 
+    /// An app's data directory inside its jails: absolute, plain characters only (it lands in
+    /// fstab lines, jail.conf and the supervisor), and not a directory the system needs.
+    public static func dataPathProblem(_ path: String) -> String? {
+        if let problem = pathProblem(path) { return problem }
+        let parts = path.split(separator: "/")
+        if parts.isEmpty { return "must not be the jail's root" }
+        if path.count > 200 { return "is longer than 200 characters" }
+        if parts.contains(where: { $0 == "." }) || path.hasSuffix("/") || path.contains("//") {
+            return "must be a plain path (no '.', '//' or trailing '/')"
+        }
+        if !path.unicodeScalars.allSatisfy({ $0.isASCII && (Character($0).isLetter || Character($0).isNumber || "._-/".unicodeScalars.contains($0)) }) {
+            return "may hold letters, digits and '._-/' only"
+        }
+        let system = ["bin", "sbin", "lib", "libexec", "etc", "dev", "proc", "sys", "tmp", "boot", "rescue"]
+        if let first = parts.first, system.contains(String(first)) || path == "/usr" || path == "/usr/local"
+            || path == "/usr/local/bin" || path == "/var" || path.hasPrefix("/var/run") || path.hasPrefix("/var/log")
+        {
+            return "is a system directory; use a directory of its own such as /var/db/<app>"
+        }
+        return nil
+    }
+
     /// The URL schemes jailpilot fetches from.
     public static let schemes = ["https://", "http://", "ssh://", "git://", "file://"]
 

@@ -15,7 +15,10 @@ enum FreeBSDFiles {
     }
 
     /// `/etc/jail.conf.d/<name>.conf`, with the seed article's parameters.
-    static func jailConf(_ spec: JailSpec, path: String, interface: String, drain: Duration, consoleLog: String) -> String {
+    static func jailConf(
+        _ spec: JailSpec, path: String, interface: String, drain: Duration, consoleLog: String,
+        data: (source: String, target: String)? = nil
+    ) -> String {
         let stopTimeout = max(1, Int(drain.seconds.rounded(.up)) + 5)
         return """
             # Written by jailpilot for \(spec.app) at \(spec.sha). Rewritten from its state store; do not edit.
@@ -40,7 +43,7 @@ enum FreeBSDFiles {
                 # exists and removed after it stops; they need kern.racct.enable=1 (loader.conf).
                 exec.prestart = \(jailQuote("/usr/bin/rctl -a jail:\(spec.name):memoryuse:sigkill=\(spec.limits.memory)"));
                 exec.prestart += \(jailQuote("/usr/bin/rctl -a jail:\(spec.name):pcpu:deny=\(max(1, spec.limits.millicores / 10))"));
-                exec.poststop = \(jailQuote("/usr/bin/rctl -r jail:\(spec.name)"));
+                exec.poststop = \(jailQuote("/usr/bin/rctl -r jail:\(spec.name)"));\(data.map { "\n    # DATA: the app's own dataset, the same for every release; unmounted by jail -r.\n    mount += \(jailQuote(FreeBSDBuildJail.fstabLine(source: $0.source, target: $0.target, mode: "rw")));" } ?? "")
             }
 
             """
@@ -49,7 +52,7 @@ enum FreeBSDFiles {
     /// The service's rc.d script, after the seed's, supervised by daemon(8): `-P` is the
     /// supervisor's pid (stop signals it; it forwards SIGTERM), `-r` restarts the service,
     /// `-H` reopens the log on SIGHUP for newsyslog.
-    static func rcScript(service: String, port: Int, drain: Duration, app: String, sha: String) -> String {
+    static func rcScript(service: String, port: Int, drain: Duration, app: String, sha: String, data: String? = nil) -> String {
         let wait = max(1, Int(drain.seconds.rounded(.up)))
         return """
             #!/bin/sh
@@ -93,7 +96,7 @@ enum FreeBSDFiles {
                 (
                     if [ -f "$envfile" ]; then set -a; . "$envfile" || exit 1; set +a; fi
                     exec /usr/sbin/daemon -P "$supervisor_pidfile" -p "$pidfile" -r -R 1 -H -o "$logfile" -t "$name" -u nobody \\
-                        /usr/bin/env PORT="${\(service)_port}" JAILPILOT_APP=\(app) JAILPILOT_SHA=\(sha) "$command"
+                        /usr/bin/env PORT="${\(service)_port}" JAILPILOT_APP=\(app) JAILPILOT_SHA=\(sha)\(data.map { " JAILPILOT_DATA=\($0)" } ?? "") "$command"
                 )
             }
 

@@ -58,10 +58,12 @@ public struct FreeBSDJails: JailHost {
                             dataset(name),
                         ])),
                 .install(from: spec.artifact, to: "\(root)/usr/local/bin/\(spec.service)", mode: 0o755),
+            ] + (spec.data.map { [.run(Command("mkdir", ["-p", root + $0]))] } ?? []) + [
                 .write(
                     path: "\(root)/usr/local/etc/rc.d/\(spec.service)",
                     content: FreeBSDFiles.rcScript(
-                        service: spec.service, port: spec.port, drain: settings.drain, app: spec.app, sha: spec.sha), mode: 0o755),
+                        service: spec.service, port: spec.port, drain: settings.drain, app: spec.app, sha: spec.sha,
+                        data: spec.data), mode: 0o755),
             ]
                 + (spec.env.map {
                     [.secret(path: "\(root)/usr/local/etc/jailpilot/\(spec.service).env", content: $0.shellFile, names: $0.names)]
@@ -78,7 +80,8 @@ public struct FreeBSDJails: JailHost {
                     .write(
                         path: conf(name),
                         content: FreeBSDFiles.jailConf(
-                            spec, path: root, interface: settings.interface, drain: settings.drain, consoleLog: consoleLog(name)),
+                            spec, path: root, interface: settings.interface, drain: settings.drain, consoleLog: consoleLog(name),
+                            data: spec.data.map { (dataMount(spec.app), root + $0) }),
                         mode: 0o644),
                 ]
         case .start:

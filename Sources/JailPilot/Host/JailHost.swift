@@ -16,6 +16,8 @@ public struct JailSpec: Sendable, Equatable {
     /// exists already (its file is in place). `envDigest` is part of `name`.
     public var env: AppEnvironment? = nil
     public var envDigest: String = ""
+    /// Where the app's data volume is mounted inside the jail (`data` in agent.conf); nil for none.
+    public var data: String? = nil
 
     public init(name: String, app: String, sha: String, service: String, port: Int, address: String, artifact: String) {
         self.name = name
@@ -39,6 +41,7 @@ public struct JailSpec: Sendable, Equatable {
             name: Release.name(app: app.name, sha: sha, env: env?.digest ?? ""), app: app.name, sha: sha, service: app.service,
             port: app.port, address: address, artifact: artifact)
         limits = app.limits
+        data = app.data
         self.env = env
         envDigest = env?.digest ?? ""
     }
@@ -53,7 +56,7 @@ public enum JailAction: String, Sendable, CaseIterable {
 ///
 /// Every action is first a plan of host steps (commands and files, as values), so that
 /// `jailpilot plan` can print it and tests can compare it; running a plan executes those steps.
-public protocol JailHost: Sendable {
+public protocol JailHost: AppDataHost {
     /// The exact steps `action` takes for `spec`.
     func plan(_ action: JailAction, _ spec: JailSpec) -> [HostStep]
     /// Clones the template and installs the binary and its start script; does not start it.
@@ -131,6 +134,7 @@ extension JailSpec {
         if IPv4Network.parse(address) == nil { problems.append("address '\(address)' is not an IPv4 address") }
         if !(1...65535).contains(port) { problems.append("port \(port) is out of range") }
         if let p = Names.pathProblem(artifact) { problems.append("artifact path \(p)") }
+        if let data, let p = Names.dataPathProblem(data) { problems.append("data path '\(data)' \(p)") }
         if !problems.isEmpty { throw InvalidSpecError(problems: problems) }
     }
 }

@@ -59,7 +59,7 @@ public struct LinuxJails: JailHost {
                 .rename(from: unnamed(name), to: container(name)),
                 diskLimit(spec),
                 .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),
-            ] + (spec.env.map { [.secret(path: envFile(name), content: $0.shellFile, names: $0.names)] } ?? []) + [
+            ] + (spec.data.map { [.run(Command("mkdir", ["-p", container(name) + $0]))] } ?? []) + (spec.env.map { [.secret(path: envFile(name), content: $0.shellFile, names: $0.names)] } ?? []) + [
                 .write(path: script(name), content: supervisor(spec), mode: 0o755)
             ]
         case .start:
@@ -126,14 +126,12 @@ public struct LinuxJails: JailHost {
             fail() { echo "jailpilot: \(spec.service) exited with status 1 ($1); not started" >>"$log"; exit 1; }
             trap 'stopping=1; [ "$child" -ne 0 ] && kill -TERM "$child" 2>/dev/null' TERM INT HUP
             # Limits: \(spec.limits.summary) (its cgroups and qgroup, set by the agent).
-            \(deviceLines)
+            \(deviceLines)\(spec.data.map { "\n" + dataMountLine(spec, $0) } ?? "")
             hostname \(ShellQuote.quote(spec.name.replacing("_", with: "-"))) || fail "cannot set its hostname"
             while :; do
                 # The app's variables come from a root-only file sourced by a clean sh (set -a exports
                 # them), never from arguments: nothing of them shows in a process listing.
-                env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ PORT=\(spec.port) JAILPILOT_APP=\(spec.app) JAILPILOT_SHA=\(spec.sha) \\
-                    /bin/sh -c 'if [ -f "$1" ]; then set -a; . "$1" || exit 1; set +a; fi; shift; exec "$@"' jailpilot-env "$root/.jailpilot-env" \\
-                    /usr/sbin/chroot --userspec=65534:65534 "$root" /usr/local/bin/\(spec.service) </dev/null >>"$log" 2>&1 &
+                \(appLaunch(spec)) /usr/local/bin/\(spec.service) </dev/null >>"$log" 2>&1 &
                 child=$!
                 wait "$child"
                 status=$?
@@ -148,6 +146,22 @@ public struct LinuxJails: JailHost {
             done
 
             """
+    }
+
+    /// How the app (and its release step) is started: a clean environment with the app's
+    /// variables sourced from its root-only file, then chrooted as nobody. Words follow it.
+    func appLaunch(_ spec: JailSpec) -> String {
+        let data = spec.data.map { " JAILPILOT_DATA=\(ShellQuote.quote($0))" } ?? ""
+        return """
+            env -i PATH=/usr/local/bin:/usr/bin:/bin HOME=/ PORT=\(spec.port) JAILPILOT_APP=\(spec.app) JAILPILOT_SHA=\(spec.sha)\(data) \\
+                    /bin/sh -c 'if [ -f "$1" ]; then set -a; . "$1" || exit 1; set +a; fi; shift; exec "$@"' jailpilot-env "$root/.jailpilot-env" \\
+                    /usr/sbin/chroot --userspec=\(AppUser.uid):\(AppUser.gid) "$root"
+            """
+    }
+
+    /// The app's data volume, bound into the jail's own mount namespace (gone with it).
+    func dataMountLine(_ spec: JailSpec, _ path: String) -> String {
+        "mount --bind \(ShellQuote.quote(volume(spec.app))) \"$root\"\(ShellQuote.quote(path)) || fail \"cannot mount its data volume\""
     }
 
     var executor: PlanExecutor { PlanExecutor(runner: runner) }

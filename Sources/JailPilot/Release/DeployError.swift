@@ -3,6 +3,9 @@ public enum DeployError: Error, Sendable, CustomStringConvertible {
     case busy(app: String, holder: String)
     case failed(app: String, sha: String, step: String, reason: String, log: String?)
     case reverted(app: String, sha: String, reason: String, log: String?)
+    /// Probation failed after the release step had run: the release stays live (no flip-back
+    /// that would undo a migration); `snapshot` holds the data from before it.
+    case held(app: String, sha: String, reason: String, snapshot: String?)
     case poolExhausted(network: String, used: Int)
     case noRelease(app: String, wanted: String?, kept: [String])
 
@@ -17,6 +20,11 @@ public enum DeployError: Error, Sendable, CustomStringConvertible {
             return
                 "\(app) at \(sha.prefix(12)) failed its health checks during probation (\(reason)); flipped back to the previous release"
                 + (log.map { "; app log kept at \($0)" } ?? "")
+        case .held(let app, let sha, let reason, let snapshot):
+            return
+                "\(app) at \(sha.prefix(12)) failed its health checks during probation (\(reason)) after its release step ran; it stays live and was NOT flipped back, so as not to undo a migration. The previous release still runs as standby"
+                + (snapshot.map { "; data snapshot \($0) holds the data from before the release step" } ?? "")
+                + ". To go back: jailpilot rollback \(app)\(snapshot == nil ? "" : " [--with-data]")"
         case .poolExhausted(let network, let used):
             return
                 "no free address in \(network): \(used) releases hold one; lower keep, remove releases, or widen [jails] network"

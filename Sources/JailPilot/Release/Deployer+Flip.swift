@@ -61,6 +61,16 @@ extension Deployer {
         let failure = await probation(app, spec)
         try Task.checkCancellation()
         guard let failure else { return try store.endProbation(live) }
+        if live.releaseStepRan {
+            // Flipping back would put the old code on data its release step may have migrated.
+            let live = try store.endProbation(live)
+            let snapshot = try store.snapshots(app: app.name).last { $0.releaseID == live.id }?.name
+            log.emit(
+                app: app.name, sha: live.sha, "probation.held",
+                [("reason", failure), ("note", "not flipped back: its release step ran"), ("standby", previous.name)]
+                    + (snapshot.map { [("snapshot", $0)] } ?? []))
+            throw DeployError.held(app: app.name, sha: live.sha, reason: failure, snapshot: snapshot)
+        }
         _ = try await flip(to: previous, from: live, app: app)
         let kept = keepLog(spec, app: app)
         // Cleanup must finish even if the agent is asked to stop now.
@@ -137,6 +147,7 @@ extension Deployer {
             try store.update(release, state: .destroyed)
             log.emit(app: app.name, sha: release.sha, "release.destroyed")
         }
+        try await pruneSnapshots(app)
     }
 
     /// The jail spec of an existing release (its artifact stays where the build put it).

@@ -35,15 +35,17 @@ extension Deployer {
     }
 
     /// Brings a kept release back: started and health-gated if stopped, then flipped to.
-    func activate(_ target: Release, app: AppConfig, replacing live: Release?, phases: [(String, Duration)]) async throws
-        -> DeployOutcome
-    {
+    func activate(
+        _ target: Release, app: AppConfig, replacing live: Release?, phases: [(String, Duration)], snapshot: Bool = true
+    ) async throws -> DeployOutcome {
         var phases = phases
         let clock = ContinuousClock()
         var mark = clock.now
         let spec = self.spec(target, app: app)
         var target = target
         try await ensureRoutes()
+        // Before each flip, the data as the live release leaves it (plain rollback leaves data alone).
+        if snapshot, let live, live.id != target.id { try await takeSnapshot(for: target, app: app, holding: live) }
         if await !host.isRunning(spec) {
             guard await host.exists(spec) else {
                 throw DeployError.noRelease(

@@ -4,13 +4,14 @@ import FoundationEssentials
 public struct DeployOutcome: Sendable {
     public var release: Release
     public var previous: Release?
-    /// Phase durations in order (build, provision, start, health, flip, probation, retire).
+    /// Phase durations in order (build, provision, start, release step, health, flip, probation, retire).
     public var phases: [(String, Duration)]
     /// True when nothing had to change (the wanted release was already live).
     public var unchanged: Bool
 }
 
-/// The release state machine: build → provision → start → health → flip → probation → retire.
+/// The release state machine: build → provision → (data snapshot) → start → (release step) →
+/// health → flip → probation → retire.
 ///
 /// Every transition is recorded in the state store before the next step runs. A failure before
 /// the flip destroys the new jail (its log is kept) and leaves what is live untouched.
@@ -101,11 +102,17 @@ public struct Deployer: Sendable {
             try await host.provision(spec)
             release = try store.update(release, state: .provisioned)
             phase("provision")
+            // The data as the live release leaves it, before any of the new code touches it.
+            let snapshot = try await takeSnapshot(for: release, app: app, holding: live)
             progress("starting \(spec.name) on \(address):\(app.port)")
             release = try store.update(release, state: .starting)
             CrashPoint.hit("start")
             try await startJail(spec)
             phase("start")
+            if !app.release.isEmpty {
+                release = try await releaseStep(app, spec, release: release, snapshot: snapshot, live: live)
+                phase("release step")
+            }
             progress("waiting for GET \(app.health) to answer 200 \(app.healthPasses) times")
             CrashPoint.hit("health")
             try await healthGate(app, spec)
@@ -113,9 +120,8 @@ public struct Deployer: Sendable {
             phase("health")
             log.emit(app: app.name, sha: built.sha, "healthy", took: phases.last?.1)
         } catch {
-            throw await abandon(
-                release, spec: spec, app: app, step: "\(release.state == .healthy ? "flip" : nextStep(release.state))",
-                error: error)
+            let step = error is ReleaseStepError ? "release step" : release.state == .healthy ? "flip" : nextStep(release.state)
+            throw await abandon(release, spec: spec, app: app, step: step, error: error)
         }
         return try await goLive(release, spec: spec, app: app, previous: live, phases: phases, since: mark)
     }
@@ -157,8 +163,7 @@ public struct Deployer: Sendable {
     func abandon(_ release: Release, spec: JailSpec, app: AppConfig, step: String, error: Error) async -> DeployError {
         let cancelled = Task.isCancelled
         let step = cancelled ? "interrupted" : step
-        let reason =
-            cancelled ? "the agent stopped during \(release.state.rawValue)" : (error as? HealthGateError)?.reason ?? "\(error)"
+        let reason = cancelled ? "the agent stopped during \(release.state.rawValue)" : "\(error)"
         let kept = keepLog(spec, app: app)
         // Cleanup must finish even when the deploy was cancelled (agent shutdown).
         let host = self.host
@@ -167,7 +172,7 @@ public struct Deployer: Sendable {
         // Only what the commit did is held against it: an app that never got healthy or exited.
         // A host that could not clone, write or start the jail (disk full, a template gone, jail(8)
         // refusing its config) says nothing about the commit, which is tried again after backoff.
-        let commitsFault = !cancelled && error is HealthGateError
+        let commitsFault = !cancelled && (error is HealthGateError || error is ReleaseStepError)
         if commitsFault { try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)", env: release.env) }
         log.emit(
             app: app.name, sha: release.sha, "release.failed",

@@ -38,6 +38,8 @@ public struct Release: Sendable, Equatable {
     public var env: String = ""
     /// Why it was made: "push" (the branch moved), "pin", "env changed", "manual" (a CLI deploy).
     public var cause: String = ""
+    /// Whether its release step has run (or started): a flip-back could then undo a migration.
+    public var releaseStepRan: Bool = false
 
     /// The jail, dataset and config name: `<app>_<sha12>`, or `<app>_<sha12>_<env8>` when the
     /// release has an environment, so the same commit with other variables is another release.
@@ -63,6 +65,6 @@ public struct Release: Sendable, Equatable {
 
     public static func == (a: Release, b: Release) -> Bool {
         a.id == b.id && a.state == b.state && a.address == b.address && a.updated == b.updated && a.probationOf == b.probationOf
-            && a.env == b.env
+            && a.env == b.env && a.releaseStepRan == b.releaseStepRan
     }
 }

@@ -1,7 +1,7 @@
 import FoundationEssentials
 
 extension StateStore {
-    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause"
+    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step"
 
     /// Creates a release row in `state` and returns it. `env` is its environment's digest (never
     /// a value); `cause` says why it was made.
@@ -78,7 +78,7 @@ extension StateStore {
             reason: row[6].string, created: Date(timeIntervalSince1970: row[7].double ?? 0),
             updated: Date(timeIntervalSince1970: row[8].double ?? 0),
             phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int,
-            env: row[11].string ?? "", cause: row[12].string ?? "")
+            env: row[11].string ?? "", cause: row[12].string ?? "", releaseStepRan: (row[13].int ?? 0) != 0)
     }
 
     /// Notes that a standby release is draining (its step), leaving `updated`, the time it was
@@ -86,6 +86,16 @@ extension StateStore {
     public func markDraining(_ release: Release) throws {
         try locked { db in
             try db.query("UPDATE releases SET step = 'draining' WHERE id = ?", [.int(release.id)])
+        }
+    }
+
+    /// Records that the release step of `release` is about to run: from here on a flip-back
+    /// could undo what it did to the data.
+    @discardableResult
+    public func markReleaseStepRan(_ release: Release) throws -> Release {
+        try locked { db in
+            try db.query("UPDATE releases SET release_step = 1 WHERE id = ?", [.int(release.id)])
+            return try Self.release(db, id: release.id)!
         }
     }
 

@@ -80,6 +80,15 @@ public final class StateStore: @unchecked Sendable {
         "ALTER TABLE releases ADD COLUMN probation_of INTEGER",
         // The digest of a release's environment (part of its name) and why it was made.
         "ALTER TABLE releases ADD COLUMN env TEXT NOT NULL DEFAULT ''; ALTER TABLE releases ADD COLUMN cause TEXT NOT NULL DEFAULT ''; ALTER TABLE quarantine ADD COLUMN env TEXT NOT NULL DEFAULT ''",
+        // Data snapshots, each named after the release it was taken for and recording the live
+        // release whose data it holds; and whether a release's release step has run.
+        """
+        CREATE TABLE snapshots(
+            id INTEGER PRIMARY KEY, app TEXT NOT NULL, name TEXT NOT NULL, release_id INTEGER NOT NULL,
+            holds_id INTEGER, created REAL NOT NULL);
+        CREATE INDEX snapshots_app ON snapshots(app, id);
+        ALTER TABLE releases ADD COLUMN release_step INTEGER NOT NULL DEFAULT 0
+        """,
     ]
 
     private func migrate() throws {

@@ -223,6 +223,9 @@ public enum FileIO {
 
     /// Writes `text` to standard error in one write(2), ignoring failures (there is nowhere
     /// left to report them).
+    /// Whether standard input is a terminal (a person who can answer a question).
+    public static var standardInputIsTerminal: Bool { isatty(0) == 1 }
+
     public static func writeStandardError(_ text: String) {
         var text = text
         text.withUTF8 { buffer in
