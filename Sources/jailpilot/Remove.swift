@@ -3,14 +3,18 @@ import JailPilot
 
 struct Remove: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
-        abstract: "Stop routing an app and destroy all its releases (jails, filesystems, networks). History is kept.")
+        abstract: "Stop routing an app and destroy all its releases (jails, filesystems, networks). History and data are kept.")
 
     @OptionGroup var options: ConfigOption
     @Argument(help: "The app, as named in agent.conf.") var app: String
 
     func run() async throws {
         let runtime = try options.runtime()
-        let removed = try await runtime.deployer(progress: progressLine).remove(try runtime.app(app))
-        print("removed \(removed) release(s) of \(app)")
+        let app = try runtime.app(self.app)
+        let removed = try await runtime.deployer(progress: progressLine).remove(app)
+        print("removed \(removed) release(s) of \(self.app)")
+        if let data = app.data {
+            print("its data (\(data) in its jails) and the data snapshots are kept; remove them by hand if they are no longer wanted")
+        }
     }
 }

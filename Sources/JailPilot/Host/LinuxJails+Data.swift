@@ -106,8 +106,20 @@ extension LinuxJails {
     }
 
     public func runReleaseStep(_ spec: JailSpec, argv: [String], timeout: Duration) async throws -> ProcessResult {
-        guard let supervisor = supervisorPid(spec.name), let pid1 = children(of: supervisor).first else {
-            throw HostStepError(step: "release step of \(spec.name)", message: "the jail is not running")
+        // The jail is ready once its pid 1 (the supervisor shell) has mounted /dev and the data and
+        // started the app: it then has a child.
+        var pid1: pid_t?
+        let deadline = ContinuousClock.now + .seconds(10)
+        while pid1 == nil, ContinuousClock.now < deadline {
+            if let supervisor = supervisorPid(spec.name), let first = children(of: supervisor).first, !children(of: first).isEmpty {
+                pid1 = first
+            } else {
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        guard let pid1 else {
+            throw HostStepError(
+                step: "release step of \(spec.name)", message: "the jail did not start its app within 10 s; see its log")
         }
         try await executor.execute(Array(releaseStepPlan(spec, argv: argv).prefix(1)))
         let log = logPath(spec)

@@ -120,7 +120,8 @@ public struct Deployer: Sendable {
             phase("health")
             log.emit(app: app.name, sha: built.sha, "healthy", took: phases.last?.1)
         } catch {
-            let step = error is ReleaseStepError ? "release step" : release.state == .healthy ? "flip" : nextStep(release.state)
+            let inStep = error is ReleaseStepError || (release.releaseStepRan && release.state == .starting)
+            let step = inStep ? "release step" : release.state == .healthy ? "flip" : nextStep(release.state)
             throw await abandon(release, spec: spec, app: app, step: step, error: error)
         }
         return try await goLive(release, spec: spec, app: app, previous: live, phases: phases, since: mark)

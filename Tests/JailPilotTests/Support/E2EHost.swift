@@ -184,6 +184,18 @@ final class E2EWorld: @unchecked Sendable {
         return response.status == 200 ? response.text : "<\(response.status)>"
     }
 
+    /// Deletes an app's data volume and its snapshots (`remove` keeps them; worlds must not share them).
+    static func removeData(app: String) async {
+        let data = "\(E2EHost.mountpoint)/data"
+        let snapshots = ((try? FileManager.default.contentsOfDirectory(atPath: "\(data)/.snapshots")) ?? []).filter {
+            $0.hasPrefix("\(app)@")
+        }
+        for subvolume in snapshots.map({ "\(data)/.snapshots/\($0)" }) + ["\(data)/\(app)"] where FileIO.exists(subvolume) {
+            _ = try? await HostProcessRunner().run(Command("btrfs", ["subvolume", "delete", subvolume]), timeout: .seconds(30))
+        }
+        unlink("\(data)/.\(app).owner")
+    }
+
     /// GET `path` from the live release directly (its address, port 8080), not through Caddy.
     func getFromLive(_ path: String) async -> String {
         guard let live = try? runtime.store.live(app: "hello"), let address = live.address,
@@ -196,6 +208,7 @@ final class E2EWorld: @unchecked Sendable {
     /// Removes every release this world made, then stops its resolver.
     func tearDown() async {
         _ = try? await deployer.remove(app)
+        await Self.removeData(app: "hello")
         stopFlag.set()
     }
 }

@@ -54,15 +54,20 @@ extension GitFixture {
     /// Commits an app that reports what its jail gives it: `/probe` (hostname, /dev), `/fill`
     /// (writes until the disk says no), `/hog?mb=N` (touches N MiB of memory), `/dial?addr=A:P`.
     @discardableResult
-    func commitProber(_ greeting: String = "prober") async throws -> String {
-        try await commit(["main.go": GoFixture.prober(greeting), "go.mod": "module hello\n\ngo 1.19\n"], message: greeting)
+    func commitProber(_ greeting: String = "prober", failAfterMs: Int? = nil) async throws -> String {
+        try await commit(
+            ["main.go": GoFixture.prober(greeting, failAfterMs: failAfterMs), "go.mod": "module hello\n\ngo 1.19\n"],
+            message: greeting)
     }
 }
 
 /// Go sources for fixture apps.
 enum GoFixture {
-    static func prober(_ greeting: String) -> String {
-        """
+    /// An app that reports on its jail. As a release step (`hello migrate|fail|sleep`) it appends
+    /// a line to `$JAILPILOT_DATA/migrations`, fails after writing half, or never ends.
+    static func prober(_ greeting: String, failAfterMs: Int? = nil) -> String {
+        let up = failAfterMs.map { "if time.Since(started) > \($0)*time.Millisecond { w.WriteHeader(500); return }" } ?? ""
+        return """
         package main
 
         import (
@@ -74,9 +79,41 @@ enum GoFixture {
         \t"time"
         )
 
+        var started = time.Now()
+
+        func step(name string) {
+        \tdata := os.Getenv("JAILPILOT_DATA")
+        \tswitch name {
+        \tcase "migrate":
+        \t\tf, err := os.OpenFile(data+"/migrations", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0600)
+        \t\tif err != nil { fmt.Println("migrate:", err); os.Exit(2) }
+        \t\tfmt.Fprintf(f, "%s uid=%d level=%s\\n", os.Getenv("JAILPILOT_SHA")[:12], os.Getuid(), os.Getenv("LOG_LEVEL"))
+        \t\tf.Close()
+        \t\tfmt.Println("migrated to", os.Getenv("JAILPILOT_SHA"))
+        \tcase "fail":
+        \t\tos.WriteFile(data+"/half-migrated", []byte("x"), 0600)
+        \t\tfmt.Println("migration failed: boom")
+        \t\tos.Exit(3)
+        \tcase "sleep":
+        \t\tfmt.Println("sleeping")
+        \t\ttime.Sleep(time.Hour)
+        \t}
+        }
+
         func main() {
+        \tif len(os.Args) > 1 { step(os.Args[1]); return }
         \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "\(greeting)") })
-        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {})
+        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) { \(up) })
+        \thttp.HandleFunc("/data", func(w http.ResponseWriter, r *http.Request) {
+        \t\tb, err := os.ReadFile(os.Getenv("JAILPILOT_DATA") + "/" + r.URL.Query().Get("file"))
+        \t\tif err != nil { fmt.Fprintf(w, "missing"); return }
+        \t\tw.Write(b)
+        \t})
+        \thttp.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
+        \t\terr := os.WriteFile(os.Getenv("JAILPILOT_DATA")+"/"+r.URL.Query().Get("file"), []byte(r.URL.Query().Get("text")), 0600)
+        \t\tif err != nil { fmt.Fprintf(w, "failed: %v", err); return }
+        \t\tfmt.Fprint(w, "stored")
+        \t})
         \thttp.HandleFunc("/probe", func(w http.ResponseWriter, r *http.Request) {
         \t\thost, _ := os.Hostname()
         \t\tnull, urandom := "ok", "ok"
