@@ -28,7 +28,9 @@ struct Plan: AsyncParsableCommand {
                 host: host, plan: plan, app: app, running: releases.filter { [.live, .standby].contains($0.state) }.map(spec),
                 target: spec(plan.target), replacing: live.flatMap { $0.id == plan.target.id ? nil : spec($0) },
                 stateDir: runtime.config.agent.stateDir, routes: RouteTable.load(stateDir: runtime.config.agent.stateDir))
-            print("# rollback --with-data \(plan.target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run")
+            print(
+                "# rollback --with-data \(plan.target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run"
+            )
             print(ReleasePlan.render(steps), terminator: "")
             return
         }

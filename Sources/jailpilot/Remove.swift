@@ -14,7 +14,9 @@ struct Remove: AsyncParsableCommand {
         let removed = try await runtime.deployer(progress: progressLine).remove(app)
         print("removed \(removed) release(s) of \(self.app)")
         if let data = app.data {
-            print("its data (\(data) in its jails) and the data snapshots are kept; remove them by hand if they are no longer wanted")
+            print(
+                "its data (\(data) in its jails) and the data snapshots are kept; remove them by hand if they are no longer wanted"
+            )
         }
     }
 }

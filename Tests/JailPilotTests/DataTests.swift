@@ -27,7 +27,8 @@ struct DataTests {
             #expect(await world.getFromLive("/put?file=notes&text=v1") == "stored")
             let info = try FileManager.default.attributesOfItem(atPath: volume)
             #expect((info[.ownerAccountID] as? Int) == 65534 && (info[.posixPermissions] as? Int) == 0o700)
-            let log = try String(contentsOfFile: "\(E2EHost.mountpoint)/containers/\(first.name)/var/log/hello.log", encoding: .utf8)
+            let log = try String(
+                contentsOfFile: "\(E2EHost.mountpoint)/containers/\(first.name)/var/log/hello.log", encoding: .utf8)
             #expect(log.contains("migrated to \(one)") && log.contains("jailpilot: release step"), "\(log)")
             let firstSnapshot = try #require(try store.snapshots(app: "hello").first)
             #expect(firstSnapshot.releaseID == first.id && firstSnapshot.holdsID == nil)
@@ -92,7 +93,8 @@ struct DataTests {
             var app = world.app
             app.release = ["/usr/local/bin/hello", "fail"]
             let failed = await Result { try await world.deployer.deploy(app) }
-            guard case .failure(let error as DeployError) = failed, case .failed(_, _, let step, let reason, let log) = error else {
+            guard case .failure(let error as DeployError) = failed, case .failed(_, _, let step, let reason, let log) = error
+            else {
                 Issue.record("expected a failed release, got \(failed)")
                 return
             }
@@ -138,6 +140,41 @@ struct DataTests {
             #expect(previous?.state == .standby, "the previous release still runs, a flip away")
             let events = try String(contentsOfFile: "\(world.state.path)/agent.log", encoding: .utf8)
             #expect(events.contains("probation.held") && !events.contains("release.reverted"))
+        }
+    }
+}
+
+/// The FreeBSD driver on the stand-in: the data dataset made and marked, nullfs-mounted by
+/// jail.conf, snapshotted before start; the release step through jexec and chroot(8) as nobody,
+/// writing into the dataset; and `zfs rollback -r` putting it back.
+@Suite(.serialized, .enabled(if: canStandIn, "needs root, python3, go, setpriv and bwrap"))
+struct FreeBSDDataTests {
+    @Test func theReleaseStepWritesIntoTheAppsDatasetAndRollbackWithDataRestoresIt() async throws {
+        try await FreeBSDWorld.with(appExtra: DataTests.config) { world in
+            let one = try await world.repo.commitProber("one")
+            let first = try await world.deployer.deploy(world.app).release
+            let data = "\(world.standIn.mountpoint)/data/hello"
+            #expect(
+                try String(contentsOfFile: "\(data)/migrations", encoding: .utf8) == "\(one.prefix(12)) uid=65534 level=debug\n")
+            let calls = world.standIn.lock.withLock { world.standIn.calls }
+            #expect(calls.contains { $0.hasPrefix("zfs create -o 'jailpilot:owner=") && $0.hasSuffix(" zroot/jails/data/hello") })
+            #expect(calls.contains { $0.hasPrefix("zfs snapshot zroot/jails/data/hello@\(one.prefix(12))-") })
+            #expect(calls.contains { $0.hasPrefix("jexec -d / -U root \(first.name) /usr/bin/env -i") })
+            let conf = try #require(world.standIn.lock.withLock { world.standIn.created.last })
+            #expect(conf["mount"] == "\(data) \(world.standIn.mountpoint)/containers/\(first.name)/var/db/hello nullfs rw 0 0")
+
+            let two = try await world.repo.commitProber("two")
+            _ = try await world.deployer.deploy(world.app)
+            #expect(
+                try String(contentsOfFile: "\(data)/migrations", encoding: .utf8)
+                    == "\(one.prefix(12)) uid=65534 level=debug\n\(two.prefix(12)) uid=65534 level=debug\n")
+            let plan = try await world.deployer.dataRollbackPlan(world.app, to: String(one.prefix(8)))
+            let back = try await world.deployer.rollbackWithData(world.app, plan: plan)
+            #expect(back.release.id == first.id)
+            #expect(
+                try String(contentsOfFile: "\(data)/migrations", encoding: .utf8) == "\(one.prefix(12)) uid=65534 level=debug\n")
+            let after = world.standIn.lock.withLock { world.standIn.calls }
+            #expect(after.contains("zfs rollback -r zroot/jails/data/hello@\(plan.snapshot.name)"))
         }
     }
 }

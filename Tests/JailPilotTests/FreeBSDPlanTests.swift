@@ -63,6 +63,34 @@ import Testing
     }
 
     @Test func deployPlan() async throws { try await expectGolden(plan(.deploy), "freebsd-deploy.txt") }
+
+    /// An app with data and a release step: its dataset made if missing and nullfs-mounted by
+    /// jail.conf, the snapshot before start, the release step through jexec; then what
+    /// `rollback --with-data` runs on the dataset.
+    @Test func dataAndReleaseStepPlan() async throws {
+        let config = try ConfigLoader.parse(
+            Self.config + "\ndata = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\", \"--to\", \"latest\"]\n",
+            file: "agent.conf")
+        let app = try #require(config.app("hello"))
+        func spec(_ sha: String, _ address: String) -> JailSpec {
+            JailSpec(app: app, sha: sha, address: address, artifact: "/var/db/jailpilot/artifacts/hello/\(sha)/hello")
+        }
+        let at = Date(timeIntervalSince1970: 1_795_000_000)
+        let deploy = ReleasePlan.steps(
+            .deploy, host: host, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2"), app: app,
+            stateDir: "/var/db/jailpilot", routes: RouteTable(addresses: ["hello": "172.16.0.2"]), at: at)
+        let restore = host.restorePlan(
+            app: "hello", name: SnapshotName.make(sha: Self.oldSHA, at: at), newer: [SnapshotName.make(sha: Self.newSHA, at: at)])
+        let text =
+            ReleasePlan.render(deploy) + "# rollback --with-data, after every release of hello is stopped:\n"
+            + ReleasePlan.render(restore)
+        #expect(
+            text.contains(
+                "mount += \"/usr/local/jails/data/hello /usr/local/jails/containers/hello_3f2c1e0a9b7d/var/db/hello nullfs rw 0 0\";"
+            ))
+        #expect(text.contains("zfs snapshot zroot/jails/data/hello@3f2c1e0a9b7d-20261118T"))
+        try await expectGolden(text, "freebsd-data.txt")
+    }
     @Test func rollbackToAStoppedReleasePlan() async throws { try await expectGolden(plan(.rollback), "freebsd-rollback.txt") }
     @Test func retirePlan() async throws { try await expectGolden(plan(.retire), "freebsd-retire.txt") }
     @Test func destroyPlan() async throws { try await expectGolden(plan(.destroy), "freebsd-destroy.txt") }

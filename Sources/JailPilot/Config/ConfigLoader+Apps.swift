@@ -135,7 +135,8 @@ extension ConfigLoader {
         app.release = t.strings("release", example: "[\"/usr/local/bin/\(app.service)\", \"migrate\"]") ?? []
         if let program = app.release.first, !program.hasPrefix("/") {
             t.issues.add(
-                t.key("release"), "must start with the program's absolute path in the jail, e.g. [\"/usr/local/bin/\(app.service)\", \"migrate\"]")
+                t.key("release"),
+                "must start with the program's absolute path in the jail, e.g. [\"/usr/local/bin/\(app.service)\", \"migrate\"]")
         }
         if app.release.contains(where: { $0.contains("\0") }) { t.issues.add(t.key("release"), "an argument holds a NUL byte") }
         if t.table["release"] != nil && app.release.isEmpty {

@@ -145,12 +145,15 @@ public enum Names {
         if parts.contains(where: { $0 == "." }) || path.hasSuffix("/") || path.contains("//") {
             return "must be a plain path (no '.', '//' or trailing '/')"
         }
-        if !path.unicodeScalars.allSatisfy({ $0.isASCII && (Character($0).isLetter || Character($0).isNumber || "._-/".unicodeScalars.contains($0)) }) {
+        if !path.unicodeScalars.allSatisfy({
+            $0.isASCII && (Character($0).isLetter || Character($0).isNumber || "._-/".unicodeScalars.contains($0))
+        }) {
             return "may hold letters, digits and '._-/' only"
         }
         let system = ["bin", "sbin", "lib", "libexec", "etc", "dev", "proc", "sys", "tmp", "boot", "rescue"]
-        if let first = parts.first, system.contains(String(first)) || path == "/usr" || path == "/usr/local"
-            || path == "/usr/local/bin" || path == "/var" || path.hasPrefix("/var/run") || path.hasPrefix("/var/log")
+        if let first = parts.first,
+            system.contains(String(first)) || path == "/usr" || path == "/usr/local"
+                || path == "/usr/local/bin" || path == "/var" || path.hasPrefix("/var/run") || path.hasPrefix("/var/log")
         {
             return "is a system directory; use a directory of its own such as /var/db/<app>"
         }

@@ -103,6 +103,7 @@ extension FreeBSDJails {
         }
         try await executor.execute(Array(releaseStepPlan(spec, argv: argv).prefix(1)))
         let log = logPath(spec)
-        return try await runner.run(releaseStepCommand(spec, argv: argv), stdout: .append(path: log), stderr: .append(path: log), timeout: timeout)
+        return try await runner.run(
+            releaseStepCommand(spec, argv: argv), stdout: .append(path: log), stderr: .append(path: log), timeout: timeout)
     }
 }

@@ -90,7 +90,8 @@ extension LinuxJails {
     func releaseStepCommand(_ spec: JailSpec, argv: [String], pid: String) -> Command {
         enteringCgroups(
             Command(
-                "nsenter", ["--target", pid, "--mount", "--pid", "--net", "--uts", "--", "/bin/sh", releaseScript(spec.name)] + argv,
+                "nsenter",
+                ["--target", pid, "--mount", "--pid", "--net", "--uts", "--", "/bin/sh", releaseScript(spec.name)] + argv,
                 environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]), spec.name)
     }
 
@@ -111,7 +112,8 @@ extension LinuxJails {
         var pid1: pid_t?
         let deadline = ContinuousClock.now + .seconds(10)
         while pid1 == nil, ContinuousClock.now < deadline {
-            if let supervisor = supervisorPid(spec.name), let first = children(of: supervisor).first, !children(of: first).isEmpty {
+            if let supervisor = supervisorPid(spec.name), let first = children(of: supervisor).first, !children(of: first).isEmpty
+            {
                 pid1 = first
             } else {
                 try await Task.sleep(for: .milliseconds(20))

@@ -59,9 +59,10 @@ public struct LinuxJails: JailHost {
                 .rename(from: unnamed(name), to: container(name)),
                 diskLimit(spec),
                 .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),
-            ] + (spec.data.map { [.run(Command("mkdir", ["-p", container(name) + $0]))] } ?? []) + (spec.env.map { [.secret(path: envFile(name), content: $0.shellFile, names: $0.names)] } ?? []) + [
-                .write(path: script(name), content: supervisor(spec), mode: 0o755)
-            ]
+            ] + (spec.data.map { [.run(Command("mkdir", ["-p", container(name) + $0]))] } ?? [])
+                + (spec.env.map { [.secret(path: envFile(name), content: $0.shellFile, names: $0.names)] } ?? []) + [
+                    .write(path: script(name), content: supervisor(spec), mode: 0o755)
+                ]
         case .start:
             return [
                 .run(Command("ip", ["netns", "add", name])),

@@ -46,13 +46,18 @@ extension Deployer {
             result.timedOut
             ? "did not finish within release_timeout (\(DurationText.format(app.releaseTimeout))) and was killed"
             : "exited with status \(result.status)"
-        try? FileIO.append(host.logPath(spec), text: "jailpilot: release step `\(command)` \(result.succeeded ? "finished" : "failed"): \(result.timedOut ? "killed at its time-out" : "status \(result.status)")\n")
+        try? FileIO.append(
+            host.logPath(spec),
+            text:
+                "jailpilot: release step `\(command)` \(result.succeeded ? "finished" : "failed"): \(result.timedOut ? "killed at its time-out" : "status \(result.status)")\n"
+        )
         guard result.succeeded else {
             log.emit(app: app.name, sha: release.sha, "release_step.failed", took: took, [("result", how)])
             let data =
                 snapshot.map {
                     "; it may have changed the data: snapshot \($0.name) holds the data from before it"
-                        + (live.map { " (to put it back: jailpilot rollback \(app.name) --with-data --to \($0.sha.prefix(12)))" } ?? "")
+                        + (live.map { " (to put it back: jailpilot rollback \(app.name) --with-data --to \($0.sha.prefix(12)))" }
+                            ?? "")
                 } ?? ""
             throw ReleaseStepError(reason: "the release step `\(command)` \(how); its output is in the release's log\(data)")
         }

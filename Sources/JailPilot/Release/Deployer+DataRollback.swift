@@ -75,7 +75,8 @@ extension Deployer {
         guard let target = releases.first(where: { $0.id == plan.target.id }), target.state.hasJail,
             releases.first(where: { $0.state == .live })?.id == plan.live?.id
         else {
-            throw DeployError.noRelease(app: app.name, wanted: String(plan.target.sha.prefix(12)), kept: ["it changed meanwhile; run the rollback again"])
+            throw DeployError.noRelease(
+                app: app.name, wanted: String(plan.target.sha.prefix(12)), kept: ["it changed meanwhile; run the rollback again"])
         }
         try await ensureRoutes()
         progress("stopping every running release of \(app.name): its data volume is about to be put back")
@@ -113,7 +114,8 @@ extension Deployer {
             throw DeployError.failed(
                 app: app.name, sha: target.sha, step: "rollback --with-data",
                 reason:
-                    "\(error); the data stays restored to \(plan.snapshot.name) and \(live.name) serves again", log: host.logPath(spec(target, app: app)))
+                    "\(error); the data stays restored to \(plan.snapshot.name) and \(live.name) serves again",
+                log: host.logPath(spec(target, app: app)))
         }
     }
 }

@@ -1,7 +1,8 @@
 import FoundationEssentials
 
 extension StateStore {
-    static let releaseColumns = "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step"
+    static let releaseColumns =
+        "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step"
 
     /// Creates a release row in `state` and returns it. `env` is its environment's digest (never
     /// a value); `cause` says why it was made.

@@ -65,13 +65,20 @@ extension FreeBSDStandIn {
     func jexec(
         _ argv: [String], command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?
     ) async throws -> ProcessResult {
-        guard argv.count >= 6, argv[0] == "-d", argv[2] == "-u" else {
+        guard argv.count >= 6, argv[0] == "-d", argv[2] == "-u" || argv[2] == "-U" else {
             return fail("usage: jexec [-l] [-d working-directory] [-u username | -U username] jail [command ...]")
         }
         let (directory, user, name) = (argv[1], argv[3], argv[4])
         guard let jail = running(name) else { return fail("jexec: jail \"\(name)\" not found") }
         guard let entry = getpwnam(user) else { return fail("jexec: \(user): no such user") }
         var args = ["--bind", jail.path, "/", "--ro-bind", "/usr", "/usr", "--dev", "/dev", "--proc", "/proc"]
+        // A release jail's /usr/local (its app and scripts) over the host's /usr, and FreeBSD's
+        // chroot(8) -u/-g/-G as a shim.
+        if FileManager.default.fileExists(atPath: "\(jail.path)/usr/local") {
+            args += [
+                "--bind", "\(jail.path)/usr/local", "/usr/local", "--ro-bind", "\(Self.fixtures)/chroot", "/usr/sbin/chroot",
+            ]
+        }
         for mount in jail.mounts {
             guard mount.target.hasPrefix(jail.path + "/") else { return fail("jexec: mount outside the jail") }
             args += [mount.readOnly ? "--ro-bind" : "--bind", mount.source, String(mount.target.dropFirst(jail.path.count))]

@@ -27,6 +27,52 @@ extension FreeBSDStandIn {
             else { return fail("cannot mount '\(mount)': failed to create mountpoint") }
             datasets[target] = Dataset(mountpoint: mount, properties: properties, origin: source)
             return ok()
+        case "create":
+            // zfs create [-p] [-o prop=value] NAME, mounted under its parent's mountpoint.
+            let parents = args.first == "-p"
+            if parents { args.removeFirst() }
+            var properties: [String: String] = [:]
+            while args.first == "-o", args.count >= 2 {
+                let pair = args[1].split(separator: "=", maxSplits: 1).map(String.init)
+                properties[pair[0]] = pair.count == 2 ? pair[1] : ""
+                args.removeFirst(2)
+            }
+            guard args.count == 1 else { return fail("usage: create [-p] [-o property=value] filesystem", status: 2) }
+            let name = args[0]
+            if datasets[name] != nil { return parents ? ok() : fail("cannot create '\(name)': dataset already exists") }
+            let parent = String(name.prefix(upTo: name.lastIndex(of: "/") ?? name.startIndex))
+            guard let parentSet = datasets[parent] else { return fail("cannot create '\(name)': parent does not exist") }
+            let mount = "\(parentSet.mountpoint)/\(name.split(separator: "/").last ?? "")"
+            guard (try? FileIO.makeDirectories(mount)) != nil else { return fail("cannot mount '\(mount)'") }
+            datasets[name] = Dataset(mountpoint: mount, properties: properties, origin: nil)
+            return ok()
+        case "snapshot":
+            // The snapshot's content is a copy, kept beside the pool.
+            guard args.count == 1, let at = args[0].firstIndex(of: "@"), let dataset = datasets[String(args[0][..<at])] else {
+                return fail("cannot open '\(args.first ?? "")': dataset does not exist")
+            }
+            guard snapshots[args[0]] == nil else { return fail("cannot create snapshot '\(args[0])': dataset already exists") }
+            let copy = "\(root)/snapshots/\(args[0].replacingOccurrences(of: "/", with: "_"))"
+            try? FileIO.makeDirectories("\(root)/snapshots")
+            guard (try? HostProcessRunnerSync.copyTree(from: dataset.mountpoint, to: copy)) == true else {
+                return fail("cannot create snapshot '\(args[0])'")
+            }
+            snapshots[args[0]] = String(args[0][..<at])
+            return ok()
+        case "rollback":
+            // zfs rollback -r DS@SNAP: the content back, and every newer snapshot destroyed.
+            guard args.count == 2, args[0] == "-r", let dataset = snapshots[args[1]], let set = datasets[dataset] else {
+                return fail("cannot open '\(args.last ?? "")': dataset does not exist")
+            }
+            let copy = "\(root)/snapshots/\(args[1].replacingOccurrences(of: "/", with: "_"))"
+            try? FileIO.removeTree(set.mountpoint)
+            guard (try? HostProcessRunnerSync.copyTree(from: copy, to: set.mountpoint)) == true else {
+                return fail("rollback failed")
+            }
+            let order = snapshotOrder
+            let position = order.firstIndex(of: args[1]) ?? order.count
+            for newer in order.dropFirst(position + 1) where snapshots[newer] == dataset { snapshots[newer] = nil }
+            return ok()
         case "list":
             var fields = ["name"]
             var depth: Int?
@@ -38,6 +84,9 @@ extension FreeBSDStandIn {
                 case "-d": depth = Int(args[1]); args.removeFirst(2)
                 default: return fail("invalid option '\(flag)'", status: 2)
                 }
+            }
+            if let name = args.first, name.contains("@") {
+                return snapshots[name] != nil ? ok("\(name)\n") : fail("cannot open '\(name)': dataset does not exist")
             }
             guard let name = args.first, datasets[name] != nil else {
                 return fail("cannot open '\(args.first ?? "")': dataset does not exist")
@@ -63,6 +112,11 @@ extension FreeBSDStandIn {
         case "destroy":
             let recursive = args.first == "-r"
             if recursive { args.removeFirst() }
+            if args.count == 1, args[0].contains("@"), args[0].hasPrefix("\(pool)/data/") {
+                guard snapshots[args[0]] != nil else { return fail("could not find any snapshots to destroy") }
+                snapshots[args[0]] = nil
+                return ok()
+            }
             guard args.count == 1, let dataset = datasets[args[0]] else {
                 return fail("cannot open '\(args.last ?? "")': dataset does not exist")
             }

@@ -44,7 +44,11 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     let buildTemplate = "build"
     let lock = NSLock()
     var datasets: [String: Dataset] = [:]
-    var snapshots: [String: String] = [:]  // snapshot -> its dataset
+    var snapshots: [String: String] = [:] {  // snapshot -> its dataset
+        didSet { for name in snapshots.keys where !snapshotOrder.contains(name) { snapshotOrder.append(name) } }
+    }
+    /// Snapshot names in the order they were taken (zfs rollback -r destroys the later ones).
+    var snapshotOrder: [String] = []
     var jails: [String: Jail] = [:]
     var dying: [String: (path: String, left: Int)] = [:]
     var nextJid = 1
@@ -74,6 +78,11 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
             try FileIO.makeDirectories("\(base)/\(dir)")
         }
         try FileIO.replace("\(base)/etc/rc.conf", text: "")
+        // /bin, /lib… into /usr as on the build template, for jexec into a release jail.
+        for link in ["bin", "sbin", "lib", "lib64"] where FileManager.default.fileExists(atPath: "/usr/\(link)") {
+            try FileManager.default.createSymbolicLink(atPath: "\(base)/\(link)", withDestinationPath: "usr/\(link)")
+        }
+        for dir in ["dev", "proc", "tmp"] { try FileIO.makeDirectories("\(base)/\(dir)") }
         snapshots["\(pool)/templates/\(template)@base"] = "\(pool)/templates/\(template)"
         let build = "\(mountpoint)/templates/\(buildTemplate)"
         datasets["\(pool)/templates/\(buildTemplate)"] = Dataset(mountpoint: build)

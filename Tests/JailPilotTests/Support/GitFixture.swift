@@ -68,94 +68,94 @@ enum GoFixture {
     static func prober(_ greeting: String, failAfterMs: Int? = nil) -> String {
         let up = failAfterMs.map { "if time.Since(started) > \($0)*time.Millisecond { w.WriteHeader(500); return }" } ?? ""
         return """
-        package main
+            package main
 
-        import (
-        \t"fmt"
-        \t"net"
-        \t"net/http"
-        \t"os"
-        \t"strconv"
-        \t"time"
-        )
+            import (
+            \t"fmt"
+            \t"net"
+            \t"net/http"
+            \t"os"
+            \t"strconv"
+            \t"time"
+            )
 
-        var started = time.Now()
+            var started = time.Now()
 
-        func step(name string) {
-        \tdata := os.Getenv("JAILPILOT_DATA")
-        \tswitch name {
-        \tcase "migrate":
-        \t\tf, err := os.OpenFile(data+"/migrations", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0600)
-        \t\tif err != nil { fmt.Println("migrate:", err); os.Exit(2) }
-        \t\tfmt.Fprintf(f, "%s uid=%d level=%s\\n", os.Getenv("JAILPILOT_SHA")[:12], os.Getuid(), os.Getenv("LOG_LEVEL"))
-        \t\tf.Close()
-        \t\tfmt.Println("migrated to", os.Getenv("JAILPILOT_SHA"))
-        \tcase "fail":
-        \t\tos.WriteFile(data+"/half-migrated", []byte("x"), 0600)
-        \t\tfmt.Println("migration failed: boom")
-        \t\tos.Exit(3)
-        \tcase "sleep":
-        \t\tfmt.Println("sleeping")
-        \t\ttime.Sleep(time.Hour)
-        \t}
-        }
+            func step(name string) {
+            \tdata := os.Getenv("JAILPILOT_DATA")
+            \tswitch name {
+            \tcase "migrate":
+            \t\tf, err := os.OpenFile(data+"/migrations", os.O_APPEND|os.O_CREATE|os.O_WRONLY, 0600)
+            \t\tif err != nil { fmt.Println("migrate:", err); os.Exit(2) }
+            \t\tfmt.Fprintf(f, "%s uid=%d level=%s\\n", os.Getenv("JAILPILOT_SHA")[:12], os.Getuid(), os.Getenv("LOG_LEVEL"))
+            \t\tf.Close()
+            \t\tfmt.Println("migrated to", os.Getenv("JAILPILOT_SHA"))
+            \tcase "fail":
+            \t\tos.WriteFile(data+"/half-migrated", []byte("x"), 0600)
+            \t\tfmt.Println("migration failed: boom")
+            \t\tos.Exit(3)
+            \tcase "sleep":
+            \t\tfmt.Println("sleeping")
+            \t\ttime.Sleep(time.Hour)
+            \t}
+            }
 
-        func main() {
-        \tif len(os.Args) > 1 { step(os.Args[1]); return }
-        \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "\(greeting)") })
-        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) { \(up) })
-        \thttp.HandleFunc("/data", func(w http.ResponseWriter, r *http.Request) {
-        \t\tb, err := os.ReadFile(os.Getenv("JAILPILOT_DATA") + "/" + r.URL.Query().Get("file"))
-        \t\tif err != nil { fmt.Fprintf(w, "missing"); return }
-        \t\tw.Write(b)
-        \t})
-        \thttp.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
-        \t\terr := os.WriteFile(os.Getenv("JAILPILOT_DATA")+"/"+r.URL.Query().Get("file"), []byte(r.URL.Query().Get("text")), 0600)
-        \t\tif err != nil { fmt.Fprintf(w, "failed: %v", err); return }
-        \t\tfmt.Fprint(w, "stored")
-        \t})
-        \thttp.HandleFunc("/probe", func(w http.ResponseWriter, r *http.Request) {
-        \t\thost, _ := os.Hostname()
-        \t\tnull, urandom := "ok", "ok"
-        \t\tif f, err := os.OpenFile("/dev/null", os.O_WRONLY, 0); err != nil { null = err.Error() } else { _, err = f.Write([]byte("x")); if err != nil { null = err.Error() }; f.Close() }
-        \t\tif f, err := os.Open("/dev/urandom"); err != nil { urandom = err.Error() } else { b := make([]byte, 16); if _, err := f.Read(b); err != nil { urandom = err.Error() }; f.Close() }
-        \t\tfmt.Fprintf(w, "host=%s null=%s urandom=%s", host, null, urandom)
-        \t})
-        \thttp.HandleFunc("/fill", func(w http.ResponseWriter, r *http.Request) {
-        \t\tf, err := os.Create("/tmp/fill")
-        \t\tif err != nil { fmt.Fprintf(w, "wrote 0: %v", err); return }
-        \t\tdefer f.Close()
-        \t\tchunk := make([]byte, 1<<20)
-        \t\ttotal := 0
-        \t\tfor total < 1<<30 {
-        \t\t\tn, err := f.Write(chunk)
-        \t\t\ttotal += n
-        \t\t\tif err == nil { err = f.Sync() }
-        \t\t\tif err != nil { fmt.Fprintf(w, "wrote %d: %v", total, err); return }
-        \t\t}
-        \t\tfmt.Fprintf(w, "wrote %d: no limit", total)
-        \t})
-        \thttp.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
-        \t\tfor _, name := range r.URL.Query()["name"] { fmt.Fprintf(w, "%s=%s\\n", name, os.Getenv(name)) }
-        \t})
-        \thttp.HandleFunc("/dial", func(w http.ResponseWriter, r *http.Request) {
-        \t\tc, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), 2*time.Second)
-        \t\tif err != nil { fmt.Fprintf(w, "refused: %v", err); return }
-        \t\tc.Close()
-        \t\tfmt.Fprint(w, "connected")
-        \t})
-        \thttp.HandleFunc("/hog", func(w http.ResponseWriter, r *http.Request) {
-        \t\tmb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
-        \t\tblocks := make([][]byte, 0, mb)
-        \t\tfor i := 0; i < mb; i++ { b := make([]byte, 1<<20); for j := range b { b[j] = 1 }; blocks = append(blocks, b) }
-        \t\tfmt.Fprintf(w, "held %d MiB", len(blocks))
-        \t})
-        \tport := os.Getenv("PORT")
-        \tif port == "" { port = "8080" }
-        \thttp.ListenAndServe(os.Getenv("JAIL_IP")+":"+port, nil)
-        }
+            func main() {
+            \tif len(os.Args) > 1 { step(os.Args[1]); return }
+            \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprint(w, "\(greeting)") })
+            \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) { \(up) })
+            \thttp.HandleFunc("/data", func(w http.ResponseWriter, r *http.Request) {
+            \t\tb, err := os.ReadFile(os.Getenv("JAILPILOT_DATA") + "/" + r.URL.Query().Get("file"))
+            \t\tif err != nil { fmt.Fprintf(w, "missing"); return }
+            \t\tw.Write(b)
+            \t})
+            \thttp.HandleFunc("/put", func(w http.ResponseWriter, r *http.Request) {
+            \t\terr := os.WriteFile(os.Getenv("JAILPILOT_DATA")+"/"+r.URL.Query().Get("file"), []byte(r.URL.Query().Get("text")), 0600)
+            \t\tif err != nil { fmt.Fprintf(w, "failed: %v", err); return }
+            \t\tfmt.Fprint(w, "stored")
+            \t})
+            \thttp.HandleFunc("/probe", func(w http.ResponseWriter, r *http.Request) {
+            \t\thost, _ := os.Hostname()
+            \t\tnull, urandom := "ok", "ok"
+            \t\tif f, err := os.OpenFile("/dev/null", os.O_WRONLY, 0); err != nil { null = err.Error() } else { _, err = f.Write([]byte("x")); if err != nil { null = err.Error() }; f.Close() }
+            \t\tif f, err := os.Open("/dev/urandom"); err != nil { urandom = err.Error() } else { b := make([]byte, 16); if _, err := f.Read(b); err != nil { urandom = err.Error() }; f.Close() }
+            \t\tfmt.Fprintf(w, "host=%s null=%s urandom=%s", host, null, urandom)
+            \t})
+            \thttp.HandleFunc("/fill", func(w http.ResponseWriter, r *http.Request) {
+            \t\tf, err := os.Create("/tmp/fill")
+            \t\tif err != nil { fmt.Fprintf(w, "wrote 0: %v", err); return }
+            \t\tdefer f.Close()
+            \t\tchunk := make([]byte, 1<<20)
+            \t\ttotal := 0
+            \t\tfor total < 1<<30 {
+            \t\t\tn, err := f.Write(chunk)
+            \t\t\ttotal += n
+            \t\t\tif err == nil { err = f.Sync() }
+            \t\t\tif err != nil { fmt.Fprintf(w, "wrote %d: %v", total, err); return }
+            \t\t}
+            \t\tfmt.Fprintf(w, "wrote %d: no limit", total)
+            \t})
+            \thttp.HandleFunc("/env", func(w http.ResponseWriter, r *http.Request) {
+            \t\tfor _, name := range r.URL.Query()["name"] { fmt.Fprintf(w, "%s=%s\\n", name, os.Getenv(name)) }
+            \t})
+            \thttp.HandleFunc("/dial", func(w http.ResponseWriter, r *http.Request) {
+            \t\tc, err := net.DialTimeout("tcp", r.URL.Query().Get("addr"), 2*time.Second)
+            \t\tif err != nil { fmt.Fprintf(w, "refused: %v", err); return }
+            \t\tc.Close()
+            \t\tfmt.Fprint(w, "connected")
+            \t})
+            \thttp.HandleFunc("/hog", func(w http.ResponseWriter, r *http.Request) {
+            \t\tmb, _ := strconv.Atoi(r.URL.Query().Get("mb"))
+            \t\tblocks := make([][]byte, 0, mb)
+            \t\tfor i := 0; i < mb; i++ { b := make([]byte, 1<<20); for j := range b { b[j] = 1 }; blocks = append(blocks, b) }
+            \t\tfmt.Fprintf(w, "held %d MiB", len(blocks))
+            \t})
+            \tport := os.Getenv("PORT")
+            \tif port == "" { port = "8080" }
+            \thttp.ListenAndServe(os.Getenv("JAIL_IP")+":"+port, nil)
+            }
 
-        """
+            """
     }
 
     /// The seed's hello world with `/up`, listening on `:$PORT` (default 8080). With
