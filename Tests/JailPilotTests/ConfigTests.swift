@@ -185,6 +185,29 @@ import Testing
         } catch { return ["\(error)"] }
     }
 
+    /// `data` must be a plain directory of the app's own; `release` an argv with an absolute program.
+    @Test func dataAndTheReleaseStepAreChecked() throws {
+        #expect(
+            issues("data = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]\nrelease_timeout = \"2m\"")
+                .isEmpty)
+        for bad in [
+            "var/db/hello", "/", "/etc", "/var/db/../etc", "/var/db/a b", "/var/db/x;y", "/var/log/hello", "/dev/x", "/var/db/x/",
+        ] {
+            #expect(issues("data = \"\(bad)\"").contains { $0.contains("apps.hello.data") }, "\(bad)")
+        }
+        #expect(issues("release = [\"migrate\"]").contains { $0.contains("absolute path") })
+        #expect(issues("release = []").contains { $0.contains("delete the line") })
+        #expect(issues("release_timeout = \"0s\"").contains { $0.contains("release_timeout") })
+        let config = try ConfigLoader.parse(
+            ConfigTests.good + "\ndata = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]\n",
+            file: "agent.conf")
+        let app = try #require(config.app("hello"))
+        #expect(app.data == "/var/db/hello" && app.release == ["/usr/local/bin/hello", "migrate"])
+        #expect(app.releaseTimeout == .seconds(300))
+        #expect(SnapshotName.isValid(SnapshotName.make(sha: String(repeating: "a", count: 40))))
+        #expect(!SnapshotName.isValid("aaaaaaaaaaaa-x; rm"))
+    }
+
     @Test func buildLimitsAreCheckedWithTheirRanges() throws {
         #expect(issues("max_tree_size = \"64MiB\"\nbuild_network = false").isEmpty)
         #expect(issues("max_tree_size = \"lots\"").contains { $0.contains("is not a size") && $0.contains("256MiB") })

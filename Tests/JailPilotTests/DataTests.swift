@@ -44,6 +44,12 @@ struct DataTests {
             let secondSnapshot = try #require(try store.snapshots(app: "hello").last)
             #expect(secondSnapshot.releaseID == second.id && secondSnapshot.holdsID == first.id)
             #expect(await world.getFromLive("/put?file=notes&text=v2") == "stored")
+            let status = try await AppStatus.collect(world.app, store: store)
+            #expect(
+                status.text.contains(
+                    "data      /var/db/hello: 2 snapshots, newest \(secondSnapshot.name); release step: /usr/local/bin/hello migrate"
+                ),
+                "\(status.text)")
 
             // rollback --with-data: says what is lost, then puts back the data `first` left.
             let plan = try await world.deployer.dataRollbackPlan(world.app, to: String(one.prefix(8)))

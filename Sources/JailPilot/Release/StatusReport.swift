@@ -31,6 +31,8 @@ public struct AppStatus: Sendable, Codable {
     public var cause: String?
     /// The live release's environment: its digest and the names it sets (never a value).
     public var env: String?
+    /// The app's data directory, its snapshot count and newest snapshot; nil without `data`.
+    public var data: String?
 
     /// Builds the status from the store, probing the live release once; `mirror` (the app's
     /// bare mirror) lets it count how far the branch moved past a pin or hold.
@@ -67,7 +69,16 @@ public struct AppStatus: Sendable, Codable {
                 Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address)
             },
             lastFailure: failure, limits: app.limits.summary, cause: live.flatMap { $0.cause.isEmpty ? nil : $0.cause },
-            env: envSummary(app, live: live))
+            env: envSummary(app, live: live), data: try dataSummary(app, store: store))
+    }
+
+    /// "/var/db/hello: 3 snapshots, newest 3f2c1e0a9b7d-20261128T101500Z".
+    static func dataSummary(_ app: AppConfig, store: StateStore) throws -> String? {
+        guard let data = app.data else { return nil }
+        let snapshots = try store.snapshots(app: app.name)
+        let count = snapshots.count == 1 ? "1 snapshot" : "\(snapshots.count) snapshots"
+        return "\(data): \(count)" + (snapshots.last.map { ", newest \($0.name)" } ?? "")
+            + (app.release.isEmpty ? "" : "; release step: \(app.release.joined(separator: " "))")
     }
 
     /// "a1b2c3d4: LOG_LEVEL DATABASE_URL" for the live release, from the configured names.
@@ -80,8 +91,9 @@ public struct AppStatus: Sendable, Codable {
         app: String, branch: String, live: String?, address: String?, health: String?, routed: String?, head: String?,
         pin: String?,
         hold: String?, ahead: Int?, kept: [Kept], lastFailure: String?, limits: String? = nil, cause: String? = nil,
-        env: String? = nil
+        env: String? = nil, data: String? = nil
     ) {
+        self.data = data
         self.cause = cause
         self.env = env
         self.app = app
@@ -118,6 +130,7 @@ public struct AppStatus: Sendable, Codable {
         }
         if let cause { lines.append("  because   \(cause)") }
         if let env { lines.append("  env       \(env) (values not shown)") }
+        if let data { lines.append("  data      \(data)") }
         if let limits { lines.append("  limits    \(limits) per release") }
         lines.append("  branch    \(branch) at \(head.map { String($0.prefix(12)) } ?? "unknown (not fetched yet)")")
         let moved = { (base: String) -> String in
