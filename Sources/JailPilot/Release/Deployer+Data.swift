@@ -72,7 +72,8 @@ extension Deployer {
         var gone: [Int64] = []
         for snapshot in try store.snapshots(app: app.name)
         where !kept.contains(snapshot.releaseID) && !(snapshot.holdsID.map(kept.contains) ?? false) {
-            try await host.destroySnapshot(app: app.name, name: snapshot.name)
+            // A name the store holds reaches zfs and a path: one not of our own form is only forgotten.
+            if SnapshotName.isValid(snapshot.name) { try await host.destroySnapshot(app: app.name, name: snapshot.name) }
             gone.append(snapshot.id)
             log.emit(app: app.name, "data.snapshot_destroyed", [("snapshot", snapshot.name)])
         }

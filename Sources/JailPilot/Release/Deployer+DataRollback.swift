@@ -49,7 +49,7 @@ extension Deployer {
         }
         let snapshots = try store.snapshots(app: app.name)
         var chosen: DataSnapshot?
-        for snapshot in snapshots.reversed() where snapshot.holdsID == target.id {
+        for snapshot in snapshots.reversed() where snapshot.holdsID == target.id && SnapshotName.isValid(snapshot.name) {
             if await host.hasSnapshot(app: app.name, name: snapshot.name) {
                 chosen = snapshot
                 break
