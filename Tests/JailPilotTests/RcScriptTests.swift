@@ -143,6 +143,15 @@ struct RcScriptTests {
         #expect(!alive(child) && root.pid("jailpilot.pid") == nil)
         #expect(!(try await root.rc("status")).succeeded)
 
+        // Regression: stop_precmd returned cat's status, so without the agent's pid file (daemon(8)
+        // between two restarts of the agent) rc.subr refused the stop and the agent kept running.
+        #expect(try await root.rc("start").succeeded)
+        #expect(await eventually(.seconds(5)) { root.pid("jailpilot.agent.pid") != nil })
+        unlink("\(root.path)/var/run/jailpilot.agent.pid")
+        let stopped = try await root.rc("stop")
+        #expect(stopped.succeeded, "\(stopped.stdoutText)\(stopped.stderrText)")
+        #expect(root.pid("jailpilot.pid") == nil, "the supervisor is gone")
+
         // A config that does not check refuses the start (start_precmd) and says why.
         try FileIO.replace("\(root.path)/usr/local/etc/jailpilot/agent.conf", text: "bad\n")
         let refused = try await root.rc("start")
