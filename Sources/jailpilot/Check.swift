@@ -11,6 +11,12 @@ struct Check: AsyncParsableCommand {
         do {
             let config = try options.load()
             print("\(options.config): ok, \(config.apps.count) app(s): \(config.apps.map(\.name).joined(separator: ", "))")
+            // On the host it configures, say what deploys would go on without (doctor has the rest).
+            if config.agent.platform == PlatformKind.current, let runtime = try? Runtime(config: config, echo: false),
+                let host = try? runtime.jailHost()
+            {
+                for gap in await host.enforcementGaps().compactMap(\.gap) { print("warning: \(gap) (jailpilot doctor)") }
+            }
         } catch let error as ConfigError {
             printError(error.description)
             throw ExitCode(1)

@@ -21,11 +21,16 @@ struct Status: AsyncParsableCommand {
                 try await AppStatus.collect(
                     app, store: runtime.store, mirror: runtime.layout.mirror(app.name), resolver: runtime.config.caddy.resolver))
         }
+        // What the host leaves unenforced now (`jailpilot doctor` has the fixes).
+        let gaps = (try? await runtime.jailHost().enforcementGaps())?.compactMap(\.gap) ?? []
+        for index in statuses.indices { statuses[index].host = gaps }
         if json {
             let encoder = JSONEncoder()
             encoder.outputFormatting = [.prettyPrinted, .sortedKeys]
             print(String(decoding: try encoder.encode(statuses), as: UTF8.self))
         } else {
+            for gap in gaps { print("host: \(gap) (jailpilot doctor)") }
+            if !gaps.isEmpty { print("") }
             print(statuses.map(\.text).joined(separator: "\n\n"))
         }
     }

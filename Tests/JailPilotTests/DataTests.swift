@@ -165,7 +165,7 @@ struct FreeBSDDataTests {
             let calls = world.standIn.lock.withLock { world.standIn.calls }
             #expect(calls.contains { $0.hasPrefix("zfs create -o 'jailpilot:owner=") && $0.hasSuffix(" zroot/jails/data/hello") })
             #expect(calls.contains { $0.hasPrefix("zfs snapshot zroot/jails/data/hello@\(one.prefix(12))-") })
-            #expect(calls.contains { $0.hasPrefix("jexec -d / -U root \(first.name) /usr/bin/env -i") })
+            #expect(calls.contains { $0.hasPrefix("jexec -U root \(first.name) /usr/bin/env -i") })
             let conf = try #require(world.standIn.lock.withLock { world.standIn.created.last })
             #expect(conf["mount"] == "\(data) \(world.standIn.mountpoint)/containers/\(first.name)/var/db/hello nullfs rw 0 0")
 

@@ -147,9 +147,12 @@ import Testing
     @Test func limitsAreAQuotaAndRctlRulesOfTheJail() {
         let text = plan(.deploy)
         #expect(text.contains("-o quota=1073741824 zroot/jails/templates/14.3-RELEASE@base"), "set with the clone")
-        #expect(text.contains("exec.prestart = \"/usr/bin/rctl -a jail:hello_3f2c1e0a9b7d:memoryuse:sigkill=536870912\";"))
-        #expect(text.contains("exec.prestart += \"/usr/bin/rctl -a jail:hello_3f2c1e0a9b7d:pcpu:deny=200\";"))
-        #expect(text.contains("exec.poststop = \"/usr/bin/rctl -r jail:hello_3f2c1e0a9b7d\";"))
+        #expect(
+            text.contains(
+                "exec.prestart = \"/usr/local/libexec/jailpilot/jail-limits add hello_3f2c1e0a9b7d memoryuse:sigkill=536870912 pcpu:deny=200\";"
+            ))
+        #expect(text.contains("exec.poststop = \"/usr/local/libexec/jailpilot/jail-limits remove hello_3f2c1e0a9b7d\";"))
+        #expect(text.contains("write /usr/local/libexec/jailpilot/jail-limits mode 755"), "the helper is part of the plan")
     }
 
     @Test func bootStartsOnlyTheLiveRelease() {

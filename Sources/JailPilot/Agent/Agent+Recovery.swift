@@ -46,6 +46,9 @@ extension Agent {
                 }
             }
         }
+        // The jails' policy lives in the kernel (pf's anchor, nftables tables), which a reboot or
+        // a pf reload empties while rc.d/jail brings the live jails back by itself: load it again.
+        do { try await deployer.syncNetworkPolicy() } catch { log.emit(app: "-", "policy.failed", [("error", "\(error)")]) }
         // Every live release the store records, including apps no longer in agent.conf.
         // A store that cannot be read leaves the boot list as it is.
         do {

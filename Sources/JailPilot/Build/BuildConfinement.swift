@@ -32,6 +32,8 @@ public protocol BuildConfinement: Sendable {
     func teardown(_ scope: BuildScope) async throws
     /// A few words for the log: what confines the build.
     func summary(_ scope: BuildScope) -> String
+    /// What confined builds need of the host, checked now (`jailpilot doctor`).
+    func hostChecks() async -> [HostCheck]
 }
 
 extension BuildConfinement {

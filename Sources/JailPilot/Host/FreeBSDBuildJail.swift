@@ -140,11 +140,21 @@ public struct FreeBSDBuildJail: BuildConfinement {
     /// jexec(8) runs the command in the jail as the build user (`-u`: looked up in the host's
     /// passwd before jail_attach), in the build's own directory. The environment passes through,
     /// but setusercontext(3) sets PATH from the login class, so PATH and HOME are given again.
+    ///
+    /// 14.3-RELEASE's jexec has no `-d`: it takes `-l`, `-u` and `-U` only and changes to the
+    /// jail's `/` (usr.sbin/jexec/jexec.c; `-d` came with a 2026 revision of jexec(8)). A fixed
+    /// sh program changes into the directory, which comes as an argument, never as shell text.
     public func wrap(_ command: Command, _ scope: BuildScope) -> Command {
-        var args = ["-d", command.workingDirectory ?? "/", "-u", account.user, name(scope), "/usr/bin/env"]
+        var args = ["-u", account.user, name(scope)] + Self.inDirectory(command.workingDirectory ?? "/") + ["/usr/bin/env"]
         for key in ["PATH", "HOME"] { if let value = command.environment?[key] { args.append("\(key)=\(value)") } }
         args += [command.executable] + command.arguments
         return Command("jexec", args, environment: command.environment, workingDirectory: command.workingDirectory)
+    }
+
+    /// `/bin/sh -c 'cd "$1" || exit 125; shift; exec "$@"' jailpilot-cd DIR`, then the command: runs
+    /// it in DIR on any jexec(8).
+    static func inDirectory(_ directory: String) -> [String] {
+        ["/bin/sh", "-c", "cd \"$1\" || exit 125; shift; exec \"$@\"", "jailpilot-cd", directory]
     }
 
     public func prepare(_ scope: BuildScope) async throws {
@@ -204,5 +214,25 @@ public struct BuildJailError: Error, Sendable, CustomStringConvertible {
 public enum FreeBSDBuildJailProbe {
     public static func fstab(_ source: String, _ target: String) -> String {
         FreeBSDBuildJail.fstabLine(source: source, target: target, mode: "rw")
+    }
+}
+
+extension FreeBSDBuildJail {
+    /// The build template's snapshot, the Go inside it, and the parent dataset of build jails.
+    public func hostChecks() async -> [HostCheck] {
+        func succeeds(_ arguments: [String]) async -> Bool {
+            (try? await runner.run(Command("zfs", arguments), timeout: .seconds(10)))?.succeeded ?? false
+        }
+        let go = "\(settings.mountpoint)/templates/\(template)/usr/local/bin/go"
+        let fix = "\(FreeBSDJails.bootstrap) (it makes \(snapshot) with Go from packages)"
+        return [
+            HostCheck(
+                "build template", ok: await succeeds(["list", "-H", "-t", "snapshot", "-o", "name", snapshot]), snapshot, fix: fix
+            ),
+            HostCheck("go in the build template", ok: FileIO.exists(go), go, fix: fix),
+            HostCheck(
+                "builds dataset", ok: await succeeds(["list", "-H", "-o", "name", "\(settings.dataset)/builds"]),
+                "\(settings.dataset)/builds", fix: fix),
+        ]
     }
 }

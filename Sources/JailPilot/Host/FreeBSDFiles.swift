@@ -16,7 +16,7 @@ enum FreeBSDFiles {
 
     /// `/etc/jail.conf.d/<name>.conf`, with the seed article's parameters.
     static func jailConf(
-        _ spec: JailSpec, path: String, interface: String, drain: Duration, consoleLog: String,
+        _ spec: JailSpec, path: String, interface: String, drain: Duration, consoleLog: String, limitsHelper: String,
         data: (source: String, target: String)? = nil
     ) -> String {
         let stopTimeout = max(1, Int(drain.seconds.rounded(.up)) + 5)
@@ -40,14 +40,48 @@ enum FreeBSDFiles {
                 interface = \(jailQuote(interface));
                 ip4.addr = \(jailQuote(spec.address));
                 # LIMITS: \(spec.limits.summary). rctl(8) rules by jail name, added before the jail
-                # exists and removed after it stops; they need kern.racct.enable=1 (loader.conf).
-                exec.prestart = \(jailQuote("/usr/bin/rctl -a jail:\(spec.name):memoryuse:sigkill=\(spec.limits.memory)"));
-                exec.prestart += \(jailQuote("/usr/bin/rctl -a jail:\(spec.name):pcpu:deny=\(max(1, spec.limits.millicores / 10))"));
-                exec.poststop = \(jailQuote("/usr/bin/rctl -r jail:\(spec.name)"));\(data.map { "\n    # DATA: the app's own dataset, the same for every release; unmounted by jail -r.\n    mount += \(jailQuote(FreeBSDBuildJail.fstabLine(source: $0.source, target: $0.target, mode: "rw")));" } ?? "")
+                # exists and removed after it stops, through jail-limits: without resource accounting
+                # (kern.racct.enable=1 in loader.conf, then a reboot) it starts the jail unlimited.
+                exec.prestart = \(jailQuote("\(limitsHelper) add \(spec.name) memoryuse:sigkill=\(spec.limits.memory) pcpu:deny=\(max(1, spec.limits.millicores / 10))"));
+                exec.poststop = \(jailQuote("\(limitsHelper) remove \(spec.name)"));\(data.map { "\n    # DATA: the app's own dataset, the same for every release; unmounted by jail -r.\n    mount += \(jailQuote(FreeBSDBuildJail.fstabLine(source: $0.source, target: $0.target, mode: "rw")));" } ?? "")
             }
 
             """
     }
+
+    /// jail-limits, which each release's jail.conf runs as exec.prestart and exec.poststop: the
+    /// jail's rctl(8) rules, or none while the kernel does not account resources.
+    ///
+    /// `kern.racct.enable` is a boot-only tunable (CTLFLAG_RDTUN, sys/kern/kern_racct.c) and
+    /// GENERIC is built with RACCT_DEFAULT_TO_DISABLED: until a reboot with it in loader.conf,
+    /// `rctl -a` exits 1 ("RACCT/RCTL present, but disabled", usr.bin/rctl/rctl.c) and jail(8)
+    /// refuses to create a jail whose exec.prestart fails. A deploy must not fail for that, and a
+    /// jail.conf written before the reboot must get its limits after it: hence a check at every
+    /// start rather than rules decided when the file is written. Rules come as arguments, never
+    /// through a shell string.
+    static let limitsScript = """
+        #!/bin/sh
+        # Written by jailpilot: a release jail's rctl(8) rules, from its jail.conf
+        # (exec.prestart: add JAIL RULE..., exec.poststop: remove JAIL).
+        # Without resource accounting (kern.racct.enable=0 at boot) the jail starts unlimited,
+        # and says so in its console log; `jailpilot doctor` tells how to turn it on.
+        set -u
+        action=${1:-} jail=${2:-}
+        [ -n "$jail" ] || { echo "usage: jail-limits add|remove JAIL [RULE ...]" >&2; exit 2; }
+        shift 2
+        if [ "$(/sbin/sysctl -n kern.racct.enable 2>/dev/null)" != "1" ]; then
+            [ "$action" = add ] && echo "jailpilot: limits of $jail not enforced: resource accounting is off; add kern.racct.enable=1 to /boot/loader.conf and reboot" >&2
+            exit 0
+        fi
+        case "$action" in
+        add) for rule in "$@"; do /usr/bin/rctl -a "jail:$jail:$rule" || exit 1; done ;;
+        # A jail started before accounting was on has no rules, and rctl -r of none fails
+        # (ESRCH); a failing exec.poststop would make jail -r report an error for a removed jail.
+        remove) /usr/bin/rctl -r "jail:$jail" 2>/dev/null || true ;;
+        *) echo "usage: jail-limits add|remove JAIL [RULE ...]" >&2; exit 2 ;;
+        esac
+
+        """
 
     /// The service's rc.d script, after the seed's, supervised by daemon(8): `-P` is the
     /// supervisor's pid (stop signals it; it forwards SIGTERM), `-r` restarts the service,
@@ -89,7 +123,7 @@ enum FreeBSDFiles {
             \(service)_start()
             {
                 echo "Starting ${name}."
-                [ -f "$logfile" ] || install -o nobody -g nogroup -m 644 /dev/null "$logfile"
+                [ -f "$logfile" ] || install -o nobody -g nobody -m 644 /dev/null "$logfile"
                 # The app's variables: a root-only file exported through the environment, never
                 # arguments (nothing shows in ps). daemon -u then sets PATH, HOME, USER, SHELL and
                 # the login class's variables (usr.sbin/daemon/daemon.c, restrict_process).
@@ -158,7 +192,7 @@ enum FreeBSDFiles {
 
     /// newsyslog.conf(5) rule for the service log: 5 bzip2'd files of 100 KB; SIGHUP to daemon(8).
     static func newsyslog(service: String) -> String {
-        "# Written by jailpilot.\n/var/log/\(service).log\tnobody:nogroup\t644\t5\t100\t*\tJC\t/var/run/\(service).daemon.pid\n"
+        "# Written by jailpilot.\n/var/log/\(service).log\tnobody:nobody\t644\t5\t100\t*\tJC\t/var/run/\(service).daemon.pid\n"
     }
 }
 

@@ -63,8 +63,9 @@ extension FreeBSDJails {
         try await executor.execute(restorePlan(app: app, name: name, newer: newer))
     }
 
-    /// jexec(8) as root in the jail (`-U`: the jail's own passwd), in a clean environment; the
-    /// script sources the app's root-only environment, then drops to nobody with chroot(8) to `/`.
+    /// jexec(8) as root in the jail (`-U`: the jail's own passwd), in a clean environment, in the
+    /// jail's `/` (jexec's own chdir; 14.3's jexec has no `-d`); the script sources the app's
+    /// root-only environment, then drops to nobody with chroot(8) to `/`.
     public func releaseStepPlan(_ spec: JailSpec, argv: [String]) -> [HostStep] {
         [
             .write(path: root(spec.name) + releaseScript(spec.service), content: releaseStepScript(spec), mode: 0o700),
@@ -76,7 +77,7 @@ extension FreeBSDJails {
         Command(
             "jexec",
             [
-                "-d", "/", "-U", "root", spec.name, "/usr/bin/env", "-i",
+                "-U", "root", spec.name, "/usr/bin/env", "-i",
                 "PATH=/sbin:/bin:/usr/sbin:/usr/bin:/usr/local/sbin:/usr/local/bin", "HOME=/", "/bin/sh",
                 releaseScript(spec.service),
             ] + argv)
@@ -90,9 +91,10 @@ extension FreeBSDJails {
             envfile="/usr/local/etc/jailpilot/\(spec.service).env"
             if [ -f "$envfile" ]; then set -a; . "$envfile" || exit 1; set +a; fi
             export PORT=\(spec.port) JAILPILOT_APP=\(spec.app) JAILPILOT_SHA=\(spec.sha)\(data)
-            # chroot(8) to / only to drop to nobody: without -G the process keeps root's supplementary
-            # groups, since chroot calls setgroups(2) for -G alone (usr.sbin/chroot/chroot.c).
-            exec /usr/sbin/chroot -G nogroup -g nogroup -u nobody / "$@"
+            # chroot(8) to / only to drop to nobody, with nobody's own group (65534) as daemon -u
+            # gives the app: without -G the process keeps root's supplementary groups, since
+            # chroot calls setgroups(2) for -G alone (usr.sbin/chroot/chroot.c).
+            exec /usr/sbin/chroot -G nobody -g nobody -u nobody / "$@"
 
             """
     }

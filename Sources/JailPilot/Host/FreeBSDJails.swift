@@ -77,11 +77,12 @@ public struct FreeBSDJails: JailHost {
                         path: "\(root)/etc/newsyslog.conf.d/\(spec.service).conf",
                         content: FreeBSDFiles.newsyslog(service: spec.service),
                         mode: 0o644),
+                    .write(path: paths.limitsHelper, content: FreeBSDFiles.limitsScript, mode: 0o755),
                     .write(
                         path: conf(name),
                         content: FreeBSDFiles.jailConf(
                             spec, path: root, interface: settings.interface, drain: settings.drain, consoleLog: consoleLog(name),
-                            data: spec.data.map { (dataMount(spec.app), root + $0) }),
+                            limitsHelper: paths.limitsHelper, data: spec.data.map { (dataMount(spec.app), root + $0) }),
                         mode: 0o644),
                 ]
         case .start:
@@ -160,12 +161,17 @@ public struct FreeBSDJails: JailHost {
         ]
     }
 
+    /// Without pf loaded there is no /dev/pf and pfctl exits 1: the rules are written (pf loads
+    /// them once it runs and the next release starts) and the deploy goes on; `doctor` and
+    /// `status` report the policy as not enforced.
     public func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws {
-        try await executor.execute(networkPolicyPlan(policy))
+        let steps = networkPolicyPlan(policy)
+        try await executor.execute(
+            FileIO.exists(paths.pfDevice) ? steps : steps.filter { if case .write = $0 { true } else { false } })
     }
 }
 
-/// The host paths the FreeBSD driver writes outside the jails' datasets.
+/// The host paths the FreeBSD driver reads and writes outside the jails' datasets.
 public struct FreeBSDPaths: Sendable, Equatable {
     /// One jail.conf(5) file per jail; rc.d/jail looks here for `<name>.conf` by itself.
     public var jailConfDir: String
@@ -175,21 +181,37 @@ public struct FreeBSDPaths: Sendable, Equatable {
     public var logDir: String
     /// The rules of the pf anchor jailpilot/jails (what jails may reach).
     public var pfJails: String
+    /// jailpilot's own helpers that jail.conf runs (jail-limits).
+    public var libexecDir: String
+    /// devfs: `/dev/pf` exists once pf(4) is loaded.
+    public var devDir: String
+    /// loader.conf(5), where boot-only tunables such as kern.racct.enable are set.
+    public var loaderConf: String
 
     public init(
         jailConfDir: String = "/etc/jail.conf.d", rcConfDir: String = "/etc/rc.conf.d", logDir: String = "/var/log",
-        pfJails: String = "/etc/pf.jailpilot-jails.conf"
+        pfJails: String = "/etc/pf.jailpilot-jails.conf", libexecDir: String = "/usr/local/libexec/jailpilot",
+        devDir: String = "/dev", loaderConf: String = "/boot/loader.conf"
     ) {
         self.jailConfDir = jailConfDir
         self.rcConfDir = rcConfDir
         self.logDir = logDir
         self.pfJails = pfJails
+        self.libexecDir = libexecDir
+        self.devDir = devDir
+        self.loaderConf = loaderConf
     }
 
     /// The same layout under `root` (tests and stand-ins).
     public init(under root: String) {
         self.init(
             jailConfDir: "\(root)/etc/jail.conf.d", rcConfDir: "\(root)/etc/rc.conf.d", logDir: "\(root)/var/log",
-            pfJails: "\(root)/etc/pf.jailpilot-jails.conf")
+            pfJails: "\(root)/etc/pf.jailpilot-jails.conf", libexecDir: "\(root)/usr/local/libexec/jailpilot",
+            devDir: "\(root)/dev", loaderConf: "\(root)/boot/loader.conf")
     }
+
+    /// The helper each jail.conf runs to add and remove the jail's rctl rules.
+    public var limitsHelper: String { "\(libexecDir)/jail-limits" }
+    /// pf's control device; pfctl(8) exits 1 without it (sbin/pfctl/pfctl.c opens it first).
+    public var pfDevice: String { "\(devDir)/pf" }
 }

@@ -95,6 +95,12 @@ public protocol JailHost: AppDataHost {
     func addressesInUse() async -> Set<String>
     /// Marks a jail made before owner markers existed, which this state_dir's store records.
     func adopt(_ spec: JailSpec) async throws
+    /// What this driver needs of the host (datasets or subvolumes, interfaces, tools), each
+    /// checked now, including `enforcementChecks`: `jailpilot doctor`.
+    func hostChecks() async -> [HostCheck]
+    /// The checks of what deploys go on without (limits, the network policy), cheap enough to
+    /// ask before every start; the agent logs each failing one once, `status` shows them.
+    func enforcementChecks() async -> [HostCheck]
     /// Established TCP connections to the release's service (`address:port`), as the host sees
     /// them; nil when they cannot be counted. Retirement waits for them to close.
     func openConnections(_ spec: JailSpec) async -> Int?

@@ -129,8 +129,17 @@ public struct JailNetworkPolicy: Sendable, Equatable {
     public func pf(network: IPv4Network) -> String {
         var text = "# Written by jailpilot: what the jails may reach. Loaded with pfctl -a jailpilot/jails -f FILE.\n"
         if let gateway = network.host(1) {
-            // The host's own side of lo1: what the host opens to a jail (Caddy, health checks).
+            // The host's own side of lo1: what the host opens to a jail from lo1's address.
             text += "pass in quick on lo0 from \(gateway) to \(network)\n"
+        }
+        // What the host opens to a jail (Caddy, health checks) usually carries the jail's own
+        // address as its source: the route to a local address goes through a loopback
+        // interface, and in_pcbladdr (sys/netinet/in_pcb.c) then takes the source from the
+        // most specific interface address covering the destination, the jail's /32 alias. A
+        // jail can only send from its own address, so "from A to A" is the host or A itself.
+        for member in members {
+            text +=
+                "pass in quick on lo0 proto tcp from \(member.address) to \(member.address)  # \(member.app): the host to its jail\n"
         }
         for (from, port) in hostOpenings {
             text +=

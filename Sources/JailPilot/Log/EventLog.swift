@@ -14,6 +14,7 @@ public final class EventLog: @unchecked Sendable {
     private let store: StateStore?
     private var fd: Int32 = -1
     private var inode: UInt64 = 0
+    private var said: Set<String> = []
 
     /// Logs to `path` (if any), echoing to stderr when `echo`, recording into `store`.
     public init(path: String?, echo: Bool, store: StateStore?) {
@@ -34,6 +35,12 @@ public final class EventLog: @unchecked Sendable {
         do { try store?.record(event) } catch {
             FileIO.writeStandardError("jailpilot: cannot record event in state store: \(error)\n")
         }
+    }
+
+    /// Emits `event` the first time this log is given `key`, and never again in this process.
+    public func emitOnce(key: String, _ event: Event) {
+        guard lock.withLock({ said.insert(key).inserted }) else { return }
+        emit(event)
     }
 
     /// Convenience for `emit(Event(...))`.

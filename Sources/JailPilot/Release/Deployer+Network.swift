@@ -19,9 +19,18 @@ extension Deployer {
         try await host.applyNetworkPolicy(try networkPolicy())
     }
 
-    /// Starts a release's jail under a policy that already knows its address.
+    /// Starts a release's jail under a policy that already knows its address. What the host
+    /// cannot enforce now (limits without resource accounting, the policy without pf) does not
+    /// stop the start: it is logged once per agent run, and `status` and `doctor` show it.
     func startJail(_ spec: JailSpec) async throws {
         try await syncNetworkPolicy()
+        for gap in await host.enforcementGaps() {
+            runtime.log.emitOnce(
+                key: "host.not_enforced \(gap.name)",
+                Event(
+                    app: spec.app, sha: spec.sha, name: "host.not_enforced",
+                    fields: [("what", gap.degrades ?? gap.name), ("detail", gap.detail), ("fix", gap.fix ?? "")]))
+        }
         try await host.start(spec)
     }
 }

@@ -33,6 +33,8 @@ public struct AppStatus: Sendable, Codable {
     public var env: String?
     /// The app's data directory, its snapshot count and newest snapshot; nil without `data`.
     public var data: String?
+    /// What the host does not enforce now, for every app ("limits not enforced: …"); `status` fills it.
+    public var host: [String]? = nil
 
     /// Builds the status from the store, probing the live release once; `mirror` (the app's
     /// bare mirror) lets it count how far the branch moved past a pin or hold.

@@ -39,6 +39,12 @@ extension FreeBSDStandIn {
             }
             mounts.append((fields[0], fields[1], fields[3] == "ro"))
         }
+        // jail(8): exec.prestart runs on the host before the jail is made, and "all commands
+        // must succeed", or the jail is not created.
+        for line in (conf["exec.prestart"] ?? "").split(separator: "\n") {
+            let result = try await runHostCommand(String(line), console: conf["exec.consolelog"])
+            if !result.succeeded { return fail("jail: \(name): exec.prestart \(line): failed") }
+        }
         let refusal: String? = lock.withLock {
             if jails[name] != nil { return "jail: \(name): jail \(name) already exists" }
             if !FileManager.default.fileExists(atPath: "\(path)/etc") {
@@ -59,16 +65,19 @@ extension FreeBSDStandIn {
         return ok()
     }
 
-    /// jexec(8) `-d DIR -u USER NAME command...`: the command in the jail's root with its
-    /// mounts (bubblewrap does the chroot and the nullfs mounts), as the host's USER; no
-    /// network at all for a jail with `ip4 = "disable"`.
+    /// jexec(8) as 14.3-RELEASE has it, `[-l] [-u USER | -U USER] NAME command...` (getopt
+    /// "lnu:U:", usr.sbin/jexec/jexec.c; `-d DIR` came later): the command in the jail's root,
+    /// from its `/`, with its mounts (bubblewrap does the chroot and the nullfs mounts), as USER;
+    /// no network at all for a jail with `ip4 = "disable"`.
     func jexec(
         _ argv: [String], command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?
     ) async throws -> ProcessResult {
-        guard argv.count >= 6, argv[0] == "-d", argv[2] == "-u" || argv[2] == "-U" else {
-            return fail("usage: jexec [-l] [-d working-directory] [-u username | -U username] jail [command ...]")
+        guard argv.count >= 4, argv[0] == "-u" || argv[0] == "-U" else {
+            return fail(
+                "jexec: illegal option -- \(argv.first?.dropFirst() ?? "")\nusage: jexec [-l] [-u username | -U username] jail [command ...]"
+            )
         }
-        let (directory, user, name) = (argv[1], argv[3], argv[4])
+        let (directory, user, name) = ("/", argv[1], argv[2])
         guard let jail = running(name) else { return fail("jexec: jail \"\(name)\" not found") }
         guard let entry = getpwnam(user) else { return fail("jexec: \(user): no such user") }
         var args = ["--bind", jail.path, "/", "--ro-bind", "/usr", "/usr", "--dev", "/dev", "--proc", "/proc"]
@@ -89,7 +98,7 @@ extension FreeBSDStandIn {
             "--", "/usr/bin/setpriv", "--reuid=\(entry.pointee.pw_uid)", "--regid=\(entry.pointee.pw_gid)", "--clear-groups",
             "--",
         ]
-        args += Array(argv[5...])
+        args += Array(argv[3...])
         return try await real.run(
             Command("bwrap", args, environment: command.environment), stdout: stdout, stderr: stderr, timeout: timeout)
     }
@@ -104,6 +113,10 @@ extension FreeBSDStandIn {
         lock.withLock {
             jails[name] = nil
             dying[jail.path] = (jail.path, dyingFor)
+        }
+        for line in (conf["exec.poststop"] ?? "").split(separator: "\n") {
+            let result = try await runHostCommand(String(line), console: conf["exec.consolelog"])
+            if !result.succeeded { return fail("jail: \(name): exec.poststop \(line): failed") }
         }
         return ok()
     }

@@ -78,7 +78,7 @@ extension FreeBSDStandIn {
             var depth: Int?
             while let flag = args.first, flag.hasPrefix("-") {
                 switch flag {
-                case "-H": args.removeFirst()
+                case "-H", "-p": args.removeFirst()
                 case "-o": fields = args[1].split(separator: ",").map(String.init); args.removeFirst(2)
                 case "-t": args.removeFirst(2)
                 case "-d": depth = Int(args[1]); args.removeFirst(2)
@@ -156,6 +156,7 @@ extension FreeBSDStandIn {
         case "name": return dataset
         case "origin": return datasets[dataset]?.origin ?? "-"
         case "mountpoint": return datasets[dataset]?.mountpoint ?? "-"
+        case "available": return String(available)
         default: return datasets[dataset]?.properties[property] ?? "-"
         }
     }

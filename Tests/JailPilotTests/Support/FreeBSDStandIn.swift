@@ -58,14 +58,24 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     var created: [[String: String]] = []
     /// Every command the driver ran, in order.
     var calls: [String] = []
+    /// The jails' network ([jails] network); lo1 holds its first address.
+    let network: String
+    /// pf's rulesets by anchor path ("" is the main ruleset), as loaded now (FreeBSDStandIn+Host.swift).
+    var pfRulesets: [String: [String]] = [:]
+    /// Whether lo1 exists (cloned_interfaces at boot, or `ifconfig lo1 create`).
+    var hasLo1 = true
+    /// Bytes free in the pool (`zfs list -p -o available`).
+    var available = 100 << 30
     let real = HostProcessRunner()
 
     var mountpoint: String { "\(root)/jails" }
     var paths: FreeBSDPaths { FreeBSDPaths(under: root) }
 
-    /// A host with the bootstrap's datasets and a template snapshot holding an empty base system.
-    init(root: String) throws {
+    /// A host with the bootstrap's datasets and a template snapshot holding an empty base system,
+    /// in `stage` (FreeBSDStandIn+Host.swift): by default bootstrapped and rebooted.
+    init(root: String, network: String, stage: HostStage = .ready) throws {
         self.root = root
+        self.network = network
         for (name, sub) in [
             (pool, ""), ("\(pool)/templates", "/templates"), ("\(pool)/containers", "/containers"), ("\(pool)/builds", "/builds"),
         ] {
@@ -93,9 +103,10 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
         }
         snapshots["\(pool)/templates/\(buildTemplate)@base"] = "\(pool)/templates/\(buildTemplate)"
         for dir in ["etc/jail.conf.d", "etc/rc.conf.d", "var/log"] { try FileIO.makeDirectories("\(root)/\(dir)") }
+        try setStage(stage)
     }
 
-    func settingsText(network: String) -> String {
+    var settingsText: String {
         """
         [jails]
         dataset = "\(pool)"
@@ -129,16 +140,21 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
             }
             return ok("\(jail.jid)\n")
         case "ifconfig":
-            let addresses = lock.withLock { jails.values.map(\.address) }
-            return ok(
-                "lo1: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> metric 0 mtu 16384\n"
-                    + addresses.map { "\tinet \($0) netmask 0xffffffff\n" }.joined())
-        case "pfctl":
-            // pfctl(8) -a ANCHOR -f FILE: loads the file's rules into the anchor.
-            guard argv.count == 4, argv[0] == "-a", argv[2] == "-f", FileManager.default.fileExists(atPath: argv[3]) else {
-                return fail("pfctl: usage or missing rules file: \(argv)")
+            guard argv == ["lo1"], lock.withLock({ hasLo1 }) else {
+                return fail("ifconfig: interface \(argv.first ?? "") does not exist")
             }
-            return ok()
+            let addresses = lock.withLock { jails.values.map(\.address) }
+            let gateway = IPv4Network(network)?.host(1).map { "\tinet \($0) netmask 0xffffff00\n" } ?? ""
+            return ok(
+                "lo1: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> metric 0 mtu 16384\n" + gateway
+                    + addresses.map { "\tinet \($0) netmask 0xffffffff\n" }.joined())
+        case "pfctl": return try pfctl(argv)
+        case "sysctl", "rctl":
+            return try await real.run(
+                Command(
+                    "/bin/sh", ["\(Self.fixtures)/\(command.executable)"] + argv,
+                    environment: ["PATH": "/usr/bin:/bin", "STANDIN_HOST": hostDir]),
+                stdout: stdout, stderr: stderr, timeout: timeout)
         case "sockstat":
             return ok("USER     COMMAND    PID   FD  PROTO  LOCAL ADDRESS         FOREIGN ADDRESS\n")
         default:

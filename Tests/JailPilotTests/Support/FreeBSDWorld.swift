@@ -13,9 +13,10 @@ struct FreeBSDWorld {
     let port: Int
     let configPath: String
 
-    init(appExtra: String = "") async throws {
+    init(appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready) async throws {
         scratch = try Scratch("freebsd")
-        standIn = try FreeBSDStandIn(root: "\(scratch.path)/host")
+        standIn = try FreeBSDStandIn(
+            root: "\(scratch.path)/host", network: "127.77.\(Int.random(in: 1...250)).0/24", stage: stage)
         repo = try await GitFixture()
         port = freePort()
         let state = "\(scratch.path)/state"
@@ -25,7 +26,7 @@ struct FreeBSDWorld {
             state_dir = "\(state)"
             log_file = "\(state)/agent.log"
             poll_interval = "200ms"
-            \(standIn.settingsText(network: "127.77.\(Int.random(in: 1...250)).0/24"))
+            \(standIn.settingsText)
             [caddy]
             admin = "http://127.0.0.1:\(freePort())"
             listen = ["127.0.0.1:\(freePort())"]
@@ -94,8 +95,10 @@ struct FreeBSDWorld {
         }
     }
 
-    static func with(appExtra: String = "", _ body: (FreeBSDWorld) async throws -> Void) async throws {
-        let world = try await FreeBSDWorld(appExtra: appExtra)
+    static func with(
+        appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready, _ body: (FreeBSDWorld) async throws -> Void
+    ) async throws {
+        let world = try await FreeBSDWorld(appExtra: appExtra, stage: stage)
         let outcome = await Result { try await body(world) }
         await world.tearDown()
         try outcome.get()

@@ -1,0 +1,93 @@
+import FoundationEssentials
+
+/// `jailpilot doctor`: every prerequisite of this host and config, each checked now, with the
+/// exact fix. The driver and the build confinement check their own; this adds what is shared.
+public struct Doctor: Sendable {
+    public let runtime: Runtime
+
+    public init(runtime: Runtime) { self.runtime = runtime }
+
+    /// Every check, in the order an operator mends them.
+    public func checks() async -> [HostCheck] {
+        var checks: [HostCheck] = []
+        do {
+            checks += try await runtime.jailHost().hostChecks()
+        } catch {
+            checks.append(HostCheck("jail driver", ok: false, "cannot be set up: \(error)", fix: "see the error"))
+        }
+        do {
+            if let confinement = try runtime.buildConfinement() { checks += await confinement.hostChecks() }
+        } catch {
+            checks.append(HostCheck("build sandbox", ok: false, "\(error)", fix: "see the error, or set build_sandbox = false"))
+        }
+        checks.append(HostSpace.check(runtime.config.agent.stateDir, name: "state_dir space"))
+        checks.append(await caddyCheck())
+        checks.append(resolverCheck())
+        checks += knownHostsChecks()
+        return checks
+    }
+
+    /// Caddy's admin API answers, and which Caddy it is (`caddy version` where it is on PATH).
+    func caddyCheck() async -> HostCheck {
+        let admin = runtime.config.caddy.admin
+        guard let endpoint = HTTPEndpoint(admin) else {
+            return HostCheck("caddy", ok: false, "admin = \(admin) is not an http:// or unix// address", fix: "fix [caddy] admin")
+        }
+        let version = try? await runtime.runner.run(Command("caddy", ["version"]), timeout: .seconds(5))
+        let named = version.flatMap { $0.succeeded ? $0.stdoutText.split(separator: " ").first.map(String.init) : nil }
+        do {
+            let response = try await HTTPClient(timeout: .seconds(3)).send("GET", "/config/", to: endpoint)
+            return HostCheck(
+                "caddy", ok: response.status == 200,
+                "admin API at \(admin) answered \(response.status)" + (named.map { ", caddy \($0)" } ?? ""),
+                fix: "check Caddy's log; the admin API must accept GET /config/")
+        } catch {
+            return HostCheck(
+                "caddy", ok: false, "no admin API at \(admin) (\(error))",
+                fix: runtime.config.agent.platform == .freebsd ? "service caddy start" : "start caddy (systemctl start caddy)")
+        }
+    }
+
+    /// The route resolver Caddy asks where each app lives answers.
+    func resolverCheck() -> HostCheck {
+        let resolver = runtime.config.caddy.resolver
+        do {
+            _ = try RouteResolver.lookup(app: runtime.config.apps.first?.name ?? "jailpilot", at: resolver)
+            return HostCheck("route resolver", ok: true, "answers at \(resolver)")
+        } catch {
+            return HostCheck(
+                "route resolver", ok: false, "no answer at \(resolver): \(error)",
+                fix: runtime.config.agent.platform == .freebsd
+                    ? "sysrc jailpilot_resolver_enable=YES && service jailpilot_resolver start"
+                    : "run jailpilot resolver -c \(runtime.config.sourcePath) as a service")
+        }
+    }
+
+    /// Every SSH remote's host is in known_hosts (the agent never trusts a key on first use).
+    func knownHostsChecks() -> [HostCheck] {
+        let file = runtime.config.agent.knownHosts
+        let known = KnownHosts.load(path: file)
+        return runtime.config.apps.compactMap { app in
+            guard let (host, port) = Self.sshHost(app.repo) else { return nil }
+            let ok = known.verify(host: host, port: port, key: []) != .unknownHost
+            let name = port == 22 ? host : "[\(host)]:\(port)"
+            return HostCheck(
+                "known_hosts for \(app.name)", ok: ok, ok ? "\(name) is in \(file)" : "\(name) is not in \(file)",
+                fix: "ssh-keyscan -p \(port) \(host) >> \(file)   (then compare the key with the forge's published fingerprint)")
+        }
+    }
+
+    /// The host and port of an `ssh://user@host:port/path` or `user@host:path` remote; nil for others.
+    static func sshHost(_ url: String) -> (String, Int)? {
+        if url.hasPrefix("ssh://") {
+            let authority = url.dropFirst("ssh://".count).prefix { $0 != "/" }
+            let hostPort = authority.split(separator: "@").last.map(String.init) ?? ""
+            let parts = hostPort.split(separator: ":")
+            guard let host = parts.first.map(String.init), !host.isEmpty else { return nil }
+            return (host, parts.count > 1 ? Int(parts[1]) ?? 22 : 22)
+        }
+        guard !url.contains("://"), let colon = url.firstIndex(of: ":") else { return nil }
+        let host = url[..<colon].split(separator: "@").last.map(String.init) ?? ""
+        return host.isEmpty ? nil : (host, 22)
+    }
+}

@@ -1,0 +1,184 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// The FreeBSD driver on hosts at each stage a real one passes through (the stand-in models the
+/// state FreeBSD's tools depend on: kern.racct.enable read at boot only, pf loaded or not,
+/// anchors evaluated only when a rule reaches them, 14.3's jexec flags): a fresh host, one
+/// bootstrapped but not rebooted, and a ready one. Each failure `doctor` can report is provoked.
+@Suite(.serialized, .enabled(if: canStandIn, "needs root, python3, go and setpriv"))
+struct FreeBSDHostTests {
+    /// The checks by name.
+    func doctor(_ world: FreeBSDWorld) async -> [String: HostCheck] {
+        Dictionary(await Doctor(runtime: world.runtime).checks().map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    func agentLog(_ world: FreeBSDWorld) -> String {
+        (try? String(contentsOfFile: world.runtime.config.agent.logFile ?? "", encoding: .utf8)) ?? ""
+    }
+
+    @Test func aFreshHostDeploysWithoutLimitsOrPolicyAndSaysSoOnce() async throws {
+        try await FreeBSDWorld.with(stage: .fresh) { world in
+            let first = try await world.deployed("one")
+            #expect(await world.fetch(first) == "one", "no reboot needed for a first deploy")
+            #expect(world.standIn.rctlRules.isEmpty)
+            let console = try String(
+                contentsOfFile: "\(world.standIn.root)/var/log/jail_console_\(first.name).log", encoding: .utf8)
+            #expect(console.contains("limits of \(first.name) not enforced"), "the jail's console log says why")
+            let calls = world.standIn.lock.withLock { world.standIn.calls }
+            #expect(!calls.contains { $0.hasPrefix("pfctl -a jailpilot/jails") }, "pfctl would exit 1 without /dev/pf")
+            #expect(FileManager.default.fileExists(atPath: world.standIn.paths.pfJails), "the rules wait for pf")
+
+            _ = try await world.deployed("two")
+            let log = agentLog(world)
+            #expect(log.components(separatedBy: "event=host.not_enforced what=limits").count == 2, "logged once: \(log)")
+            #expect(log.components(separatedBy: "event=host.not_enforced what=\"network policy\"").count == 2)
+
+            let checks = await doctor(world)
+            #expect(checks["resource accounting"]?.ok == false)
+            #expect(
+                checks["resource accounting"]?.fix
+                    == "sysrc -f \(world.standIn.paths.loaderConf) kern.racct.enable=1 && shutdown -r now")
+            #expect(checks["pf loaded"]?.ok == false)
+            #expect(checks["jail resolver"]?.ok == false, "no resolv.conf in the template yet")
+            #expect(checks["go in the build template"]?.ok == false)
+            let host = try world.host
+            let gaps = await host.enforcementGaps().compactMap(\.gap)
+            #expect(gaps.contains { $0.hasPrefix("limits not enforced: kern.racct.enable=0") })
+        }
+    }
+
+    @Test func aBootstrappedHostAsksForTheRebootAndAppliesLimitsAfterIt() async throws {
+        try await FreeBSDWorld.with(stage: .bootstrapped) { world in
+            let live = try await world.deployed("one")
+            #expect(world.standIn.rctlRules.isEmpty, "accounting is a boot-only tunable")
+            var checks = await doctor(world)
+            #expect(checks["resource accounting"]?.ok == false)
+            #expect(checks["resource accounting"]?.fix == "shutdown -r now")
+            #expect(checks["pf loaded"]?.ok == true)
+            #expect(checks["pf anchor"]?.ok == true, "the bootstrap's pf.conf and pf.jailpilot.conf reach jailpilot/jails")
+            #expect(world.standIn.evaluatedAnchors.contains("jailpilot/jails"))
+
+            // The reboot: rc.d/jail starts the live release from its jail.conf, now with rules;
+            // pf comes back with pf.conf only, and the agent loads the jails' rules again.
+            let conf = "\(world.standIn.root)/etc/jail.conf.d/\(live.name).conf"
+            _ = try await world.standIn.run(Command("jail", ["-f", conf, "-r", live.name]))
+            try world.standIn.reboot()
+            #expect(try await world.standIn.run(Command("jail", ["-f", conf, "-c", live.name])).succeeded)
+            #expect(world.standIn.rctlRules.contains("jail:\(live.name):memoryuse:sigkill=\(world.app.limits.memory)"))
+            #expect(world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] } == nil)
+
+            let agent = try Agent(configPath: world.configPath, runner: world.standIn, freebsdPaths: world.standIn.paths)
+            let running = Task { await agent.run() }
+            let loaded = await eventually(.seconds(20)) {
+                world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] }?.isEmpty == false
+            }
+            await agent.stop()
+            await running.value
+            #expect(loaded, "regression: the agent reloads the policy at start, which a reboot emptied")
+            checks = await doctor(world)
+            for name in ["resource accounting", "pf loaded", "pf policy", "pf anchor", "dataset", "template", "interface"] {
+                #expect(checks[name]?.ok == true, "\(name): \(checks[name]?.text ?? "missing")")
+            }
+        }
+    }
+
+    @Test func aReadyHostEnforcesLimitsAndTheJailsPolicyThroughTheAnchor() async throws {
+        try await FreeBSDWorld.with(stage: .ready) { world in
+            let first = try await world.deployed("one")
+            let rules = world.standIn.rctlRules
+            #expect(rules.contains("jail:\(first.name):memoryuse:sigkill=\(world.app.limits.memory)"))
+            #expect(rules.contains("jail:\(first.name):pcpu:deny=\(world.app.limits.millicores / 10)"))
+            let policy = world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] } ?? []
+            // The host's own connections to a jail may carry the jail's address as source.
+            #expect(
+                policy.contains {
+                    $0.hasPrefix("pass in quick on lo0 proto tcp from \(first.address ?? "") to \(first.address ?? "")")
+                })
+            #expect(world.standIn.evaluatedAnchors.contains("jailpilot/jails"))
+
+            _ = try await world.deployed("two")
+            #expect(!world.standIn.rctlRules.contains { $0.hasPrefix("jail:\(first.name):") }, "jail -r removes its rules")
+            let host = try world.host
+            let gaps = await host.enforcementGaps()
+            #expect(gaps.isEmpty, "\(gaps.map(\.text))")
+            #expect(!agentLog(world).contains("host.not_enforced"))
+        }
+    }
+
+    @Test func anAnchorFileWithoutTheJailsRuleIsReportedAsNotEvaluated() async throws {
+        try await FreeBSDWorld.with(stage: .ready) { world in
+            // What earlier bootstraps wrote: the nat rule only, so pf never evaluated jailpilot/jails.
+            let anchorFile = "\(world.standIn.root)/etc/pf.jailpilot.conf"
+            try FileIO.replace(anchorFile, text: "nat on vtnet0 inet from \(world.standIn.network) to any -> (vtnet0)\n")
+            _ = try world.standIn.pfctl(["-f", "\(world.standIn.root)/etc/pf.conf"])
+            _ = try await world.deployed("one")
+            #expect(!world.standIn.evaluatedAnchors.contains("jailpilot/jails"))
+            let check = try #require(await doctor(world)["pf anchor"])
+            #expect(!check.ok && check.degrades == "network policy")
+            #expect(check.fix?.contains("anchor \"jails\"") == true)
+            let host = try world.host
+            let gaps = await host.enforcementGaps().compactMap(\.gap)
+            #expect(gaps.contains { $0.hasPrefix("network policy not enforced: no rule reaches") })
+        }
+    }
+
+    @Test func eachMissingPrerequisiteIsAFailingCheckWithItsFix() async throws {
+        try await FreeBSDWorld.with(stage: .ready) { world in
+            let standIn = world.standIn
+            standIn.lock.withLock {
+                standIn.datasets["\(standIn.pool)/containers"] = nil
+                standIn.datasets["\(standIn.pool)/builds"] = nil
+                standIn.snapshots["\(standIn.pool)/templates/\(standIn.template)@base"] = nil
+                standIn.snapshots["\(standIn.pool)/templates/\(standIn.buildTemplate)@base"] = nil
+                standIn.hasLo1 = false
+                standIn.available = 10 << 20
+            }
+            unlink(standIn.paths.pfDevice)
+            try FileIO.replace("\(standIn.hostDir)/sysctl/kern.racct.enable", text: "0\n")
+            try FileIO.replace(standIn.paths.loaderConf, text: "")
+            try FileIO.replace(
+                "\(standIn.mountpoint)/templates/\(standIn.template)/etc/resolv.conf", text: "nameserver 127.0.0.1\n")
+            let checks = await doctor(world)
+            for name in [
+                "dataset", "template", "interface", "pool space", "jail resolver", "resource accounting", "pf loaded",
+                "build template", "builds dataset", "caddy", "route resolver",
+            ] {
+                let check = try #require(checks[name], "no check named \(name)")
+                #expect(!check.ok, "\(name) should fail: \(check.text)")
+                #expect(check.fix?.isEmpty == false, "\(name) says how to mend it")
+            }
+            #expect(checks["jail resolver"]?.detail.contains("127.0.0.1") == true)
+            #expect(checks["interface"]?.fix?.contains("--address \(IPv4Network(standIn.network)?.host(1) ?? "")") == true)
+        }
+    }
+
+    @Test func jexecOf14_3RefusesTheWorkingDirectoryFlag() async throws {
+        try await FreeBSDWorld.with { world in
+            let refused = try await world.standIn.run(Command("jexec", ["-d", "/", "-U", "root", "none", "/bin/true"]))
+            #expect(!refused.succeeded && refused.stderrText.contains("illegal option -- d"))
+        }
+    }
+
+    @Test func rctlInPrestartFailsTheJailOnAHostWithoutAccounting() async throws {
+        // What every jail.conf did before jail-limits: jail(8) refuses the jail when rctl fails.
+        try await FreeBSDWorld.with(stage: .fresh) { world in
+            let root = "\(world.standIn.mountpoint)/templates/\(world.standIn.template)"
+            let conf = "\(world.scratch.path)/direct.conf"
+            try FileIO.replace(
+                conf,
+                text: """
+                    direct {
+                        path = "\(root)";
+                        ip4.addr = "\(IPv4Network(world.standIn.network)?.host(9) ?? "")";
+                        persist;
+                        exec.prestart = "/usr/bin/rctl -a jail:direct:memoryuse:sigkill=1000000";
+                    }
+
+                    """)
+            let result = try await world.standIn.run(Command("jail", ["-f", conf, "-c", "direct"]))
+            #expect(!result.succeeded && result.stderrText.contains("exec.prestart"))
+            #expect(world.standIn.running("direct") == nil)
+        }
+    }
+}
