@@ -12,6 +12,7 @@ import Testing
             ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/\(dir)")) ?? [])
                 .filter { !$0.hasSuffix(".conf") }
                 .map { "\(root)/\(dir)/\($0)" }
+                .filter { !FileIO.isDirectory($0) && !$0.hasSuffix(".py") }
         } + ["\(root)/.ci/run"]
     }
 
@@ -27,9 +28,12 @@ import Testing
     @Test(.enabled(if: have("shellcheck"), "needs shellcheck"))
     func everyScriptPassesShAndShellcheck() async throws {
         for script in Self.scripts {
-            let syntax = try await HostProcessRunner().run(Command("sh", ["-n", script]))
-            #expect(syntax.succeeded, "sh -n \(script): \(syntax.stderrText)")
-            let lint = try await HostProcessRunner().run(Command("shellcheck", ["-s", "sh", script]))
+            // POSIX sh unless the script says bash on its first line.
+            let firstLine = (try String(contentsOfFile: script, encoding: .utf8)).prefix { $0 != "\n" }
+            let shell = firstLine.hasSuffix("bash") ? "bash" : "sh"
+            let syntax = try await HostProcessRunner().run(Command(shell, ["-n", script]))
+            #expect(syntax.succeeded, "\(shell) -n \(script): \(syntax.stderrText)")
+            let lint = try await HostProcessRunner().run(Command("shellcheck", ["-s", shell, script]))
             #expect(lint.succeeded, "shellcheck \(script):\n\(lint.stdoutText)")
         }
     }
@@ -80,6 +84,20 @@ import Testing
                     of: "${STAGEDIR}", with: ""))
         }
         #expect(Set(staged) == Set(plist.map { String($0) }), "installed: \(staged.sorted())\nplist: \(plist.sorted())")
+    }
+
+    @Test func thePackageRunsWithoutSwiftAndKeepsTheOperatorsFiles() throws {
+        let text = try makefile()
+        let plist = try String(contentsOfFile: "\(Self.port)/pkg-plist", encoding: .utf8)
+        // Regression: the runtime was linked dynamically while swift6 is only a build dependency.
+        #expect(text.contains("--static-swift-stdlib"))
+        #expect(
+            !text.contains("RUN_DEPENDS=\tswift")
+                && !text.split(separator: "\n").contains { $0.hasPrefix("RUN_DEPENDS") && $0.contains("swift6") })
+        for file in ["etc/jailpilot/agent.conf.sample", "etc/newsyslog.conf.d/jailpilot.conf.sample"] {
+            #expect(plist.contains("@sample \(file)\n"), "\(file) is the operator's once installed")
+        }
+        #expect(text.contains("'s|/usr/local/|${PREFIX}/|g' ${WRKSRC}/rc.d/jailpilot ${WRKSRC}/rc.d/jailpilot_resolver"))
     }
 
     @Test func theDependencyRewriteMatchesPackageSwift() throws {

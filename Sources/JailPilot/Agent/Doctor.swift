@@ -91,3 +91,8 @@ public struct Doctor: Sendable {
         return host.isEmpty ? nil : (host, 22)
     }
 }
+
+/// Test access to the remote parsing `Doctor` uses.
+public enum DoctorProbe {
+    public static func sshHost(_ url: String) -> String? { Doctor.sshHost(url).map { "\($0.0):\($0.1)" } }
+}
