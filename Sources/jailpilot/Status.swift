@@ -22,7 +22,11 @@ struct Status: AsyncParsableCommand {
                     app, store: runtime.store, mirror: runtime.layout.mirror(app.name), resolver: runtime.config.caddy.resolver))
         }
         // What the host leaves unenforced now (`jailpilot doctor` has the fixes).
-        let gaps = (try? await runtime.jailHost().enforcementGaps())?.compactMap(\.gap) ?? []
+        // Asked of this host only when it is the platform agent.conf configures.
+        var gaps: [String] = []
+        if runtime.config.agent.platform == PlatformKind.current, let host = try? runtime.jailHost() {
+            gaps = await host.enforcementGaps().compactMap(\.gap)
+        }
         for index in statuses.indices { statuses[index].host = gaps }
         if json {
             let encoder = JSONEncoder()

@@ -67,6 +67,8 @@ struct FreeBSDHostTests {
             #expect(try await world.standIn.run(Command("jail", ["-f", conf, "-c", live.name])).succeeded)
             #expect(world.standIn.rctlRules.contains("jail:\(live.name):memoryuse:sigkill=\(world.app.limits.memory)"))
             #expect(world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] } == nil)
+            let emptied = await doctor(world)["pf policy"]
+            #expect(emptied?.ok == false && emptied?.fix?.hasPrefix("pfctl -a jailpilot/jails -f ") == true)
 
             let agent = try Agent(configPath: world.configPath, runner: world.standIn, freebsdPaths: world.standIn.paths)
             let running = Task { await agent.run() }
@@ -149,6 +151,11 @@ struct FreeBSDHostTests {
                 #expect(check.fix?.isEmpty == false, "\(name) says how to mend it")
             }
             #expect(checks["jail resolver"]?.detail.contains("127.0.0.1") == true)
+            #expect(checks["resource accounting"]?.fix?.hasPrefix("sysrc -f ") == true)
+            // A kernel built without RACCT has no such sysctl at all.
+            unlink("\(standIn.hostDir)/sysctl/kern.racct.enable")
+            let kernel = try #require(await doctor(world)["resource accounting"])
+            #expect(!kernel.ok && kernel.fix?.contains("options RACCT") == true)
             #expect(checks["interface"]?.fix?.contains("--address \(IPv4Network(standIn.network)?.host(1) ?? "")") == true)
         }
     }

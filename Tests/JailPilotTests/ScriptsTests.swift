@@ -38,6 +38,17 @@ import Testing
         }
     }
 
+    /// Regressions in what the bootstrap writes, read from its text (it runs on FreeBSD only;
+    /// FreeBSDHostTests loads its pf files into the stand-in).
+    @Test func freebsdBootstrapGuardsLocaltimeAndKeepsTheOperatorsAnchorLines() throws {
+        let text = try String(contentsOfFile: "\(Self.root)/scripts/bootstrap-freebsd-host", encoding: .utf8)
+        // /etc/localtime exists only where tzsetup ran: an unguarded cp aborted the bootstrap (set -e).
+        let copy = try #require(text.split(separator: "\n").first { $0.contains("cp /etc/localtime") })
+        #expect(copy.contains("[ -e /etc/localtime ]"), "\(copy)")
+        // /etc/pf.jailpilot.conf was rewritten whole when it differed, dropping an operator's lines.
+        #expect(text.contains("append_line /etc/pf.jailpilot.conf \"$line\""))
+    }
+
     @Test func freebsdBootstrapExplainsEveryOption() async throws {
         let help = try await HostProcessRunner().run(Command("\(Self.root)/scripts/bootstrap-freebsd-host", ["-h"]))
         #expect(help.succeeded)
