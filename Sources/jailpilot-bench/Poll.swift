@@ -5,9 +5,8 @@ import JailPilot
 func cpuSeconds() -> Double {
     func s(_ t: timeval) -> Double { Double(t.tv_sec) + Double(t.tv_usec) / 1e6 }
     var total = 0.0
-    for who in [RUSAGE_SELF, RUSAGE_CHILDREN] {
-        var usage = rusage()
-        getrusage(__rusage_who_t(who.rawValue), &usage)
+    for children in [false, true] {
+        let usage = resourceUsage(children: children)
         total += s(usage.ru_utime) + s(usage.ru_stime)
     }
     return total
@@ -39,15 +38,9 @@ func benchPoll(url: String, iterations: Int) async throws {
     print(String(format: "ratio libgit2/subprocess: cpu %.2f, wall %.2f", libgit2.cpu / git.cpu, libgit2.wall / git.wall))
 }
 
-/// Anonymous memory of this process in kB (Linux /proc), for leak checks.
-func rssAnonKB() -> Int {
-    let status = (try? String(contentsOfFile: "/proc/self/status", encoding: .utf8)) ?? ""
-    let line = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") } ?? ""
-    return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
-}
-
 /// `poll-memory URL N`: anonymous memory over two rounds of N libgit2 ref listings, and over the
-/// same rounds of the wrappers alone (`blocking`, `withDeadline`), to tell warm-up from a leak.
+/// same rounds of the wrappers alone (`blocking`, `withDeadline`), to tell warm-up from a leak
+/// (leakCheckMemoryKiB(): on FreeBSD, without /proc, the peak resident size instead).
 func benchPollMemory(url: String, iterations: Int) async throws {
     let refs = RemoteRefs()
     var access = RemoteAccess(url: url)
@@ -55,11 +48,11 @@ func benchPollMemory(url: String, iterations: Int) async throws {
     // that they are gone by the time each round is measured.
     access.listTimeout = .seconds(1)
     func rounds(_ label: String, count: Int = iterations, _ body: () async throws -> Void) async throws {
-        var marks = [rssAnonKB()]
+        var marks = [leakCheckMemoryKiB()]
         for _ in 0..<2 {
             for _ in 0..<count { try await body() }
             try await Task.sleep(for: .seconds(2))  // let deadline timers fire
-            marks.append(rssAnonKB())
+            marks.append(leakCheckMemoryKiB())
         }
         let perCall = Double((marks[2] - marks[1]) * 1024) / Double(count)
         print(

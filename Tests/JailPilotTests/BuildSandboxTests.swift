@@ -153,10 +153,11 @@ final class TCPRecorder: @unchecked Sendable {
     private var count = 0
 
     init(address bindAddress: String = "127.0.0.1") throws {
-        let sock = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        let sock = socket(AF_INET, socketStream, 0)
         var address = sockaddr_in()
         address.sin_family = sa_family_t(AF_INET)
-        address.sin_addr.s_addr = inet_addr(bindAddress)
+        guard let ip = IPv4Network.socketAddress(bindAddress) else { throw POSIXError(.EINVAL) }
+        address.sin_addr = ip
         var one: Int32 = 1
         setsockopt(sock, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
         _ = withUnsafePointer(to: &address) {

@@ -1,3 +1,5 @@
+import Glibc
+
 /// An IPv4 network in CIDR form, e.g. `172.16.0.0/12`.
 public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
     /// The network address as a 32-bit number (host bits zero).
@@ -55,6 +57,13 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
 }
 
 extension IPv4Network {
+    /// A dotted quad (`127.0.0.1`) as a sockaddr_in's `sin_addr` (network byte order); `nil` when
+    /// malformed. Parsed here, not by inet_pton(3) or inet_addr(3): FreeBSD's <arpa/inet.h>
+    /// defines those as macros (`#define inet_pton __inet_pton`), which Swift does not import.
+    public static func socketAddress(_ text: String) -> in_addr? {
+        parse(text).map { in_addr(s_addr: $0.bigEndian) }
+    }
+
     /// Every `inet A.B.C.D` in `ip -o -4 addr` or `ifconfig` output.
     /// Used by both drivers to find addresses held on the host.
     static func inetAddresses(_ text: String) -> Set<String> {

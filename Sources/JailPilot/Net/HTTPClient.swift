@@ -132,9 +132,10 @@ public struct HTTPClient: Sendable {
             var address = sockaddr_in()
             address.sin_family = sa_family_t(AF_INET)
             address.sin_port = in_port_t(UInt16(truncatingIfNeeded: port).bigEndian)
-            guard inet_pton(AF_INET, host, &address.sin_addr) == 1 else {
+            guard let ip = IPv4Network.socketAddress(host) else {
                 throw HTTPError(endpoint: "\(endpoint)", message: "not an IPv4 address")
             }
+            address.sin_addr = ip
             (fd, rc) = try startConnect(family: AF_INET, to: &address, endpoint: endpoint)
         case .unix(let path):
             var address = sockaddr_un()

@@ -1,6 +1,8 @@
 // The only file that differs by operating system: posix_spawn's handle types are structs on
-// glibc and opaque pointers on FreeBSD and Darwin, and glibc declares the socket types as enum
-// cases where FreeBSD has plain #defines. Everything else is shared POSIX.
+// glibc and opaque pointers on FreeBSD and Darwin, glibc declares the socket types and
+// getrusage's `who` as enum cases where FreeBSD has plain #defines, and only Linux has
+// /proc/self/status. Everything else is shared POSIX. (scripts/check-freebsd type-checks the
+// FreeBSD side of each #if on Linux.)
 //
 // Sockets are close-on-exec from their creation (SOCK_CLOEXEC, socket(2) on both systems): a
 // jail supervisor the agent spawns must not inherit the resolver's socket, or a killed agent's
@@ -32,23 +34,50 @@ import CSpawn
 
 #if os(Linux)
     /// SOCK_STREAM as the Int32 socket(2) takes (glibc: an enum `__socket_type`), close-on-exec.
-    let socketStream = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
+    public let socketStream = Int32(SOCK_STREAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
     /// SOCK_DGRAM as the Int32 socket(2) takes, close-on-exec.
     let socketDatagram = Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_CLOEXEC.rawValue)
     typealias SpawnFileActions = posix_spawn_file_actions_t
     typealias SpawnAttributes = posix_spawnattr_t
     private func makeFileActions() -> SpawnFileActions { SpawnFileActions() }
     private func makeAttributes() -> SpawnAttributes { SpawnAttributes() }
+    /// getrusage(2)'s `who` as the Int32 it takes (glibc: an enum `__rusage_who`).
+    private let rusageSelf = __rusage_who_t(RUSAGE_SELF.rawValue)
+    private let rusageChildren = __rusage_who_t(RUSAGE_CHILDREN.rawValue)
 #else
     /// SOCK_STREAM as the Int32 socket(2) takes (FreeBSD: `#define SOCK_STREAM 1`), close-on-exec.
-    let socketStream = SOCK_STREAM | SOCK_CLOEXEC
+    public let socketStream = SOCK_STREAM | SOCK_CLOEXEC
     /// SOCK_DGRAM as the Int32 socket(2) takes, close-on-exec.
     let socketDatagram = SOCK_DGRAM | SOCK_CLOEXEC
     typealias SpawnFileActions = posix_spawn_file_actions_t?
     typealias SpawnAttributes = posix_spawnattr_t?
     private func makeFileActions() -> SpawnFileActions { nil }
     private func makeAttributes() -> SpawnAttributes { nil }
+    /// getrusage(2)'s `who` (FreeBSD: `#define RUSAGE_SELF 0`).
+    private let rusageSelf = RUSAGE_SELF
+    private let rusageChildren = RUSAGE_CHILDREN
 #endif
+
+/// getrusage(2) of this process, or of its reaped children.
+public func resourceUsage(children: Bool = false) -> rusage {
+    var usage = rusage()
+    getrusage(children ? rusageChildren : rusageSelf, &usage)
+    return usage
+}
+
+/// This process's memory in KiB, for leak checks; -1 when it cannot be read. On Linux its
+/// anonymous resident memory (RssAnon in /proc/self/status), which falls again when memory is
+/// freed; FreeBSD mounts no /proc by default, so there its peak resident size (getrusage's
+/// ru_maxrss, in KiB on both systems), which only grows, but grows with a leak.
+public func leakCheckMemoryKiB() -> Int {
+    #if os(Linux)
+        let status = (try? FileIO.readText("/proc/self/status")) ?? ""
+        let line = status.split(separator: "\n").first { $0.hasPrefix("RssAnon:") } ?? ""
+        return Int(line.split(separator: " ").dropFirst().first ?? "") ?? -1
+    #else
+        return Int(resourceUsage().ru_maxrss)
+    #endif
+}
 
 /// Low-level spawn: a new process group, default signal handling, the given fds as stdio.
 enum Spawn {

@@ -63,9 +63,10 @@ public final class RouteResolver: @unchecked Sendable {
         var sin = sockaddr_in()
         sin.sin_family = sa_family_t(AF_INET)
         sin.sin_port = port.bigEndian
-        guard inet_pton(AF_INET, String(address[..<colon]), &sin.sin_addr) == 1 else {
+        guard let ip = IPv4Network.socketAddress(String(address[..<colon])) else {
             throw HTTPError(endpoint: address, message: "resolver host must be an IPv4 address")
         }
+        sin.sin_addr = ip
         return sin
     }
 

@@ -69,7 +69,7 @@ extension FreeBSDStandIn {
     /// `[-a ANCHOR] -s rules`. Every use opens /dev/pf first and exits 1 without it.
     func pfctl(_ argv: [String], loading: Bool = false) throws -> ProcessResult {
         if loading, !FileManager.default.fileExists(atPath: pfDevice) {
-            FileManager.default.createFile(atPath: pfDevice, contents: nil)  // kldload pf
+            _ = FileManager.default.createFile(atPath: pfDevice, contents: nil)  // kldload pf
         }
         guard FileManager.default.fileExists(atPath: pfDevice) else {
             return fail("pfctl: /dev/pf: No such file or directory")

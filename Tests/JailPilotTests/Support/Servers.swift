@@ -7,11 +7,11 @@ import JailPilot
 
 /// A free TCP port on 127.0.0.1 (bound, read, released).
 func freePort() -> Int {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, socketStream, 0)
     defer { close(fd) }
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_addr = IPv4Network.socketAddress("127.0.0.1")!
     address.sin_port = 0
     var length = socklen_t(MemoryLayout<sockaddr_in>.size)
     _ = withUnsafeMutablePointer(to: &address) {
@@ -25,13 +25,13 @@ func freePort() -> Int {
 
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
 func listening(_ port: Int) -> Bool {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    let fd = socket(AF_INET, socketStream, 0)
     defer { close(fd) }
     var limit = timeval(tv_sec: 0, tv_usec: 300_000)  // a connect that hangs counts as not listening
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
     var address = sockaddr_in()
     address.sin_family = sa_family_t(AF_INET)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    address.sin_addr = IPv4Network.socketAddress("127.0.0.1")!
     address.sin_port = in_port_t(UInt16(port).bigEndian)
     return withUnsafeMutablePointer(to: &address) {
         $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
