@@ -89,6 +89,11 @@ import Testing
                 "mount += \"/usr/local/jails/data/hello /usr/local/jails/containers/hello_3f2c1e0a9b7d/var/db/hello nullfs rw 0 0\";"
             ))
         #expect(text.contains("zfs snapshot zroot/jails/data/hello@3f2c1e0a9b7d-20261118T"))
+        // Regression: the data volume is nobody's own group (65534, as daemon -u gives the app),
+        // while the release step and the log used nogroup (65533 on FreeBSD, etc/group).
+        #expect(text.contains("chown 65534:65534 /usr/local/jails/data/hello"))
+        #expect(!text.contains("nogroup"), "one group for everything the app writes")
+        #expect(text.contains("chroot -G nobody -g nobody -u nobody /"))
         try await expectGolden(text, "freebsd-data.txt")
     }
     @Test func rollbackToAStoppedReleasePlan() async throws { try await expectGolden(plan(.rollback), "freebsd-rollback.txt") }
