@@ -16,6 +16,16 @@ import Testing
         #expect(events[0].fields.first?.1 == "two words")
     }
 
+    @Test func theEventsTableKeepsTheNewestRows() throws {
+        let state = try Scratch("store")
+        let store = try StateStore(stateDir: state.path)
+        for i in 0..<25 { try store.record(Event(app: "hello", name: "poll.\(i)")) }
+        #expect(try store.capEvents(keeping: 10) == 15)
+        let events = try store.events(app: "hello", limit: 100)
+        #expect(events.map(\.name) == (15..<25).map { "poll.\($0)" })
+        #expect(try store.capEvents(keeping: 10) == 0)
+    }
+
     @Test(.enabled(if: have("python3"), "needs python3 to hold the lock"))
     func lockedDatabaseIsRefusedWithAClearMessage() async throws {
         let state = try Scratch("store")

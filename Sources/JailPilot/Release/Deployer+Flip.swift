@@ -148,6 +148,11 @@ extension Deployer {
             log.emit(app: app.name, sha: release.sha, "release.destroyed")
         }
         try await pruneSnapshots(app)
+        do { try pruneState(app) } catch {
+            log.emitOnce(
+                key: "state.prune_failed \(app.name)",
+                Event(app: app.name, name: "state.prune_failed", fields: [("error", "\(error)")]))
+        }
     }
 
     /// The jail spec of an existing release (its artifact stays where the build put it).

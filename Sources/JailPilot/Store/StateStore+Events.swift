@@ -42,6 +42,19 @@ extension StateStore {
         }
     }
 
+    /// Deletes all but the newest `keeping` events; returns how many went.
+    @discardableResult
+    public func capEvents(keeping: Int) throws -> Int {
+        try locked { db in
+            let newest = try db.query("SELECT COALESCE(MAX(id), 0) FROM events").first?[0].int ?? 0
+            guard newest > Int64(keeping) else { return 0 }
+            let before = try db.query("SELECT COUNT(*) FROM events").first?[0].int ?? 0
+            try db.query("DELETE FROM events WHERE id <= ?", [.int(newest - Int64(keeping))])
+            let after = try db.query("SELECT COUNT(*) FROM events").first?[0].int ?? 0
+            return Int(before - after)
+        }
+    }
+
     /// The newest `limit` events of `app`, oldest first.
     public func events(app: String, limit: Int = 100) throws -> [Event] {
         try locked { db in
