@@ -16,6 +16,27 @@ import Testing
         #expect(events[0].fields.first?.1 == "two words")
     }
 
+    @Test func theStoreRefusesAMoveTheTransitionTableDoesNotAllow() throws {
+        let state = try Scratch("store")
+        let store = try StateStore(stateDir: state.path)
+        let sha = String(repeating: "a", count: 40)
+        let release = try store.createRelease(app: "hello", sha: sha, state: .built, address: "10.0.0.2")
+        // A build that skipped its health gate never goes live.
+        #expect(throws: ReleaseTransitionError.self) { try store.update(release, state: .live) }
+        #expect(throws: ReleaseTransitionError.self) { _ = try store.flip(to: release, from: nil) }
+        #expect(try store.release(id: release.id)?.state == .built, "nothing was written")
+        var moved = release
+        for next in [ReleaseState.provisioned, .starting, .healthy] { moved = try store.update(moved, state: next) }
+        let live = try store.flip(to: moved, from: nil)
+        #expect(live.state == .live)
+        try store.update(live, state: .destroyed)
+        // A destroyed release never comes back, even from a stale copy that says it is live.
+        let error = #expect(throws: ReleaseTransitionError.self) { try store.update(live, state: .retired) }
+        #expect(error?.from == .destroyed && error?.description.contains("cannot go from destroyed to retired") == true)
+        for from in ReleaseState.allCases { #expect(from.canMove(to: from) == (true), "\(from) may stay") }
+        #expect(!ReleaseState.failed.canMove(to: .live) && !ReleaseState.provisioned.canMove(to: .live))
+    }
+
     @Test func theEventsTableKeepsTheNewestRows() throws {
         let state = try Scratch("store")
         let store = try StateStore(stateDir: state.path)

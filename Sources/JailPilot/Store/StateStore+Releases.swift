@@ -29,6 +29,7 @@ extension StateStore {
         phases: [(String, Double)]? = nil
     ) throws -> Release {
         try locked { db in
+            try Self.requireMove(db, release.id, to: state)
             var sets = ["state = ?", "updated = ?"]
             var values: [SQLValue] = [.text(state.rawValue), .real(Date().timeIntervalSince1970)]
             if let address { sets.append("address = ?"); values.append(address.map(SQLValue.text) ?? .null) }
@@ -66,6 +67,14 @@ extension StateStore {
     /// The live release of `app`, if any.
     public func live(app: String) throws -> Release? {
         try releases(app: app).first { $0.state == .live }
+    }
+
+    /// Throws unless the row's current state (not a caller's copy of it) may move to `state`.
+    static func requireMove(_ db: SQLiteConnection, _ id: Int64, to state: ReleaseState) throws {
+        guard let current = try release(db, id: id) else { return }
+        guard current.state.canMove(to: state) else {
+            throw ReleaseTransitionError(release: "\(current.name) (id \(id))", from: current.state, to: state)
+        }
     }
 
     static func release(_ db: SQLiteConnection, id: Int64) throws -> Release? {
@@ -127,6 +136,8 @@ extension StateStore {
     public func flip(to release: Release, from old: Release?, probation: Bool = false) throws -> Release {
         let now = Date().timeIntervalSince1970
         return try transaction { db in
+            if let old, old.id != release.id { try Self.requireMove(db, old.id, to: .standby) }
+            try Self.requireMove(db, release.id, to: .live)
             if let old, old.id != release.id {
                 try db.query(
                     "UPDATE releases SET state = ?, updated = ?, probation_of = NULL WHERE id = ?",
