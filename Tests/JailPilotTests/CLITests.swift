@@ -48,4 +48,79 @@ import Testing
         #expect(unknown.status != 0)
         #expect(unknown.stderrText.contains("0123456789ab"))
     }
+
+    /// Regression: the builder chowned every artifact to root, so a build by anyone else failed,
+    /// and said "stopped: chown …" as if the disk were full. Run as nobody, unsandboxed.
+    @Test(.enabled(if: isRoot && have("setpriv") && have("go"), "needs root (to become nobody), setpriv and go"))
+    func aBuildWithoutRootInstallsItsArtifact() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        let state = try Scratch("nonroot")
+        let repo = "\(state.path)/hello"
+        let git = HostProcessRunner()
+        _ = try await git.run(Command("git", ["init", "-q", "-b", "main", repo]))
+        try FileIO.replace("\(repo)/main.go", text: GoFixture.hello("nobody's"))
+        try FileIO.replace("\(repo)/go.mod", text: "module hello\n\ngo 1.19\n")
+        for args in [["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "one"]] {
+            _ = try await git.run(Command("git", ["-C", repo] + args))
+        }
+        let config = try state.write(
+            "agent.conf",
+            """
+            [agent]
+            platform = "linux"
+            state_dir = "\(state.path)/state"
+            log_file = ""
+            build_sandbox = false
+            [apps.hello]
+            repo = "file://\(repo)"
+            hostnames = ["hello.localhost"]
+            """)
+        try FileIO.makeDirectories("\(state.path)/state")
+        _ = try await git.run(Command("chown", ["-R", "65534:65534", state.path]))
+        chmod(state.path, 0o755)
+        let result = try await git.run(
+            Command(
+                "setpriv",
+                [
+                    "--reuid=65534", "--regid=65534", "--clear-groups", "env", "HOME=/tmp", Self.binary, "build", "-c", config,
+                    "hello",
+                ]),
+            timeout: .seconds(120))
+        #expect(result.status == 0, "\(result.stderrText)")
+        let artifact = result.stdoutText.trimmedWhitespace.split(separator: "\n").last.map(String.init) ?? ""
+        var info = stat()
+        #expect(stat(artifact, &info) == 0 && info.st_uid == 65534, "the artifact is the builder's: \(artifact)")
+        #expect(!result.stderrText.contains("stopped"), "no disk-full wording: \(result.stderrText)")
+    }
+
+    /// `jailpilot doctor` exits 1 and names each failing check with its fix.
+    @Test func doctorExitsNonZeroWithEachFailingCheck() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        let state = try Scratch("doctor-cli")
+        let config = try state.write(
+            "agent.conf",
+            """
+            [agent]
+            platform = "linux"
+            state_dir = "\(state.path)/state"
+            log_file = ""
+            build_sandbox = false
+            [jails]
+            mountpoint = "\(state.path)/none"
+            [caddy]
+            admin = "http://127.0.0.1:\(freePort())"
+            resolver = "127.0.0.1:\(freePort())"
+            [apps.hello]
+            repo = "https://forge.example/hello.git"
+            hostnames = ["hello.localhost"]
+            """)
+        let result = try await run(["doctor", "-c", config])
+        #expect(result.status == 1, "\(result.stdoutText)\(result.stderrText)")
+        #expect(result.stdoutText.contains("✗ caddy: no admin API at"))
+        #expect(result.stdoutText.contains("    fix: "))
+        #expect(result.stdoutText.contains("checks fail"))
+        let json = try await run(["doctor", "-c", config, "--json"])
+        let checks = try JSONSerialization.jsonObject(with: json.stdout) as? [[String: Any]]
+        #expect(checks?.contains { $0["name"] as? String == "template" && $0["ok"] as? Bool == false } == true)
+    }
 }

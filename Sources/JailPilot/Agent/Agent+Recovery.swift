@@ -4,7 +4,12 @@ extension Agent {
     /// After a crash or reboot: undo half-made releases, bring live releases back up, stop
     /// leftover standby releases and apply retention, so nothing is orphaned.
     func recover() async {
-        guard let deployer = try? deployer() else { return }
+        let deployer: Deployer
+        do { deployer = try self.deployer() } catch {
+            // Nothing can be recovered, restarted or swept without the driver: say so, never silently.
+            runtime.log.emit(app: "-", "recovery.skipped", [("error", "\(error)"), ("fix", "jailpilot doctor")])
+            return
+        }
         let store = runtime.store
         let log = runtime.log
         do {
@@ -80,6 +85,8 @@ extension Agent {
         let old = config
         config = new
         runtime = runtime.with(config: new)
+        // Every watcher's deployer, changed app or not, now derives routes and policy from this.
+        runtime.served.replace(with: routedApps)
         for app in old.apps where new.app(app.name) == nil {
             watchers[app.name]?.task.cancel()
             watchers[app.name] = nil

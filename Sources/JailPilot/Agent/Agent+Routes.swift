@@ -44,7 +44,9 @@ extension Agent {
         }
         guard routesApplied else { return await applyRoutes() }
         if let quiet = probeQuietUntil, ContinuousClock.now < quiet { return }
-        guard let router = try? deployer().router, await router.routesPresent(for: routedApps) == false else { return }
+        // The router alone: building the whole deployer (driver, owner marker) every second is waste.
+        let router = runtime.router()
+        guard await router.routesPresent(for: routedApps) == false else { return }
         do {
             if try await router.applyRoutes(for: routedApps) {
                 runtime.log.emit(

@@ -4,8 +4,17 @@ extension Agent {
     /// Starts (or restarts) the watcher of `app`.
     func startWatcher(_ app: AppConfig, pinChanged: Bool) {
         watchers[app.name]?.task.cancel()
+        let made = Result { try deployer() }
+        if case .failure(let error) = made {
+            runtime.log.emit(
+                app: app.name, "watcher.no_driver",
+                [
+                    ("error", "\(error)"),
+                    ("note", "polls go on; nothing deploys until the driver can be set up (jailpilot doctor)"),
+                ])
+        }
         let context = WatchContext(
-            app: app, runtime: runtime, deployer: try? deployer(), metrics: metrics, interval: config.agent.pollInterval,
+            app: app, runtime: runtime, deployer: try? made.get(), metrics: metrics, interval: config.agent.pollInterval,
             pinChanged: pinChanged)
         watchers[app.name] = (app, Task { await context.run() })
     }
@@ -91,7 +100,16 @@ struct WatchContext: Sendable {
     }
 
     func deploy(_ wanted: String, source: String) async throws {
-        guard let deployer else { return }
+        guard let deployer else {
+            log.emitOnce(
+                key: "deploy.no_driver \(app.name) \(wanted)",
+                Event(
+                    app: app.name, sha: wanted, name: "deploy.failed",
+                    fields: [
+                        ("error", "the jail driver could not be set up (see watcher.no_driver); restart the agent once fixed")
+                    ]))
+            return
+        }
         log.emit(app: app.name, sha: wanted, "release.detected", [("source", source)])
         let clock = ContinuousClock()
         let start = clock.now

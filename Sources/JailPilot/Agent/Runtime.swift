@@ -7,6 +7,8 @@ public struct Runtime: Sendable {
     public let runner: any ProcessRunning
     /// Where the FreeBSD driver finds /etc and /var/log (a test's scratch root under a stand-in).
     public let freebsdPaths: FreeBSDPaths
+    /// The apps the whole host serves now, shared with every copy made by `with(config:)`.
+    public let served: ServedApps
 
     /// Opens the state store under `config.agent.stateDir` and the agent log.
     public init(
@@ -19,11 +21,12 @@ public struct Runtime: Sendable {
         self.log = EventLog(path: config.agent.logFile, echo: echo, store: store)
         self.runner = runner
         self.freebsdPaths = freebsdPaths
+        self.served = ServedApps(config.apps)
     }
 
     private init(
         config: AgentConfig, layout: StateLayout, store: StateStore, log: EventLog, runner: any ProcessRunning,
-        freebsdPaths: FreeBSDPaths
+        freebsdPaths: FreeBSDPaths, served: ServedApps
     ) {
         self.config = config
         self.layout = layout
@@ -31,11 +34,14 @@ public struct Runtime: Sendable {
         self.log = log
         self.runner = runner
         self.freebsdPaths = freebsdPaths
+        self.served = served
     }
 
-    /// The same store, log and runner with a reloaded config (state_dir must not change).
+    /// The same store, log, runner and served apps with a reloaded config (state_dir must not
+    /// change); the caller updates `served`.
     public func with(config: AgentConfig) -> Runtime {
-        Runtime(config: config, layout: layout, store: store, log: log, runner: runner, freebsdPaths: freebsdPaths)
+        Runtime(
+            config: config, layout: layout, store: store, log: log, runner: runner, freebsdPaths: freebsdPaths, served: served)
     }
 
     /// The app called `name`, or an error listing the configured ones.

@@ -163,11 +163,16 @@ public struct Builder: Sendable {
             try FileIO.makeDirectories(destination)
             guard rename(output, artifact) == 0 else { throw FileIOError(operation: "rename", path: artifact, code: errno) }
             // The build user made it; from here on it is root's, and the build user cannot change it.
-            guard lchown(artifact, 0, 0) == 0, chmod(artifact, 0o755) == 0 else {
-                throw FileIOError(operation: "chown", path: artifact, code: errno)
-            }
+            // Without root (an unsandboxed build by a contributor) it is this user's already.
+            if geteuid() == 0, lchown(artifact, 0, 0) != 0 { throw FileIOError(operation: "chown", path: artifact, code: errno) }
+            guard chmod(artifact, 0o755) == 0 else { throw FileIOError(operation: "chmod", path: artifact, code: errno) }
         } catch let error as FileIOError {
-            throw fail(app, sha, .diskFull(app: app.name, sha: sha, detail: error.description), start: start, staging: staging)
+            // Only a full disk is a full disk: EPERM and the like are said as they are.
+            let failure: BuildError =
+                error.isDiskFull
+                ? .diskFull(app: app.name, sha: sha, detail: error.description)
+                : .cannotStart(app: app.name, sha: sha, detail: "cannot install the artifact: \(error)")
+            throw fail(app, sha, failure, start: start, staging: staging)
         }
         let took = clock.now - start
         try store.saveBuild(

@@ -1,9 +1,10 @@
 import FoundationEssentials
 
 extension Deployer {
-    /// What the jails may reach now: every release that holds an address, with its app's `reach`.
-    func networkPolicy() throws -> JailNetworkPolicy {
-        let apps = runtime.config.apps
+    /// What the jails may reach now: every release that holds an address, with its app's `reach`,
+    /// over every app the host serves now (not only those this deployer's config knew).
+    public func networkPolicy() throws -> JailNetworkPolicy {
+        let apps = runtime.served.all
         var members: [JailNetworkPolicy.Member] = []
         for app in apps {
             for release in try store.releases(app: app.name) where ![.destroyed, .failed].contains(release.state) {

@@ -137,9 +137,10 @@ public struct Deployer: Sendable {
 
     /// Applies Caddy's routes, failing before anything live is touched when Caddy is down.
     func ensureRoutes() async throws {
-        try router.writeCaddyfile(for: runtime.config.apps)
-        if try await router.applyRoutes(for: runtime.config.apps) {
-            log.emit(app: "-", "routes.applied", [("apps", runtime.config.apps.map(\.name).joined(separator: ","))])
+        let apps = runtime.served.all
+        try router.writeCaddyfile(for: apps)
+        if try await router.applyRoutes(for: apps) {
+            log.emit(app: "-", "routes.applied", [("apps", apps.map(\.name).joined(separator: ","))])
         }
     }
 
