@@ -97,14 +97,14 @@ import Testing
         #expect(Set(staged) == Set(plist.map { String($0) }), "installed: \(staged.sorted())\nplist: \(plist.sorted())")
     }
 
-    @Test func thePackageRunsWithoutSwiftAndKeepsTheOperatorsFiles() throws {
+    @Test func thePackageBringsSwiftsRuntimeAndKeepsTheOperatorsFiles() throws {
         let text = try makefile()
         let plist = try String(contentsOfFile: "\(Self.port)/pkg-plist", encoding: .utf8)
-        // Regression: the runtime was linked dynamically while swift6 is only a build dependency.
-        #expect(text.contains("--static-swift-stdlib"))
-        #expect(
-            !text.contains("RUN_DEPENDS=\tswift")
-                && !text.split(separator: "\n").contains { $0.hasPrefix("RUN_DEPENDS") && $0.contains("swift6") })
+        // Regression: the runtime is linked dynamically (SwiftPM ignores --static-swift-stdlib on
+        // FreeBSD, swift-package-manager#9779) while swift6 was only a build dependency.
+        #expect(text.contains("RUN_DEPENDS=\t${LOCALBASE}/swift6/lib/swift/freebsd/libswiftCore.so:lang/swift6"))
+        let flags = text.split(separator: "\n").first { $0.hasPrefix("SWIFT_FLAGS=") } ?? ""
+        #expect(!flags.contains("--static-swift-stdlib"), "ignored there: it would only mislead")
         for file in ["etc/jailpilot/agent.conf.sample", "etc/newsyslog.conf.d/jailpilot.conf.sample"] {
             #expect(plist.contains("@sample \(file)\n"), "\(file) is the operator's once installed")
         }
