@@ -46,7 +46,8 @@ import Testing
         let copy = try #require(text.split(separator: "\n").first { $0.contains("cp /etc/localtime") })
         #expect(copy.contains("[ -e /etc/localtime ]"), "\(copy)")
         // /etc/pf.jailpilot.conf was rewritten whole when it differed, dropping an operator's lines.
-        #expect(text.contains("append_line /etc/pf.jailpilot.conf \"$line\""))
+        #expect(text.contains("append_line /etc/pf.jailpilot.conf 'anchor \"jails\"'"))
+        #expect(text.components(separatedBy: "> /etc/pf.jailpilot.conf").count == 2, "written whole only when missing")
     }
 
     @Test func freebsdBootstrapExplainsEveryOption() async throws {
