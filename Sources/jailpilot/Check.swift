@@ -12,9 +12,9 @@ struct Check: AsyncParsableCommand {
             let config = try options.load()
             print("\(options.config): ok, \(config.apps.count) app(s): \(config.apps.map(\.name).joined(separator: ", "))")
             // On the host it configures, say what deploys would go on without (doctor has the rest).
-            if config.agent.platform == PlatformKind.current, let runtime = try? Runtime(config: config, echo: false),
-                let host = try? runtime.jailHost()
-            {
+            // Read-only: no state store or log is opened (check runs before the agent starts).
+            if config.agent.platform == PlatformKind.current {
+                let host = Runtime.jailHost(config: config, owner: OwnerID(id: "-", stateDir: config.agent.stateDir))
                 for gap in await host.enforcementGaps().compactMap(\.gap) { print("warning: \(gap) (jailpilot doctor)") }
             }
         } catch let error as ConfigError {

@@ -22,9 +22,9 @@ struct FreeBSDHostTests {
             let first = try await world.deployed("one")
             #expect(await world.fetch(first) == "one", "no reboot needed for a first deploy")
             #expect(world.standIn.rctlRules.isEmpty)
-            let console = try String(
-                contentsOfFile: "\(world.standIn.root)/var/log/jail_console_\(first.name).log", encoding: .utf8)
-            #expect(console.contains("limits of \(first.name) not enforced"), "the jail's console log says why")
+            // jail(8) gives exec.consolelog to commands in the jail only: the notice goes to syslog.
+            let syslog = try String(contentsOfFile: world.standIn.syslog, encoding: .utf8)
+            #expect(syslog.contains("jailpilot: limits of \(first.name) not enforced: resource accounting is off"))
             let calls = world.standIn.lock.withLock { world.standIn.calls }
             #expect(!calls.contains { $0.hasPrefix("pfctl -a jailpilot/jails") }, "pfctl would exit 1 without /dev/pf")
             #expect(FileManager.default.fileExists(atPath: world.standIn.paths.pfJails), "the rules wait for pf")
@@ -93,10 +93,14 @@ struct FreeBSDHostTests {
             #expect(rules.contains("jail:\(first.name):pcpu:deny=\(world.app.limits.millicores / 10)"))
             let policy = world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] } ?? []
             // The host's own connections to a jail may carry the jail's address as source.
+            let address = first.address ?? ""
             #expect(
                 policy.contains {
-                    $0.hasPrefix("pass in quick on lo0 proto tcp from \(first.address ?? "") to \(first.address ?? "")")
+                    $0.hasPrefix("pass in quick on lo0 proto tcp from \(address) to \(address) port \(world.port) ")
                 })
+            // Review finding: without the port, a jail reached the host's wildcard services (sshd
+            // on *:22) through its own address.
+            #expect(!policy.contains { $0.contains("from \(address) to \(address) ") && !$0.contains(" port \(world.port) ") })
             #expect(world.standIn.evaluatedAnchors.contains("jailpilot/jails"))
 
             _ = try await world.deployed("two")
@@ -122,6 +126,27 @@ struct FreeBSDHostTests {
             let host = try world.host
             let gaps = await host.enforcementGaps().compactMap(\.gap)
             #expect(gaps.contains { $0.hasPrefix("network policy not enforced: no rule reaches") })
+        }
+    }
+
+    @Test func pfLoadedButDisabledOrSkippingLo0IsNotEnforcing() async throws {
+        try await FreeBSDWorld.with(stage: .ready) { world in
+            let standIn = world.standIn
+            _ = try await world.deployed("one")
+            #expect(await doctor(world)["pf loaded"]?.ok == true)
+            // kldload pf without pfctl -e: the rules load, nothing is filtered.
+            standIn.lock.withLock { standIn.pfEnabled = false }
+            let disabled = try #require(await doctor(world)["pf loaded"])
+            #expect(!disabled.ok && disabled.fix == "sysrc pf_enable=YES && service pf start")
+            // pf.conf examples often skip lo0, which is all of a non-VNET jail's local traffic.
+            let conf = "\(standIn.root)/etc/pf.conf"
+            try FileIO.replace(conf, text: "set skip on lo0\n" + (try String(contentsOfFile: conf, encoding: .utf8)))
+            _ = try standIn.pfctl(["-f", conf])
+            let skipped = try #require(await doctor(world)["pf on lo0"])
+            #expect(!skipped.ok && skipped.degrades == "network policy")
+            let host = try world.host
+            let gaps = await host.enforcementGaps().map(\.name).sorted()
+            #expect(gaps == ["pf loaded", "pf on lo0"], "\(gaps)")
         }
     }
 

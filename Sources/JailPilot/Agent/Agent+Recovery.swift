@@ -31,6 +31,10 @@ extension Agent {
                 reason: "the agent stopped while the release was \(release.state.rawValue); undone at start")
             log.emit(app: release.app, sha: release.sha, "release.undone", [("was", release.state.rawValue)])
         }
+        // The jails' policy lives in the kernel (pf's anchor, nftables tables), which a reboot
+        // empties while rc.d/jail brings the live jails back by itself: load it again before
+        // anything else starts, so the jails are not unconfined for longer than needed.
+        do { try await deployer.syncNetworkPolicy() } catch { log.emit(app: "-", "policy.failed", [("error", "\(error)")]) }
         for app in config.apps {
             if let live = try? store.live(app: app.name) {
                 let spec = deployer.spec(live, app: app)
@@ -51,9 +55,6 @@ extension Agent {
                 }
             }
         }
-        // The jails' policy lives in the kernel (pf's anchor, nftables tables), which a reboot or
-        // a pf reload empties while rc.d/jail brings the live jails back by itself: load it again.
-        do { try await deployer.syncNetworkPolicy() } catch { log.emit(app: "-", "policy.failed", [("error", "\(error)")]) }
         // Every live release the store records, including apps no longer in agent.conf.
         // A store that cannot be read leaves the boot list as it is.
         do {
@@ -85,8 +86,6 @@ extension Agent {
         let old = config
         config = new
         runtime = runtime.with(config: new)
-        // Every watcher's deployer, changed app or not, now derives routes and policy from this.
-        runtime.served.replace(with: routedApps)
         for app in old.apps where new.app(app.name) == nil {
             watchers[app.name]?.task.cancel()
             watchers[app.name] = nil
@@ -108,6 +107,9 @@ extension Agent {
         {
             routesApplied = false
         }
+        // Every watcher's deployer, changed app or not, derives routes and policy from this: set
+        // once the removed apps that still run are in `retained`, never from half the change.
+        runtime.served.replace(with: routedApps)
         runtime.log.emit(
             app: "-", "config.reloaded", [("reason", reason), ("apps", new.apps.map(\.name).joined(separator: ","))])
     }

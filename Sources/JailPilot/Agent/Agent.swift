@@ -18,7 +18,7 @@ public actor Agent {
     let metrics: Metrics
     var watchers: [String: (app: AppConfig, task: Task<Void, Never>)] = [:]
     /// Apps removed from agent.conf that still have a live release: their routes stay.
-    var retained: [String: AppConfig] = [:] { didSet { runtime.served.replace(with: routedApps) } }
+    var retained: [String: AppConfig] = [:]
     var routesApplied = false
     var routesFailing = false
     /// The route table could not be repaired at the last tick (logged once until it can).

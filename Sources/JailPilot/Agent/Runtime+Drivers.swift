@@ -2,10 +2,18 @@
 extension Runtime {
     /// The jail driver `[agent] platform` names.
     public func jailHost() throws -> any JailHost {
-        let owner = try OwnerID.load(stateDir: config.agent.stateDir)
+        Self.jailHost(
+            config: config, owner: try OwnerID.load(stateDir: config.agent.stateDir), runner: runner, paths: freebsdPaths)
+    }
+
+    /// The driver for `config` without a runtime (no store, no log): for read-only checks.
+    public static func jailHost(
+        config: AgentConfig, owner: OwnerID, runner: any ProcessRunning = HostProcessRunner(),
+        paths: FreeBSDPaths = FreeBSDPaths()
+    ) -> any JailHost {
         switch config.agent.platform {
         case .linux: return LinuxJails(settings: config.jails, runner: runner, owner: owner)
-        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner, owner: owner, paths: freebsdPaths)
+        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner, owner: owner, paths: paths)
         }
     }
 

@@ -5,6 +5,8 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
     case noArtifact(app: String, sha: String, expected: String, log: String)
     case diskFull(app: String, sha: String, detail: String)
     case cannotStart(app: String, sha: String, detail: String)
+    /// The build succeeded but its binary could not be put in place.
+    case installFailed(app: String, sha: String, detail: String)
     /// The agent stopped (SIGTERM) while building: says nothing about the commit, which is built again.
     case cancelled(app: String, sha: String)
 
@@ -22,6 +24,8 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
             return "build of \(app) at \(sha.prefix(12)) stopped: \(detail); the staging directory was removed"
         case .cannotStart(let app, let sha, let detail):
             return "build of \(app) at \(sha.prefix(12)) could not start: \(detail)"
+        case .installFailed(let app, let sha, let detail):
+            return "build of \(app) at \(sha.prefix(12)) succeeded, but its binary could not be installed: \(detail)"
         case .cancelled(let app, let sha):
             return "build of \(app) at \(sha.prefix(12)) was stopped because the agent is stopping; it is built again next time"
         }
@@ -35,6 +39,7 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
         case .noArtifact: return "build wrote no binary"
         case .diskFull: return "disk full"
         case .cannotStart(_, _, let detail): return detail
+        case .installFailed(_, _, let detail): return "cannot install the binary: \(detail)"
         case .cancelled: return "cancelled: the agent is stopping"
         }
     }

@@ -171,7 +171,7 @@ public struct Builder: Sendable {
             let failure: BuildError =
                 error.isDiskFull
                 ? .diskFull(app: app.name, sha: sha, detail: error.description)
-                : .cannotStart(app: app.name, sha: sha, detail: "cannot install the artifact: \(error)")
+                : .installFailed(app: app.name, sha: sha, detail: "\(error)")
             throw fail(app, sha, failure, start: start, staging: staging)
         }
         let took = clock.now - start

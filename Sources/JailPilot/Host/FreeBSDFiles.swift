@@ -64,13 +64,24 @@ enum FreeBSDFiles {
         # Written by jailpilot: a release jail's rctl(8) rules, from its jail.conf
         # (exec.prestart: add JAIL RULE..., exec.poststop: remove JAIL).
         # Without resource accounting (kern.racct.enable=0 at boot) the jail starts unlimited,
-        # and says so in its console log; `jailpilot doctor` tells how to turn it on.
+        # and says so to syslog (jail(8) gives exec.consolelog to commands in the jail only,
+        # usr.sbin/jail/command.c); `jailpilot doctor` tells how to turn it on.
         set -u
         action=${1:-} jail=${2:-}
+        case "$action" in add | remove) ;; *) echo "usage: jail-limits add|remove JAIL [RULE ...]" >&2; exit 2 ;; esac
         [ -n "$jail" ] || { echo "usage: jail-limits add|remove JAIL [RULE ...]" >&2; exit 2; }
         shift 2
-        if [ "$(/sbin/sysctl -n kern.racct.enable 2>/dev/null)" != "1" ]; then
-            [ "$action" = add ] && echo "jailpilot: limits of $jail not enforced: resource accounting is off; add kern.racct.enable=1 to /boot/loader.conf and reboot" >&2
+        racct=$(/sbin/sysctl -n kern.racct.enable 2>/dev/null) || racct=none
+        if [ "$racct" != "1" ]; then
+            if [ "$action" = add ]; then
+                if [ "$racct" = none ]; then
+                    why="this kernel has no RACCT (build it with options RACCT and RCTL)"
+                else
+                    why="resource accounting is off: add kern.racct.enable=1 to /boot/loader.conf and reboot"
+                fi
+                echo "jailpilot: limits of $jail not enforced: $why" >&2
+                /usr/bin/logger -t jailpilot "limits of $jail not enforced: $why"
+            fi
             exit 0
         fi
         case "$action" in
@@ -78,7 +89,6 @@ enum FreeBSDFiles {
         # A jail started before accounting was on has no rules, and rctl -r of none fails
         # (ESRCH); a failing exec.poststop would make jail -r report an error for a removed jail.
         remove) /usr/bin/rctl -r "jail:$jail" 2>/dev/null || true ;;
-        *) echo "usage: jail-limits add|remove JAIL [RULE ...]" >&2; exit 2 ;;
         esac
 
         """

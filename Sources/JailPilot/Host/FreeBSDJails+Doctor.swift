@@ -55,11 +55,24 @@ extension FreeBSDJails {
                 HostCheck(
                     "pf loaded", ok: false, "no \(paths.pfDevice): pf(4) is not loaded, so pfctl cannot load the jails' rules",
                     fix:
-                        "sysrc pf_enable=YES && kldload -n pf && pfctl -f /etc/pf.conf   (\(Self.bootstrap) writes a pf.conf if there is none)",
+                        "sysrc pf_enable=YES && service pf start   (\(Self.bootstrap) writes a pf.conf if there is none)",
                     degrades: "network policy")
             ]
         }
-        let loaded = HostCheck("pf loaded", ok: true, paths.pfDevice, degrades: "network policy")
+        // Loaded is not enabled: `kldload pf` without `pfctl -e` filters nothing.
+        let info = await output("pfctl", ["-s", "info"]) ?? ""
+        let enabled = info.split(separator: "\n").contains { $0.hasPrefix("Status: Enabled") }
+        let loaded = HostCheck(
+            "pf loaded", ok: enabled, enabled ? "pf is loaded and enabled" : "pf is loaded but not enabled",
+            fix: "sysrc pf_enable=YES && service pf start", degrades: "network policy")
+        // `set skip on lo0` (common in pf.conf examples) exempts all local traffic, which is all
+        // of a non-VNET jail's traffic to the host and to other jails.
+        let interfaces = await output("pfctl", ["-v", "-s", "Interfaces", "-i", "lo0"]) ?? ""
+        let skipped = interfaces.contains("(skip)")
+        let loopback = HostCheck(
+            "pf on lo0", ok: !skipped,
+            skipped ? "pf.conf has set skip on lo0, so the jails' rules never see their traffic" : "pf filters lo0",
+            fix: "remove `set skip on lo0` from /etc/pf.conf, then pfctl -f /etc/pf.conf", degrades: "network policy")
         let main = await output("pfctl", ["-s", "rules"]) ?? ""
         func names(_ text: String) -> [String] {
             text.split(separator: "\n").compactMap { line in
@@ -80,7 +93,7 @@ extension FreeBSDJails {
         // pfctl prints the rules loaded in an anchor; the agent's file always has its block rule.
         let rules = await output("pfctl", ["-a", "jailpilot/jails", "-s", "rules"]) ?? ""
         return [
-            loaded,
+            loaded, loopback,
             HostCheck(
                 "pf policy", ok: !rules.isEmpty,
                 rules.isEmpty ? "the anchor jailpilot/jails holds no rules" : "jailpilot/jails holds the jails' rules",

@@ -135,11 +135,12 @@ public struct JailNetworkPolicy: Sendable, Equatable {
         // What the host opens to a jail (Caddy, health checks) usually carries the jail's own
         // address as its source: the route to a local address goes through a loopback
         // interface, and in_pcbladdr (sys/netinet/in_pcb.c) then takes the source from the
-        // most specific interface address covering the destination, the jail's /32 alias. A
-        // jail can only send from its own address, so "from A to A" is the host or A itself.
+        // most specific interface address covering the destination, the jail's /32 alias. Only
+        // the app's port: a jail's connection to its own address (or to 127.0.0.1, which a
+        // non-VNET jail rewrites to it) reaches the host's wildcard sockets too (sshd on *:22).
         for member in members {
             text +=
-                "pass in quick on lo0 proto tcp from \(member.address) to \(member.address)  # \(member.app): the host to its jail\n"
+                "pass in quick on lo0 proto tcp from \(member.address) to \(member.address) port \(member.port)  # \(member.app): the host to its jail\n"
         }
         for (from, port) in hostOpenings {
             text +=

@@ -17,7 +17,7 @@ extension Deployer {
         let artifacts = FileIO.parent(layout.artifactDir(app.name, String(repeating: "0", count: 40)))
         var removed = 0
         for name in (try? FileManager.default.contentsOfDirectory(atPath: artifacts)) ?? []
-        where Names.isFullSHA(name) && !needed.contains(where: { $0.hasPrefix(name) }) {
+        where Names.isFullSHA(name) && !needed.contains(where: { name.hasPrefix($0) }) {
             try FileIO.removeTree("\(artifacts)/\(name)")
             removed += 1
         }
@@ -26,7 +26,11 @@ extension Deployer {
         let prunable = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { name in
             guard name.hasSuffix(".log") else { return false }
             let stem = String(name.dropLast(4))
-            if stem.hasPrefix("build-") { return !needed.contains { $0.hasPrefix(stem.dropFirst("build-".count)) } }
+            if stem.hasPrefix("build-") {
+                // sha12 in the name; a pin may be shorter than that.
+                let short = stem.dropFirst("build-".count)
+                return !needed.contains { $0.hasPrefix(short) || short.hasPrefix($0) }
+            }
             return !neededNames.contains(stem)
         }
         for name in Retention.oldest(prunable.map { "\(logs)/\($0)" }, keeping: Retention.keptLogs) {

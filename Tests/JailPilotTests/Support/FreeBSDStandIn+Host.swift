@@ -10,6 +10,8 @@ extension FreeBSDStandIn {
     enum HostStage { case fresh, bootstrapped, ready }
 
     var hostDir: String { "\(root)/.host" }
+    /// What the host's syslog got (/var/log/messages).
+    var syslog: String { "\(hostDir)/messages" }
     var pfDevice: String { paths.pfDevice }
 
     /// Puts the host in `stage`. `fresh`: GENERIC's defaults, pf not loaded, accounting off.
@@ -23,7 +25,10 @@ extension FreeBSDStandIn {
         // GENERIC has RACCT compiled in, RACCT_DEFAULT_TO_DISABLED (sys/amd64/conf/GENERIC).
         try FileIO.replace("\(hostDir)/sysctl/kern.racct.enable", text: "0\n")
         unlink(pfDevice)
-        lock.withLock { pfRulesets = [:] }
+        lock.withLock {
+            pfRulesets = [:]
+            pfEnabled = false
+        }
         guard stage != .fresh else { return }
         // The bootstrap's template resolv.conf (local_unbound on lo1's address) and Go in the
         // build template (pkg --rootdir; hidden in the stand-in's jexec by the host's /usr).
@@ -38,8 +43,9 @@ extension FreeBSDStandIn {
         try FileIO.replace("\(root)/etc/rc.conf", text: "pf_enable=\"YES\"\ncloned_interfaces=\"lo1\"\n")
         try FileIO.replace("\(root)/etc/pf.conf", text: try Self.bootstrapPFConf())
         try FileIO.replace("\(root)/etc/pf.jailpilot.conf", text: try Self.bootstrapAnchorConf(network: network))
-        // The bootstrap: kldload -n pf; pfctl -f /etc/pf.conf.
+        // The bootstrap: kldload -n pf; pfctl -f /etc/pf.conf; pfctl -e.
         _ = try pfctl(["-f", "\(root)/etc/pf.conf"], loading: true)
+        _ = try pfctl(["-e"])
         if stage == .ready { try reboot() }
     }
 
@@ -52,7 +58,11 @@ extension FreeBSDStandIn {
         unlink(pfDevice)
         lock.withLock { pfRulesets = [:] }
         let rc = (try? String(contentsOfFile: "\(root)/etc/rc.conf", encoding: .utf8)) ?? ""
-        if rc.contains("pf_enable=\"YES\"") { _ = try pfctl(["-f", "\(root)/etc/pf.conf"], loading: true) }
+        lock.withLock { pfEnabled = false }
+        if rc.contains("pf_enable=\"YES\"") {  // rc.d/pf: pfctl -f, then pfctl -e
+            _ = try pfctl(["-f", "\(root)/etc/pf.conf"], loading: true)
+            _ = try pfctl(["-e"])
+        }
     }
 
     /// This machine's go, which the build template's /usr/local/bin/go points at.
@@ -105,11 +115,22 @@ extension FreeBSDStandIn {
                 guard result.succeeded else { return result }
             }
             return ok()
+        case ("-e", 1):
+            lock.withLock { pfEnabled = true }
+            return ok()
+        case ("-s", 2) where args[1] == "info":
+            return ok(
+                lock.withLock { pfEnabled }
+                    ? "Status: Enabled for 0 days 00:00:01           Debug: Urgent\n" : "Status: Disabled\n")
+        case ("-v", 5) where args[1...] == ["-s", "Interfaces", "-i", "lo0"]:
+            // `set skip on lo0` in the main ruleset marks the interface.
+            let skipped = lock.withLock { pfRulesets[""] ?? [] }.contains { $0.hasPrefix("set skip on") && $0.contains("lo0") }
+            return ok(skipped ? "lo0 (skip)\n" : "lo0\n")
         case ("-s", 2) where args[1] == "rules":
             // pfctl prints an anchor rule as `anchor "NAME" all`.
             let rules = lock.withLock { pfRulesets[anchor] ?? [] }
             return ok(
-                rules.filter { !$0.hasPrefix("nat") }.map { rule in
+                rules.filter { !$0.hasPrefix("nat") && !$0.hasPrefix("set ") }.map { rule in
                     rule.hasPrefix("anchor ") && !rule.contains(" all") ? rule + " all" : rule
                 }.map { $0 + "\n" }.joined())
         default:
@@ -141,24 +162,26 @@ extension FreeBSDStandIn {
         return reached
     }
 
-    /// A line of jail.conf's exec.prestart or exec.poststop, run on the host as jail(8) does;
-    /// jailpilot's helpers are run with the FreeBSD tools they call pointing at the stand-ins.
-    func runHostCommand(_ line: String, console: String?) async throws -> ProcessResult {
+    /// A line of jail.conf's exec.prestart or exec.poststop, run on the host as jail(8) does,
+    /// its output not in exec.consolelog (jail(8) gives that to commands in the jail only,
+    /// usr.sbin/jail/command.c); jailpilot's helpers run with the FreeBSD tools they call
+    /// pointing at the stand-ins, logger(1) appending to `syslog`.
+    func runHostCommand(_ line: String) async throws -> ProcessResult {
         var argv = line.split(separator: " ").map(String.init)
         guard let program = argv.first else { return ok() }
         if program.hasPrefix(root + "/"), var text = try? String(contentsOfFile: program, encoding: .utf8) {
             text = text.replacingOccurrences(of: "/sbin/sysctl", with: "\(Self.fixtures)/sysctl")
             text = text.replacingOccurrences(of: "/usr/bin/rctl", with: "\(Self.fixtures)/rctl")
+            text = text.replacingOccurrences(of: "/usr/bin/logger -t jailpilot", with: "echo >> \(syslog) jailpilot:")
             let copy = "\(hostDir)/\((program as NSString).lastPathComponent)"
             try FileIO.replace(copy, text: text, mode: 0o755)
             argv[0] = copy
         } else if program == "/usr/bin/rctl" {
             argv[0] = "\(Self.fixtures)/rctl"
         }
-        let target: OutputTarget = console.map { .append(path: $0) } ?? .discard
         return try await real.run(
-            Command("/bin/sh", argv, environment: ["PATH": "/usr/bin:/bin", "STANDIN_HOST": hostDir]), stdout: target,
-            stderr: target, timeout: .seconds(30))
+            Command("/bin/sh", argv, environment: ["PATH": "/usr/bin:/bin", "STANDIN_HOST": hostDir]), stdout: .discard,
+            stderr: .discard, timeout: .seconds(30))
     }
 
     /// The bootstrap's pf.conf hooks, read from scripts/bootstrap-freebsd-host itself.

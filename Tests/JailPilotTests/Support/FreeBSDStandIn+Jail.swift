@@ -42,7 +42,7 @@ extension FreeBSDStandIn {
         // jail(8): exec.prestart runs on the host before the jail is made, and "all commands
         // must succeed", or the jail is not created.
         for line in (conf["exec.prestart"] ?? "").split(separator: "\n") {
-            let result = try await runHostCommand(String(line), console: conf["exec.consolelog"])
+            let result = try await runHostCommand(String(line))
             if !result.succeeded { return fail("jail: \(name): exec.prestart \(line): failed") }
         }
         let refusal: String? = lock.withLock {
@@ -115,7 +115,7 @@ extension FreeBSDStandIn {
             dying[jail.path] = (jail.path, dyingFor)
         }
         for line in (conf["exec.poststop"] ?? "").split(separator: "\n") {
-            let result = try await runHostCommand(String(line), console: conf["exec.consolelog"])
+            let result = try await runHostCommand(String(line))
             if !result.succeeded { return fail("jail: \(name): exec.poststop \(line): failed") }
         }
         return ok()

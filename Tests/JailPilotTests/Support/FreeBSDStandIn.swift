@@ -62,6 +62,8 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     let network: String
     /// pf's rulesets by anchor path ("" is the main ruleset), as loaded now (FreeBSDStandIn+Host.swift).
     var pfRulesets: [String: [String]] = [:]
+    /// `pfctl -e` (or pf_enable at boot): loaded rules are only enforced while pf is enabled.
+    var pfEnabled = false
     /// Whether lo1 exists (cloned_interfaces at boot, or `ifconfig lo1 create`).
     var hasLo1 = true
     /// Bytes free in the pool (`zfs list -p -o available`).
