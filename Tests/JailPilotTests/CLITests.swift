@@ -49,6 +49,13 @@ import Testing
         #expect(unknown.stderrText.contains("0123456789ab"))
     }
 
+    /// agent.conf for the Linux driver in `state`, builds unsandboxed, no log file, then `rest`.
+    func unsandboxedConfig(_ state: Scratch, _ rest: String) throws -> String {
+        try state.write(
+            "agent.conf",
+            "[agent]\nplatform = \"linux\"\nstate_dir = \"\(state.path)/state\"\nlog_file = \"\"\nbuild_sandbox = false\n" + rest)
+    }
+
     /// Regression: the builder chowned every artifact to root, so a build by anyone else failed,
     /// and said "stopped: chown …" as if the disk were full. Run as nobody, unsandboxed.
     @Test(.enabled(if: isRoot && have("setpriv") && have("go"), "needs root (to become nobody), setpriv and go"))
@@ -63,14 +70,9 @@ import Testing
         for args in [["add", "-A"], ["-c", "user.name=t", "-c", "user.email=t@example.invalid", "commit", "-qm", "one"]] {
             _ = try await git.run(Command("git", ["-C", repo] + args))
         }
-        let config = try state.write(
-            "agent.conf",
+        let config = try unsandboxedConfig(
+            state,
             """
-            [agent]
-            platform = "linux"
-            state_dir = "\(state.path)/state"
-            log_file = ""
-            build_sandbox = false
             [apps.hello]
             repo = "file://\(repo)"
             hostnames = ["hello.localhost"]
@@ -97,14 +99,9 @@ import Testing
     @Test func doctorExitsNonZeroWithEachFailingCheck() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
         let state = try Scratch("doctor-cli")
-        let config = try state.write(
-            "agent.conf",
+        let config = try unsandboxedConfig(
+            state,
             """
-            [agent]
-            platform = "linux"
-            state_dir = "\(state.path)/state"
-            log_file = ""
-            build_sandbox = false
             [jails]
             mountpoint = "\(state.path)/none"
             [caddy]

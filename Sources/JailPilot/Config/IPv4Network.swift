@@ -58,7 +58,7 @@ public struct IPv4Network: Sendable, Hashable, CustomStringConvertible {
 
 extension IPv4Network {
     /// A dotted quad (`127.0.0.1`) as a sockaddr_in's `sin_addr` (network byte order); `nil` when
-    /// malformed. Parsed here, not by inet_pton(3) or inet_addr(3): FreeBSD's <arpa/inet.h>
+    /// malformed. Parsed here, not by libc's inet_pton or inet_addr: FreeBSD's <arpa/inet.h>
     /// defines those as macros (`#define inet_pton __inet_pton`), which Swift does not import.
     public static func socketAddress(_ text: String) -> in_addr? {
         parse(text).map { in_addr(s_addr: $0.bigEndian) }

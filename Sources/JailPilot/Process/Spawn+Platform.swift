@@ -41,9 +41,6 @@ import CSpawn
     typealias SpawnAttributes = posix_spawnattr_t
     private func makeFileActions() -> SpawnFileActions { SpawnFileActions() }
     private func makeAttributes() -> SpawnAttributes { SpawnAttributes() }
-    /// getrusage(2)'s `who` as the Int32 it takes (glibc: an enum `__rusage_who`).
-    private let rusageSelf = __rusage_who_t(RUSAGE_SELF.rawValue)
-    private let rusageChildren = __rusage_who_t(RUSAGE_CHILDREN.rawValue)
 #else
     /// SOCK_STREAM as the Int32 socket(2) takes (FreeBSD: `#define SOCK_STREAM 1`), close-on-exec.
     public let socketStream = SOCK_STREAM | SOCK_CLOEXEC
@@ -53,6 +50,13 @@ import CSpawn
     typealias SpawnAttributes = posix_spawnattr_t?
     private func makeFileActions() -> SpawnFileActions { nil }
     private func makeAttributes() -> SpawnAttributes { nil }
+#endif
+
+#if os(Linux)
+    /// getrusage(2)'s `who` as the Int32 it takes (glibc: an enum `__rusage_who`).
+    private let rusageSelf = __rusage_who_t(RUSAGE_SELF.rawValue)
+    private let rusageChildren = __rusage_who_t(RUSAGE_CHILDREN.rawValue)
+#else
     /// getrusage(2)'s `who` (FreeBSD: `#define RUSAGE_SELF 0`).
     private let rusageSelf = RUSAGE_SELF
     private let rusageChildren = RUSAGE_CHILDREN
