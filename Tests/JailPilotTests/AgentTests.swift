@@ -104,7 +104,12 @@ struct AgentTests {
             let v1 = try await world.repo.commitHello("patient")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(await eventually(.seconds(30)) { events(world).contains("event=build.started") })
+            // Stop once the slow build is really under way: `build.started` is logged before the
+            // sandboxed shell runs, and a stop before its `touch` left the second build slow too
+            // (seen once under load: 60 s of sleep, past the deadline below).
+            let marker = "\(world.runtime.layout.home("hello"))/slow-once"
+            #expect(await eventually(.seconds(30)) { FileIO.exists(marker) })
+            #expect(events(world).contains("event=build.started"))
             await agent.stop()
             await running.value
             #expect(events(world).contains("event=build.cancelled"))
