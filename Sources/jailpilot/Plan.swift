@@ -16,18 +16,21 @@ struct Plan: AsyncParsableCommand {
     func run() async throws {
         let runtime = try options.runtime(echo: false)
         let app = try runtime.app(self.app)
-        let host = try runtime.jailHost()
+        let deployer = try runtime.deployer()
         let releases = try runtime.store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
         func spec(_ release: Release) -> JailSpec { JailSpec(release: release, app: app, layout: runtime.layout) }
         if withData {
             guard action == .rollback else { throw ValidationError("--with-data goes with --action rollback") }
-            let plan = try await runtime.deployer().dataRollbackPlan(app, to: sha)
+            let plan = try await deployer.dataRollbackPlan(app, to: sha)
             print(plan.describe(app: app).split(separator: "\n").map { "# \($0)" }.joined(separator: "\n"))
-            let steps = ReleasePlan.dataRollbackSteps(
-                host: host, plan: plan, app: app, running: releases.filter { [.live, .standby].contains($0.state) }.map(spec),
-                target: spec(plan.target), replacing: live.flatMap { $0.id == plan.target.id ? nil : spec($0) },
-                stateDir: runtime.config.agent.stateDir, routes: RouteTable.load(stateDir: runtime.config.agent.stateDir))
+            let stateDir = runtime.config.agent.stateDir
+            let steps = await ReleasePlan(
+                host: deployer.host, app: app, stateDir: stateDir, routes: RouteTable.load(stateDir: stateDir),
+                policy: try deployer.networkPolicy()
+            ).dataRollbackSteps(
+                plan: plan, running: releases.filter { [.live, .standby].contains($0.state) }.map(spec),
+                target: spec(plan.target), replacing: live.flatMap { $0.id == plan.target.id ? nil : spec($0) })
             print(
                 "# rollback --with-data \(plan.target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run"
             )
@@ -59,9 +62,7 @@ struct Plan: AsyncParsableCommand {
             target = spec(chosen)
         }
         try target.validate()
-        let steps = ReleasePlan.steps(
-            action, host: host, spec: target, replacing: live.map(spec), app: app, stateDir: runtime.config.agent.stateDir,
-            routes: RouteTable.load(stateDir: runtime.config.agent.stateDir))
+        let steps = try await deployer.plan(action, app: app, spec: target, replacing: live.map(spec))
         print("# \(action.rawValue) \(target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run")
         print(ReleasePlan.render(steps), terminator: "")
     }

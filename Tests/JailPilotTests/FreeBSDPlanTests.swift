@@ -27,25 +27,42 @@ import Testing
     let config: AgentConfig
     let host: FreeBSDJails
     let app: AppConfig
+    /// The host's /dev, with pf(4)'s device.
+    let dev: Scratch
 
     init() throws {
         config = try ConfigLoader.parse(Self.config, file: "agent.conf")
+        // A host in the state the plans expect: the replaced jail running, its clone there, pf loaded.
+        dev = try Scratch("plan-dev")
+        _ = try dev.write("pf", "")
         host = FreeBSDJails(
-            settings: config.jails, runner: HostProcessRunner(),
-            owner: OwnerID(id: "0123456789abcdef", stateDir: config.agent.stateDir))
+            settings: config.jails, runner: ExpectedHost(),
+            owner: OwnerID(id: "0123456789abcdef", stateDir: config.agent.stateDir), paths: FreeBSDPaths(devDir: dev.path))
         app = try #require(config.app("hello"))
     }
+
+    /// What the jails may reach with the new release: hello at .3 (the one the plan starts), api at .9.
+    static let policy = JailNetworkPolicy(
+        members: [.init(app: "api", address: "172.16.0.9", port: 9090), .init(app: "hello", address: "172.16.0.3", port: 8080)],
+        reach: ["hello": [], "api": []])
 
     func spec(_ sha: String, _ address: String) -> JailSpec {
         JailSpec(app: app, sha: sha, address: address, artifact: "/var/db/jailpilot/artifacts/hello/\(sha)/hello")
     }
 
-    func plan(_ action: ReleasePlan.Action) -> String {
-        ReleasePlan.render(
-            ReleasePlan.steps(
-                action, host: host, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2"), app: app,
-                stateDir: "/var/db/jailpilot", routes: RouteTable(addresses: ["api": "172.16.0.9", "hello": "172.16.0.2"])))
+    /// The plan of `action`; a deploy's retention destroys the release kept before the replaced one.
+    func plan(_ action: ReleasePlan.Action) async -> String {
+        let oldest = spec(Self.oldestSHA, "172.16.0.4")
+        let retention =
+            await host.steps(.destroy, oldest) + [.remove(path: "/var/db/jailpilot/artifacts/hello/\(Self.oldestSHA)")]
+        return ReleasePlan.render(
+            await ReleasePlan(
+                host: host, app: app, stateDir: "/var/db/jailpilot",
+                routes: RouteTable(addresses: ["api": "172.16.0.9", "hello": "172.16.0.2"]), policy: Self.policy,
+                retention: action == .deploy ? retention : []
+            ).steps(action, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2")))
     }
+    static let oldestSHA = "fedcba9876543210fedcba9876543210fedcba98"
 
     /// Compares with the golden file; a difference fails with a readable unified diff.
     func expectGolden(_ text: String, _ name: String) async throws {
@@ -62,7 +79,17 @@ import Testing
         Issue.record("plan differs from \(name) (JAILPILOT_UPDATE_GOLDEN=1 to accept):\n\(diff)")
     }
 
-    @Test func deployPlan() async throws { try await expectGolden(plan(.deploy), "freebsd-deploy.txt") }
+    @Test func deployPlan() async throws {
+        let text = await plan(.deploy)
+        try await expectGolden(text, "freebsd-deploy.txt")
+        // Regression: the pf load before the start and the retention after the retire ran but
+        // were in no plan.
+        let load = try #require(text.range(of: "pfctl -a jailpilot/jails -f /etc/pf.jailpilot-jails.conf"))
+        let start = try #require(text.range(of: "jail -f /etc/jail.conf.d/hello_3f2c1e0a9b7d.conf -c hello_3f2c1e0a9b7d"))
+        #expect(load.upperBound < start.lowerBound)
+        #expect(text.contains("zfs destroy -r zroot/jails/containers/hello_fedcba987654"))
+        #expect(text.hasSuffix("rm -rf /var/db/jailpilot/artifacts/hello/\(Self.oldestSHA)\n"))
+    }
 
     /// An app with data and a release step: its dataset made if missing and nullfs-mounted by
     /// jail.conf, the snapshot before start, the release step through jexec; then what
@@ -76,9 +103,10 @@ import Testing
             JailSpec(app: app, sha: sha, address: address, artifact: "/var/db/jailpilot/artifacts/hello/\(sha)/hello")
         }
         let at = Date(timeIntervalSince1970: 1_795_000_000)
-        let deploy = ReleasePlan.steps(
-            .deploy, host: host, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2"), app: app,
-            stateDir: "/var/db/jailpilot", routes: RouteTable(addresses: ["hello": "172.16.0.2"]), at: at)
+        let deploy = await ReleasePlan(
+            host: host, app: app, stateDir: "/var/db/jailpilot", routes: RouteTable(addresses: ["hello": "172.16.0.2"]),
+            policy: Self.policy, at: at
+        ).steps(.deploy, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2"))
         let restore = host.restorePlan(
             app: "hello", name: SnapshotName.make(sha: Self.oldSHA, at: at), newer: [SnapshotName.make(sha: Self.newSHA, at: at)])
         let text =
@@ -96,12 +124,14 @@ import Testing
         #expect(text.contains("chroot -G nobody -g nobody -u nobody /"))
         try await expectGolden(text, "freebsd-data.txt")
     }
-    @Test func rollbackToAStoppedReleasePlan() async throws { try await expectGolden(plan(.rollback), "freebsd-rollback.txt") }
-    @Test func retirePlan() async throws { try await expectGolden(plan(.retire), "freebsd-retire.txt") }
-    @Test func destroyPlan() async throws { try await expectGolden(plan(.destroy), "freebsd-destroy.txt") }
+    @Test func rollbackToAStoppedReleasePlan() async throws {
+        try await expectGolden(await plan(.rollback), "freebsd-rollback.txt")
+    }
+    @Test func retirePlan() async throws { try await expectGolden(await plan(.retire), "freebsd-retire.txt") }
+    @Test func destroyPlan() async throws { try await expectGolden(await plan(.destroy), "freebsd-destroy.txt") }
 
-    @Test func destroyNeverTouchesTheTemplate() {
-        let text = plan(.destroy)
+    @Test func destroyNeverTouchesTheTemplate() async {
+        let text = await plan(.destroy)
         #expect(text.contains("zfs destroy -r zroot/jails/containers/hello_3f2c1e0a9b7d"))
         #expect(!text.contains("@base"))
         #expect(!text.contains("destroy -R"), "-R would take dependent clones of other datasets with it")
@@ -149,8 +179,8 @@ import Testing
         #expect(FreeBSDBuildJailProbe.fstab("/a b", "/j/a b") == "/a\\040b /j/a\\040b nullfs rw 0 0")
     }
 
-    @Test func limitsAreAQuotaAndRctlRulesOfTheJail() {
-        let text = plan(.deploy)
+    @Test func limitsAreAQuotaAndRctlRulesOfTheJail() async {
+        let text = await plan(.deploy)
         #expect(text.contains("-o quota=1073741824 zroot/jails/templates/14.3-RELEASE@base"), "set with the clone")
         #expect(
             text.contains(
@@ -160,8 +190,8 @@ import Testing
         #expect(text.contains("write /usr/local/libexec/jailpilot/jail-limits mode 755"), "the helper is part of the plan")
     }
 
-    @Test func bootStartsOnlyTheLiveRelease() {
-        let text = plan(.deploy)
+    @Test func bootStartsOnlyTheLiveRelease() async {
+        let text = await plan(.deploy)
         #expect(text.contains("jail_list=\"${jail_list} hello_3f2c1e0a9b7d\""))
         #expect(!text.contains("hello_0123456789ab\"") && !text.contains("sysrc"))
     }
@@ -206,5 +236,13 @@ import Testing
 
     @Test func jailConfValuesCannotBreakOut() {
         #expect(FreeBSDFilesProbe.quote("a\"; allow.mount; \"$x\\") == "\"a\\\"; allow.mount; \\\"\\$x\\\\\"")
+    }
+}
+
+/// A FreeBSD host that answers every query yes (the jail runs, its clone exists): plans as the
+/// golden files expect them. Nothing is run.
+struct ExpectedHost: ProcessRunning {
+    func run(_ command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?) async throws -> ProcessResult {
+        ProcessResult(status: 0)
     }
 }

@@ -15,7 +15,9 @@ public protocol AppDataHost: Sendable {
     func snapshotData(app: String, name: String) async throws
     /// Whether snapshot `name` exists.
     func hasSnapshot(app: String, name: String) async -> Bool
-    /// Destroys snapshot `name`; one that is already gone is not an error.
+    /// The steps that destroy snapshot `name` as the host is now (none when it is gone).
+    func destroySnapshotSteps(app: String, name: String) async -> [HostStep]
+    /// Runs `destroySnapshotSteps`: one that is already gone is not an error.
     func destroySnapshot(app: String, name: String) async throws
     /// The steps that put the volume back to snapshot `name` and destroy the `newer` ones (ZFS
     /// cannot keep them: zfs-rollback(8) `-r`). Every jail that mounts the volume must be stopped.

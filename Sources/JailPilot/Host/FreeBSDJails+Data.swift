@@ -45,9 +45,13 @@ extension FreeBSDJails {
             .succeeded ?? false
     }
 
+    public func destroySnapshotSteps(app: String, name: String) async -> [HostStep] {
+        guard await hasSnapshot(app: app, name: name) else { return [] }
+        return [.run(Command("zfs", ["destroy", "\(dataDataset(app))@\(name)"]))]
+    }
+
     public func destroySnapshot(app: String, name: String) async throws {
-        guard await hasSnapshot(app: app, name: name) else { return }
-        try await executor.execute(.run(Command("zfs", ["destroy", "\(dataDataset(app))@\(name)"])))
+        try await executor.execute(await destroySnapshotSteps(app: app, name: name))
     }
 
     /// zfs-rollback(8): `-r` destroys the snapshots newer than the target, which a rollback to an

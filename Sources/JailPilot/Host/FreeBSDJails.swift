@@ -19,6 +19,8 @@ public struct FreeBSDJails: JailHost {
     public let paths: FreeBSDPaths
     /// The first pause between destroy attempts while the dataset is busy.
     public var retryPause: Duration = .milliseconds(250)
+    /// Where the steps run are noted (tests); nil in production.
+    public var recorder: StepRecorder?
 
     public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID, paths: FreeBSDPaths = FreeBSDPaths()) {
         self.settings = settings
@@ -93,8 +95,8 @@ public struct FreeBSDJails: JailHost {
             // -r takes the clone's own snapshots (periodic snapshot tools make them) with it; it
             // never reaches the template, whose snapshot is the clone's origin, not its child.
             return [
-                .run(Command("jail", ["-f", conf(name), "-r", name]), mayFail: true),
-                bootListStep(adding: nil, removing: [name]),
+                .run(Command("jail", ["-f", conf(name), "-r", name]), mayFail: true)
+            ] + (bootList().contains(name) ? [bootListStep(adding: nil, removing: [name])] : []) + [
                 .retry(Command("zfs", ["destroy", "-r", dataset(name)]), attempts: 8, busy: Self.busy),
                 .run(Command("rm", ["-f", conf(name), consoleLog(name)])),
             ]
@@ -105,33 +107,38 @@ public struct FreeBSDJails: JailHost {
         [bootListStep(adding: spec.name, removing: old.map { [$0.name] } ?? [])]
     }
 
-    var executor: PlanExecutor { PlanExecutor(runner: runner, retryPause: retryPause) }
+    var executor: PlanExecutor { PlanExecutor(runner: runner, retryPause: retryPause, recorder: recorder) }
+
+    /// A jail that is not running is already stopped (`jail -r` would say "not found"); a
+    /// clone that is already gone is not destroyed again (destroy is idempotent).
+    public func steps(_ action: JailAction, _ spec: JailSpec) async -> [HostStep] {
+        switch action {
+        case .stop: return await isRunning(spec) ? plan(.stop, spec) : []
+        case .destroy:
+            let exists = await exists(spec)
+            return plan(.destroy, spec).filter { if case .retry = $0 { exists } else { true } }
+        case .provision, .start: return plan(action, spec)
+        }
+    }
 
     public func provision(_ spec: JailSpec) async throws {
         try spec.validate()
-        try await executor.execute(plan(.provision, spec))
+        try await executor.execute(await steps(.provision, spec))
     }
 
     /// `jail -c` exits non-zero with jail(8)'s own message when the jail cannot be made.
     public func start(_ spec: JailSpec) async throws {
-        try await executor.execute(plan(.start, spec))
+        try await executor.execute(await steps(.start, spec))
     }
 
-    /// A jail that is not running is already stopped (`jail -r` would say "not found").
     public func stop(_ spec: JailSpec) async throws {
         try await requireNotOthers(spec, to: "stop")
-        guard await isRunning(spec) else { return }
-        try await executor.execute(plan(.stop, spec))
+        try await executor.execute(await steps(.stop, spec))
     }
 
     public func destroy(_ spec: JailSpec) async throws {
         try await requireNotOthers(spec, to: "destroy")
-        try await withBootList {
-            // Idempotent: a clone that is already gone is not an error.
-            let exists = await exists(spec)
-            try await executor.execute(
-                plan(.destroy, spec).filter { if case .retry = $0 { exists } else { true } })
-        }
+        try await withBootList { try await executor.execute(await steps(.destroy, spec)) }
     }
 
     public func isRunning(_ spec: JailSpec) async -> Bool {
@@ -164,10 +171,13 @@ public struct FreeBSDJails: JailHost {
     /// Without pf loaded there is no /dev/pf and pfctl exits 1: the rules are written (pf loads
     /// them once it runs and the next release starts) and the deploy goes on; `doctor` and
     /// `status` report the policy as not enforced.
-    public func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws {
+    public func networkPolicySteps(_ policy: JailNetworkPolicy) async -> [HostStep] {
         let steps = networkPolicyPlan(policy)
-        try await executor.execute(
-            FileIO.exists(paths.pfDevice) ? steps : steps.filter { if case .write = $0 { true } else { false } })
+        return FileIO.exists(paths.pfDevice) ? steps : steps.filter { if case .write = $0 { true } else { false } }
+    }
+
+    public func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws {
+        try await executor.execute(await networkPolicySteps(policy))
     }
 }
 

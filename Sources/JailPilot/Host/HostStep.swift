@@ -22,6 +22,12 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     case rename(from: String, to: String)
     /// Start a long-running command detached, recording its pid.
     case spawn(Command, pidFile: String)
+    /// Stop what `pidFile` names (its children get SIGTERM: a supervisor that forwards it), wait
+    /// up to `drain` for `listPids` to print no pid, SIGKILL what it still prints, remove the
+    /// pid file. A pid whose command line lacks `marker` is not ours (reused) and not signalled.
+    case terminate(pidFile: String, marker: String, listPids: Command, drain: Duration)
+    /// Remove a file or directory tree the state no longer needs (retention); gone is fine.
+    case remove(path: String)
     /// Something the driver does in code between commands (signals, waits), described for the plan.
     case note(String)
 
@@ -45,6 +51,10 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
             return "mv -T \(ShellQuote.quote(from)) \(ShellQuote.quote(to))   # refused if the target exists"
         case .spawn(let command, let pidFile):
             return "\(command) &   # pid in \(pidFile)"
+        case .terminate(let pidFile, _, let listPids, let drain):
+            return
+                "kill -TERM the children of $(cat \(ShellQuote.quote(pidFile))); wait up to \(DurationText.format(drain)) until `\(listPids)` prints none; kill -KILL what it prints; rm -f \(ShellQuote.quote(pidFile))"
+        case .remove(let path): return "rm -rf \(ShellQuote.quote(path))"
         case .note(let text): return "# \(text)"
         }
     }
@@ -57,15 +67,18 @@ public struct HostStepError: Error, Sendable, CustomStringConvertible {
     public var description: String { "\(step): \(message)" }
 }
 
-/// Runs host plans with a `ProcessRunning`.
+/// Runs host plans with a `ProcessRunning`: the one interpreter of the steps `plan` prints.
 public struct PlanExecutor: Sendable {
     public let runner: any ProcessRunning
     /// The first pause of a `.retry` step; it doubles up to 4 s.
     public var retryPause: Duration
+    /// Where each step is noted as it starts (tests compare it with the printed plan).
+    public var recorder: StepRecorder?
 
-    public init(runner: any ProcessRunning, retryPause: Duration = .milliseconds(250)) {
+    public init(runner: any ProcessRunning, retryPause: Duration = .milliseconds(250), recorder: StepRecorder? = nil) {
         self.runner = runner
         self.retryPause = retryPause
+        self.recorder = recorder
     }
 
     /// Runs `steps` in order; stops at the first failure.
@@ -73,7 +86,9 @@ public struct PlanExecutor: Sendable {
         for step in steps { try await execute(step) }
     }
 
+    /// Runs one step.
     public func execute(_ step: HostStep) async throws {
+        recorder?.record(step)
         switch step {
         case .run(let command, let mayFail):
             let result = try await runner.run(command, timeout: .seconds(120))
@@ -132,6 +147,10 @@ public struct PlanExecutor: Sendable {
                 process.detach()
                 try FileIO.replace(pidFile, text: "\(process.pid)\n")
             } catch { throw HostStepError(step: command.description, message: "\(error)") }
+        case .terminate(let pidFile, let marker, let listPids, let drain):
+            try await terminate(pidFile: pidFile, marker: marker, listPids: listPids, drain: drain)
+        case .remove(let path):
+            do { try FileIO.removeTree(path) } catch { throw HostStepError(step: "rm -rf \(path)", message: "\(error)") }
         case .note:
             break
         }

@@ -57,8 +57,12 @@ public enum JailAction: String, Sendable, CaseIterable {
 /// Every action is first a plan of host steps (commands and files, as values), so that
 /// `jailpilot plan` can print it and tests can compare it; running a plan executes those steps.
 public protocol JailHost: AppDataHost {
-    /// The exact steps `action` takes for `spec`.
+    /// The steps `action` takes for `spec` on a host in the expected state (golden files).
     func plan(_ action: JailAction, _ spec: JailSpec) -> [HostStep]
+    /// The steps `action` takes for `spec` on the host as it is now: `plan`, less what the
+    /// host's state makes moot (a jail that is not running is not stopped again). The driver
+    /// runs exactly these, and `jailpilot plan` prints them.
+    func steps(_ action: JailAction, _ spec: JailSpec) async -> [HostStep]
     /// Clones the template and installs the binary and its start script; does not start it.
     func provision(_ spec: JailSpec) async throws
     /// Starts the jail and its service on `spec.address`.
@@ -85,6 +89,8 @@ public protocol JailHost: AppDataHost {
     func rotateLog(_ spec: JailSpec, limit: Int, keep: Int)
     /// The steps that put `policy` (what the jails may reach) in force.
     func networkPolicyPlan(_ policy: JailNetworkPolicy) -> [HostStep]
+    /// `networkPolicyPlan` on the host as it is now (what `applyNetworkPolicy` runs).
+    func networkPolicySteps(_ policy: JailNetworkPolicy) async -> [HostStep]
     /// Runs `networkPolicyPlan`; whenever a release starts or stops.
     func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws
     /// Who holds `spec.name` on this host: the owner marker on its filesystem, else on its network.
@@ -116,6 +122,9 @@ extension JailSpec {
 }
 
 extension JailHost {
+    public func steps(_ action: JailAction, _ spec: JailSpec) async -> [HostStep] { plan(action, spec) }
+    public func networkPolicySteps(_ policy: JailNetworkPolicy) async -> [HostStep] { networkPolicyPlan(policy) }
+
     /// Throws unless `spec` is ours or unmarked (a jail made before markers): nothing of another
     /// state_dir's is ever stopped or destroyed.
     func requireNotOthers(_ spec: JailSpec, to action: String) async throws {

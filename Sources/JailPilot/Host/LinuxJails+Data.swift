@@ -54,9 +54,13 @@ extension LinuxJails {
 
     public func hasSnapshot(app: String, name: String) async -> Bool { FileIO.exists(snapshotPath(app, name)) }
 
+    public func destroySnapshotSteps(app: String, name: String) async -> [HostStep] {
+        guard FileIO.exists(snapshotPath(app, name)) else { return [] }
+        return [.run(Command("btrfs", ["subvolume", "delete", snapshotPath(app, name)]))]
+    }
+
     public func destroySnapshot(app: String, name: String) async throws {
-        guard FileIO.exists(snapshotPath(app, name)) else { return }
-        try await executor.execute(.run(Command("btrfs", ["subvolume", "delete", snapshotPath(app, name)])))
+        try await executor.execute(await destroySnapshotSteps(app: app, name: name))
     }
 
     public func restorePlan(app: String, name: String, newer: [String]) -> [HostStep] {

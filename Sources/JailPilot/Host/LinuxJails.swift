@@ -16,6 +16,8 @@ public struct LinuxJails: JailHost {
     public let owner: OwnerID
     /// The host's cgroup layout, read once.
     let cgroups: CgroupLayout
+    /// Where the steps run are noted (tests); nil in production.
+    public var recorder: StepRecorder?
 
     public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID) {
         self.settings = settings
@@ -65,6 +67,8 @@ public struct LinuxJails: JailHost {
                 ]
         case .start:
             return [
+                // A fresh log: the health gate reads the service's exit from it.
+                .write(path: logPath(spec), content: "", mode: 0o644),
                 .run(Command("ip", ["netns", "add", name])),
                 .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "dev", "lo", "alias", netnsAlias])),
                 .run(
@@ -97,17 +101,17 @@ public struct LinuxJails: JailHost {
             ]
         case .stop:
             return [
-                .note(
-                    "kill -TERM the child of $(cat \(pidFile(name))) (the supervisor, pid 1 of the jail); it forwards SIGTERM to \(spec.service)"
-                ),
-                .note("wait up to \(DurationText.format(settings.drain)) for every process in netns \(name) to exit"),
-                .note("then: kill -KILL $(ip netns pids \(name))"),
+                .terminate(
+                    pidFile: pidFile(name), marker: "\(name).sh", listPids: Command("ip", ["netns", "pids", name]),
+                    drain: settings.drain),
                 .run(Command("ip", ["link", "del", vethHost(name)]), mayFail: true),
                 .run(Command("ip", ["netns", "del", name]), mayFail: true),
             ] + (cgroupDirs(name).isEmpty ? [] : [.run(Command("rmdir", cgroupDirs(name)), mayFail: true)])
         case .destroy:
             return plan(.stop, spec) + [
                 .run(Command("btrfs", ["subvolume", "delete", container(name)]), mayFail: true),
+                // A provision that stopped between its snapshot and the rename leaves this behind.
+                .run(Command("btrfs", ["subvolume", "delete", unnamed(name)]), mayFail: true),
                 .run(Command("rm", ["-f", script(name), pidFile(name)])),
             ]
         }
@@ -165,7 +169,7 @@ public struct LinuxJails: JailHost {
         "mount --bind \(ShellQuote.quote(volume(spec.app))) \"$root\"\(ShellQuote.quote(path)) || fail \"cannot mount its data volume\""
     }
 
-    var executor: PlanExecutor { PlanExecutor(runner: runner) }
+    var executor: PlanExecutor { PlanExecutor(runner: runner, recorder: recorder) }
 
     /// Linux releases are not started at boot by the host; the agent restarts the live ones.
     public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] { [] }
@@ -204,7 +208,6 @@ public struct LinuxJails: JailHost {
     }
 
     public func start(_ spec: JailSpec) async throws {
-        try? FileIO.replace(logPath(spec), text: "")
         do { try await executor.execute(plan(.start, spec)) } catch let error as HostStepError where error.step.contains("cgroup")
         {
             throw HostStepError(
@@ -217,32 +220,12 @@ public struct LinuxJails: JailHost {
 
     public func stop(_ spec: JailSpec) async throws {
         try await requireNotOthers(spec, to: "stop")
-        if let pid = supervisorPid(spec.name) {
-            // unshare ignores SIGTERM while it waits; its child, the supervisor shell (pid 1 of
-            // the jail's pid namespace), forwards SIGTERM to the service and exits with it.
-            for child in children(of: pid) { kill(child, SIGTERM) }
-            let deadline = ContinuousClock.now + settings.drain
-            while ContinuousClock.now < deadline, await !namespacePids(spec.name).isEmpty {
-                var status: Int32 = 0
-                _ = waitpid(pid, &status, WNOHANG)
-                try? await Task.sleep(for: .milliseconds(50))
-            }
-            var status: Int32 = 0
-            _ = waitpid(pid, &status, WNOHANG)
-        }
-        for pid in await namespacePids(spec.name) { kill(pid, SIGKILL) }
-        unlink(pidFile(spec.name))
-        try await executor.execute(plan(.stop, spec).filter { if case .note = $0 { false } else { true } })
+        try await executor.execute(plan(.stop, spec))
     }
 
     public func destroy(_ spec: JailSpec) async throws {
         try await requireNotOthers(spec, to: "destroy")
-        try await stop(spec)
-        try await executor.execute(Array(plan(.destroy, spec).dropFirst(plan(.stop, spec).count)))
-        // A provision that stopped between its snapshot and the rename leaves this behind.
-        if FileIO.exists(unnamed(spec.name)) {
-            try await executor.execute(.run(Command("btrfs", ["subvolume", "delete", unnamed(spec.name)]), mayFail: true))
-        }
+        try await executor.execute(plan(.destroy, spec))
     }
 
     public func isRunning(_ spec: JailSpec) async -> Bool { supervisorPid(spec.name) != nil }
@@ -262,24 +245,7 @@ public struct LinuxJails: JailHost {
     }
 
     /// The supervisor's pid if it is alive and really ours (guards against pid reuse).
-    func supervisorPid(_ name: String) -> pid_t? {
-        guard let text = try? String(contentsOfFile: pidFile(name), encoding: .utf8),
-            let pid = pid_t(text.trimmedWhitespace), pid > 0, kill(pid, 0) == 0,
-            let cmdline = try? Data(contentsOf: URL(fileURLWithPath: "/proc/\(pid)/cmdline")),
-            String(decoding: cmdline, as: UTF8.self).contains("\(name).sh")
-        else { return nil }
-        return pid
-    }
+    func supervisorPid(_ name: String) -> pid_t? { PlanExecutor.livePid(pidFile(name), marker: "\(name).sh") }
 
-    func children(of pid: pid_t) -> [pid_t] {
-        let text = (try? String(contentsOfFile: "/proc/\(pid)/task/\(pid)/children", encoding: .utf8)) ?? ""
-        return text.split(separator: " ").compactMap { pid_t($0.trimmedWhitespace) }
-    }
-
-    func namespacePids(_ name: String) async -> [pid_t] {
-        guard FileIO.exists("/run/netns/\(name)"),
-            let result = try? await runner.run(Command("ip", ["netns", "pids", name]), timeout: .seconds(10))
-        else { return [] }
-        return result.stdoutText.split(separator: "\n").compactMap { pid_t($0) }
-    }
+    func children(of pid: pid_t) -> [pid_t] { PlanExecutor.children(of: pid) }
 }

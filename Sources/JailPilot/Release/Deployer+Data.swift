@@ -64,19 +64,4 @@ extension Deployer {
         log.emit(app: app.name, sha: release.sha, "release_step.done", took: took)
         return release
     }
-
-    /// Destroys the data snapshots that no kept release needs: a snapshot stays while the
-    /// release it was taken for, or the release whose data it holds, is kept.
-    func pruneSnapshots(_ app: AppConfig) async throws {
-        let kept = Set(try store.releases(app: app.name).filter { $0.state.hasJail }.map(\.id))
-        var gone: [Int64] = []
-        for snapshot in try store.snapshots(app: app.name)
-        where !kept.contains(snapshot.releaseID) && !(snapshot.holdsID.map(kept.contains) ?? false) {
-            // A name the store holds reaches zfs and a path: one not of our own form is only forgotten.
-            if SnapshotName.isValid(snapshot.name) { try await host.destroySnapshot(app: app.name, name: snapshot.name) }
-            gone.append(snapshot.id)
-            log.emit(app: app.name, "data.snapshot_destroyed", [("snapshot", snapshot.name)])
-        }
-        if !gone.isEmpty { try store.forgetSnapshots(gone) }
-    }
 }

@@ -18,6 +18,7 @@ extension Deployer {
         try await Task.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
         phase("flip")
         if let previous {
+            recorder?.record(ReleasePlan.probationNote(app, spec))
             progress(
                 "probation: watching \(release.name) for \(DurationText.format(app.probation)); \(previous.name) keeps running")
             live = try await probationOrRevert(live, app: app, previous: previous)
@@ -41,11 +42,12 @@ extension Deployer {
         }
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
-        let (live, _) = try RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
+        let (live, table) = try RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
             let live = try store.flip(to: release, from: old, probation: probation)
             CrashPoint.hit("flip")
             return live
         }
+        recorder?.record(ReleasePlan.routeWrite(stateDir: runtime.config.agent.stateDir, table))
         progress("flipped \(app.name) to \(release.name) at \(address)")
         log.emit(
             app: app.name, sha: release.sha, "flip", took: ContinuousClock.now - start,
@@ -112,6 +114,7 @@ extension Deployer {
     func retire(app: AppConfig, keepRunning live: Release) async throws {
         for release in try store.releases(app: app.name) where release.state == .standby && release.id != live.id {
             let spec = spec(release, app: app)
+            if release.step != "draining" { recorder?.record(ReleasePlan.drainNote(app, spec)) }
             var open = await host.openConnections(spec) ?? 0
             // Caddy keeps idle keep-alive connections to an upstream for `upstreamIdle`: give
             // those a moment to close, so that only live requests and streams hold the release.
@@ -140,19 +143,9 @@ extension Deployer {
                 : release.step == "draining" ? "its last connection closed" : "no open connections"
             log.emit(app: app.name, sha: release.sha, "release.retired", [("drained", drained)])
         }
-        let kept = try store.releases(app: app.name).filter { $0.state == .retired }.sorted { $0.updated > $1.updated }
-        for release in kept.dropFirst(app.keep) {
-            CrashPoint.hit("destroy")
-            try await host.destroy(spec(release, app: app))
-            try store.update(release, state: .destroyed)
-            log.emit(app: app.name, sha: release.sha, "release.destroyed")
-        }
-        try await pruneSnapshots(app)
-        do { try pruneState(app) } catch {
-            log.emitOnce(
-                key: "state.prune_failed \(app.name)",
-                Event(app: app.name, name: "state.prune_failed", fields: [("error", "\(error)")]))
-        }
+        let plan = try retentionPlan(
+            app, releases: try store.releases(app: app.name), snapshots: try store.snapshots(app: app.name))
+        try await retain(plan, app: app)
     }
 
     /// The jail spec of an existing release (its artifact stays where the build put it).

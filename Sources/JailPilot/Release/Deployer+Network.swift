@@ -3,10 +3,13 @@ import FoundationEssentials
 extension Deployer {
     /// What the jails may reach now: every release that holds an address, with its app's `reach`,
     /// over every app the host serves now (not only those this deployer's config knew).
-    public func networkPolicy() throws -> JailNetworkPolicy {
+    /// `adding` is a release about to get its address (a plan's): where the store will list it.
+    public func networkPolicy(adding new: JailNetworkPolicy.Member? = nil) throws -> JailNetworkPolicy {
         let apps = runtime.served.all
         var members: [JailNetworkPolicy.Member] = []
         for app in apps {
+            // Newest first, as the store lists an app's releases.
+            if let new, new.app == app.name { members.append(new) }
             for release in try store.releases(app: app.name) where ![.destroyed, .failed].contains(release.state) {
                 guard let address = release.address else { continue }
                 members.append(JailNetworkPolicy.Member(app: app.name, address: address, port: app.port))

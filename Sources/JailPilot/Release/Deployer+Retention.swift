@@ -1,29 +1,38 @@
 import FoundationEssentials
 import Glibc
 
-/// What state_dir keeps of an app, and for how long: an artifact as long as a release that can
-/// run again (or is being made) needs it, or its commit is the branch head, the pin or the hold;
-/// build logs and the logs kept from failed releases as long as their release, plus the newest
-/// `Retention.keptLogs` of the rest (a quarantine's reason names its log); the events table
-/// capped at `Retention.events` rows. Run after every retire, under the app's lock.
+/// What state_dir keeps of an app, and for how long: the newest `keep` stopped releases; an
+/// artifact as long as a release that can run again (or is being made) needs it, or its commit
+/// is the branch head, the pin or the hold; build logs and the logs kept from failed releases as
+/// long as their release, plus the newest `Retention.keptLogs` of the rest (a quarantine's
+/// reason names its log); a data snapshot while a release it belongs to is kept; the events
+/// table capped at `Retention.events` rows. Run at the end of every retire, under the app's lock.
+///
+/// One sequence for both interpreters: `retentionPlan` says what goes, `steps(of:)` the host
+/// steps that remove it (what `plan` prints), and `retain` runs exactly those.
 extension Deployer {
-    func pruneState(_ app: AppConfig) throws {
-        let releases = try store.releases(app: app.name)
-        var needed = Set(releases.filter { ![.destroyed, .failed].contains($0.state) }.map(\.sha))
+    /// What goes when `releases` (the app's, in their states after the retire) are what the store holds.
+    func retentionPlan(_ app: AppConfig, releases: [Release], snapshots: [DataSnapshot]) throws -> RetentionPlan {
+        var plan = RetentionPlan()
+        let retired = releases.filter { $0.state == .retired }.sorted { $0.updated > $1.updated }
+        plan.destroy = Array(retired.dropFirst(app.keep))
+        let gone = Set(plan.destroy.map(\.id))
+        let kept = releases.filter { $0.state.hasJail && !gone.contains($0.id) }
+        let keptIDs = Set(kept.map(\.id))
+        plan.snapshots = snapshots.filter { !keptIDs.contains($0.releaseID) && !($0.holdsID.map(keptIDs.contains) ?? false) }
+        let living = releases.filter { ![.destroyed, .failed].contains($0.state) && !gone.contains($0.id) }
+        var needed = Set(living.map(\.sha))
         for sha in [try store.head(app: app.name)?.sha, app.pin, try store.holdSHA(app: app.name)] {
             if let sha { needed.insert(sha) }
         }
         let layout = runtime.layout
         let artifacts = FileIO.parent(layout.artifactDir(app.name, String(repeating: "0", count: 40)))
-        var removed = 0
-        for name in (try? FileManager.default.contentsOfDirectory(atPath: artifacts)) ?? []
-        where Names.isFullSHA(name) && !needed.contains(where: { name.hasPrefix($0) }) {
-            try FileIO.removeTree("\(artifacts)/\(name)")
-            removed += 1
+        for name in Self.names(in: artifacts) where Names.isFullSHA(name) && !needed.contains(where: { name.hasPrefix($0) }) {
+            plan.files.append("\(artifacts)/\(name)")
         }
-        let neededNames = Set(releases.filter { ![.destroyed, .failed].contains($0.state) }.map(\.name))
+        let neededNames = Set(living.map(\.name))
         let logs = layout.logs(app.name)
-        let prunable = ((try? FileManager.default.contentsOfDirectory(atPath: logs)) ?? []).filter { name in
+        let prunable = Self.names(in: logs).filter { name in
             guard name.hasSuffix(".log") else { return false }
             let stem = String(name.dropLast(4))
             if stem.hasPrefix("build-") {
@@ -33,15 +42,59 @@ extension Deployer {
             }
             return !neededNames.contains(stem)
         }
-        for name in Retention.oldest(prunable.map { "\(logs)/\($0)" }, keeping: Retention.keptLogs) {
-            try FileIO.removeTree(name)
-            removed += 1
+        plan.files += Retention.oldest(prunable.map { "\(logs)/\($0)" }, keeping: Retention.keptLogs)
+        return plan
+    }
+
+    /// The host steps of `plan`, as the host is now: each release's destroy, each snapshot's, each file's removal.
+    func steps(of plan: RetentionPlan, app: AppConfig) async -> [HostStep] {
+        var steps: [HostStep] = []
+        for release in plan.destroy { steps += await host.steps(.destroy, spec(release, app: app)) }
+        for snapshot in plan.snapshots where SnapshotName.isValid(snapshot.name) {
+            steps += await host.destroySnapshotSteps(app: app.name, name: snapshot.name)
         }
-        let events = try store.capEvents(keeping: Retention.events)
-        if removed > 0 || events > 0 {
-            log.emit(app: app.name, "state.pruned", [("files", "\(removed)"), ("events", "\(events)")])
+        return steps + plan.files.map { .remove(path: $0) }
+    }
+
+    /// Runs `plan`, recording each removal in the store as it is done.
+    func retain(_ plan: RetentionPlan, app: AppConfig) async throws {
+        for release in plan.destroy {
+            CrashPoint.hit("destroy")
+            try await host.destroy(spec(release, app: app))
+            try store.update(release, state: .destroyed)
+            log.emit(app: app.name, sha: release.sha, "release.destroyed")
+        }
+        if !plan.snapshots.isEmpty {
+            for snapshot in plan.snapshots {
+                // A name the store holds reaches zfs and a path: one not of our own form is only forgotten.
+                if SnapshotName.isValid(snapshot.name) { try await host.destroySnapshot(app: app.name, name: snapshot.name) }
+                log.emit(app: app.name, "data.snapshot_destroyed", [("snapshot", snapshot.name)])
+            }
+            try store.forgetSnapshots(plan.snapshots.map(\.id))
+        }
+        do {
+            try await PlanExecutor(runner: runtime.runner, recorder: recorder).execute(plan.files.map { .remove(path: $0) })
+            let events = try store.capEvents(keeping: Retention.events)
+            if !plan.files.isEmpty || events > 0 {
+                log.emit(app: app.name, "state.pruned", [("files", "\(plan.files.count)"), ("events", "\(events)")])
+            }
+        } catch {
+            log.emitOnce(
+                key: "state.prune_failed \(app.name)",
+                Event(app: app.name, name: "state.prune_failed", fields: [("error", "\(error)")]))
         }
     }
+
+    static func names(in directory: String) -> [String] {
+        ((try? FileManager.default.contentsOfDirectory(atPath: directory)) ?? []).sorted()
+    }
+}
+
+/// What one retire removes: releases past `keep`, snapshots no kept release needs, files.
+struct RetentionPlan: Sendable {
+    var destroy: [Release] = []
+    var snapshots: [DataSnapshot] = []
+    var files: [String] = []
 }
 
 /// How much of what no release needs state_dir keeps.

@@ -23,6 +23,9 @@ public struct Deployer: Sendable {
     public let progress: @Sendable (String) -> Void
     /// Shared build limit (the agent's); nil builds at once.
     public let buildSlots: BuildSlots?
+    /// Where the deployer's own steps (gates, the route table) are noted beside the driver's
+    /// (tests set the same recorder on both); nil in production.
+    public var recorder: StepRecorder?
 
     public init(
         runtime: Runtime, host: any JailHost, router: any Router, buildSlots: BuildSlots? = nil,
@@ -137,6 +140,7 @@ public struct Deployer: Sendable {
 
     /// Applies Caddy's routes, failing before anything live is touched when Caddy is down.
     func ensureRoutes() async throws {
+        recorder?.record(ReleasePlan.routesNote)
         let apps = runtime.served.all
         try router.writeCaddyfile(for: apps)
         if try await router.applyRoutes(for: apps) {
@@ -146,6 +150,7 @@ public struct Deployer: Sendable {
 
     /// Waits for `passes` consecutive 200s, failing fast if the service exits.
     func healthGate(_ app: AppConfig, _ spec: JailSpec) async throws {
+        recorder?.record(ReleasePlan.healthNote(app, spec))
         let host = self.host
         let report = await HealthProbe(app: app).waitHealthy(
             address: spec.address, port: spec.port, deadline: app.healthDeadline,

@@ -1,70 +1,133 @@
 import FoundationEssentials
 
-/// The whole host plan of a deploy, rollback, retire or destroy, for `jailpilot plan`: the
-/// driver's commands and files plus the deployer's own steps (health gate, route table).
-public enum ReleasePlan {
+/// The whole host sequence of a deploy, rollback, retire or destroy: the driver's commands and
+/// files, the network policy load, the deployer's gates (routes, health, probation, drain), the
+/// route table flip and retention. `jailpilot plan` prints it; the deployer runs the same phases,
+/// built by the same functions (tests compare the steps it recorded with this list).
+public struct ReleasePlan: Sendable {
     /// What `jailpilot plan --action` can show.
     public enum Action: String, Sendable, CaseIterable {
         case deploy, rollback, retire, destroy
     }
 
-    /// The steps of `action` for `spec`; `replacing` is the release that is live now.
-    public static func steps(
-        _ action: Action, host: any JailHost, spec: JailSpec, replacing: JailSpec?, app: AppConfig, stateDir: String,
-        routes: RouteTable, at now: Date = Date()
-    ) -> [HostStep] {
-        let health = HostStep.note(
-            "health: GET http://\(spec.address):\(spec.port)\(app.health) until it answers 200 \(app.healthPasses) times in a row (deadline \(DurationText.format(app.healthDeadline)))"
-        )
-        var table = routes
-        table.addresses[app.name] = spec.address
-        let flip = HostStep.write(
-            path: RouteTable.path(stateDir: stateDir),
-            content: table.addresses.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)\n" }.joined(), mode: 0o644)
-        let retireOld: [HostStep] =
-            replacing.map { old in
-                [.note("probation: \(DurationText.format(app.probation)) watching \(spec.name); then retire \(old.name):")]
-                    + host.plan(.stop, old)
-            } ?? []
-        let snapshot: [HostStep] =
-            app.data == nil
+    public var host: any JailHost
+    public var app: AppConfig
+    public var stateDir: String
+    /// The route table as it is now (the flip writes it with the new address).
+    public var routes: RouteTable
+    /// What the jails may reach once the release holds its address.
+    public var policy: JailNetworkPolicy
+    /// What the retire after the flip removes (releases past `keep`, snapshots, files).
+    public var retention: [HostStep]
+    /// The data snapshot's time (its name holds it).
+    public var now: Date
+
+    public init(
+        host: any JailHost, app: AppConfig, stateDir: String, routes: RouteTable, policy: JailNetworkPolicy,
+        retention: [HostStep] = [], at now: Date = Date()
+    ) {
+        self.host = host
+        self.app = app
+        self.stateDir = stateDir
+        self.routes = routes
+        self.policy = policy
+        self.retention = retention
+        self.now = now
+    }
+
+    /// The steps of `action` for `spec` on the host as it is now; `replacing` is the live release.
+    public func steps(_ action: Action, spec: JailSpec, replacing: JailSpec?) async -> [HostStep] {
+        switch action {
+        case .deploy:
+            return [Self.routesNote] + (await host.steps(.provision, spec)) + data(spec) + (await start(spec))
+                + releaseStep(spec) + [Self.healthNote(app, spec)] + flip(spec, replacing: replacing)
+                + (await retireOld(spec, replacing: replacing)) + retention
+        case .rollback:
+            return [Self.routesNote] + (replacing == nil ? [] : snapshot(spec)) + (await start(spec))
+                + [Self.healthNote(app, spec)] + flip(spec, replacing: replacing)
+        case .retire:
+            return [Self.drainNote(app, spec)] + (await host.steps(.stop, spec))
+        case .destroy:
+            return await host.steps(.destroy, spec)
+        }
+    }
+
+    /// `rollback --with-data`: every running release stopped, the volume put back to `snapshot`
+    /// (the newer ones destroyed), then the target started, health-checked and flipped to.
+    public func dataRollbackSteps(plan: DataRollbackPlan, running: [JailSpec], target: JailSpec, replacing: JailSpec?) async
+        -> [HostStep]
+    {
+        var stripped = self
+        stripped.app.data = nil
+        var steps: [HostStep] = []
+        for spec in running { steps += await host.steps(.stop, spec) }
+        return steps + host.restorePlan(app: app.name, name: plan.snapshot.name, newer: plan.newer.map(\.name))
+            + (await stripped.steps(.rollback, spec: target, replacing: replacing))
+    }
+
+    /// The network policy with the release's address in it, then the jail started.
+    func start(_ spec: JailSpec) async -> [HostStep] {
+        (await host.networkPolicySteps(policy)) + (await host.steps(.start, spec))
+    }
+
+    func data(_ spec: JailSpec) -> [HostStep] {
+        app.data == nil
             ? []
             : [.note("data: \(app.name)'s volume, made if missing (owned by the app's user):")] + host.dataPlan(app: app.name)
-                + [.note("data: snapshot before the new code touches it (kept while a release it belongs to is kept):")]
+                + snapshot(spec)
+    }
+
+    func snapshot(_ spec: JailSpec) -> [HostStep] {
+        app.data == nil
+            ? []
+            : [.note("data: snapshot before the new code touches it (kept while a release it belongs to is kept):")]
                 + host.snapshotPlan(app: app.name, name: SnapshotName.make(sha: spec.sha, at: now))
-        let step: [HostStep] =
-            app.release.isEmpty
+    }
+
+    func releaseStep(_ spec: JailSpec) -> [HostStep] {
+        app.release.isEmpty
             ? []
             : [
                 .note(
                     "release step (time-out \(DurationText.format(app.releaseTimeout)); output to the release's log; failure abandons the release):"
                 )
             ] + host.releaseStepPlan(spec, argv: app.release)
-        switch action {
-        case .deploy:
-            return host.plan(.provision, spec) + snapshot + host.plan(.start, spec) + step + [health]
-                + host.promotePlan(spec, replacing: replacing) + [flip] + retireOld
-        case .rollback:
-            return (replacing == nil ? [] : snapshot) + host.plan(.start, spec) + [health]
-                + host.promotePlan(spec, replacing: replacing) + [flip]
-        case .retire:
-            return host.plan(.stop, spec)
-        case .destroy:
-            return host.plan(.destroy, spec)
-        }
     }
 
-    /// `rollback --with-data`: every running release stopped, the volume put back to `snapshot`
-    /// (the newer ones destroyed), then the target started, health-checked and flipped to.
-    public static func dataRollbackSteps(
-        host: any JailHost, plan: DataRollbackPlan, app: AppConfig, running: [JailSpec], target: JailSpec,
-        replacing: JailSpec?, stateDir: String, routes: RouteTable
-    ) -> [HostStep] {
-        var stripped = app
-        stripped.data = nil
-        return running.flatMap { host.plan(.stop, $0) }
-            + host.restorePlan(app: app.name, name: plan.snapshot.name, newer: plan.newer.map(\.name))
-            + steps(.rollback, host: host, spec: target, replacing: replacing, app: stripped, stateDir: stateDir, routes: routes)
+    /// The boot set, then the route table Caddy's resolver reads, with the new address.
+    func flip(_ spec: JailSpec, replacing: JailSpec?) -> [HostStep] {
+        var table = routes
+        table.addresses[app.name] = spec.address
+        return host.promotePlan(spec, replacing: replacing) + [Self.routeWrite(stateDir: stateDir, table)]
+    }
+
+    func retireOld(_ spec: JailSpec, replacing: JailSpec?) async -> [HostStep] {
+        guard let old = replacing else { return [] }
+        return [Self.probationNote(app, spec), Self.drainNote(app, old)] + (await host.steps(.stop, old))
+    }
+
+    /// Caddy's routes for every served app, before anything else changes (a Caddy that is down
+    /// stops the deploy here).
+    static let routesNote = HostStep.note(
+        "routes: Caddy routes every served app's hostnames through jailpilot's resolver (admin API; changed only if they differ)")
+
+    static func healthNote(_ app: AppConfig, _ spec: JailSpec) -> HostStep {
+        .note(
+            "health: GET http://\(spec.address):\(spec.port)\(app.health) until it answers 200 \(app.healthPasses) times in a row (deadline \(DurationText.format(app.healthDeadline)))"
+        )
+    }
+
+    static func probationNote(_ app: AppConfig, _ spec: JailSpec) -> HostStep {
+        .note("probation: \(DurationText.format(app.probation)) watching \(spec.name); the replaced release keeps running")
+    }
+
+    static func drainNote(_ app: AppConfig, _ spec: JailSpec) -> HostStep {
+        .note("drain: \(spec.name) stops once its open connections close (at most \(DurationText.format(app.drainTimeout)))")
+    }
+
+    /// The route table file as the flip writes it.
+    static func routeWrite(stateDir: String, _ table: RouteTable) -> HostStep {
+        .write(path: RouteTable.path(stateDir: stateDir), content: table.text, mode: 0o644)
     }
 
     /// One step per line (files as here-documents), for people and golden files.

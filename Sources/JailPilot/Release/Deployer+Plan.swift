@@ -1,0 +1,48 @@
+import FoundationEssentials
+
+extension Deployer {
+    /// The plan `jailpilot plan` prints for `action` on `spec`: built from the store and the host
+    /// as they are now, by the functions the deploy itself runs (ReleasePlan).
+    public func plan(_ action: ReleasePlan.Action, app: AppConfig, spec: JailSpec, replacing: JailSpec?, at now: Date = Date())
+        async throws -> [HostStep]
+    {
+        let held = try store.releases(app: app.name).contains {
+            $0.address == spec.address && ![.destroyed, .failed].contains($0.state)
+        }
+        let policy = try networkPolicy(
+            adding: held ? nil : JailNetworkPolicy.Member(app: app.name, address: spec.address, port: app.port))
+        let retention: [HostStep]
+        if action == .deploy {
+            retention = await steps(
+                of: try retentionPlan(
+                    app, releases: projected(app, deploying: spec, at: now), snapshots: try store.snapshots(app: app.name)),
+                app: app)
+        } else {
+            retention = []
+        }
+        let stateDir = runtime.config.agent.stateDir
+        return await ReleasePlan(
+            host: host, app: app, stateDir: stateDir, routes: RouteTable.load(stateDir: stateDir), policy: policy,
+            retention: retention, at: now
+        ).steps(action, spec: spec, replacing: replacing)
+    }
+
+    /// The app's releases as the store will hold them after a deploy of `spec` has retired the
+    /// others: `spec` live, every running one retired now.
+    func projected(_ app: AppConfig, deploying spec: JailSpec, at now: Date) throws -> [Release] {
+        var releases = try store.releases(app: app.name).map { release in
+            var release = release
+            if [.live, .standby].contains(release.state) {
+                release.state = .retired
+                release.updated = now
+            }
+            return release
+        }
+        releases.insert(
+            Release(
+                id: -1, app: app.name, sha: spec.sha, state: .live, address: spec.address, step: nil, reason: nil, created: now,
+                updated: now, phases: [], env: spec.envDigest),
+            at: 0)
+        return releases
+    }
+}

@@ -1,0 +1,85 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// What `jailpilot plan` prints is what a deploy runs: the steps the executor and the deployer
+/// recorded during a real deploy equal the plan made just before it, line for line, on both
+/// drivers (the FreeBSD one on its stand-in).
+@Suite(.serialized) struct PlanIsWhatRunsTests {
+    /// The plan of the next deploy of `app` at `sha`, made as `jailpilot plan` makes it.
+    static func planOfNextDeploy(_ deployer: Deployer, app: AppConfig, sha: String) async throws -> [HostStep] {
+        let runtime = deployer.runtime
+        let address = try AddressPool(config: runtime.config, store: runtime.store).allocate(
+            excluding: await deployer.host.addressesInUse())
+        let env = try AppEnvironment.resolve(app, layout: runtime.layout)
+        let spec = JailSpec(app: app, sha: sha, address: address, artifact: runtime.layout.artifact(app, sha), env: env)
+        let live = try runtime.store.live(app: app.name).map { JailSpec(release: $0, app: app, layout: runtime.layout) }
+        return try await deployer.plan(.deploy, app: app, spec: spec, replacing: live)
+    }
+
+    /// Fails with the first line that differs, and both lists in full.
+    static func expectSame(_ ran: [HostStep], _ printed: [HostStep], _ what: String) {
+        let a = ReleasePlan.render(ran).split(separator: "\n", omittingEmptySubsequences: false)
+        let b = ReleasePlan.render(printed).split(separator: "\n", omittingEmptySubsequences: false)
+        guard a != b else { return }
+        let first = (0..<min(a.count, b.count)).first { a[$0] != b[$0] } ?? min(a.count, b.count)
+        Issue.record(
+            """
+            \(what): the deploy ran other steps than its plan printed; first difference at line \(first + 1):
+              ran:     \(first < a.count ? a[first] : "<end>")
+              printed: \(first < b.count ? b[first] : "<end>")
+            --- ran ---
+            \(a.joined(separator: "\n"))
+            --- printed ---
+            \(b.joined(separator: "\n"))
+            """)
+    }
+
+    @Test(.enabled(if: canStandIn, "needs root, python3, go and setpriv"))
+    func aFreeBSDDeployRunsExactlyItsPlan() async throws {
+        try await FreeBSDWorld.with(appExtra: "keep = 1") { world in
+            let recorder = StepRecorder()
+            var host = try world.host
+            host.recorder = recorder
+            var deployer = Deployer(runtime: world.runtime, host: host, router: NoProxy())
+            deployer.recorder = recorder
+            // The first deploy, one that replaces it, and one whose retire destroys the first.
+            for greeting in ["one", "two", "three"] {
+                let sha = try await world.repo.commitHello(greeting)
+                let printed = try await Self.planOfNextDeploy(deployer, app: world.app, sha: sha)
+                _ = recorder.take()
+                _ = try await deployer.deploy(world.app)
+                Self.expectSame(recorder.take(), printed, "deploy \(greeting)")
+                if greeting == "three" {
+                    let text = ReleasePlan.render(printed)
+                    #expect(text.contains("pfctl -a jailpilot/jails -f"), "the policy load is in the plan")
+                    #expect(text.contains("zfs destroy -r"), "so is the retention's destroy")
+                }
+            }
+        }
+    }
+
+    @Test(.enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
+    func aLinuxDeployRunsExactlyItsPlan() async throws {
+        try await E2EWorld.with(appExtra: "keep = 1", probation: "300ms") { world in
+            let recorder = StepRecorder()
+            var host = try world.runtime.jailHost() as! LinuxJails
+            host.recorder = recorder
+            var deployer = Deployer(runtime: world.runtime, host: host, router: world.runtime.router())
+            deployer.recorder = recorder
+            for greeting in ["one", "two", "three"] {
+                let sha = try await world.repo.commitHello(greeting)
+                let printed = try await Self.planOfNextDeploy(deployer, app: world.app, sha: sha)
+                _ = recorder.take()
+                _ = try await deployer.deploy(world.app)
+                Self.expectSame(recorder.take(), printed, "deploy \(greeting)")
+                if greeting == "three" {
+                    let text = ReleasePlan.render(printed)
+                    #expect(text.contains("nft -f"), "the policy load is in the plan")
+                    #expect(text.contains("kill -TERM the children of"), "the stop's signal-and-wait is a step")
+                    #expect(text.contains("btrfs subvolume delete"), "the retention's destroy is in the plan")
+                }
+            }
+        }
+    }
+}
