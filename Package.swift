@@ -42,9 +42,14 @@ let package = Package(
             name: "jailpilot-bench",
             dependencies: ["JailPilot"]
         ),
+        // In-memory drivers, fakes and a virtual clock for the state-machine tests; not shipped.
+        .target(
+            name: "JailPilotTesting",
+            dependencies: ["JailPilot"]
+        ),
         .testTarget(
             name: "JailPilotTests",
-            dependencies: ["JailPilot"],
+            dependencies: ["JailPilot", "JailPilotTesting"],
             exclude: ["Fixtures", "Golden"]
         ),
     ],

@@ -9,15 +9,17 @@ public struct Runtime: Sendable {
     public let freebsdPaths: FreeBSDPaths
     /// The apps the whole host serves now, shared with every copy made by `with(config:)`.
     public let served: ServedApps
+    /// The release engine's clock (the store's too).
+    public var clock: any ReleaseClock { store.clock }
 
     /// Opens the state store under `config.agent.stateDir` and the agent log.
     public init(
         config: AgentConfig, echo: Bool = true, runner: any ProcessRunning = HostProcessRunner(),
-        freebsdPaths: FreeBSDPaths = FreeBSDPaths()
+        freebsdPaths: FreeBSDPaths = FreeBSDPaths(), clock: any ReleaseClock = SystemClock()
     ) throws {
         self.config = config
         self.layout = StateLayout(root: config.agent.stateDir)
-        self.store = try StateStore(stateDir: config.agent.stateDir)
+        self.store = try StateStore(stateDir: config.agent.stateDir, clock: clock)
         self.log = EventLog(path: config.agent.logFile, echo: echo, store: store)
         self.runner = runner
         self.freebsdPaths = freebsdPaths

@@ -8,6 +8,13 @@ public struct BuildOutcome: Sendable {
     /// True when an earlier successful build of the same commit and build settings was reused.
     public var reused: Bool
     public var took: Duration
+
+    public init(artifact: String, log: String, reused: Bool, took: Duration) {
+        self.artifact = artifact
+        self.log = log
+        self.reused = reused
+        self.took = took
+    }
 }
 
 /// Builds one app at one commit: export the tree into a fresh staging directory, run the build

@@ -8,41 +8,35 @@ public struct HealthReport: Sendable {
 
 /// `GET <health path>` against a release until it answers 200 `passes` times in a row.
 public struct HealthProbe: Sendable {
-    public var path: String
-    public var passes: Int
-    public var timeout: Duration
+    public var app: AppConfig
     public var interval: Duration
+    public var checker: any HealthChecking
+    public var clock: any ReleaseClock
 
-    public init(path: String, passes: Int, timeout: Duration, interval: Duration = .milliseconds(100)) {
-        self.path = path
-        self.passes = passes
-        self.timeout = timeout
+    public init(
+        app: AppConfig, checker: any HealthChecking = HTTPHealthCheck(), clock: any ReleaseClock = SystemClock(),
+        interval: Duration = .milliseconds(100)
+    ) {
+        self.app = app
+        self.checker = checker
+        self.clock = clock
         self.interval = interval
-    }
-
-    public init(app: AppConfig) {
-        self.init(path: app.health, passes: app.healthPasses, timeout: app.healthTimeout)
     }
 
     /// One request: nil when it answered 200, else what went wrong.
     public func check(address: String, port: Int) async -> String? {
-        do {
-            let response = try await HTTPClient(timeout: timeout).send("GET", path, to: .tcp(host: address, port: port))
-            return response.status == 200 ? nil : "GET \(path) answered \(response.status)"
-        } catch {
-            return "GET \(path): \(error)"
-        }
+        await checker.check(app, address: address, port: port, timeout: app.healthTimeout)
     }
 
-    /// Probes until `passes` consecutive successes, or `deadline` passes, or `stillRunning` says no.
+    /// Probes until `app.healthPasses` consecutive successes, or `deadline` passes, or `stillRunning` says no.
     public func waitHealthy(
         address: String, port: Int, deadline: Duration, stillRunning: @Sendable () async -> Bool = { true }
     ) async -> HealthReport {
-        let end = ContinuousClock.now + deadline
+        let end = clock.now + deadline
         var streak = 0
         var attempts = 0
         var problem: String?
-        while ContinuousClock.now < end {
+        while clock.now < end {
             attempts += 1
             if let failure = await check(address: address, port: port) {
                 streak = 0
@@ -52,9 +46,9 @@ public struct HealthProbe: Sendable {
                 }
             } else {
                 streak += 1
-                if streak >= passes { return HealthReport(healthy: true, attempts: attempts, lastProblem: nil) }
+                if streak >= app.healthPasses { return HealthReport(healthy: true, attempts: attempts, lastProblem: nil) }
             }
-            try? await Task.sleep(for: interval)
+            try? await clock.sleep(for: interval)
             if Task.isCancelled { break }
         }
         return HealthReport(healthy: false, attempts: attempts, lastProblem: problem ?? "no answer")

@@ -64,6 +64,11 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
 public struct HostStepError: Error, Sendable, CustomStringConvertible {
     public var step: String
     public var message: String
+
+    public init(step: String, message: String) {
+        self.step = step
+        self.message = message
+    }
     public var description: String { "\(step): \(message)" }
 }
 

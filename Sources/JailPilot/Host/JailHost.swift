@@ -127,7 +127,7 @@ extension JailHost {
 
     /// Throws unless `spec` is ours or unmarked (a jail made before markers): nothing of another
     /// state_dir's is ever stopped or destroyed.
-    func requireNotOthers(_ spec: JailSpec, to action: String) async throws {
+    public func requireNotOthers(_ spec: JailSpec, to action: String) async throws {
         let ownership = await ownership(spec)
         if case .other = ownership { throw NotOwnedError(name: spec.name, action: action, ownership: ownership) }
     }

@@ -19,6 +19,11 @@ public struct RouterError: Error, Sendable, CustomStringConvertible {
     public var admin: String
     public var message: String
 
+    public init(admin: String, message: String) {
+        self.admin = admin
+        self.message = message
+    }
+
     public var description: String {
         "Caddy admin API at \(admin): \(message)"
     }

@@ -14,11 +14,11 @@ extension Deployer {
     func takeSnapshot(for release: Release, app: AppConfig, holding live: Release?) async throws -> DataSnapshot? {
         guard app.data != nil else { return nil }
         try await host.ensureData(app: app.name)
-        var name = SnapshotName.make(sha: release.sha)
+        var name = SnapshotName.make(sha: release.sha, at: clock.date)
         // Two snapshots of one release within a second (a quick rollback and back): the next second.
         while await host.hasSnapshot(app: app.name, name: name) {
-            try await Task.sleep(for: .milliseconds(250))
-            name = SnapshotName.make(sha: release.sha)
+            try await clock.sleep(for: .milliseconds(250))
+            name = SnapshotName.make(sha: release.sha, at: clock.date)
         }
         try await host.snapshotData(app: app.name, name: name)
         let snapshot = try store.recordSnapshot(app: app.name, name: name, release: release.id, holds: live?.id)
@@ -38,7 +38,7 @@ extension Deployer {
         let command = app.release.map { ShellQuote.quote($0) }.joined(separator: " ")
         progress("release step: \(command)")
         log.emit(app: app.name, sha: release.sha, "release_step.started", [("argv", command)])
-        let clock = ContinuousClock()
+        let clock = self.clock
         let start = clock.now
         let result = try await host.runReleaseStep(spec, argv: app.release, timeout: app.releaseTimeout)
         let took = clock.now - start

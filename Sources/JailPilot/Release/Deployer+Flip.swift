@@ -9,13 +9,13 @@ extension Deployer {
         var phases = phases
         var mark = since
         func phase(_ name: String) {
-            let now = ContinuousClock.now
+            let now = clock.now
             phases.append((name, now - mark))
             progress("\(name) done in \(Logfmt.seconds(now - mark))")
             mark = now
         }
         var live = try await flip(to: release, from: previous, app: app, probation: previous != nil)
-        try await Task.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
+        try await clock.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
         phase("flip")
         if let previous {
             recorder?.record(ReleasePlan.probationNote(app, spec))
@@ -36,7 +36,7 @@ extension Deployer {
     /// Routes `app` to `release`: the store first (the truth), then the route table Caddy reads.
     @discardableResult
     func flip(to release: Release, from old: Release?, app: AppConfig, probation: Bool = false) async throws -> Release {
-        let start = ContinuousClock.now
+        let start = clock.now
         guard let address = release.address else {
             throw DeployError.failed(app: app.name, sha: release.sha, step: "flip", reason: "release has no address", log: nil)
         }
@@ -50,7 +50,7 @@ extension Deployer {
         recorder?.record(ReleasePlan.routeWrite(stateDir: runtime.config.agent.stateDir, table))
         progress("flipped \(app.name) to \(release.name) at \(address)")
         log.emit(
-            app: app.name, sha: release.sha, "flip", took: ContinuousClock.now - start,
+            app: app.name, sha: release.sha, "flip", took: clock.now - start,
             [("to", address)] + (old.map { [("from", $0.address ?? "-")] } ?? []))
         return live
     }
@@ -89,10 +89,10 @@ extension Deployer {
     /// Watches the new release for `app.probation`; returns why it failed, or nil (also when the
     /// task is cancelled: the caller checks).
     func probation(_ app: AppConfig, _ spec: JailSpec) async -> String? {
-        let probe = HealthProbe(app: app)
-        let end = ContinuousClock.now + app.probation
+        let probe = probe(app)
+        let end = clock.now + app.probation
         var failures = 0
-        while ContinuousClock.now < end, !Task.isCancelled {
+        while clock.now < end, !Task.isCancelled {
             if let problem = await probe.check(address: spec.address, port: spec.port) {
                 failures += 1
                 if failures >= 3 { return problem }
@@ -100,7 +100,7 @@ extension Deployer {
                 failures = 0
             }
             CrashPoint.hit("probation")
-            try? await Task.sleep(for: .milliseconds(500))
+            try? await clock.sleep(for: .milliseconds(500))
         }
         return nil
     }
@@ -118,12 +118,12 @@ extension Deployer {
             var open = await host.openConnections(spec) ?? 0
             // Caddy keeps idle keep-alive connections to an upstream for `upstreamIdle`: give
             // those a moment to close, so that only live requests and streams hold the release.
-            let settle = ContinuousClock.now + CaddyRouter.upstreamIdle + .milliseconds(500)
-            while open > 0, release.step != "draining", ContinuousClock.now < settle {
-                try await Task.sleep(for: .milliseconds(250))
+            let settle = clock.now + CaddyRouter.upstreamIdle + .milliseconds(500)
+            while open > 0, release.step != "draining", clock.now < settle {
+                try await clock.sleep(for: .milliseconds(250))
                 open = await host.openConnections(spec) ?? 0
             }
-            let waited = Date().timeIntervalSince(release.updated)
+            let waited = clock.date.timeIntervalSince(release.updated)
             if open > 0, waited < app.drainTimeout.seconds {
                 if release.step != "draining" {
                     try store.markDraining(release)

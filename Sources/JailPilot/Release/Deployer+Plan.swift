@@ -3,9 +3,10 @@ import FoundationEssentials
 extension Deployer {
     /// The plan `jailpilot plan` prints for `action` on `spec`: built from the store and the host
     /// as they are now, by the functions the deploy itself runs (ReleasePlan).
-    public func plan(_ action: ReleasePlan.Action, app: AppConfig, spec: JailSpec, replacing: JailSpec?, at now: Date = Date())
+    public func plan(_ action: ReleasePlan.Action, app: AppConfig, spec: JailSpec, replacing: JailSpec?, at time: Date? = nil)
         async throws -> [HostStep]
     {
+        let now = time ?? clock.date
         let held = try store.releases(app: app.name).contains {
             $0.address == spec.address && ![.destroyed, .failed].contains($0.state)
         }

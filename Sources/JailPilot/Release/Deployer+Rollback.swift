@@ -39,7 +39,7 @@ extension Deployer {
         _ target: Release, app: AppConfig, replacing live: Release?, phases: [(String, Duration)], snapshot: Bool = true
     ) async throws -> DeployOutcome {
         var phases = phases
-        let clock = ContinuousClock()
+        let clock = self.clock
         var mark = clock.now
         let spec = self.spec(target, app: app)
         var target = target
@@ -70,7 +70,7 @@ extension Deployer {
         }
         let flipStart = clock.now
         let flipped = try await flip(to: target, from: live, app: app)
-        try await Task.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
+        try await clock.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
         phases.append(("flip", clock.now - flipStart))
         let final = try store.update(flipped, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
         log.emit(

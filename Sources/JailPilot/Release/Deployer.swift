@@ -26,17 +26,30 @@ public struct Deployer: Sendable {
     /// Where the deployer's own steps (gates, the route table) are noted beside the driver's
     /// (tests set the same recorder on both); nil in production.
     public var recorder: StepRecorder?
+    /// Fetch and build (git and go; a fake in the state-machine tests).
+    public var source: any SourceBuilding
+    /// Health requests to releases (HTTP; a fake in the state-machine tests).
+    public var health: any HealthChecking
+    /// What phases are timed with and waits wait on.
+    public var clock: any ReleaseClock
 
     public init(
         runtime: Runtime, host: any JailHost, router: any Router, buildSlots: BuildSlots? = nil,
-        progress: @escaping @Sendable (String) -> Void = { _ in }
+        source: (any SourceBuilding)? = nil, health: any HealthChecking = HTTPHealthCheck(),
+        clock: (any ReleaseClock)? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }
     ) {
         self.runtime = runtime
         self.host = host
         self.router = router
         self.buildSlots = buildSlots
+        self.source = source ?? SourcePipeline(runtime: runtime)
+        self.health = health
+        self.clock = clock ?? runtime.clock
         self.progress = progress
     }
+
+    /// The health probe of `app`, on this deployer's seams.
+    func probe(_ app: AppConfig) -> HealthProbe { HealthProbe(app: app, checker: health, clock: clock) }
 
     var store: StateStore { runtime.store }
     var log: EventLog { runtime.log }
@@ -47,7 +60,7 @@ public struct Deployer: Sendable {
         let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         var phases: [(String, Duration)] = []
-        let clock = ContinuousClock()
+        let clock = self.clock
         var mark = clock.now
         func phase(_ name: String) {
             let now = clock.now
@@ -61,11 +74,11 @@ public struct Deployer: Sendable {
         progress("fetching and building \(app.name)")
         let built: (sha: String, build: BuildOutcome)
         do {
-            let pipeline = SourcePipeline(runtime: runtime)
+            let source = self.source
             if let buildSlots {
-                built = try await buildSlots.withSlot { try await pipeline.build(app, sha: sha) }
+                built = try await buildSlots.withSlot { try await source.build(app, sha: sha) }
             } else {
-                built = try await pipeline.build(app, sha: sha)
+                built = try await source.build(app, sha: sha)
             }
         } catch {
             // A build the agent cancelled (SIGTERM) says nothing about the commit: not quarantined.
@@ -152,7 +165,7 @@ public struct Deployer: Sendable {
     func healthGate(_ app: AppConfig, _ spec: JailSpec) async throws {
         recorder?.record(ReleasePlan.healthNote(app, spec))
         let host = self.host
-        let report = await HealthProbe(app: app).waitHealthy(
+        let report = await probe(app).waitHealthy(
             address: spec.address, port: spec.port, deadline: app.healthDeadline,
             stillRunning: { await host.exitReport(spec) == nil })
         guard report.healthy else {

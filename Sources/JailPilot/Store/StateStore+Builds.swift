@@ -20,7 +20,7 @@ extension StateStore {
                 "INSERT OR REPLACE INTO builds(app, sha, fingerprint, artifact, log, ok, took, finished) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     .text(build.app), .text(build.sha), .text(build.fingerprint), .text(build.artifact), .text(build.log),
-                    .int(build.ok ? 1 : 0), .real(build.took.seconds), .real(Date().timeIntervalSince1970),
+                    .int(build.ok ? 1 : 0), .real(build.took.seconds), .real(clock.date.timeIntervalSince1970),
                 ])
         }
     }

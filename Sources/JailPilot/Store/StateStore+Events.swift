@@ -75,7 +75,7 @@ extension StateStore {
         try locked { db in
             try db.query(
                 "INSERT INTO heads(app, branch, sha, checked) VALUES (?, ?, ?, ?) ON CONFLICT(app) DO UPDATE SET branch = excluded.branch, sha = excluded.sha, checked = excluded.checked",
-                [.text(app), .text(branch), .text(sha), .real(Date().timeIntervalSince1970)])
+                [.text(app), .text(branch), .text(sha), .real(clock.date.timeIntervalSince1970)])
         }
     }
 

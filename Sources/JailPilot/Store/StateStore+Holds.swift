@@ -6,7 +6,7 @@ extension StateStore {
         try locked { db in
             try db.query(
                 "INSERT OR REPLACE INTO holds(app, sha, at) VALUES (?, ?, ?)",
-                [.text(app), .text(sha), .real(Date().timeIntervalSince1970)])
+                [.text(app), .text(sha), .real(clock.date.timeIntervalSince1970)])
         }
     }
 
@@ -32,7 +32,7 @@ extension StateStore {
         try locked { db in
             try db.query(
                 "INSERT OR REPLACE INTO quarantine(app, sha, reason, at, env) VALUES (?, ?, ?, ?, ?)",
-                [.text(app), .text(sha), .text(reason), .real(Date().timeIntervalSince1970), .text(env)])
+                [.text(app), .text(sha), .text(reason), .real(clock.date.timeIntervalSince1970), .text(env)])
         }
     }
 

@@ -9,7 +9,7 @@ extension StateStore {
     public func createRelease(
         app: String, sha: String, state: ReleaseState, address: String?, env: String = "", cause: String = ""
     ) throws -> Release {
-        let now = Date().timeIntervalSince1970
+        let now = clock.date.timeIntervalSince1970
         return try locked { db in
             try db.query(
                 "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -31,7 +31,7 @@ extension StateStore {
         try locked { db in
             try Self.requireMove(db, release.id, to: state)
             var sets = ["state = ?", "updated = ?"]
-            var values: [SQLValue] = [.text(state.rawValue), .real(Date().timeIntervalSince1970)]
+            var values: [SQLValue] = [.text(state.rawValue), .real(clock.date.timeIntervalSince1970)]
             if let address { sets.append("address = ?"); values.append(address.map(SQLValue.text) ?? .null) }
             if let step { sets.append("step = ?"); values.append(.text(step)) }
             if let reason { sets.append("reason = ?"); values.append(.text(reason)) }
@@ -134,7 +134,7 @@ extension StateStore {
     /// with two live releases or none. With `probation`, `release` records `old` as the one to
     /// flip back to until `endProbation`.
     public func flip(to release: Release, from old: Release?, probation: Bool = false) throws -> Release {
-        let now = Date().timeIntervalSince1970
+        let now = clock.date.timeIntervalSince1970
         return try transaction { db in
             if let old, old.id != release.id { try Self.requireMove(db, old.id, to: .standby) }
             try Self.requireMove(db, release.id, to: .live)

@@ -22,7 +22,10 @@ extension StateStore {
         try locked { db in
             try db.query(
                 "INSERT INTO snapshots(app, name, release_id, holds_id, created) VALUES (?, ?, ?, ?, ?)",
-                [.text(app), .text(name), .int(release), holds.map(SQLValue.int) ?? .null, .real(Date().timeIntervalSince1970)])
+                [
+                    .text(app), .text(name), .int(release), holds.map(SQLValue.int) ?? .null,
+                    .real(clock.date.timeIntervalSince1970),
+                ])
             let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
             return try db.query("SELECT \(Self.snapshotColumns) FROM snapshots WHERE id = ?", [.int(id)]).map(Self.snapshot)[0]
         }

@@ -10,9 +10,12 @@ public final class StateStore: @unchecked Sendable {
     public let path: String
     let lock = Lock()
     let db: SQLiteConnection
+    /// What rows are timestamped with (the release engine's clock).
+    public let clock: any ReleaseClock
 
     /// Opens (creating if needed) `state_dir/state.db`; refuses a damaged database.
-    public init(stateDir: String) throws {
+    public init(stateDir: String, clock: any ReleaseClock = SystemClock()) throws {
+        self.clock = clock
         try FileIO.makeDirectories(stateDir, mode: 0o750)
         path = "\(stateDir)/state.db"
         db = try SQLiteConnection(path: path)

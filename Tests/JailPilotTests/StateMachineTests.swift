@@ -1,0 +1,239 @@
+import Foundation
+import JailPilot
+import JailPilotTesting
+import Testing
+
+/// The release state machine on in-memory drivers (Sources/JailPilotTesting): no root, no
+/// jails, no network, no git or Go, and a clock that moves only when waited on, so a 30 s
+/// probation or a 5 min drain timeout takes microseconds. End-to-end tests cover what only a
+/// real host shows.
+@Suite struct StateMachineTests {
+    typealias W = MemoryWorld
+
+    func with(_ apps: [(String, String)] = [("hello", "")], _ body: (MemoryWorld) async throws -> Void) async throws {
+        let world = try MemoryWorld(apps: apps)
+        defer { world.tearDown() }
+        try await body(world)
+    }
+
+    func states(_ world: MemoryWorld, _ app: String = "hello") throws -> [String: ReleaseState] {
+        Dictionary(try world.runtime.store.releases(app: app).map { ($0.sha, $0.state) }, uniquingKeysWith: { a, _ in a })
+    }
+
+    @Test func aPushGoesLiveAndTheNextReplacesItWithTheOldOneKeptStopped() async throws {
+        try await with { world in
+            let first = try await world.push(1)
+            #expect(first.release.state == .live)
+            #expect(world.host.bootSet == [first.release.name])
+            #expect(world.router.routedApps == ["hello"])
+            #expect(world.host.policy?.members.map(\.address) == [first.release.address ?? "-"])
+            let second = try await world.push(2)
+            #expect(try states(world) == [W.sha(1): .retired, W.sha(2): .live])
+            #expect(world.host.bootSet == [second.release.name], "only the live release comes back after a reboot")
+            #expect(world.host.jails[first.release.name]?.running == false, "kept for rollback, stopped")
+            #expect(RouteTable.load(stateDir: world.runtime.config.agent.stateDir).addresses["hello"] == second.release.address)
+        }
+    }
+
+    @Test func theMemoryHostRunsExactlyThePrintedPlanToo() async throws {
+        try await with([("hello", "keep = 1")]) { world in
+            for n in 1...3 {
+                world.source.push(W.sha(n))
+                let runtime = world.runtime
+                let app = world.app()
+                let address = try AddressPool(config: runtime.config, store: runtime.store).allocate(
+                    excluding: await world.host.addressesInUse())
+                let spec = JailSpec(app: app, sha: W.sha(n), address: address, artifact: runtime.layout.artifact(app, W.sha(n)))
+                let live = try runtime.store.live(app: "hello").map { JailSpec(release: $0, app: app, layout: runtime.layout) }
+                let printed = try await world.deployer.plan(.deploy, app: app, spec: spec, replacing: live)
+                _ = world.recorder.take()
+                try await world.push(n)
+                PlanIsWhatRunsTests.expectSame(world.recorder.take(), printed, "deploy \(n)")
+            }
+        }
+    }
+
+    @Test func retentionKeepsTheNewestStoppedReleasesAndTheirArtifactsOnly() async throws {
+        try await with([("hello", "keep = 1")]) { world in
+            for n in 1...5 { try await world.push(n) }
+            #expect(
+                try states(world) == [
+                    W.sha(1): .destroyed, W.sha(2): .destroyed, W.sha(3): .destroyed, W.sha(4): .retired, W.sha(5): .live,
+                ])
+            #expect(Set(world.host.jails.values.map(\.spec.sha)) == [W.sha(4), W.sha(5)])
+            let artifacts = try FileManager.default.contentsOfDirectory(atPath: "\(world.runtime.layout.root)/artifacts/hello")
+            #expect(Set(artifacts) == [W.sha(4), W.sha(5)], "an artifact lives as long as its release")
+        }
+    }
+
+    @Test func aReleaseThatNeverGetsHealthyIsDestroyedQuarantinedAndTheLiveOneStays() async throws {
+        try await with { world in
+            let live = try await world.push(1).release
+            world.health.set(W.sha(2), .never)
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(try world.runtime.store.live(app: "hello")?.id == live.id)
+            #expect(try states(world)[W.sha(2)] == .failed)
+            #expect(world.host.jails.keys.sorted() == [live.name], "the failed release's jail is gone")
+            #expect(try world.runtime.store.quarantineReason(app: "hello", sha: W.sha(2)) != nil)
+            #expect(world.host.bootSet == [live.name])
+            #expect(world.health.asked(W.sha(2)) > 100, "probed until the 30 s deadline, on the virtual clock")
+        }
+    }
+
+    @Test func aHostFaultIsNotHeldAgainstTheCommit() async throws {
+        try await with { world in
+            try await world.push(1)
+            world.host.fail(.start, with: "jail: hello_...: not started (disk full)")
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(try world.runtime.store.quarantineReason(app: "hello", sha: W.sha(2)) == nil, "tried again later")
+            world.host.fail(.start, with: nil)
+            #expect(try await world.push(2).release.state == .live)
+        }
+    }
+
+    @Test func aBuildFailureQuarantinesTheCommitAndTouchesNothing() async throws {
+        try await with { world in
+            let live = try await world.push(1).release
+            world.source.breakBuild(W.sha(2))
+            await #expect(throws: BuildError.self) { try await world.push(2) }
+            #expect(try world.runtime.store.live(app: "hello")?.id == live.id)
+            #expect(try world.runtime.store.quarantineReason(app: "hello", sha: W.sha(2)) != nil)
+            #expect(world.host.jails.count == 1)
+        }
+    }
+
+    @Test func failingInProbationFlipsBackByItself() async throws {
+        try await with { world in
+            let first = try await world.push(1).release
+            // Passes its three-request gate, then answers 500.
+            world.health.set(W.sha(2), .failsAfter(3))
+            await #expect {
+                try await world.push(2)
+            } throws: { error in
+                if case DeployError.reverted = error { return true }
+                return false
+            }
+            #expect(try world.runtime.store.live(app: "hello")?.id == first.id)
+            #expect(try states(world)[W.sha(2)] == .failed)
+            #expect(world.host.bootSet == [first.name])
+            #expect(world.host.jails[first.name]?.running == true, "the previous release kept running all along")
+            #expect(RouteTable.load(stateDir: world.runtime.config.agent.stateDir).addresses["hello"] == first.address)
+        }
+    }
+
+    @Test func failingInProbationAfterAReleaseStepHoldsInsteadOfFlippingBack() async throws {
+        try await with([("hello", "release = [\"/usr/local/bin/hello\", \"migrate\"]")]) { world in
+            let first = try await world.push(1).release
+            world.health.set(W.sha(2), .failsAfter(3))
+            await #expect {
+                try await world.push(2)
+            } throws: { error in
+                if case DeployError.held = error { return true }
+                return false
+            }
+            let live = try #require(try world.runtime.store.live(app: "hello"))
+            #expect(live.sha == W.sha(2), "the old code is not put back on data its release step may have migrated")
+            #expect(try world.runtime.store.releases(app: "hello").first { $0.id == first.id }?.state == .standby)
+        }
+    }
+
+    @Test func aReleaseStepThatFailsAbandonsTheReleaseBeforeTheFlip() async throws {
+        try await with([("hello", "release = [\"/usr/local/bin/hello\", \"migrate\"]")]) { world in
+            let first = try await world.push(1).release
+            world.host.setReleaseStepStatus(3)
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(try world.runtime.store.live(app: "hello")?.id == first.id)
+            #expect(try states(world)[W.sha(2)] == .failed)
+            #expect(try world.runtime.store.quarantineReason(app: "hello", sha: W.sha(2)) != nil)
+        }
+    }
+
+    @Test func anOpenStreamHoldsTheOldReleaseUntilTheDrainTimeout() async throws {
+        try await with([("hello", "drain_timeout = \"5m\"")]) { world in
+            let first = try await world.push(1).release
+            world.host.setConnections(first.name, 2)
+            try await world.push(2)
+            let old = try #require(try world.runtime.store.releases(app: "hello").first { $0.id == first.id })
+            #expect(old.state == .standby && old.step == "draining", "still serving its open streams")
+            #expect(world.host.jails[first.name]?.running == true)
+            // The agent's drain pass, a minute later: still open, still running.
+            world.clock.advance(.seconds(60))
+            try await world.deployer.retireDrained(world.app())
+            #expect(world.host.jails[first.name]?.running == true)
+            // Past the drain timeout it is stopped whatever is still open.
+            world.clock.advance(.seconds(300))
+            try await world.deployer.retireDrained(world.app())
+            #expect(try states(world)[W.sha(1)] == .retired)
+            #expect(world.host.jails[first.name]?.running == false)
+        }
+    }
+
+    @Test func aStreamThatClosesLetsTheOldReleaseGoAtTheNextPass() async throws {
+        try await with { world in
+            let first = try await world.push(1).release
+            world.host.setConnections(first.name, 1)
+            try await world.push(2)
+            world.host.setConnections(first.name, 0)
+            try await world.deployer.retireDrained(world.app())
+            #expect(try states(world)[W.sha(1)] == .retired)
+        }
+    }
+
+    @Test func deployingAKeptCommitActivatesItsJailInsteadOfBuildingAnother() async throws {
+        try await with { world in
+            let first = try await world.push(1).release
+            try await world.push(2)
+            let back = try await world.deployer.deploy(world.app(), sha: W.sha(1))
+            #expect(back.release.id == first.id, "the kept release, not a new one")
+            #expect(try world.runtime.store.releases(app: "hello").count == 2)
+            #expect(world.host.jails[first.name]?.running == true)
+            #expect(world.host.bootSet == [first.name])
+        }
+    }
+
+    @Test func rollbackFlipsToTheKeptReleaseAndPlacesAHold() async throws {
+        try await with { world in
+            let first = try await world.push(1).release
+            try await world.push(2)
+            let back = try await world.deployer.rollback(world.app())
+            #expect(back.release.id == first.id)
+            #expect(try world.runtime.store.holdSHA(app: "hello") == W.sha(1))
+        }
+    }
+
+    @Test func aLostStoreOverOurLiveJailsIsRefusedNotTreatedAsFresh() async throws {
+        try await with { world in
+            // Jails of this state_dir on the host, and a store that knows none of them.
+            let app = world.app()
+            world.host.place(
+                JailSpec(app: app, sha: W.sha(7), address: "10.99.0.2", artifact: "/x"), running: true, owner: world.host.owner)
+            await #expect(throws: StoreLostError.self) { try await world.push(1) }
+            #expect(world.host.jails.count == 1, "nothing of the running jail was touched")
+        }
+    }
+
+    @Test func aLeftoverOfOursWithTheNewReleasesNameIsClaimedAnotherOnesIsRefused() async throws {
+        try await with { world in
+            try await world.push(1)
+            let app = world.app()
+            let leftover = JailSpec(app: app, sha: W.sha(2), address: "10.99.0.9", artifact: "/x")
+            world.host.place(leftover, running: false, owner: world.host.owner)
+            #expect(try await world.push(2).release.state == .live, "our own undone attempt is destroyed and made again")
+            let foreign = JailSpec(app: app, sha: W.sha(3), address: "10.99.0.10", artifact: "/x")
+            world.host.place(foreign, running: true, owner: OwnerID(id: "ffffffffffffffff", stateDir: "/elsewhere"))
+            await #expect(throws: NotOwnedError.self) { try await world.push(3) }
+            #expect(world.host.jails[foreign.name]?.running == true, "another state_dir's jail is left alone")
+        }
+    }
+
+    @Test func caddyDownStopsTheDeployBeforeAnythingChanges() async throws {
+        try await with { world in
+            let first = try await world.push(1).release
+            world.router.setDown(true)
+            world.host.setConnections(first.name, 0)
+            await #expect(throws: RouterError.self) { try await world.push(2) }
+            #expect(try world.runtime.store.releases(app: "hello").count == 1, "no release row, no jail")
+            #expect(world.host.jails.count == 1)
+        }
+    }
+}
