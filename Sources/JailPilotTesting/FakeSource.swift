@@ -5,13 +5,13 @@ import Synchronization
 /// Builds in memory: a commit "builds" into a small artifact file under state_dir (so retention
 /// has real files to keep or remove) unless it is marked as failing.
 public final class FakeSource: SourceBuilding, Sendable {
-    private let state = Mutex<(head: String, failing: Set<String>, builds: Int)>(("", [], 0))
+    private let state = Mutex<(heads: [String: String], failing: Set<String>, builds: Int)>(([:], [], 0))
     let layout: StateLayout
 
     public init(layout: StateLayout) { self.layout = layout }
 
-    /// The branch head the next build without a SHA gets.
-    public func push(_ sha: String) { state.withLock { $0.head = sha } }
+    /// The branch head the next build of `app` (any app: nil) without a SHA gets.
+    public func push(_ sha: String, app: String? = nil) { state.withLock { $0.heads[app ?? "*"] = sha } }
     /// Builds of `sha` fail (as a compile error does).
     public func breakBuild(_ sha: String) { state.withLock { _ = $0.failing.insert(sha) } }
     /// Builds so far.
@@ -20,7 +20,7 @@ public final class FakeSource: SourceBuilding, Sendable {
     public func build(_ app: AppConfig, sha: String?) async throws -> (sha: String, build: BuildOutcome) {
         let (commit, fails) = state.withLock { state -> (String, Bool) in
             state.builds += 1
-            let commit = sha ?? app.pin ?? state.head
+            let commit = sha ?? app.pin ?? state.heads[app.name] ?? state.heads["*"] ?? ""
             return (commit, state.failing.contains(commit))
         }
         let log = "\(layout.logs(app.name))/build-\(commit.prefix(12)).log"

@@ -24,7 +24,7 @@ public final class MemoryHost: JailHost, Sendable {
         var connections: [String: Int] = [:]
         var exits: [String: String] = [:]
         var failures: [JailAction: String] = [:]
-        var policyPause: Duration?
+        var policyHook: (@Sendable (JailNetworkPolicy) async -> Void)?
         var releaseStepStatus: Int32 = 0
     }
 
@@ -62,8 +62,11 @@ public final class MemoryHost: JailHost, Sendable {
     }
     /// Forgets a jail the way a crashed host loses it.
     public func remove(_ name: String) { state.withLock { _ = $0.jails.removeValue(forKey: name) } }
-    /// Each policy load waits this long (on the clock) between computing and taking effect.
-    public func pausePolicyLoads(_ pause: Duration?) { state.withLock { $0.policyPause = pause } }
+    /// The next policy load runs `hook` after it has been computed and before it takes effect
+    /// (what another deploy can do between writing pf's rules and loading them).
+    public func onNextPolicyLoad(_ hook: @escaping @Sendable (JailNetworkPolicy) async -> Void) {
+        state.withLock { $0.policyHook = hook }
+    }
     /// The exit status of every release step from now on.
     public func setReleaseStepStatus(_ status: Int32) { state.withLock { $0.releaseStepStatus = status } }
 
@@ -136,8 +139,11 @@ public final class MemoryHost: JailHost, Sendable {
 
     public func applyNetworkPolicy(_ policy: JailNetworkPolicy) async throws {
         for step in networkPolicyPlan(policy) { recorder?.record(step) }
-        // Like writing the rules and then loading them: another load may come in between.
-        if let pause = state.withLock({ $0.policyPause }) { try await clock.sleep(for: pause) }
+        let hook = state.withLock { state in
+            defer { state.policyHook = nil }
+            return state.policyHook
+        }
+        await hook?(policy)
         state.withLock { $0.policy = policy }
     }
 

@@ -68,7 +68,7 @@ public struct MemoryWorld: Sendable {
     /// Pushes commit `n` and deploys it.
     @discardableResult
     public func push(_ n: Int, app: String = "hello") async throws -> DeployOutcome {
-        source.push(Self.sha(n))
+        source.push(Self.sha(n), app: app)
         return try await deployer.deploy(self.app(app), cause: "push")
     }
 

@@ -236,4 +236,49 @@ import Testing
             #expect(world.host.jails.count == 1)
         }
     }
+
+    /// Six apps deploying at once, as the agent's watchers do: each release gets an address of
+    /// its own, and the policy in force at the end knows every one of them.
+    @Test func appsDeployingAtOnceGetTheirOwnAddressesAndOnePolicyWithAllOfThem() async throws {
+        let names = (1...6).map { "app\($0)" }
+        try await with(names.map { ($0, "") }) { world in
+            for round in 1...5 {
+                try await withThrowingTaskGroup(of: Void.self) { group in
+                    for (i, name) in names.enumerated() {
+                        group.addTask { try await world.push(round * 10 + i, app: name) }
+                    }
+                    try await group.waitForAll()
+                }
+                let live = try names.map { try #require(try world.runtime.store.live(app: $0)?.address) }
+                #expect(Set(live).count == names.count, "round \(round): two releases got one address: \(live.sorted())")
+                let policy = Set(world.host.policy?.members.map(\.address) ?? [])
+                #expect(
+                    Set(live).isSubset(of: policy), "round \(round): the policy lacks \(Set(live).subtracting(policy).sorted())")
+            }
+        }
+    }
+
+    /// A second app's deploy that comes in while the first one's policy is being loaded: the
+    /// policy in force at the end still has both releases (no load of a stale policy last).
+    @Test func aPolicyLoadInterruptedByAnotherDeployDoesNotDropItsRelease() async throws {
+        try await with([("one", ""), ("two", "")]) { world in
+            world.host.onNextPolicyLoad { _ in
+                let other = Task { try await world.push(2, app: "two") }
+                // Give it the time it takes (it finishes here unless it has to wait for this load).
+                for _ in 0..<40 where ((try? world.runtime.store.live(app: "two")) ?? nil) == nil {
+                    try? await Task.sleep(for: .milliseconds(5))
+                }
+                _ = other
+            }
+            try await world.push(1, app: "one")
+            var two: Release?
+            for _ in 0..<400 where two == nil {
+                two = try world.runtime.store.live(app: "two")
+                if two == nil { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            let addresses = try [world.runtime.store.live(app: "one")?.address, two?.address].map { try #require($0) }
+            let policy = world.host.policy?.members.map(\.address) ?? []
+            #expect(Set(addresses).isSubset(of: Set(policy)), "the policy in force lacks \(Set(addresses).subtracting(policy))")
+        }
+    }
 }

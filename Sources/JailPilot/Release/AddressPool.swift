@@ -24,8 +24,15 @@ public struct AddressPool: Sendable {
     /// A free address, or `DeployError.poolExhausted`. `inUse` are addresses the host has on
     /// its jail interfaces right now (a jail the store does not know of may hold one).
     public func allocate(excluding inUse: Set<String> = []) throws -> String {
-        let held = try store.releases(in: [.built, .provisioned, .starting, .healthy, .live, .standby, .retired])
-        let used = Set((held.compactMap(\.address) + inUse + reserved).compactMap(network.index(of:)))
+        try pick(held: try store.releases(in: Self.holding).compactMap(\.address), inUse: inUse)
+    }
+
+    /// The states whose releases hold their address.
+    static let holding: [ReleaseState] = [.built, .provisioned, .starting, .healthy, .live, .standby, .retired]
+
+    /// The first address neither `held` by a release nor `inUse` on the host nor reserved.
+    func pick(held: [String], inUse: Set<String>) throws -> String {
+        let used = Set((held + inUse + reserved).compactMap(network.index(of:)))
         var n = 2
         while n <= network.hostCount {
             if !used.contains(n), let address = network.host(n) { return address }

@@ -18,9 +18,14 @@ extension Deployer {
         return JailNetworkPolicy(members: members, reach: Dictionary(uniqueKeysWithValues: apps.map { ($0.name, $0.reach) }))
     }
 
-    /// Puts the current policy in force (the driver's nftables table or pf anchor).
+    /// Puts the current policy in force (the driver's nftables table or pf anchor). Computed
+    /// and loaded under one lock (between the agent's watchers and a CLI command alike): two
+    /// deploys at once could otherwise load in the other order, and the later load would be the
+    /// earlier policy, without the other release's address.
     public func syncNetworkPolicy() async throws {
-        try await host.applyNetworkPolicy(try networkPolicy())
+        try await LockFile.withExclusive(runtime.layout.policyLock) {
+            try await host.applyNetworkPolicy(try networkPolicy())
+        }
     }
 
     /// Starts a release's jail under a policy that already knows its address. What the host

@@ -102,11 +102,11 @@ public struct Deployer: Sendable {
         try await requireStoreMatchesHost()
         try await claimName(JailSpec(app: app, sha: built.sha, address: "", artifact: built.build.artifact, env: env), app: app)
         try await ensureRoutes()
-        let address = try AddressPool(config: runtime.config, store: store).allocate(
-            excluding: await host.addressesInUse())
         let why = live?.sha == built.sha ? "env changed" : cause
         var release = try store.createRelease(
-            app: app.name, sha: built.sha, state: .built, address: address, env: env.digest, cause: why)
+            app: app.name, sha: built.sha, state: .built, allocating: AddressPool(config: runtime.config, store: store),
+            excluding: await host.addressesInUse(), env: env.digest, cause: why)
+        let address = release.address ?? ""
         let spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact, env: env)
         log.emit(
             app: app.name, sha: built.sha, "release.started",

@@ -22,6 +22,31 @@ extension StateStore {
         }
     }
 
+    /// Creates a release row with the first free address of `pool`, in one transaction: two
+    /// deploys at once (parallel watchers, or the agent and a CLI command) never get the same one.
+    public func createRelease(
+        app: String, sha: String, state: ReleaseState, allocating pool: AddressPool, excluding inUse: Set<String>,
+        env: String = "", cause: String = ""
+    ) throws -> Release {
+        let now = clock.date.timeIntervalSince1970
+        let marks = AddressPool.holding.map { _ in "?" }.joined(separator: ", ")
+        return try transaction { db in
+            let held = try db.query(
+                "SELECT address FROM releases WHERE state IN (\(marks)) AND address IS NOT NULL",
+                AddressPool.holding.map { .text($0.rawValue) }
+            ).compactMap { $0.first?.string }
+            let address = try pool.pick(held: held, inUse: inUse)
+            try db.query(
+                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .text(app), .text(sha), .text(Release.name(app: app, sha: sha, env: env)), .text(state.rawValue),
+                    .text(address), .real(now), .real(now), .text(env), .text(cause),
+                ])
+            let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
+            return try Self.release(db, id: id)!
+        }
+    }
+
     /// Moves a release to `state`, optionally recording the failing step, a reason or phase timings.
     @discardableResult
     public func update(

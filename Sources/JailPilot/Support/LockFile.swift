@@ -51,13 +51,19 @@ final class LockFile: @unchecked Sendable {
     }
 
     /// `withExclusive` for a critical section that awaits (a host command): the flock is held
-    /// by the descriptor, whichever thread the body resumes on.
+    /// by the descriptor, whichever thread the body resumes on. It waits without blocking a
+    /// thread (LOCK_NB, retried every few milliseconds): a waiter parked in flock(2) would hold
+    /// one of the few threads of Swift's cooperative pool, and with as many waiters as threads
+    /// the holder could never resume to release it.
     static func withExclusive<T>(_ path: String, _ body: () async throws -> T) async throws -> T {
         let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o644)
         guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
         defer { close(fd) }
-        while flock(fd, LOCK_EX) != 0 {
-            guard errno == EINTR else { throw FileIOError(operation: "flock", path: path, code: errno) }
+        while flock(fd, LOCK_EX | LOCK_NB) != 0 {
+            guard errno == EWOULDBLOCK || errno == EINTR else {
+                throw FileIOError(operation: "flock", path: path, code: errno)
+            }
+            try await Task.sleep(for: .milliseconds(5))
         }
         return try await body()
     }

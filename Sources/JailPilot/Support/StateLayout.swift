@@ -19,4 +19,6 @@ public struct StateLayout: Sendable {
     public func logs(_ app: String) -> String { "\(root)/logs/\(app)" }
     public func buildLog(_ app: String, _ sha: String) -> String { "\(logs(app))/build-\(sha.prefix(12)).log" }
     public var lockFile: String { "\(root)/agent.lock" }
+    /// Held while the jails' network policy is computed and loaded (one writer at a time).
+    public var policyLock: String { "\(root)/policy.lock" }
 }
