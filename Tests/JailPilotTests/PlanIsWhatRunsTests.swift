@@ -35,6 +35,23 @@ import Testing
             """)
     }
 
+    /// The first deploy, one that replaces it, and one whose retire destroys the first: each
+    /// compared with its plan. Returns the last plan, as text.
+    static func threeDeploys(_ deployer: Deployer, _ recorder: StepRecorder, repo: GitFixture, app: AppConfig) async throws
+        -> String
+    {
+        var last = ""
+        for greeting in ["one", "two", "three"] {
+            let sha = try await repo.commitHello(greeting)
+            let printed = try await planOfNextDeploy(deployer, app: app, sha: sha)
+            _ = recorder.take()
+            _ = try await deployer.deploy(app)
+            expectSame(recorder.take(), printed, "deploy \(greeting)")
+            last = ReleasePlan.render(printed)
+        }
+        return last
+    }
+
     @Test(.enabled(if: canStandIn, "needs root, python3, go and setpriv"))
     func aFreeBSDDeployRunsExactlyItsPlan() async throws {
         try await FreeBSDWorld.with(appExtra: "keep = 1") { world in
@@ -43,19 +60,9 @@ import Testing
             host.recorder = recorder
             var deployer = Deployer(runtime: world.runtime, host: host, router: NoProxy())
             deployer.recorder = recorder
-            // The first deploy, one that replaces it, and one whose retire destroys the first.
-            for greeting in ["one", "two", "three"] {
-                let sha = try await world.repo.commitHello(greeting)
-                let printed = try await Self.planOfNextDeploy(deployer, app: world.app, sha: sha)
-                _ = recorder.take()
-                _ = try await deployer.deploy(world.app)
-                Self.expectSame(recorder.take(), printed, "deploy \(greeting)")
-                if greeting == "three" {
-                    let text = ReleasePlan.render(printed)
-                    #expect(text.contains("pfctl -a jailpilot/jails -f"), "the policy load is in the plan")
-                    #expect(text.contains("zfs destroy -r"), "so is the retention's destroy")
-                }
-            }
+            let text = try await Self.threeDeploys(deployer, recorder, repo: world.repo, app: world.app)
+            #expect(text.contains("pfctl -a jailpilot/jails -f"), "the policy load is in the plan")
+            #expect(text.contains("zfs destroy -r"), "so is the retention's destroy")
         }
     }
 
@@ -63,23 +70,14 @@ import Testing
     func aLinuxDeployRunsExactlyItsPlan() async throws {
         try await E2EWorld.with(appExtra: "keep = 1", probation: "300ms") { world in
             let recorder = StepRecorder()
-            var host = try world.runtime.jailHost() as! LinuxJails
+            var host = try #require(try world.runtime.jailHost() as? LinuxJails)
             host.recorder = recorder
             var deployer = Deployer(runtime: world.runtime, host: host, router: world.runtime.router())
             deployer.recorder = recorder
-            for greeting in ["one", "two", "three"] {
-                let sha = try await world.repo.commitHello(greeting)
-                let printed = try await Self.planOfNextDeploy(deployer, app: world.app, sha: sha)
-                _ = recorder.take()
-                _ = try await deployer.deploy(world.app)
-                Self.expectSame(recorder.take(), printed, "deploy \(greeting)")
-                if greeting == "three" {
-                    let text = ReleasePlan.render(printed)
-                    #expect(text.contains("nft -f"), "the policy load is in the plan")
-                    #expect(text.contains("kill -TERM the children of"), "the stop's signal-and-wait is a step")
-                    #expect(text.contains("btrfs subvolume delete"), "the retention's destroy is in the plan")
-                }
-            }
+            let text = try await Self.threeDeploys(deployer, recorder, repo: world.repo, app: world.app)
+            #expect(text.contains("nft -f"), "the policy load is in the plan")
+            #expect(text.contains("kill -TERM the children of"), "the stop's signal-and-wait is a step")
+            #expect(text.contains("btrfs subvolume delete"), "the retention's destroy is in the plan")
         }
     }
 }
