@@ -16,7 +16,8 @@ public struct MemoryWorld: Sendable {
 
     /// `apps` maps each app's name to extra lines of its `[apps.NAME]` table.
     public init(apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24") throws {
-        root = "/tmp/jailpilot-memory/\(UInt64.random(in: 0...UInt64.max))"
+        // No shared parent directory: one made by another user (root) would refuse this one.
+        root = "/tmp/jailpilot-memory-\(UInt64.random(in: 0...UInt64.max))"
         var text = """
             [agent]
             platform = "linux"
