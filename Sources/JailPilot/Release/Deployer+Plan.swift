@@ -31,11 +31,15 @@ extension Deployer {
     /// The app's releases as the store will hold them after a deploy of `spec` has retired the
     /// others: `spec` live, every running one retired now.
     func projected(_ app: AppConfig, deploying spec: JailSpec, at now: Date) throws -> [Release] {
-        var releases = try store.releases(app: app.name).map { release in
+        let stored = try store.releases(app: app.name)
+        // Retired after everything the store holds (its REAL timestamps can round past `now`
+        // when the clock has not moved since the last retire).
+        let retiredAt = max(now, stored.map(\.updated).max() ?? now).addingTimeInterval(0.001)
+        var releases = stored.map { release in
             var release = release
             if [.live, .standby].contains(release.state) {
                 release.state = .retired
-                release.updated = now
+                release.updated = retiredAt
             }
             return release
         }

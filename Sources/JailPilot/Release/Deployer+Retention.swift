@@ -14,7 +14,8 @@ extension Deployer {
     /// What goes when `releases` (the app's, in their states after the retire) are what the store holds.
     func retentionPlan(_ app: AppConfig, releases: [Release], snapshots: [DataSnapshot]) throws -> RetentionPlan {
         var plan = RetentionPlan()
-        let retired = releases.filter { $0.state == .retired }.sorted { $0.updated > $1.updated }
+        // Newest first; at the same instant (a clock that did not move) the later release.
+        let retired = releases.filter { $0.state == .retired }.sorted { ($0.updated, $0.id) > ($1.updated, $1.id) }
         plan.destroy = Array(retired.dropFirst(app.keep))
         let gone = Set(plan.destroy.map(\.id))
         let kept = releases.filter { $0.state.hasJail && !gone.contains($0.id) }
