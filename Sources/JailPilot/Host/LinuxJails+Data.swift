@@ -111,12 +111,14 @@ extension LinuxJails {
     }
 
     public func runReleaseStep(_ spec: JailSpec, argv: [String], timeout: Duration) async throws -> ProcessResult {
-        // The jail is ready once its pid 1 (the supervisor shell) has mounted /dev and the data and
-        // started the app: it then has a child.
+        // The jail is ready once its pid 1 (the supervisor shell, the first child of unshare) has
+        // mounted /dev and the data and set the hostname: it then writes its ready file. A child
+        // of pid 1 alone is no sign: it may be one of those mounts.
         var pid1: pid_t?
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + readyTimeout
         while pid1 == nil, ContinuousClock.now < deadline {
-            if let supervisor = supervisorPid(spec.name), let first = children(of: supervisor).first, !children(of: first).isEmpty
+            if let supervisor = supervisorPid(spec.name), FileIO.exists(readyFile(spec.name)),
+                let first = children(of: supervisor).first
             {
                 pid1 = first
             } else {
@@ -125,7 +127,10 @@ extension LinuxJails {
         }
         guard let pid1 else {
             throw HostStepError(
-                step: "release step of \(spec.name)", message: "the jail did not start its app within 10 s; see its log")
+                step: "release step of \(spec.name)",
+                message:
+                    "the jail was not ready (its /dev, data and hostname) within \(DurationText.format(readyTimeout)); see its log"
+            )
         }
         try await executor.execute(Array(releaseStepPlan(spec, argv: argv).prefix(1)))
         let log = logPath(spec)

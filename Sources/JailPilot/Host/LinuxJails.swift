@@ -18,6 +18,8 @@ public struct LinuxJails: JailHost {
     let cgroups: CgroupLayout
     /// Where the steps run are noted (tests); nil in production.
     public var recorder: StepRecorder?
+    /// How long a release step waits for a started jail to be ready.
+    public var readyTimeout: Duration = .seconds(30)
 
     public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID) {
         self.settings = settings
@@ -39,6 +41,9 @@ public struct LinuxJails: JailHost {
     /// app's user (like the owner marker); the supervisor sources it as root.
     func envFile(_ name: String) -> String { "\(container(name))/.jailpilot-env" }
     func pidFile(_ name: String) -> String { "\(root)/run/\(name).pid" }
+    /// Written by the supervisor once /dev, the data volume and the hostname are in place: the
+    /// release step enters the jail only then (a child of pid 1 may still be one of its mounts).
+    func readyFile(_ name: String) -> String { "\(root)/run/\(name).ready" }
     /// veth names are limited to 15 characters: derive a stable short id from the jail name.
     func vethHost(_ name: String) -> String { "jpv" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
     func vethJail(_ name: String) -> String { "jpj" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
@@ -88,6 +93,7 @@ public struct LinuxJails: JailHost {
                 // The address may have belonged to an earlier jail: forget its old MAC on the host.
                 .run(Command("ip", ["neigh", "flush", "to", spec.address, "dev", settings.interface]), mayFail: true),
             ] + limitSteps(spec) + [
+                .remove(path: readyFile(name)),
                 .spawn(
                     enteringCgroups(
                         Command(
@@ -97,7 +103,7 @@ public struct LinuxJails: JailHost {
                                 "/bin/sh", script(name),
                             ],
                             environment: ["PATH": "/usr/sbin:/usr/bin:/sbin:/bin"]), name),
-                    pidFile: pidFile(name))
+                    pidFile: pidFile(name)),
             ]
         case .stop:
             return [
@@ -112,7 +118,7 @@ public struct LinuxJails: JailHost {
                 .run(Command("btrfs", ["subvolume", "delete", container(name)]), mayFail: true),
                 // A provision that stopped between its snapshot and the rename leaves this behind.
                 .run(Command("btrfs", ["subvolume", "delete", unnamed(name)]), mayFail: true),
-                .run(Command("rm", ["-f", script(name), pidFile(name)])),
+                .run(Command("rm", ["-f", script(name), pidFile(name), readyFile(name)])),
             ]
         }
     }
@@ -133,6 +139,7 @@ public struct LinuxJails: JailHost {
             # Limits: \(spec.limits.summary) (its cgroups and qgroup, set by the agent).
             \(deviceLines)\(spec.data.map { "\n" + dataMountLine(spec, $0) } ?? "")
             hostname \(ShellQuote.quote(spec.name.replacing("_", with: "-"))) || fail "cannot set its hostname"
+            : >\(ShellQuote.quote(readyFile(spec.name))) || fail "cannot say it is ready"
             while :; do
                 # The app's variables come from a root-only file sourced by a clean sh (set -a exports
                 # them), never from arguments: nothing of them shows in a process listing.
