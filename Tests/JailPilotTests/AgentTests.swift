@@ -16,18 +16,18 @@ struct AgentTests {
             let v1 = try await world.repo.commitHello("one")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try live(world) == v1 })
+            try await world.expectLive(v1)
             #expect(await world.fetch() == "one")
             // A second agent on the same state_dir is refused.
             #expect(throws: AgentAlreadyRunning.self) { try Agent(configPath: world.configPath) }
 
             let v2 = try await world.repo.commitHello("two")
-            #expect(try await eventually { try live(world) == v2 })
+            try await world.expectLive(v2)
             #expect(await world.fetch() == "two")
 
             // Ops pin v1: the agent notices the file change without a restart.
             try FileIO.replace(world.configPath, text: world.configText + "\npin = \"\(v1.prefix(10))\"\n")
-            #expect(try await eventually { try live(world) == v1 })
+            try await world.expectLive(v1)
             let pinned = try #require(try ConfigLoader.load(path: world.configPath).app("hello"))
             let status = try await AppStatus.collect(
                 pinned, store: world.runtime.store, mirror: world.runtime.layout.mirror("hello"))
@@ -40,7 +40,7 @@ struct AgentTests {
 
             // Unpin: the head goes live again.
             try FileIO.replace(world.configPath, text: world.configText)
-            #expect(try await eventually { try live(world) == v2 })
+            try await world.expectLive(v2)
             await agent.stop()
             await running.value
             #expect(events(world).contains("event=agent.stopped"))
@@ -52,7 +52,7 @@ struct AgentTests {
             let v1 = try await world.repo.commitHello("good")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try live(world) == v1 })
+            try await world.expectLive(v1)
             let bad = try await world.repo.commitHello("bad", upStatus: 500)
             #expect(try await eventually { try world.runtime.store.quarantineReason(app: "hello", sha: bad) != nil })
             await agent.stop()
@@ -81,11 +81,11 @@ struct AgentTests {
             let v1 = try await world.repo.commitHello("first")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try live(world) == v1 })
+            try await world.expectLive(v1)
             let v2 = try await world.repo.commitHello("second")
-            #expect(try await eventually { try live(world) == v2 })
+            try await world.expectLive(v2)
             try await world.repo.git(["reset", "-q", "--hard", v1])
-            #expect(try await eventually { try live(world) == v1 })
+            try await world.expectLive(v1)
             #expect(await world.fetch() == "first")
             #expect(events(world).contains("event=head.moved_backwards"))
             await agent.stop()
@@ -117,7 +117,7 @@ struct AgentTests {
 
             let again = try Agent(configPath: world.configPath)
             let second = Task { await again.run() }
-            #expect(try await eventually { try live(world) == v1 })
+            try await world.expectLive(v1)
             #expect(await world.fetch() == "patient")
             await again.stop()
             await second.value

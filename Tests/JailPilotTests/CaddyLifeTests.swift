@@ -23,7 +23,7 @@ struct CaddyLifeTests {
             let v1 = try await world.repo.commitHello("back again")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            try await world.expectLive(v1)
             #expect(await eventually(.seconds(5)) { await world.fetch() == "back again" })
 
             try await E2EHost.shared.startCaddy(samePorts: true)  // `service caddy restart`
@@ -43,7 +43,7 @@ struct CaddyLifeTests {
             let v1 = try await world.repo.commitHello("app site")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            try await world.expectLive(v1)
             #expect(await eventually(.seconds(5)) { await get(ops.front, host: "hello.localhost") == "app site" })
             #expect(await get(ops.front, host: "other.localhost") == "other site")
 
@@ -64,7 +64,7 @@ struct CaddyLifeTests {
             let v1 = try await world.repo.commitHello("routed")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            try await world.expectLive(v1)
             let live = try #require(try world.runtime.store.live(app: "hello"))
             let path = RouteTable.path(stateDir: world.state.path)
 
@@ -117,7 +117,7 @@ extension CaddyLifeTests {
             let v1 = try await world.repo.commitHello("imported")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            try await world.expectLive(v1)
             #expect(await eventually(.seconds(5)) { await get(ops.front, host: "hello.localhost") == "imported" })
             #expect(FileManager.default.fileExists(atPath: ops.snippet))
 

@@ -25,7 +25,7 @@ struct LongLivedTests {
             #expect(await eventually(.seconds(5)) { stream.count("data: old") >= 2 })
 
             let v2 = try await world.repo.commitHello("new")
-            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v2 })
+            try await world.expectLive(v2)
             #expect(await eventually(.seconds(5)) { await world.fetch() == "new" })
             let before = stream.count("data: old")
             try await Task.sleep(for: .seconds(4))  // past probation and the settling of idle connections

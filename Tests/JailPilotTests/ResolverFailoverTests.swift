@@ -25,7 +25,7 @@ struct ResolverFailoverTests {
             let v1 = try await world.repo.commitHello("always answered")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }
-            #expect(try await eventually { try world.runtime.store.live(app: "hello")?.sha == v1 })
+            try await world.expectLive(v1)
             func resolver() throws -> BackgroundProcess {
                 try BackgroundProcess(
                     Command(CrashTests.binary, ["resolver", "-c", world.configPath]), log: "\(world.state.path)/resolver.log")

@@ -176,6 +176,24 @@ final class E2EWorld: @unchecked Sendable {
     var app: AppConfig { runtime.config.app("hello")! }
     var deployer: Deployer { get throws { try runtime.deployer() } }
 
+    /// The end of the agent's log (a failed wait shows it: what the agent was doing).
+    func agentLogTail(lines: Int = 40) -> String {
+        let text = (try? String(contentsOfFile: "\(state.path)/agent.log", encoding: .utf8)) ?? "<no agent.log>"
+        return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
+    }
+
+    /// Waits up to `limit` for the running agent to make `sha` live; records why not otherwise.
+    @discardableResult
+    func expectLive(_ sha: String, within limit: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation)
+        async throws -> Bool
+    {
+        let live = try await eventually(limit) { try runtime.store.live(app: "hello")?.sha == sha }
+        #expect(
+            live, "\(sha.prefix(12)) not live within \(limit); the agent log ends:\n\(agentLogTail())",
+            sourceLocation: sourceLocation)
+        return live
+    }
+
     /// GET / through Caddy with the app's hostname.
     func fetch() async -> String {
         let response = try? await HTTPClient(timeout: .seconds(3)).send(
