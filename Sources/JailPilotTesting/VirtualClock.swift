@@ -25,7 +25,3 @@ public final class VirtualClock: ReleaseClock, Sendable {
         try Task.checkCancellation()
     }
 }
-
-extension Duration {
-    var seconds: Double { Double(components.seconds) + Double(components.attoseconds) / 1e18 }
-}

@@ -19,7 +19,8 @@ struct Status: AsyncParsableCommand {
         for app in apps {
             statuses.append(
                 try await AppStatus.collect(
-                    app, store: runtime.store, mirror: runtime.layout.mirror(app.name), resolver: runtime.config.caddy.resolver))
+                    app, store: runtime.store, mirror: runtime.layout.mirror(app.name), resolver: runtime.config.caddy.resolver,
+                    layout: runtime.layout))
         }
         // What the host leaves unenforced now (`jailpilot doctor` has the fixes).
         // Asked of this host only when it is the platform agent.conf configures.
@@ -36,6 +37,26 @@ struct Status: AsyncParsableCommand {
             for gap in gaps { print("host: \(gap) (jailpilot doctor)") }
             if !gaps.isEmpty { print("") }
             print(statuses.map(\.text).joined(separator: "\n\n"))
+            if app == nil { print("\n" + (try stateDirSummary(runtime))) }
         }
+    }
+
+    /// "state_dir /var/db/jailpilot: 812.3 MiB (state.db 1.2 MiB); removed from agent.conf: old (its files go after …)".
+    func stateDirSummary(_ runtime: Runtime) throws -> String {
+        let root = runtime.layout.root
+        var text =
+            "state_dir \(root): \(ByteCount.approximate(DiskUsage.bytes(root))) "
+            + "(state.db \(ByteCount.approximate(DiskUsage.bytes("\(root)/state.db") + DiskUsage.bytes("\(root)/state.db-wal"))))"
+        let removed = try runtime.store.removedApps()
+        if !removed.isEmpty {
+            let grace = Retention.removedAppGrace.seconds
+            text +=
+                "\nremoved from agent.conf: "
+                + removed.map {
+                    "\($0.app) (\(ByteCount.approximate(AppDiskUse.measure($0.app, layout: runtime.layout).total)), "
+                        + "goes after \(EventLog.timestamp($0.since.addingTimeInterval(grace))))"
+                }.joined(separator: ", ")
+        }
+        return text
     }
 }

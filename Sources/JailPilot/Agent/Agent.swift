@@ -75,6 +75,7 @@ public actor Agent {
         await recover()
         await applyRoutes()
         for app in config.apps { startWatcher(app, pinChanged: false) }
+        await sweepRemovedApps()
         await metrics.flush()
         for await event in events {
             switch event {
@@ -90,6 +91,7 @@ public actor Agent {
                 if drainer == nil { drainer = Task { await retireDrained() } }
                 ticks &+= 1
                 if ticks % 10 == 0 { rotateLogs() }
+                if ticks % 3600 == 0 { await sweepRemovedApps() }
                 await metrics.flush()
             }
         }
@@ -109,6 +111,19 @@ public actor Agent {
                 host.rotateLog(
                     JailSpec(release: release, app: app, layout: runtime.layout), limit: jails.logSize, keep: jails.logKeep)
             }
+        }
+    }
+
+    /// Prunes the files of apps removed from agent.conf past their grace (hourly; see RemovedApps).
+    func sweepRemovedApps() async {
+        let removed = RemovedApps(store: runtime.store, layout: runtime.layout, log: runtime.log)
+        do {
+            try removed.sweep(configured: Set(config.apps.map(\.name)), grace: Retention.removedAppGrace)
+            try await removed.emptyTrash()
+        } catch {
+            runtime.log.emitOnce(
+                key: "state.prune_failed removed apps",
+                Event(app: "-", name: "state.prune_failed", fields: [("error", "\(error)")]))
         }
     }
 

@@ -104,6 +104,9 @@ public enum Retention {
     public static let keptLogs = 10
     /// Rows the events table keeps (the newest); `history` and `status` read the latest only.
     public static let events = 100_000
+    /// How long the mirror, caches, artifacts and logs of an app removed from agent.conf (with
+    /// no jail left) stay, so that putting it back soon rebuilds warm.
+    public static let removedAppGrace: Duration = .seconds(7 * 86_400)
 
     /// The paths beyond the newest `keeping` (by modification time), oldest first.
     static func oldest(_ paths: [String], keeping: Int) -> [String] {

@@ -33,13 +33,16 @@ public struct AppStatus: Sendable, Codable {
     public var env: String?
     /// The app's data directory, its snapshot count and newest snapshot; nil without `data`.
     public var data: String?
+    /// What the app keeps under state_dir (artifacts, mirror, build caches, logs); nil when not measured.
+    public var disk: AppDiskUse? = nil
     /// What the host does not enforce now, for every app ("limits not enforced: …"); `status` fills it.
     public var host: [String]? = nil
 
     /// Builds the status from the store, probing the live release once; `mirror` (the app's
-    /// bare mirror) lets it count how far the branch moved past a pin or hold.
+    /// bare mirror) lets it count how far the branch moved past a pin or hold; `layout` has it
+    /// measure what the app keeps on disk.
     public static func collect(
-        _ app: AppConfig, store: StateStore, mirror: String? = nil, resolver: String? = nil
+        _ app: AppConfig, store: StateStore, mirror: String? = nil, resolver: String? = nil, layout: StateLayout? = nil
     ) async throws -> AppStatus {
         let releases = try store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
@@ -64,7 +67,7 @@ public struct AppStatus: Sendable, Codable {
         if let mirror, let head, let base = (app.pin != nil ? live?.sha : hold) {
             ahead = await Mirror(path: mirror).commitsAhead(of: base, head: head)
         }
-        return AppStatus(
+        var status = AppStatus(
             app: app.name, branch: app.branch, live: live?.sha, address: live?.address, health: health, routed: routed,
             head: head, pin: app.pin, hold: hold, ahead: ahead,
             kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
@@ -72,6 +75,8 @@ public struct AppStatus: Sendable, Codable {
             },
             lastFailure: failure, limits: app.limits.summary, cause: live.flatMap { $0.cause.isEmpty ? nil : $0.cause },
             env: envSummary(app, live: live), data: try dataSummary(app, store: store))
+        status.disk = layout.map { AppDiskUse.measure(app.name, layout: $0) }
+        return status
     }
 
     /// "/var/db/hello: 3 snapshots, newest 3f2c1e0a9b7d-20261128T101500Z".
@@ -134,6 +139,7 @@ public struct AppStatus: Sendable, Codable {
         if let env { lines.append("  env       \(env) (values not shown)") }
         if let data { lines.append("  data      \(data)") }
         if let limits { lines.append("  limits    \(limits) per release") }
+        if let disk { lines.append("  disk      \(disk.text)") }
         lines.append("  branch    \(branch) at \(head.map { String($0.prefix(12)) } ?? "unknown (not fetched yet)")")
         let moved = { (base: String) -> String in
             guard let ahead, let head else { return "" }

@@ -92,6 +92,9 @@ public final class StateStore: @unchecked Sendable {
         CREATE INDEX snapshots_app ON snapshots(app, id);
         ALTER TABLE releases ADD COLUMN release_step INTEGER NOT NULL DEFAULT 0
         """,
+        // Apps gone from agent.conf with no jail left, since when: their mirror, caches,
+        // artifacts and logs go after a grace period (RemovedApps).
+        "CREATE TABLE removed_apps(app TEXT PRIMARY KEY, since REAL NOT NULL)",
     ]
 
     private func migrate() throws {

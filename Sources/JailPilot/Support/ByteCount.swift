@@ -28,4 +28,13 @@ public enum ByteCount {
         if bytes >= 1 << 20 { return "\(bytes >> 20)MiB+" }
         return "\(bytes)B"
     }
+
+    /// A size for people, one decimal: 44040192 → "42.0 MiB", 900 → "900 B".
+    public static func approximate(_ bytes: Int64) -> String {
+        for (shift, unit) in [(40, "TiB"), (30, "GiB"), (20, "MiB"), (10, "KiB")] where bytes >= Int64(1) << shift {
+            let tenths = (bytes * 10 + (Int64(1) << shift) / 2) >> shift
+            return "\(tenths / 10).\(tenths % 10) \(unit)"
+        }
+        return "\(bytes) B"
+    }
 }
