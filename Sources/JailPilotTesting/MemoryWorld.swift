@@ -18,6 +18,36 @@ public struct MemoryWorld: Sendable {
     public init(apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24") throws {
         // No shared parent directory: one made by another user (root) would refuse this one.
         root = "/tmp/jailpilot-memory-\(UInt64.random(in: 0...UInt64.max))"
+        try FileIO.makeDirectories("\(root)/state")
+        let config = try ConfigLoader.parse(Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
+        clock = VirtualClock()
+        runtime = try Runtime(config: config, echo: false, clock: clock)
+        recorder = StepRecorder()
+        host = MemoryHost(owner: try OwnerID.load(stateDir: config.agent.stateDir), recorder: recorder, clock: clock)
+        router = MemoryRouter()
+        source = FakeSource(layout: runtime.layout)
+        health = FakeHealth(host: host)
+    }
+
+    private init(_ world: MemoryWorld, runtime: Runtime) {
+        root = world.root
+        self.runtime = runtime
+        host = world.host
+        router = world.router
+        source = world.source
+        health = world.health
+        clock = world.clock
+        recorder = world.recorder
+    }
+
+    /// The same host, Caddy, remote and store as a fresh process sees them with another
+    /// agent.conf: the agent restarted, or a CLI command run beside it.
+    public func reopened(apps: [(String, String)], network: String = "10.99.0.0/24") throws -> MemoryWorld {
+        let config = try ConfigLoader.parse(Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
+        return MemoryWorld(self, runtime: try Runtime(config: config, echo: false, clock: clock))
+    }
+
+    static func configText(root: String, apps: [(String, String)], network: String) -> String {
         var text = """
             [agent]
             platform = "linux"
@@ -39,15 +69,7 @@ public struct MemoryWorld: Sendable {
 
                 """
         }
-        try FileIO.makeDirectories("\(root)/state")
-        let config = try ConfigLoader.parse(text, file: "\(root)/agent.conf")
-        clock = VirtualClock()
-        runtime = try Runtime(config: config, echo: false, clock: clock)
-        recorder = StepRecorder()
-        host = MemoryHost(owner: try OwnerID.load(stateDir: config.agent.stateDir), recorder: recorder, clock: clock)
-        router = MemoryRouter()
-        source = FakeSource(layout: runtime.layout)
-        health = FakeHealth(host: host)
+        return text
     }
 
     /// The deployer the agent would use, on this world's drivers.

@@ -6,11 +6,11 @@ struct Remove: AsyncParsableCommand {
         abstract: "Stop routing an app and destroy all its releases (jails, filesystems, networks). History and data are kept.")
 
     @OptionGroup var options: ConfigOption
-    @Argument(help: "The app, as named in agent.conf.") var app: String
+    @Argument(help: "The app, as named in agent.conf (or one removed from it that still has a live release).") var app: String
 
     func run() async throws {
         let runtime = try options.runtime()
-        let app = try runtime.app(self.app)
+        let app = try runtime.removableApp(self.app)
         let removed = try await runtime.deployer(progress: progressLine).remove(app)
         print("removed \(removed) release(s) of \(self.app)")
         if let data = app.data {

@@ -42,6 +42,7 @@ extension Agent {
             }
             repairFailing = true
         }
+        forgetRetainedWithoutLiveRelease()
         guard routesApplied else { return await applyRoutes() }
         if let quiet = probeQuietUntil, ContinuousClock.now < quiet { return }
         // The router alone: building the whole deployer (driver, owner marker) every second is waste.
@@ -66,6 +67,19 @@ extension Agent {
         } catch {
             noteRoutesFailed(error)
         }
+    }
+
+    /// A removed app whose last live release went (`jailpilot remove`) is no longer served: its
+    /// route goes at the next apply, and the policy no longer names it.
+    func forgetRetainedWithoutLiveRelease() {
+        let gone = retained.keys.filter { (try? runtime.store.live(app: $0)) == .some(nil) }
+        guard !gone.isEmpty else { return }
+        for name in gone {
+            retained[name] = nil
+            runtime.log.emit(app: name, "app.unserved", [("note", "removed from agent.conf and no release is live")])
+        }
+        runtime.served.replace(with: routedApps)
+        routesApplied = false
     }
 
     private func noteRoutesFailed(_ error: Error) {

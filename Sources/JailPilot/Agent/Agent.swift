@@ -52,6 +52,8 @@ public actor Agent {
         self.metrics = Metrics(path: config.agent.metricsFile)
         self.shutdownGrace = shutdownGrace
         self.configStamp = Self.stamp(configPath)
+        // Removed from agent.conf before this start, still live: served as their last flip recorded.
+        for app in runtime.served.all where config.app(app.name) == nil { retained[app.name] = app }
     }
 
     /// Control events from signals and timers.

@@ -23,7 +23,19 @@ public struct Runtime: Sendable {
         self.log = EventLog(path: config.agent.logFile, echo: echo, store: store)
         self.runner = runner
         self.freebsdPaths = freebsdPaths
-        self.served = ServedApps(config.apps)
+        self.served = ServedApps(config.apps + Self.retainedApps(config: config, store: store, log: log))
+    }
+
+    /// Apps agent.conf no longer names whose release is still live: served as their last flip
+    /// recorded (a store that cannot be read serves agent.conf's apps only, and says so).
+    static func retainedApps(config: AgentConfig, store: StateStore, log: EventLog) -> [AppConfig] {
+        do {
+            return try store.servedRoutesOfLiveApps().filter { config.app($0.app) == nil }.map(\.retainedApp)
+        } catch {
+            log.emit(
+                app: "-", "served.unreadable", [("error", "\(error)"), ("note", "removed apps that still run are not routed")])
+            return []
+        }
     }
 
     private init(
@@ -49,6 +61,14 @@ public struct Runtime: Sendable {
     /// The app called `name`, or an error listing the configured ones.
     public func app(_ name: String) throws -> AppConfig {
         try config.requireApp(name)
+    }
+
+    /// An app `remove` may act on: one agent.conf names, or one removed from it whose release
+    /// is still live (served from its last flip's record).
+    public func removableApp(_ name: String) throws -> AppConfig {
+        if let app = config.app(name) { return app }
+        if let retained = served.all.first(where: { $0.name == name }) { return retained }
+        return try config.requireApp(name)
     }
 }
 

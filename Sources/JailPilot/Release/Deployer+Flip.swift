@@ -43,7 +43,7 @@ extension Deployer {
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
         let (live, table) = try RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
-            let live = try store.flip(to: release, from: old, probation: probation)
+            let live = try store.flip(to: release, from: old, probation: probation, route: ServedRoute(app))
             CrashPoint.hit("flip")
             return live
         }

@@ -157,10 +157,13 @@ extension StateStore {
 extension StateStore {
     /// Makes `release` live and `old` standby in one transaction: a crash never leaves an app
     /// with two live releases or none. With `probation`, `release` records `old` as the one to
-    /// flip back to until `endProbation`.
-    public func flip(to release: Release, from old: Release?, probation: Bool = false) throws -> Release {
+    /// flip back to until `endProbation`. `route` records how the app is served from now on.
+    public func flip(to release: Release, from old: Release?, probation: Bool = false, route: ServedRoute? = nil) throws
+        -> Release
+    {
         let now = clock.date.timeIntervalSince1970
         return try transaction { db in
+            if let route { try Self.record(route, db) }
             if let old, old.id != release.id { try Self.requireMove(db, old.id, to: .standby) }
             try Self.requireMove(db, release.id, to: .live)
             if let old, old.id != release.id {

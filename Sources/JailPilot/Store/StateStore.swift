@@ -95,6 +95,11 @@ public final class StateStore: @unchecked Sendable {
         // Apps gone from agent.conf with no jail left, since when: their mirror, caches,
         // artifacts and logs go after a grace period (RemovedApps).
         "CREATE TABLE removed_apps(app TEXT PRIMARY KEY, since REAL NOT NULL)",
+        // How each app's live release is served (ServedRoute), written by the flip.
+        """
+        CREATE TABLE served_routes(
+            app TEXT PRIMARY KEY, hostnames TEXT NOT NULL, port INTEGER NOT NULL, service TEXT NOT NULL, reach TEXT NOT NULL)
+        """,
     ]
 
     private func migrate() throws {
