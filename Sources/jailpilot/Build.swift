@@ -12,7 +12,7 @@ struct Build: AsyncParsableCommand {
     func run() async throws {
         let runtime = try options.runtime()
         // The app's lock, as a deploy holds it: a retire elsewhere never prunes this build's artifact.
-        let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: try runtime.app(app).name)
+        let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: try runtime.app(app).name)
         defer { withExtendedLifetime(lock) {} }
         let result = try await SourcePipeline(runtime: runtime).build(try runtime.app(app), sha: sha)
         print(result.build.artifact)

@@ -55,3 +55,44 @@ final class Order: Sendable {
     func append(_ name: String) { names.withLock { $0.append(name) } }
     var all: [String] { names.withLock { $0 } }
 }
+
+/// The per-app lock of deploys and rollbacks.
+@Suite struct AppLockTests {
+    // Regression: a deploy right after another one in the same process was refused as "another
+    // deploy of hello is running (pid <its own>)" about once a full run (StateMachineTests, on
+    // 2 cores): a command spawned meanwhile held a copy of the released lock's descriptor until
+    // it exec'd. A lock held that briefly is now waited for; here another process holds it for
+    // 300 ms (util-linux flock(1)), which a lock without patience reports as busy.
+    @Test(.enabled(if: have("flock"), "needs flock(1)"))
+    func aLockHeldForAMomentIsWaitedForAndOneHeldLongerIsBusy() async throws {
+        let scratch = try Scratch("applock")
+        let path = "\(scratch.path)/locks/hello.lock"
+        try FileIO.makeDirectories("\(scratch.path)/locks")
+        func holdFor(_ seconds: String) async throws -> Task<ProcessResult, Error> {
+            let holder = Task { try await HostProcessRunner().run(Command("flock", ["-x", path, "sleep", seconds])) }
+            // Until flock(1) has it.
+            for _ in 0..<500 {
+                if case .failure = try LockFile.acquire(path) { return holder }
+                try await Task.sleep(for: .milliseconds(5))
+            }
+            Issue.record("flock(1) never took the lock")
+            return holder
+        }
+
+        var holder = try await holdFor("0.3")
+        await #expect(throws: DeployError.self) {
+            _ = try await AppLock.acquire(stateDir: scratch.path, app: "hello", patience: .zero)
+        }
+        // A generous patience: a loaded host may keep flock(1) past the default second.
+        let lock = try await AppLock.acquire(stateDir: scratch.path, app: "hello", patience: .seconds(20))
+        withExtendedLifetime(lock) {}
+        _ = try await holder.value
+
+        holder = try await holdFor("3")
+        let error = await #expect(throws: DeployError.self) {
+            _ = try await AppLock.acquire(stateDir: scratch.path, app: "hello")
+        }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("another deploy or rollback of hello is running"))
+        holder.cancel()
+    }
+}

@@ -3,11 +3,25 @@
 public final class AppLock: Sendable {
     private let file: LockFile
 
-    /// Takes the lock or throws `DeployError.busy` naming the holder.
-    public init(stateDir: String, app: String) throws {
-        switch try LockFile.acquire("\(stateDir)/locks/\(app).lock") {
-        case .success(let file): self.file = file
-        case .failure(let held): throw DeployError.busy(app: app, holder: held.pid)
+    /// How long a lock found held is asked for again before it counts as busy. A process that
+    /// spawns a command copies its descriptors into the child, which holds every flock of the
+    /// parent's until it execs: a lock just released by a deploy can look held for a moment.
+    public static let patience: Duration = .seconds(1)
+
+    private init(file: LockFile) { self.file = file }
+
+    /// Takes the lock, or throws `DeployError.busy` naming the holder once it has stayed held
+    /// for `patience`; waits without holding a thread.
+    public static func acquire(stateDir: String, app: String, patience: Duration = AppLock.patience) async throws -> AppLock {
+        let path = "\(stateDir)/locks/\(app).lock"
+        let deadline = ContinuousClock.now + patience
+        while true {
+            switch try LockFile.acquire(path) {
+            case .success(let file): return AppLock(file: file)
+            case .failure(let held):
+                guard ContinuousClock.now < deadline else { throw DeployError.busy(app: app, holder: held.pid) }
+                try await Task.sleep(for: .milliseconds(10))
+            }
         }
     }
 }

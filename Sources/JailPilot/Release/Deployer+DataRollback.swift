@@ -69,7 +69,7 @@ extension Deployer {
     /// `plan.target`, health-checks it and flips to it (holding the app there). If the target
     /// does not come up, the release that was live is started again, on the restored data.
     public func rollbackWithData(_ app: AppConfig, plan: DataRollbackPlan) async throws -> DeployOutcome {
-        let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
+        let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         let releases = try store.releases(app: app.name)
         guard let target = releases.first(where: { $0.id == plan.target.id }), target.state.hasJail,

@@ -7,7 +7,7 @@ extension Deployer {
     /// Returns false when no probation was pending.
     @discardableResult
     public func resumeProbation(_ app: AppConfig) async throws -> Bool {
-        let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
+        let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         guard var live = try store.live(app: app.name), let previousID = live.probationOf else { return false }
         guard let previous = try store.release(id: previousID), [.standby, .retired].contains(previous.state),
@@ -54,7 +54,7 @@ extension Deployer {
     /// has passed (the agent calls it every second while one drains). Skips an app that is
     /// busy (a deploy holds its lock) or still on probation.
     public func retireDrained(_ app: AppConfig) async throws {
-        guard let lock = try? AppLock(stateDir: runtime.config.agent.stateDir, app: app.name) else { return }
+        guard let lock = try? await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name) else { return }
         defer { withExtendedLifetime(lock) {} }
         guard let live = try store.live(app: app.name), live.probationOf == nil else { return }
         try await retire(app: app, keepRunning: live)

@@ -4,7 +4,7 @@ extension Deployer {
     /// Makes an earlier kept release live again and places a hold on the app.
     /// To a running (standby) release this is a flip only; to a stopped one, start + health + flip.
     public func rollback(_ app: AppConfig, to wanted: String? = nil) async throws -> DeployOutcome {
-        let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
+        let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         if let wanted, let problem = Names.shaProblem(wanted) {
             throw DeployError.noRelease(app: app.name, wanted: wanted, kept: [problem])
@@ -84,7 +84,7 @@ extension Deployer {
     /// Removes every release of `app` (jails, filesystems, networks) and its route entry.
     /// The app's state history stays in the store; its releases are marked destroyed.
     public func remove(_ app: AppConfig) async throws -> Int {
-        let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
+        let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         try RouteTable.rebuild(from: store, stateDir: runtime.config.agent.stateDir, excluding: [app.name])
         var removed = 0

@@ -57,7 +57,7 @@ public struct Deployer: Sendable {
     /// Builds and deploys `app` at `sha` (else its pin, else the branch head). `cause` is why
     /// (push, pin, hold, manual); the same commit with another environment is "env changed".
     public func deploy(_ app: AppConfig, sha: String? = nil, cause: String = "manual") async throws -> DeployOutcome {
-        let lock = try AppLock(stateDir: runtime.config.agent.stateDir, app: app.name)
+        let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         var phases: [(String, Duration)] = []
         let clock = self.clock
