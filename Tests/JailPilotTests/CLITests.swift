@@ -13,7 +13,7 @@ import Testing
     /// A file name from outside must not drive the terminal or forge an error line.
     @Test func namesWithControlCharactersAreEscapedInErrors() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
-        let evil = "/tmp/jailpilot-tests/no\u{1b}[31mred\nforged: ok.conf"
+        let evil = "\(Scratch.root)/no\u{1b}[31mred\nforged: ok.conf"
         for args in [["check", "-c", evil], ["status", "-c", evil, "x"], ["deploy", "-c", evil, "hello"]] {
             let result = try await run(args)
             #expect(result.status != 0)

@@ -45,7 +45,7 @@ actor E2EHost {
     func startCaddy(samePorts: Bool = false) async throws {
         caddy?.terminate()
         if !samePorts || adminPort == 0 { adminPort = freePort() }
-        let scratch = "/tmp/jailpilot-tests/caddy-\(adminPort)"
+        let scratch = "\(Scratch.root)/caddy-\(adminPort)"
         try FileIO.makeDirectories(scratch)
         let config = "{\"admin\":{\"listen\":\"127.0.0.1:\(adminPort)\"}}"
         try FileIO.replace("\(scratch)/caddy.json", text: config)
@@ -63,7 +63,7 @@ actor E2EHost {
     /// The shared Caddy outlives the test process (a static is never deinitialised): stop the
     /// ones earlier runs left, found by their pid files and checked by command line.
     func stopEarlierCaddies() {
-        let root = "/tmp/jailpilot-tests"
+        let root = Scratch.root
         for dir in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where dir.hasPrefix("caddy-") {
             let scratch = "\(root)/\(dir)"
             if let text = try? String(contentsOfFile: "\(scratch)/caddy.pid", encoding: .utf8),

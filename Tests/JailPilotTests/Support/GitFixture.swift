@@ -8,7 +8,7 @@ final class GitFixture: @unchecked Sendable {
     static let env = [
         "GIT_AUTHOR_NAME": "test", "GIT_AUTHOR_EMAIL": "test@example.invalid",
         "GIT_COMMITTER_NAME": "test", "GIT_COMMITTER_EMAIL": "test@example.invalid",
-        "GIT_CONFIG_NOSYSTEM": "1", "HOME": "/tmp/jailpilot-tests",
+        "GIT_CONFIG_NOSYSTEM": "1", "HOME": Scratch.root,
     ]
 
     /// A repository with branch `main` and no commits.

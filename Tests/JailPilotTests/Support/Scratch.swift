@@ -3,10 +3,14 @@ import JailPilot
 
 /// A temporary directory for one test, removed when the test drops it.
 final class Scratch: @unchecked Sendable {
+    /// Where every test's scratch lives: one per user, so a run as another user after a root
+    /// run does not find root's directory in its way.
+    static let root = getuid() == 0 ? "/tmp/jailpilot-tests" : "/tmp/jailpilot-tests-\(getuid())"
+
     let path: String
 
     init(_ label: String = "t") throws {
-        path = "/tmp/jailpilot-tests/\(label)-\(UUID().uuidString.prefix(8).lowercased())"
+        path = "\(Self.root)/\(label)-\(UUID().uuidString.prefix(8).lowercased())"
         try FileIO.makeDirectories(path)
     }
 
