@@ -4,8 +4,12 @@ import JailPilot
 extension MemoryHost {
     public func dataPlan(app: String) -> [HostStep] { [.note("memory: data volume of \(app)")] }
 
+    public func dataSteps(app: String) async -> [HostStep] {
+        state.withLock { $0.volumes.contains(app) } ? [] : dataPlan(app: app)
+    }
+
     public func ensureData(app: String) async throws {
-        for step in dataPlan(app: app) { recorder?.record(step) }
+        for step in await dataSteps(app: app) { recorder?.record(step) }
         state.withLock { _ = $0.volumes.insert(app) }
     }
 

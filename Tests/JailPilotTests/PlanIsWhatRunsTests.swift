@@ -42,7 +42,8 @@ import Testing
     {
         var last = ""
         for greeting in ["one", "two", "three"] {
-            let sha = try await repo.commitHello(greeting)
+            // The prober answers `hello migrate` as a release step; hello would just serve.
+            let sha = try await (app.release.isEmpty ? repo.commitHello(greeting) : repo.commitProber(greeting))
             let printed = try await planOfNextDeploy(deployer, app: app, sha: sha)
             _ = recorder.take()
             _ = try await deployer.deploy(app)
@@ -52,9 +53,13 @@ import Testing
         return last
     }
 
-    @Test(.enabled(if: canStandIn, "needs root, python3, go and setpriv"))
-    func aFreeBSDDeployRunsExactlyItsPlan() async throws {
-        try await FreeBSDWorld.with(appExtra: "keep = 1") { world in
+    /// An app without data, and one with data and a release step (its volume made by the first
+    /// deploy only, a snapshot before each, the step in the new jail).
+    static let settings = ["keep = 1", "keep = 1\ndata = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]"]
+
+    @Test(.enabled(if: canStandIn, "needs root, python3, go and setpriv"), arguments: settings)
+    func aFreeBSDDeployRunsExactlyItsPlan(settings: String) async throws {
+        try await FreeBSDWorld.with(appExtra: settings) { world in
             let recorder = StepRecorder()
             var host = try world.host
             host.recorder = recorder
@@ -66,9 +71,9 @@ import Testing
         }
     }
 
-    @Test(.enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
-    func aLinuxDeployRunsExactlyItsPlan() async throws {
-        try await E2EWorld.with(appExtra: "keep = 1", probation: "300ms") { world in
+    @Test(.enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"), arguments: settings)
+    func aLinuxDeployRunsExactlyItsPlan(settings: String) async throws {
+        try await E2EWorld.with(appExtra: settings, probation: "300ms") { world in
             let recorder = StepRecorder()
             var host = try #require(try world.runtime.jailHost() as? LinuxJails)
             host.recorder = recorder

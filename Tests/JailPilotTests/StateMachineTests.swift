@@ -35,8 +35,9 @@ import Testing
         }
     }
 
-    @Test func theMemoryHostRunsExactlyThePrintedPlanToo() async throws {
-        try await with([("hello", "keep = 1")]) { world in
+    @Test(arguments: ["keep = 1", "keep = 1\ndata = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]"])
+    func theMemoryHostRunsExactlyThePrintedPlanToo(settings: String) async throws {
+        try await with([("hello", settings)]) { world in
             for n in 1...3 {
                 world.source.push(W.sha(n))
                 let runtime = world.runtime

@@ -7,6 +7,8 @@ import Glibc
 public protocol AppDataHost: Sendable {
     /// The steps that make `app`'s volume when it does not exist yet, owned by the app's user.
     func dataPlan(app: String) -> [HostStep]
+    /// The steps `ensureData` runs as the host is now: `dataPlan` while the volume is missing, none once it exists.
+    func dataSteps(app: String) async -> [HostStep]
     /// Makes the volume if it is missing; refuses one that this state_dir did not make.
     func ensureData(app: String) async throws
     /// The step that takes snapshot `name` of the volume (atomic, read-only).

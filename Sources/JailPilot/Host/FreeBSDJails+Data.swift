@@ -18,6 +18,13 @@ extension FreeBSDJails {
         ]
     }
 
+    public func dataSteps(app: String) async -> [HostStep] {
+        // The dataset exists when zfs-get(8) answers a value for it ("-" when the property is unset).
+        let result = try? await runner.run(
+            Command("zfs", ["get", "-H", "-o", "value", Self.ownerProperty, dataDataset(app)]), timeout: .seconds(30))
+        return result.map { $0.succeeded && !$0.stdoutText.trimmedWhitespace.isEmpty } == true ? [] : dataPlan(app: app)
+    }
+
     public func ensureData(app: String) async throws {
         let result = try await runner.run(
             Command("zfs", ["get", "-H", "-o", "value", Self.ownerProperty, dataDataset(app)]), timeout: .seconds(30))
@@ -107,7 +114,9 @@ extension FreeBSDJails {
         guard await isRunning(spec) else {
             throw HostStepError(step: "release step of \(spec.name)", message: "the jail is not running")
         }
-        try await executor.execute(Array(releaseStepPlan(spec, argv: argv).prefix(1)))
+        let plan = releaseStepPlan(spec, argv: argv)
+        try await executor.execute(Array(plan.prefix(1)))
+        for step in plan.dropFirst() { recorder?.record(step) }
         let log = logPath(spec)
         return try await runner.run(
             releaseStepCommand(spec, argv: argv), stdout: .append(path: log), stderr: .append(path: log), timeout: timeout)

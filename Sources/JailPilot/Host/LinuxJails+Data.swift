@@ -24,6 +24,8 @@ extension LinuxJails {
         ]
     }
 
+    public func dataSteps(app: String) async -> [HostStep] { FileIO.exists(volume(app)) ? [] : dataPlan(app: app) }
+
     public func ensureData(app: String) async throws {
         let volume = volume(app)
         if FileIO.exists(volume) {
@@ -132,7 +134,10 @@ extension LinuxJails {
                     "the jail was not ready (its /dev, data and hostname) within \(DurationText.format(readyTimeout)); see its log"
             )
         }
-        try await executor.execute(Array(releaseStepPlan(spec, argv: argv).prefix(1)))
+        let plan = releaseStepPlan(spec, argv: argv)
+        try await executor.execute(Array(plan.prefix(1)))
+        // Recorded as planned: pid 1's number is known only now.
+        for step in plan.dropFirst() { recorder?.record(step) }
         let log = logPath(spec)
         return try await runner.run(
             releaseStepCommand(spec, argv: argv, pid: String(pid1)), stdout: .append(path: log), stderr: .append(path: log),

@@ -13,6 +13,7 @@ extension Deployer {
     @discardableResult
     func takeSnapshot(for release: Release, app: AppConfig, holding live: Release?) async throws -> DataSnapshot? {
         guard app.data != nil else { return nil }
+        recorder?.record(ReleasePlan.dataNote(app))
         try await host.ensureData(app: app.name)
         var name = SnapshotName.make(sha: release.sha, at: clock.date)
         // Two snapshots of one release within a second (a quick rollback and back): the next second.
@@ -20,6 +21,7 @@ extension Deployer {
             try await clock.sleep(for: .milliseconds(250))
             name = SnapshotName.make(sha: release.sha, at: clock.date)
         }
+        recorder?.record(ReleasePlan.snapshotNote)
         try await host.snapshotData(app: app.name, name: name)
         let snapshot = try store.recordSnapshot(app: app.name, name: name, release: release.id, holds: live?.id)
         log.emit(
@@ -40,6 +42,7 @@ extension Deployer {
         log.emit(app: app.name, sha: release.sha, "release_step.started", [("argv", command)])
         let clock = self.clock
         let start = clock.now
+        recorder?.record(ReleasePlan.releaseStepNote(app))
         let result = try await host.runReleaseStep(spec, argv: app.release, timeout: app.releaseTimeout)
         let took = clock.now - start
         let how =

@@ -39,11 +39,11 @@ public struct ReleasePlan: Sendable {
     public func steps(_ action: Action, spec: JailSpec, replacing: JailSpec?) async -> [HostStep] {
         switch action {
         case .deploy:
-            return [Self.routesNote] + (await host.steps(.provision, spec)) + data(spec) + (await start(spec))
+            return [Self.routesNote] + (await host.steps(.provision, spec)) + (await data(spec)) + (await start(spec))
                 + releaseStep(spec) + [Self.healthNote(app, spec)] + flip(spec, replacing: replacing)
                 + (await retireOld(spec, replacing: replacing)) + retention
         case .rollback:
-            return [Self.routesNote] + (replacing == nil ? [] : snapshot(spec)) + (await start(spec))
+            return [Self.routesNote] + (replacing == nil ? [] : await data(spec)) + (await start(spec))
                 + [Self.healthNote(app, spec)] + flip(spec, replacing: replacing)
         case .retire:
             return [Self.drainNote(app, spec)] + (await host.steps(.stop, spec))
@@ -70,28 +70,28 @@ public struct ReleasePlan: Sendable {
         (await host.networkPolicySteps(policy)) + (await host.steps(.start, spec))
     }
 
-    func data(_ spec: JailSpec) -> [HostStep] {
-        app.data == nil
-            ? []
-            : [.note("data: \(app.name)'s volume, made if missing (owned by the app's user):")] + host.dataPlan(app: app.name)
-                + snapshot(spec)
-    }
-
-    func snapshot(_ spec: JailSpec) -> [HostStep] {
-        app.data == nil
-            ? []
-            : [.note("data: snapshot before the new code touches it (kept while a release it belongs to is kept):")]
-                + host.snapshotPlan(app: app.name, name: SnapshotName.make(sha: spec.sha, at: now))
+    /// The volume made if missing (as the host is now), then the snapshot before the new code.
+    func data(_ spec: JailSpec) async -> [HostStep] {
+        guard app.data != nil else { return [] }
+        return [Self.dataNote(app)] + (await host.dataSteps(app: app.name)) + [Self.snapshotNote]
+            + host.snapshotPlan(app: app.name, name: SnapshotName.make(sha: spec.sha, at: now))
     }
 
     func releaseStep(_ spec: JailSpec) -> [HostStep] {
-        app.release.isEmpty
-            ? []
-            : [
-                .note(
-                    "release step (time-out \(DurationText.format(app.releaseTimeout)); output to the release's log; failure abandons the release):"
-                )
-            ] + host.releaseStepPlan(spec, argv: app.release)
+        app.release.isEmpty ? [] : [Self.releaseStepNote(app)] + host.releaseStepPlan(spec, argv: app.release)
+    }
+
+    static func dataNote(_ app: AppConfig) -> HostStep {
+        .note("data: \(app.name)'s volume, made if missing (owned by the app's user):")
+    }
+
+    static let snapshotNote = HostStep.note(
+        "data: snapshot before the new code touches it (kept while a release it belongs to is kept):")
+
+    static func releaseStepNote(_ app: AppConfig) -> HostStep {
+        .note(
+            "release step (time-out \(DurationText.format(app.releaseTimeout)); output to the release's log; failure abandons the release):"
+        )
     }
 
     /// The boot set, then the route table Caddy's resolver reads, with the new address.
