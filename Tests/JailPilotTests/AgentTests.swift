@@ -76,7 +76,9 @@ struct AgentTests {
         }
     }
 
-    @Test func forcePushBackwardsIsDeployedAndLogged() async throws {
+    /// A force-push back to an older commit is a rewind: refused by default (replaying an old
+    /// release is an attack), the live release stays; with allow_rewind it is deployed.
+    @Test func forcePushBackwardsIsRefusedUnlessAllowedAndLogged() async throws {
         try await E2EWorld.with { world in
             let v1 = try await world.repo.commitHello("first")
             let agent = try Agent(configPath: world.configPath)
@@ -85,9 +87,17 @@ struct AgentTests {
             let v2 = try await world.repo.commitHello("second")
             try await world.expectLive(v2)
             try await world.repo.git(["reset", "-q", "--hard", v1])
+            #expect(await eventually { events(world).contains("event=release.refused reason=rewind") }, "\(world.agentLogTail())")
+            #expect(events(world).contains("event=head.moved_backwards"))
+            #expect(events(world).contains("from=\(v2) to=\(v1)"))
+            try await Task.sleep(for: .seconds(1))
+            #expect(try live(world) == v2, "what is live stays live")
+            #expect(await world.fetch() == "second")
+            #expect(events(world).components(separatedBy: "event=release.refused").count == 2, "refused once, then skipped")
+
+            try FileIO.replace(world.configPath, text: world.configText + "\nallow_rewind = true\n")
             try await world.expectLive(v1)
             #expect(await world.fetch() == "first")
-            #expect(events(world).contains("event=head.moved_backwards"))
             await agent.stop()
             await running.value
         }

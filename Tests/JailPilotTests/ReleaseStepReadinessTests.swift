@@ -25,19 +25,10 @@ import Testing
     // bound and could not open $JAILPILOT_DATA/migrations (exit 2, seen in CI's DataTests).
     @Test func aReleaseStepWaitsUntilTheJailHasMountedItsDataNotJustUntilPid1HasAChild() async throws {
         let scratch = try Scratch("ready")
-        let config = try ConfigLoader.parse(
-            """
-            [agent]
-            platform = "linux"
-            state_dir = "\(scratch.path)/state"
-            [jails]
-            mountpoint = "\(scratch.path)/jails"
-            [apps.hello]
-            repo = "https://example.org/h.git"
-            hostnames = ["h.example.org"]
-            data = "/var/db/hello"
-            release = ["/usr/local/bin/hello", "migrate"]
-            """, file: "agent.conf")
+        let config = try testConfig(
+            stateDir: "\(scratch.path)/state", repo: "https://example.org/h.git",
+            extraApp: "data = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]",
+            extra: "[jails]\nmountpoint = \"\(scratch.path)/jails\"")
         let runner = Recorder()
         var host = LinuxJails(
             settings: config.jails, runner: runner, owner: OwnerID(id: "0123456789abcdef", stateDir: scratch.path))

@@ -60,7 +60,8 @@ struct WatchContext: Sendable {
                 let live = try store.live(app: app.name)
                 if let live, live.sha.hasPrefix(wanted), live.env == env.digest {
                     await metrics.replaceLive(app: app.name, sha: live.sha)
-                } else if let reason = try store.quarantineReason(app: app.name, prefix: wanted, env: env.digest),
+                } else if let reason = try store.quarantineReason(
+                    app: app.name, prefix: wanted, env: env.digest, gate: CommitGate.stamp(app)),
                     forced != wanted
                 {
                     if skipped != wanted {

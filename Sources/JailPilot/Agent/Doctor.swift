@@ -1,4 +1,5 @@
 import FoundationEssentials
+import Glibc
 
 /// `jailpilot doctor`: every prerequisite of this host and config, each checked now, with the
 /// exact fix. The driver and the build confinement check their own; this adds what is shared.
@@ -24,6 +25,43 @@ public struct Doctor: Sendable {
         checks.append(await caddyCheck())
         checks.append(resolverCheck())
         checks += knownHostsChecks()
+        checks += verificationChecks()
+        return checks
+    }
+
+    /// The tools and key files the apps' `verify` needs, present now.
+    func verificationChecks() -> [HostCheck] {
+        let freebsd = runtime.config.agent.platform == .freebsd
+        var checks: [HostCheck] = []
+        let methods = Set(runtime.config.apps.map(\.verification.method))
+        if methods.contains(.ssh) {
+            let found = (try? HostProcessRunner.resolve("ssh-keygen", path: SignatureVerifier.path)) != nil
+            checks.append(
+                HostCheck(
+                    "ssh-keygen", ok: found, found ? "verifies SSH-signed commits" : "not found in \(SignatureVerifier.path)",
+                    fix: freebsd
+                        ? "ssh-keygen is part of FreeBSD's base system: restore /usr/bin/ssh-keygen"
+                        : "apt-get install openssh-client"))
+        }
+        if methods.contains(.gpg) {
+            let found = SignatureVerifier.gpgv
+            checks.append(
+                HostCheck(
+                    "gpgv", ok: found != nil,
+                    found.map { "\($0) verifies OpenPGP-signed commits" } ?? "not found in \(SignatureVerifier.path)",
+                    fix: freebsd ? "pkg install gnupg" : "apt-get install gpgv"))
+        }
+        for app in runtime.config.apps {
+            guard let keys = app.verification.keys else { continue }
+            let readable = access(keys, R_OK) == 0
+            checks.append(
+                HostCheck(
+                    "keys of \(app.name)", ok: readable,
+                    readable ? "\(keys) (verify = \(app.verification.method.rawValue))" : "\(keys) cannot be read",
+                    fix: app.verification.method == .ssh
+                        ? "write \(keys) in git's allowed-signers format: PRINCIPAL namespaces=\"git\" ssh-ed25519 AAAA..."
+                        : "gpg --export KEYID > \(keys)"))
+        }
         return checks
     }
 

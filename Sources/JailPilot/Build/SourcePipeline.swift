@@ -38,10 +38,17 @@ public struct SourcePipeline: Sendable {
             confinement: { [runtime] in try runtime.buildConfinement() })
     }
 
-    /// Fetches, resolves and builds; returns the full SHA and the build outcome.
-    public func build(_ app: AppConfig, sha: String? = nil) async throws -> (sha: String, build: BuildOutcome) {
+    /// Fetches; returns the full SHA of `sha`, else the pin, else the branch head.
+    public func fetch(_ app: AppConfig, sha: String?) async throws -> String {
         let (mirror, stats) = try await fetch(app)
-        let commit = try await resolve(app, sha: sha, mirror: mirror, head: stats.head)
-        return (commit, try await builder.build(app, sha: commit, mirror: mirror))
+        return try await resolve(app, sha: sha, mirror: mirror, head: stats.head)
     }
+
+    /// Builds `commit` from the app's mirror.
+    public func build(_ app: AppConfig, commit: String) async throws -> BuildOutcome {
+        try await builder.build(app, sha: commit, mirror: Mirror(path: runtime.layout.mirror(app.name)))
+    }
+
+    /// Signatures and ancestry, checked with the real tools in the app's mirror.
+    public var gate: any CommitChecking { CommitGate(runtime: runtime) }
 }

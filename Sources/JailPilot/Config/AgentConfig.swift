@@ -46,6 +46,8 @@ public struct AgentSettings: Sendable, Equatable {
     public var buildUser: String = "jailpilot-build"
     /// FreeBSD: the build template, `<dataset>/templates/<build_template>@base`.
     public var buildTemplate: String = "build"
+    /// Every app's default for which commits it deploys (none checked unless set).
+    public var verification = CommitVerification()
 }
 
 /// `[jails]` settings, shared by both drivers where the concept is the same.
@@ -140,6 +142,8 @@ public struct AppConfig: Sendable, Equatable {
     public var releaseTimeout: Duration = .seconds(300)
     /// What its jails may reach on this host and in other jails (nothing by default).
     public var reach: [JailNetworkPolicy.Reach] = []
+    /// Which commits it deploys: their signatures, and whether the branch may move backwards.
+    public var verification = CommitVerification()
     /// HTTPS: a file whose first line is the token (never logged).
     public var tokenFile: String?
     /// HTTPS: the user name sent with the token.

@@ -1,12 +1,14 @@
 /// `[apps.NAME]` tables and the checks that span apps.
 extension ConfigLoader {
-    static let appKeys = [
-        "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size", "memory",
-        "cpu", "disk", "reach", "service", "env", "env_files", "data", "release", "release_timeout",
-        "port", "health", "drain_timeout",
-        "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
-        "health_deadline", "probation",
-    ]
+    static let appKeys =
+        [
+            "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size",
+            "memory",
+            "cpu", "disk", "reach", "service", "env", "env_files", "data", "release", "release_timeout",
+            "port", "health", "drain_timeout",
+            "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
+            "health_deadline", "probation", "allow_rewind",
+        ] + verificationKeys
     static let defaultBuild = ["go", "build", "-o", "{out}", "."]
 
     static func readApp(_ t: TableReader, name: String, agent: AgentSettings, jails: JailSettings) -> AppConfig? {
@@ -109,6 +111,7 @@ extension ConfigLoader {
         }
         readEnvironment(t, into: &app)
         readData(t, into: &app)
+        app.verification = readVerification(t, over: agent.verification, app: name)
         return t.issues.issues.count == before ? app : nil
     }
 

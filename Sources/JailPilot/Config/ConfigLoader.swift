@@ -70,10 +70,11 @@ public enum ConfigLoader {
     }
 
     private static func readAgent(_ t: TableReader, hostPlatform: PlatformKind) -> AgentSettings {
-        t.rejectUnknown(known: [
-            "platform", "poll_interval", "state_dir", "log_file", "metrics_file", "max_parallel_builds",
-            "build_timeout", "build_path", "build_env", "known_hosts", "build_sandbox", "build_user", "build_template",
-        ])
+        t.rejectUnknown(
+            known: [
+                "platform", "poll_interval", "state_dir", "log_file", "metrics_file", "max_parallel_builds",
+                "build_timeout", "build_path", "build_env", "known_hosts", "build_sandbox", "build_user", "build_template",
+            ] + verificationKeys)
         var platform = hostPlatform
         if let text = t.string("platform", example: "\"linux\"") {
             if let p = PlatformKind(rawValue: text) {
@@ -106,6 +107,7 @@ public enum ConfigLoader {
             knownHosts: t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? "/etc/ssh/ssh_known_hosts")
         // Builds are confined by default: bubblewrap on Linux, a build jail on FreeBSD.
         settings.buildSandbox = t.bool("build_sandbox") ?? true
+        settings.verification = readVerification(t, over: CommitVerification(), app: nil)
         if let template = t.string("build_template", example: "\"build\"") {
             if let problem = Names.templateProblem(template) {
                 t.issues.add(t.key("build_template"), problem)

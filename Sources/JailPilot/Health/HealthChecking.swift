@@ -19,9 +19,22 @@ public struct HTTPHealthCheck: HealthChecking {
 }
 
 /// Fetches and builds one commit of an app: the seam between the release engine and git + go.
+/// The deployer checks the commit (signatures, ancestry) between the two.
 public protocol SourceBuilding: Sendable {
-    /// Builds `sha` (else the pin, else the branch head); returns the commit and the artifact.
-    func build(_ app: AppConfig, sha: String?) async throws -> (sha: String, build: BuildOutcome)
+    /// Fetches the app's branch; returns the full SHA of `sha` (else the pin, else the branch head).
+    func fetch(_ app: AppConfig, sha: String?) async throws -> String
+    /// Builds `commit` (a full SHA `fetch` returned); returns the artifact.
+    func build(_ app: AppConfig, commit: String) async throws -> BuildOutcome
+    /// What the commit's signatures and ancestry allow (see CommitGate).
+    var gate: any CommitChecking { get }
+}
+
+extension SourceBuilding {
+    /// Fetches, resolves and builds, with no check between: `jailpilot build`.
+    public func build(_ app: AppConfig, sha: String? = nil) async throws -> (sha: String, build: BuildOutcome) {
+        let commit = try await fetch(app, sha: sha)
+        return (commit, try await build(app, commit: commit))
+    }
 }
 
 extension SourcePipeline: SourceBuilding {}

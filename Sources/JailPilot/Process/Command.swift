@@ -13,20 +13,24 @@ public struct Command: Sendable, Hashable, CustomStringConvertible {
     public var environment: [String: String]?
     /// The working directory of the child; `nil` keeps the agent's.
     public var workingDirectory: String?
+    /// A file the child reads as its standard input; `nil` gives it /dev/null.
+    public var input: String?
 
     public init(
         _ executable: String, _ arguments: [String] = [], environment: [String: String]? = nil,
-        workingDirectory: String? = nil
+        workingDirectory: String? = nil, input: String? = nil
     ) {
         self.executable = executable
         self.arguments = arguments
         self.environment = environment
         self.workingDirectory = workingDirectory
+        self.input = input
     }
 
     /// The command line, shell-quoted for a human to read or paste.
     public var description: String {
         ([executable] + arguments).map(ShellQuote.quote).joined(separator: " ")
+            + (input.map { " < " + ShellQuote.quote($0) } ?? "")
     }
 }
 

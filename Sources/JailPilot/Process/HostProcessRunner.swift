@@ -48,15 +48,16 @@ public struct HostProcessRunner: ProcessRunning {
                 return (fd, nil)
             }
         }
-        let devNull = openFile("/dev/null", O_RDONLY | O_CLOEXEC, 0)
-        childEnds.append(devNull)
+        let standardInput = openFile(command.input ?? "/dev/null", O_RDONLY | O_CLOEXEC, 0)
+        guard standardInput >= 0 else { throw ProcessError.spawnFailed(command: command, errno: errno) }
+        childEnds.append(standardInput)
         let out = try childEnd(for: stdout)
         let err = try childEnd(for: stderr)
 
         let env = environment.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }
         let spawned = Spawn.start(
             path: path, argv: [command.executable] + command.arguments, env: env,
-            directory: command.workingDirectory, stdin: devNull, stdout: out.child, stderr: err.child)
+            directory: command.workingDirectory, stdin: standardInput, stdout: out.child, stderr: err.child)
         let pid: pid_t
         switch spawned {
         case .success(let p): pid = p

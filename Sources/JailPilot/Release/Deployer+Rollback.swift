@@ -22,6 +22,12 @@ extension Deployer {
             throw DeployError.noRelease(
                 app: app.name, wanted: wanted, kept: kept.map { "\($0.sha.prefix(12)) (\($0.state.rawValue))" })
         }
+        if app.verification.method != .none {
+            // A kept release passed the gate when it was deployed; keys rotated since do not strand it.
+            progress(
+                "\(target.name): its commit was verified when it was deployed (verify = \(app.verification.method.rawValue)); not checked again"
+            )
+        }
         let outcome = try await activate(target, app: app, replacing: live, phases: [])
         try store.hold(app: app.name, sha: target.sha)
         log.emit(app: app.name, sha: target.sha, "hold.placed", [("by", "rollback")])

@@ -71,14 +71,19 @@ public struct Deployer: Sendable {
 
         // The environment first: a secrets file that cannot be used stops the deploy before the build.
         let env = try AppEnvironment.resolve(app, layout: runtime.layout)
-        progress("fetching and building \(app.name)")
+        progress("fetching \(app.name)")
+        let source = self.source
+        let commit = try await source.fetch(app, sha: sha)
+        let live = try store.live(app: app.name)
+        // Before anything of the commit runs: its signatures, and that the branch did not go back.
+        try await checkCommit(app, commit, live: live, fromBranch: cause == "push")
+        progress("building \(app.name) at \(commit.prefix(12))")
         let built: (sha: String, build: BuildOutcome)
         do {
-            let source = self.source
             if let buildSlots {
-                built = try await buildSlots.withSlot { try await source.build(app, sha: sha) }
+                built = (commit, try await buildSlots.withSlot { try await source.build(app, commit: commit) })
             } else {
-                built = try await source.build(app, sha: sha)
+                built = (commit, try await source.build(app, commit: commit))
             }
         } catch {
             // A build the agent cancelled (SIGTERM) says nothing about the commit: not quarantined.
@@ -88,7 +93,6 @@ public struct Deployer: Sendable {
             throw error
         }
         phase("build")
-        let live = try store.live(app: app.name)
         if let live, live.sha == built.sha, live.env == env.digest {
             progress("\(app.name) at \(built.sha.prefix(12)) is already live")
             return DeployOutcome(release: live, previous: nil, phases: phases, unchanged: true)

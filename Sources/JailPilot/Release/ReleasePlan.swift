@@ -39,7 +39,8 @@ public struct ReleasePlan: Sendable {
     public func steps(_ action: Action, spec: JailSpec, replacing: JailSpec?) async -> [HostStep] {
         switch action {
         case .deploy:
-            return [Self.routesNote] + (await host.steps(.provision, spec)) + (await data(spec)) + (await start(spec))
+            return (Self.verifyNote(app).map { [$0] } ?? []) + [Self.routesNote] + (await host.steps(.provision, spec))
+                + (await data(spec)) + (await start(spec))
                 + releaseStep(spec) + [Self.healthNote(app, spec)] + flip(spec, replacing: replacing)
                 + (await retireOld(spec, replacing: replacing)) + retention
         case .rollback:
@@ -104,6 +105,15 @@ public struct ReleasePlan: Sendable {
     func retireOld(_ spec: JailSpec, replacing: JailSpec?) async -> [HostStep] {
         guard let old = replacing else { return [] }
         return [Self.probationNote(app, spec), Self.drainNote(app, old)] + (await host.steps(.stop, old))
+    }
+
+    /// The commit gate, when the app verifies signatures (it runs after the fetch, before the build).
+    static func verifyNote(_ app: AppConfig) -> HostStep? {
+        let policy = app.verification
+        guard policy.method != .none, let keys = policy.keys else { return nil }
+        let tool = policy.method == .ssh ? "ssh-keygen -Y verify -n git" : "gpgv"
+        let scope = policy.scope == .strict ? "every commit since the live release" : "the commit"
+        return .note("verify: \(scope) signed by a key in \(keys) (\(tool)), checked before the build")
     }
 
     /// Caddy's routes for every served app, before anything else changes (a Caddy that is down

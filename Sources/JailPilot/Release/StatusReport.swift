@@ -33,6 +33,8 @@ public struct AppStatus: Sendable, Codable {
     public var env: String?
     /// The app's data directory, its snapshot count and newest snapshot; nil without `data`.
     public var data: String?
+    /// The newest commit the gate refused ("3f2c1e0a9b7d refused (unsigned): …"), when it is the branch head.
+    public var refused: String? = nil
     /// What the app keeps under state_dir (artifacts, mirror, build caches, logs); nil when not measured.
     public var disk: AppDiskUse? = nil
     /// What the host does not enforce now, for every app ("limits not enforced: …"); `status` fills it.
@@ -76,6 +78,9 @@ public struct AppStatus: Sendable, Codable {
             lastFailure: failure, limits: app.limits.summary, cause: live.flatMap { $0.cause.isEmpty ? nil : $0.cause },
             env: envSummary(app, live: live), data: try dataSummary(app, store: store))
         status.disk = layout.map { AppDiskUse.measure(app.name, layout: $0) }
+        if let refusal = try store.latestRefusal(app: app.name), refusal.sha == head {
+            status.refused = "\(refusal.sha.prefix(12)) \(refusal.reason)"
+        }
         return status
     }
 
@@ -157,6 +162,7 @@ public struct AppStatus: Sendable, Codable {
         let keptText = kept.isEmpty ? "none" : kept.map { "\($0.sha.prefix(12)) (\($0.state))" }.joined(separator: ", ")
         lines.append("  kept      \(keptText)")
         if let lastFailure { lines.append("  failure   \(lastFailure)") }
+        if let refused { lines.append("  refused   \(refused)") }
         return lines.joined(separator: "\n")
     }
 }

@@ -28,11 +28,13 @@ extension StateStore {
     /// Remembers that `sha` failed for `app` so it is not retried until something changes.
     /// `env`: the environment digest the commit failed with ("" for a build failure, which no
     /// environment changes); a quarantine with one no longer applies once the environment changes.
-    public func quarantine(app: String, sha: String, reason: String, env: String = "") throws {
+    /// `gate`: for a refused commit, what its keys and rewind setting were; the quarantine no
+    /// longer applies once they change.
+    public func quarantine(app: String, sha: String, reason: String, env: String = "", gate: String = "") throws {
         try locked { db in
             try db.query(
-                "INSERT OR REPLACE INTO quarantine(app, sha, reason, at, env) VALUES (?, ?, ?, ?, ?)",
-                [.text(app), .text(sha), .text(reason), .real(clock.date.timeIntervalSince1970), .text(env)])
+                "INSERT OR REPLACE INTO quarantine(app, sha, reason, at, env, gate) VALUES (?, ?, ?, ?, ?, ?)",
+                [.text(app), .text(sha), .text(reason), .real(clock.date.timeIntervalSince1970), .text(env), .text(gate)])
         }
     }
 
@@ -44,14 +46,18 @@ extension StateStore {
     }
 
     /// Why a commit starting with `prefix` is quarantined for `app`, if one is.
-    /// With `env`, a quarantine recorded under another environment does not count.
-    public func quarantineReason(app: String, prefix: String, env: String? = nil) throws -> String? {
+    /// With `env`, a quarantine recorded under another environment does not count; with `gate`,
+    /// a refusal recorded under other keys or another rewind setting does not.
+    public func quarantineReason(app: String, prefix: String, env: String? = nil, gate: String? = nil) throws -> String? {
         try locked { db in
             try db.query(
-                "SELECT reason FROM quarantine WHERE app = ? AND substr(sha, 1, ?) = ? AND (? IS NULL OR env = '' OR env = ?)",
+                """
+                SELECT reason FROM quarantine WHERE app = ? AND substr(sha, 1, ?) = ?
+                AND (? IS NULL OR env = '' OR env = ?) AND (? IS NULL OR gate = '' OR gate = ?)
+                """,
                 [
                     .text(app), .int(Int64(prefix.count)), .text(prefix.lowercased()), env.map(SQLValue.text) ?? .null,
-                    env.map(SQLValue.text) ?? .null,
+                    env.map(SQLValue.text) ?? .null, gate.map(SQLValue.text) ?? .null, gate.map(SQLValue.text) ?? .null,
                 ]
             ).first?.first?.string
         }
@@ -60,5 +66,18 @@ extension StateStore {
     /// Lifts quarantine of `sha` (an explicit deploy of it).
     public func unquarantine(app: String, sha: String) throws {
         try locked { db in try db.query("DELETE FROM quarantine WHERE app = ? AND sha = ?", [.text(app), .text(sha)]) }
+    }
+
+    /// The newest refusal of one of `app`'s commits (its signature or a rewind), if any.
+    public func latestRefusal(app: String) throws -> (sha: String, reason: String)? {
+        try locked { db in
+            guard
+                let row = try db.query(
+                    "SELECT sha, reason FROM quarantine WHERE app = ? AND reason LIKE 'refused%' ORDER BY at DESC LIMIT 1",
+                    [.text(app)]
+                ).first, let sha = row[0].string, let reason = row[1].string
+            else { return nil }
+            return (sha, reason)
+        }
     }
 }

@@ -100,6 +100,9 @@ public final class StateStore: @unchecked Sendable {
         CREATE TABLE served_routes(
             app TEXT PRIMARY KEY, hostnames TEXT NOT NULL, port INTEGER NOT NULL, service TEXT NOT NULL, reach TEXT NOT NULL)
         """,
+        // A refused commit's quarantine holds while the app's keys and allow_rewind are what they
+        // were (CommitGate.stamp); a build or health failure has none.
+        "ALTER TABLE quarantine ADD COLUMN gate TEXT NOT NULL DEFAULT ''",
     ]
 
     private func migrate() throws {

@@ -1,0 +1,57 @@
+import Foundation
+import JailPilot
+import Testing
+
+/// Signed commits end to end on the Linux driver: a signed commit is built and served, an
+/// unsigned one is refused before its build, quarantined, and shown by `status`; a rollback to
+/// a kept release is not verified again, and says so.
+@Suite(.serialized, .enabled(if: canDeploy && canSign, "needs root, caddy, go, btrfs-progs, iproute2, ssh-keygen"))
+struct SignedDeployTests {
+    @Test func aSignedCommitIsServedAndAnUnsignedOneIsRefusedBeforeItsBuild() async throws {
+        let keys = try Scratch("keys")
+        let alice = try await SSHSigner.make(in: keys.path, name: "alice")
+        let signers = try keys.write("allowed_signers", alice.allowedSigner("alice@example.invalid"))
+        try await E2EWorld.with(appExtra: "verify = \"ssh\"\nallowed_signers = \"\(signers)\"") { world in
+            func app(_ greeting: String) -> [String: String] {
+                ["main.go": GoFixture.hello(greeting), "go.mod": "module hello\n\ngo 1.19\n"]
+            }
+            let signed = try await alice.commit(world.repo, app("signed"), message: "signed")
+            let first = try await world.deployer.deploy(world.app, cause: "push")
+            #expect(first.release.sha == signed)
+            #expect(await world.fetch() == "signed")
+
+            let unsigned = try await world.repo.commit(app("unsigned"), message: "unsigned")
+            let refusal = await #expect(throws: CommitRefusal.self) {
+                _ = try await world.deployer.deploy(world.app, cause: "push")
+            }
+            #expect(refusal?.reason == .unsigned && refusal?.sha == unsigned)
+            #expect(await world.fetch() == "signed", "what was live stays live")
+            let layout = world.runtime.layout
+            #expect(!FileIO.exists(layout.buildLog("hello", unsigned)), "never built")
+            #expect(!FileIO.exists(layout.artifactDir("hello", unsigned)))
+            let store = world.runtime.store
+            #expect(try store.releases(app: "hello").count == 1, "no release row for it")
+            let status = try await AppStatus.collect(world.app, store: store)
+            #expect(status.text.contains("refused   \(unsigned.prefix(12)) refused (unsigned)"), "\(status.text)")
+            let log = try String(contentsOfFile: "\(world.state.path)/agent.log", encoding: .utf8)
+            #expect(log.contains("sha=\(unsigned.prefix(12)) event=release.refused reason=unsigned"), "\(log)")
+
+            // A second signed release, then a rollback to the first: kept releases were verified when deployed.
+            try await alice.commit(world.repo, app("signed again"), message: "signed again")
+            _ = try await world.deployer.deploy(world.app, cause: "push")
+            #expect(await world.fetch() == "signed again")
+            let lines = Lines()
+            let back = try await world.runtime.deployer(progress: { lines.append($0) }).rollback(world.app)
+            #expect(back.release.sha == signed)
+            #expect(lines.all.contains { $0.contains("verified when it was deployed") }, "\(lines.all)")
+        }
+    }
+}
+
+/// Progress lines a deployer printed.
+final class Lines: @unchecked Sendable {
+    private let lock = NSLock()
+    private var lines: [String] = []
+    var all: [String] { lock.withLock { lines } }
+    func append(_ line: String) { lock.withLock { lines.append(line) } }
+}
