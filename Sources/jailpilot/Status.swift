@@ -20,7 +20,7 @@ struct Status: AsyncParsableCommand {
             statuses.append(
                 try await AppStatus.collect(
                     app, store: runtime.store, mirror: runtime.layout.mirror(app.name), resolver: runtime.config.caddy.resolver,
-                    layout: runtime.layout))
+                    layout: runtime.layout, gate: SourcePipeline(runtime: runtime).gate))
         }
         // What the host leaves unenforced now (`jailpilot doctor` has the fixes).
         // Asked of this host only when it is the platform agent.conf configures.

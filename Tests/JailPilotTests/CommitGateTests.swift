@@ -97,4 +97,15 @@ import Testing
                     app: "hello", prefix: W.sha(1), gate: CommitGate.stamp(allowing.app())) == nil)
         }
     }
+
+    @Test func theLiveReleaseIsCheckedAgainstTheKeysAsTheyAreNow() async throws {
+        try await with { world, _ in
+            world.source.push(W.sha(1), app: "hello", signedBy: "alice")
+            let live = try await deploy(world)
+            try await world.source.gate.verifyLive(world.app(), sha: live.sha)
+            world.source.trust(["bob"], app: "hello")
+            await #expect(throws: CommitRefusal.self) { try await world.source.gate.verifyLive(world.app(), sha: live.sha) }
+            #expect(try world.runtime.store.live(app: "hello")?.id == live.id, "checking changes nothing")
+        }
+    }
 }

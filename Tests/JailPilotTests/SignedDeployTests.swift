@@ -48,6 +48,46 @@ struct SignedDeployTests {
     }
 }
 
+extension SignedDeployTests {
+    /// Keys rotate: the agent re-checks the live release when the key file changes, says loudly
+    /// that it no longer verifies, and keeps it serving; a commit by the removed key is refused.
+    @Test func aLiveReleaseWhoseKeyIsRemovedKeepsServingAndIsFlagged() async throws {
+        let keys = try Scratch("keys")
+        let alice = try await SSHSigner.make(in: keys.path, name: "alice")
+        let bob = try await SSHSigner.make(in: keys.path, name: "bob")
+        let signers = try keys.write("allowed_signers", alice.allowedSigner("alice@example.invalid"))
+        try await E2EWorld.with(appExtra: "verify = \"ssh\"\nallowed_signers = \"\(signers)\"") { world in
+            func app(_ greeting: String) -> [String: String] {
+                ["main.go": GoFixture.hello(greeting), "go.mod": "module hello\n\ngo 1.19\n"]
+            }
+            let signed = try await alice.commit(world.repo, app("by alice"), message: "by alice")
+            let agent = try Agent(configPath: world.configPath)
+            let running = Task { await agent.run() }
+            try await world.expectLive(signed)
+
+            // alice leaves; only bob may sign now.
+            try keys.write("allowed_signers", bob.allowedSigner("bob@example.invalid"))
+            #expect(
+                await eventually(.seconds(20)) {
+                    world.agentLogTail(lines: 200).contains("event=release.unverified reason=\"unknown key\"")
+                }, "\(world.agentLogTail())")
+            #expect(await world.fetch() == "by alice", "never an outage on a key rotation")
+            let status = try await AppStatus.collect(
+                world.app, store: world.runtime.store, gate: SourcePipeline(runtime: world.runtime).gate)
+            #expect(status.text.contains("the live release NO LONGER VERIFIES (unknown key"), "\(status.text)")
+
+            let next = try await alice.commit(world.repo, app("alice again"), message: "alice again")
+            #expect(
+                await eventually(.seconds(20)) {
+                    world.agentLogTail(lines: 200).contains("sha=\(next.prefix(12)) event=release.refused reason=\"unknown key\"")
+                }, "\(world.agentLogTail())")
+            #expect(try world.runtime.store.live(app: "hello")?.sha == signed)
+            await agent.stop()
+            await running.value
+        }
+    }
+}
+
 /// Progress lines a deployer printed.
 final class Lines: @unchecked Sendable {
     private let lock = NSLock()

@@ -46,8 +46,15 @@ struct WatchContext: Sendable {
                 log.emit(app: app.name, "deploy.failed", [("error", "\(error)")])
             }
         }
+        // The keys as this watcher last checked the live release against them (nil: not yet).
+        var keys: String?
+        var unverified = false
         while !Task.isCancelled {
             do {
+                if let deployer, app.verification.method != .none, keys != CommitGate.stamp(app) {
+                    keys = CommitGate.stamp(app)
+                    unverified = await reverifyLive(deployer, wasUnverified: unverified)
+                }
                 let head = try await RemoteRefs().head(of: app.branch, at: RemoteAccess(app: app))
                 await metrics.count("jailpilot_polls_total", [("app", app.name), ("result", "ok")])
                 if failures > 0 { log.emit(app: app.name, sha: head, "poll.recovered", [("after_failures", "\(failures)")]) }
@@ -90,6 +97,32 @@ struct WatchContext: Sendable {
                 }
             }
             try? await Task.sleep(for: Self.delay(interval, failures: failures))
+        }
+    }
+
+    /// At start and whenever the app's key file changes: does the live release still verify?
+    /// One that no longer does keeps running (a key rotation is never an outage); it is said
+    /// loudly (log, metric, `status`), and nothing new deploys unless it verifies. Returns
+    /// whether the live release is unverified now.
+    func reverifyLive(_ deployer: Deployer, wasUnverified: Bool) async -> Bool {
+        guard let live = try? store.live(app: app.name) else { return false }
+        do {
+            try await deployer.source.gate.verifyLive(app, sha: live.sha)
+            if wasUnverified { log.emit(app: app.name, sha: live.sha, "release.reverified") }
+            await metrics.set("jailpilot_live_unverified", [("app", app.name)], 0)
+            return false
+        } catch let refusal as CommitRefusal {
+            log.emit(
+                app: app.name, sha: live.sha, "release.unverified",
+                [
+                    ("reason", refusal.reason.rawValue), ("detail", refusal.detail),
+                    ("note", "the live release keeps running; nothing new deploys unless it verifies"),
+                ])
+            await metrics.set("jailpilot_live_unverified", [("app", app.name)], 1)
+            return true
+        } catch {
+            log.emit(app: app.name, sha: live.sha, "release.verify_failed", [("error", "\(error)")])
+            return wasUnverified
         }
     }
 

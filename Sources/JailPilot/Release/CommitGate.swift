@@ -5,6 +5,9 @@ public protocol CommitChecking: Sendable {
     /// Throws `CommitRefusal` unless `sha` may replace `live`; `fromBranch`: it is the branch
     /// head the agent follows (a pin or `--sha` names its commit on purpose, and may go back).
     func check(_ app: AppConfig, sha: String, live: String?, fromBranch: Bool) async throws
+    /// Throws `CommitRefusal` unless the live commit `sha` still carries a good signature by a
+    /// key of `app`'s (keys change; the release keeps running either way).
+    func verifyLive(_ app: AppConfig, sha: String) async throws
 }
 
 /// What the gate asks of an app's history.
@@ -38,6 +41,11 @@ public struct CommitGate: CommitChecking {
         let policy = app.verification
         let keys = policy.keys.map { FileIO.stamp($0) ?? "missing" } ?? "-"
         return "\(policy.method.rawValue) \(policy.scope.rawValue) \(keys) rewind=\(policy.allowRewind)"
+    }
+
+    public func verifyLive(_ app: AppConfig, sha: String) async throws {
+        guard app.verification.method != .none else { return }
+        try await history(app).verifySignature(app, commit: sha)
     }
 
     public func check(_ app: AppConfig, sha: String, live: String?, fromBranch: Bool) async throws {

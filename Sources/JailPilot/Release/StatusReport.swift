@@ -33,6 +33,8 @@ public struct AppStatus: Sendable, Codable {
     public var env: String?
     /// The app's data directory, its snapshot count and newest snapshot; nil without `data`.
     public var data: String?
+    /// With `verify`: whether the live release still verifies against the app's keys now.
+    public var verified: String? = nil
     /// The newest commit the gate refused ("3f2c1e0a9b7d refused (unsigned): …"), when it is the branch head.
     public var refused: String? = nil
     /// What the app keeps under state_dir (artifacts, mirror, build caches, logs); nil when not measured.
@@ -44,7 +46,8 @@ public struct AppStatus: Sendable, Codable {
     /// bare mirror) lets it count how far the branch moved past a pin or hold; `layout` has it
     /// measure what the app keeps on disk.
     public static func collect(
-        _ app: AppConfig, store: StateStore, mirror: String? = nil, resolver: String? = nil, layout: StateLayout? = nil
+        _ app: AppConfig, store: StateStore, mirror: String? = nil, resolver: String? = nil, layout: StateLayout? = nil,
+        gate: (any CommitChecking)? = nil
     ) async throws -> AppStatus {
         let releases = try store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
@@ -78,6 +81,18 @@ public struct AppStatus: Sendable, Codable {
             lastFailure: failure, limits: app.limits.summary, cause: live.flatMap { $0.cause.isEmpty ? nil : $0.cause },
             env: envSummary(app, live: live), data: try dataSummary(app, store: store))
         status.disk = layout.map { AppDiskUse.measure(app.name, layout: $0) }
+        if let gate, let live, app.verification.method != .none {
+            let keys = app.verification.keys ?? "-"
+            do {
+                try await gate.verifyLive(app, sha: live.sha)
+                status.verified = "\(app.verification.method.rawValue): the live release verifies against \(keys)"
+            } catch let refusal as CommitRefusal {
+                status.verified =
+                    "\(app.verification.method.rawValue): the live release NO LONGER VERIFIES (\(refusal.reason.rawValue): \(refusal.detail)); it keeps running, and nothing new deploys unless signed by a key in \(keys)"
+            } catch {
+                status.verified = "\(app.verification.method.rawValue): could not check the live release: \(error)"
+            }
+        }
         if let refusal = try store.latestRefusal(app: app.name), refusal.sha == head {
             status.refused = "\(refusal.sha.prefix(12)) \(refusal.reason)"
         }
@@ -162,6 +177,7 @@ public struct AppStatus: Sendable, Codable {
         let keptText = kept.isEmpty ? "none" : kept.map { "\($0.sha.prefix(12)) (\($0.state))" }.joined(separator: ", ")
         lines.append("  kept      \(keptText)")
         if let lastFailure { lines.append("  failure   \(lastFailure)") }
+        if let verified { lines.append("  verify    \(verified)") }
         if let refused { lines.append("  refused   \(refused)") }
         return lines.joined(separator: "\n")
     }
