@@ -43,6 +43,12 @@ import Testing
                 signers, text: "alice namespaces=\"git\" ssh-ed25519 AAAA\nbob namespaces=\"git\" ssh-ed25519 BBBB\n")
             #expect(try store.quarantineReason(app: "hello", prefix: W.sha(2), gate: CommitGate.stamp(app)) == nil)
             #expect(try store.quarantineReason(app: "hello", prefix: W.sha(2), gate: nil) != nil, "the record stays, for history")
+            let history = try HistoryRow.rows(app: "hello", store: store)
+            #expect(history.map(\.state) == ["refused", "live"], "history shows the refusal beside the releases")
+            #expect(history.first?.text.contains("\(W.sha(2).prefix(12))  refused") == true)
+            #expect(history.first?.text.contains("refused (unsigned)") == true, "\(history.first?.text ?? "")")
+            let json = String(decoding: try JSONEncoder().encode(history.last), as: UTF8.self)
+            #expect(!json.contains("order"), "the JSON keeps its keys: \(json)")
         }
     }
 

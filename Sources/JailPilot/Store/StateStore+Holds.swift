@@ -80,4 +80,16 @@ extension StateStore {
             return (sha, reason)
         }
     }
+
+    /// Every refusal of one of `app`'s commits, newest first.
+    public func refusals(app: String) throws -> [(sha: String, reason: String, at: Date)] {
+        try locked { db in
+            try db.query(
+                "SELECT sha, reason, at FROM quarantine WHERE app = ? AND reason LIKE 'refused%' ORDER BY at DESC", [.text(app)]
+            ).compactMap { row in
+                guard let sha = row[0].string, let reason = row[1].string, let at = row[2].double else { return nil }
+                return (sha, reason, Date(timeIntervalSince1970: at))
+            }
+        }
+    }
 }
