@@ -36,12 +36,14 @@ import Testing
             let app = world.app()
             let store = world.runtime.store
             #expect(
-                try store.quarantineReason(app: "hello", prefix: W.sha(2), gate: CommitGate.stamp(app))?.hasPrefix(
-                    "refused (unsigned)") == true)
+                try store.quarantineReason(app: "hello", prefix: W.sha(2), gate: CommitGate.stamp(app, live: W.sha(1)))?
+                    .hasPrefix(
+                        "refused (unsigned)") == true)
             // The keys change (the file is rewritten): the refusal no longer holds, the commit is asked about again.
             try FileIO.replace(
                 signers, text: "alice namespaces=\"git\" ssh-ed25519 AAAA\nbob namespaces=\"git\" ssh-ed25519 BBBB\n")
-            #expect(try store.quarantineReason(app: "hello", prefix: W.sha(2), gate: CommitGate.stamp(app)) == nil)
+            #expect(
+                try store.quarantineReason(app: "hello", prefix: W.sha(2), gate: CommitGate.stamp(app, live: W.sha(1))) == nil)
             #expect(try store.quarantineReason(app: "hello", prefix: W.sha(2), gate: nil) != nil, "the record stays, for history")
             let history = try HistoryRow.rows(app: "hello", store: store)
             #expect(history.map(\.state) == ["refused", "live"], "history shows the refusal beside the releases")
@@ -91,16 +93,23 @@ import Testing
             let refusal = await #expect(throws: CommitRefusal.self) { _ = try await deploy(world) }
             #expect(refusal?.reason == .rewind)
             #expect("\(refusal.map { "\($0)" } ?? "")".contains("pin = \"\(W.sha(1).prefix(12))\""), "the fix is in the message")
-            let gate = CommitGate.stamp(world.app())
-            #expect(try world.runtime.store.quarantineReason(app: "hello", prefix: W.sha(1), gate: gate) != nil)
+            let store = world.runtime.store
+            #expect(
+                try store.quarantineReason(app: "hello", prefix: W.sha(1), gate: CommitGate.stamp(world.app(), live: W.sha(2)))
+                    != nil)
             // A deploy that names the commit (a pin, --sha) is not a rewind of the branch.
             let pinned = try await world.deployer.deploy(world.app(), sha: W.sha(1), cause: "pin")
             #expect(pinned.release.sha == W.sha(1))
+            // Regression: the refusal was relative to the live release; with another one live the
+            // branch head is asked about again (it was skipped until the branch moved).
+            #expect(
+                try store.quarantineReason(app: "hello", prefix: W.sha(1), gate: CommitGate.stamp(world.app(), live: W.sha(1)))
+                    == nil)
 
             let allowing = try world.reopened(apps: [("hello", "allow_rewind = true")])
             #expect(
                 try allowing.runtime.store.quarantineReason(
-                    app: "hello", prefix: W.sha(1), gate: CommitGate.stamp(allowing.app())) == nil)
+                    app: "hello", prefix: W.sha(1), gate: CommitGate.stamp(allowing.app(), live: W.sha(2))) == nil)
         }
     }
 

@@ -159,6 +159,15 @@ struct SignedCommitTests {
         #expect(try await reason() == .unknownKey)
         try await repo.commit(["y": "2"], message: "unsigned")
         #expect(try await reason() == .unsigned)
+        // Regression: gpgv reports VALIDSIG for a signature by an expired key too; only GOODSIG counts.
+        let expiring = try await GPGSigner.make(in: scratch.path, name: "frank", expire: "seconds=2")
+        try FileIO.replace(signer.keyring + ".both", text: "")
+        let both =
+            try Data(contentsOf: URL(fileURLWithPath: signer.keyring)) + Data(contentsOf: URL(fileURLWithPath: expiring.keyring))
+        try both.write(to: URL(fileURLWithPath: signer.keyring))
+        try await expiring.commit(repo, ["e": "0"], message: "by a key that expires")
+        try await Task.sleep(for: .seconds(3))
+        #expect(try await reason() == .badSignature, "an expired key's signature is not good")
         let ssh = try await SSHSigner.make(in: "\(scratch.path)/keys", name: "erin")
         try await ssh.commit(repo, ["z": "3"], message: "an SSH signature")
         #expect(try await reason() == .unknownKey, "an SSH signature is not an OpenPGP one")

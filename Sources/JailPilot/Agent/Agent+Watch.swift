@@ -46,14 +46,18 @@ struct WatchContext: Sendable {
                 log.emit(app: app.name, "deploy.failed", [("error", "\(error)")])
             }
         }
-        // The keys as this watcher last checked the live release against them (nil: not yet).
-        var keys: String?
+        // The keys and live release this watcher last checked against each other (nil: not yet);
+        // a check that could not run (a tool missing) is tried again at the next poll.
+        var checked: String?
         var unverified = false
         while !Task.isCancelled {
             do {
-                if let deployer, app.verification.method != .none, keys != CommitGate.stamp(app) {
-                    keys = CommitGate.stamp(app)
-                    unverified = await reverifyLive(deployer, wasUnverified: unverified)
+                if let deployer, app.verification.method != .none {
+                    let now = CommitGate.stamp(app) + " live=\((try? store.live(app: app.name))??.sha ?? "-")"
+                    if checked != now, let verdict = await reverifyLive(deployer, wasUnverified: unverified) {
+                        checked = now
+                        unverified = verdict
+                    }
                 }
                 let head = try await RemoteRefs().head(of: app.branch, at: RemoteAccess(app: app))
                 await metrics.count("jailpilot_polls_total", [("app", app.name), ("result", "ok")])
@@ -68,7 +72,7 @@ struct WatchContext: Sendable {
                 if let live, live.sha.hasPrefix(wanted), live.env == env.digest {
                     await metrics.replaceLive(app: app.name, sha: live.sha)
                 } else if let reason = try store.quarantineReason(
-                    app: app.name, prefix: wanted, env: env.digest, gate: CommitGate.stamp(app)),
+                    app: app.name, prefix: wanted, env: env.digest, gate: CommitGate.stamp(app, live: live?.sha)),
                     forced != wanted
                 {
                     if skipped != wanted {
@@ -103,9 +107,12 @@ struct WatchContext: Sendable {
     /// At start and whenever the app's key file changes: does the live release still verify?
     /// One that no longer does keeps running (a key rotation is never an outage); it is said
     /// loudly (log, metric, `status`), and nothing new deploys unless it verifies. Returns
-    /// whether the live release is unverified now.
-    func reverifyLive(_ deployer: Deployer, wasUnverified: Bool) async -> Bool {
-        guard let live = try? store.live(app: app.name) else { return false }
+    /// whether the live release is unverified now, nil when the check could not be made.
+    func reverifyLive(_ deployer: Deployer, wasUnverified: Bool) async -> Bool? {
+        guard let live = try? store.live(app: app.name) else {
+            if wasUnverified { await metrics.set("jailpilot_live_unverified", [("app", app.name)], 0) }
+            return false
+        }
         do {
             try await deployer.source.gate.verifyLive(app, sha: live.sha)
             if wasUnverified { log.emit(app: app.name, sha: live.sha, "release.reverified") }
@@ -121,8 +128,12 @@ struct WatchContext: Sendable {
             await metrics.set("jailpilot_live_unverified", [("app", app.name)], 1)
             return true
         } catch {
-            log.emit(app: app.name, sha: live.sha, "release.verify_failed", [("error", "\(error)")])
-            return wasUnverified
+            log.emitOnce(
+                key: "release.verify_failed \(app.name) \(live.sha)",
+                Event(
+                    app: app.name, sha: live.sha, name: "release.verify_failed",
+                    fields: [("error", "\(error)"), ("retry", "at every poll"), ("fix", "jailpilot doctor")]))
+            return nil
         }
     }
 
@@ -175,7 +186,16 @@ struct WatchContext: Sendable {
         let backwards = previousAhead > 0 && headAhead == 0
         log.emit(
             app: app.name, sha: head, backwards ? "head.moved_backwards" : "head.moved",
-            [("from", String(previous.prefix(12)))] + (backwards ? [("note", "force-push: deploying it, git is the truth")] : []))
+            [("from", String(previous.prefix(12)))]
+                + (backwards
+                    ? [
+                        (
+                            "note",
+                            app.verification.allowRewind
+                                ? "force-push: deploying it (allow_rewind)"
+                                : "force-push: a head that is not a descendant of the live release is refused (allow_rewind = true deploys it)"
+                        )
+                    ] : []))
     }
 
     /// The poll interval with ±10% jitter, doubled per consecutive failure up to 32x, at most 10 minutes.

@@ -84,10 +84,14 @@ extension Mirror {
                 }
                 var found: [String] = []
                 var next = git_oid()
-                while git_revwalk_next(&next, walk) == 0 {
+                var rc = git_revwalk_next(&next, walk)
+                while rc == 0 {
                     if found.count == limit { return nil }
                     found.append(next.hex)
+                    rc = git_revwalk_next(&next, walk)
                 }
+                // Only the walk's end ends it: a walk that failed half-way would leave commits unchecked.
+                if rc != GIT_ITEROVER.rawValue { _ = try git("git_revwalk_next") { rc } }
                 return found
             }
         }

@@ -36,11 +36,13 @@ public struct CommitGate: CommitChecking {
     }
 
     /// What a refusal of `app`'s commit depends on: the verification, its key file as it is now
-    /// (inode, size, mtime), and allow_rewind. A quarantine for a refusal holds while it is the same.
-    public static func stamp(_ app: AppConfig) -> String {
+    /// (inode, size, mtime), allow_rewind and, with `live`, the live release (a rewind or a
+    /// strict range is relative to it). A quarantine for a refusal holds while it is the same.
+    public static func stamp(_ app: AppConfig, live: String? = nil) -> String {
         let policy = app.verification
         let keys = policy.keys.map { FileIO.stamp($0) ?? "missing" } ?? "-"
-        return "\(policy.method.rawValue) \(policy.scope.rawValue) \(keys) rewind=\(policy.allowRewind)"
+        let base = "\(policy.method.rawValue) \(policy.scope.rawValue) \(keys) rewind=\(policy.allowRewind)"
+        return live.map { base + " live=\($0)" } ?? base
     }
 
     public func verifyLive(_ app: AppConfig, sha: String) async throws {

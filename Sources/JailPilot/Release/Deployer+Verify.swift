@@ -9,7 +9,7 @@ extension Deployer {
         } catch let refusal as CommitRefusal {
             try? store.quarantine(
                 app: app.name, sha: commit, reason: "refused (\(refusal.reason.rawValue)): \(refusal.detail)",
-                gate: CommitGate.stamp(app))
+                gate: CommitGate.stamp(app, live: live?.sha))
             var fields = [("reason", refusal.reason.rawValue), ("detail", refusal.detail)]
             if refusal.sha != commit { fields.append(("commit", refusal.sha)) }
             if refusal.reason == .rewind, let live { fields += [("from", live.sha), ("to", commit)] }

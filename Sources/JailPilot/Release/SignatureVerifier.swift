@@ -102,8 +102,18 @@ struct SignatureVerifier: Sendable {
                     environment: environment),
                 timeout: .seconds(30))
             let status = result.stdoutText.split(separator: "\n").filter { $0.hasPrefix("[GNUPG:] ") }
-            if result.succeeded, status.contains(where: { $0.hasPrefix("[GNUPG:] VALIDSIG ") }) { return .good }
-            if status.contains(where: { $0.hasPrefix("[GNUPG:] BADSIG ") }) { return .bad("gpgv: BAD signature") }
+            func has(_ keyword: String) -> Bool { status.contains { $0.hasPrefix("[GNUPG:] \(keyword) ") } }
+            if has("BADSIG") { return .bad("gpgv: BAD signature") }
+            // An expired or revoked key, or an expired signature, still gets VALIDSIG (and gpgv's
+            // exit 0 for some of them): only GOODSIG with VALIDSIG is a good signature.
+            for (keyword, what) in [
+                ("REVKEYSIG", "the key was revoked"), ("EXPKEYSIG", "the key has expired"),
+                ("EXPSIG", "the signature has expired"),
+            ]
+            where has(keyword) {
+                return .bad("gpgv: \(what)")
+            }
+            if result.succeeded, has("GOODSIG"), has("VALIDSIG") { return .good }
             if let missing = status.first(where: { $0.hasPrefix("[GNUPG:] NO_PUBKEY ") || $0.hasPrefix("[GNUPG:] ERRSIG ") }) {
                 return .unknown("gpgv: no key in \(keyring) (\(missing.dropFirst("[GNUPG:] ".count)))")
             }

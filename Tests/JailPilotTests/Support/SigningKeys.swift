@@ -36,14 +36,14 @@ struct GPGSigner {
     let fingerprint: String
     let keyring: String
 
-    static func make(in dir: String, name: String) async throws -> GPGSigner {
+    static func make(in dir: String, name: String, expire: String = "never") async throws -> GPGSigner {
         let home = "\(dir)/gnupg-\(name)"
         try FileIO.makeDirectories(home, mode: 0o700)
         let env = ["GNUPGHOME": home, "PATH": "/usr/bin:/bin"]
         try await sh(
             [
                 "gpg", "--batch", "--passphrase", "", "--quick-gen-key", "\(name) <\(name)@example.invalid>", "ed25519", "sign",
-                "never",
+                expire,
             ],
             in: nil, env: env)
         let listing = try await sh(["gpg", "--batch", "--with-colons", "--list-keys"], in: nil, env: env)
