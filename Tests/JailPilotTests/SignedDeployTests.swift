@@ -7,14 +7,25 @@ import Testing
 /// a kept release is not verified again, and says so.
 @Suite(.serialized, .enabled(if: canDeploy && canSign, "needs root, caddy, go, btrfs-progs, iproute2, ssh-keygen"))
 struct SignedDeployTests {
-    @Test func aSignedCommitIsServedAndAnUnsignedOneIsRefusedBeforeItsBuild() async throws {
+    /// The hello app saying `greeting`, as files to commit.
+    static func app(_ greeting: String) -> [String: String] {
+        ["main.go": GoFixture.hello(greeting), "go.mod": "module hello\n\ngo 1.19\n"]
+    }
+
+    /// A world whose app verifies SSH signatures against an allowed_signers file trusting alice;
+    /// `body` gets the world, alice, and the file's path (to rewrite it).
+    static func withAliceTrusted(_ body: (E2EWorld, SSHSigner, Scratch) async throws -> Void) async throws {
         let keys = try Scratch("keys")
         let alice = try await SSHSigner.make(in: keys.path, name: "alice")
         let signers = try keys.write("allowed_signers", alice.allowedSigner("alice@example.invalid"))
         try await E2EWorld.with(appExtra: "verify = \"ssh\"\nallowed_signers = \"\(signers)\"") { world in
-            func app(_ greeting: String) -> [String: String] {
-                ["main.go": GoFixture.hello(greeting), "go.mod": "module hello\n\ngo 1.19\n"]
-            }
+            try await body(world, alice, keys)
+        }
+    }
+
+    @Test func aSignedCommitIsServedAndAnUnsignedOneIsRefusedBeforeItsBuild() async throws {
+        try await Self.withAliceTrusted { world, alice, _ in
+            let app = Self.app
             let signed = try await alice.commit(world.repo, app("signed"), message: "signed")
             let first = try await world.deployer.deploy(world.app, cause: "push")
             #expect(first.release.sha == signed)
@@ -52,14 +63,9 @@ extension SignedDeployTests {
     /// Keys rotate: the agent re-checks the live release when the key file changes, says loudly
     /// that it no longer verifies, and keeps it serving; a commit by the removed key is refused.
     @Test func aLiveReleaseWhoseKeyIsRemovedKeepsServingAndIsFlagged() async throws {
-        let keys = try Scratch("keys")
-        let alice = try await SSHSigner.make(in: keys.path, name: "alice")
-        let bob = try await SSHSigner.make(in: keys.path, name: "bob")
-        let signers = try keys.write("allowed_signers", alice.allowedSigner("alice@example.invalid"))
-        try await E2EWorld.with(appExtra: "verify = \"ssh\"\nallowed_signers = \"\(signers)\"") { world in
-            func app(_ greeting: String) -> [String: String] {
-                ["main.go": GoFixture.hello(greeting), "go.mod": "module hello\n\ngo 1.19\n"]
-            }
+        try await Self.withAliceTrusted { world, alice, keys in
+            let app = Self.app
+            let bob = try await SSHSigner.make(in: keys.path, name: "bob")
             let signed = try await alice.commit(world.repo, app("by alice"), message: "by alice")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }

@@ -93,7 +93,7 @@ public struct AppStatus: Sendable, Codable {
                 status.verified = "\(app.verification.method.rawValue): could not check the live release: \(error)"
             }
         }
-        if let refusal = try store.latestRefusal(app: app.name), refusal.sha == head {
+        if let refusal = try store.refusals(app: app.name).first, refusal.sha == head {
             status.refused = "\(refusal.sha.prefix(12)) \(refusal.reason)"
         }
         return status

@@ -68,19 +68,6 @@ extension StateStore {
         try locked { db in try db.query("DELETE FROM quarantine WHERE app = ? AND sha = ?", [.text(app), .text(sha)]) }
     }
 
-    /// The newest refusal of one of `app`'s commits (its signature or a rewind), if any.
-    public func latestRefusal(app: String) throws -> (sha: String, reason: String)? {
-        try locked { db in
-            guard
-                let row = try db.query(
-                    "SELECT sha, reason FROM quarantine WHERE app = ? AND reason LIKE 'refused%' ORDER BY at DESC LIMIT 1",
-                    [.text(app)]
-                ).first, let sha = row[0].string, let reason = row[1].string
-            else { return nil }
-            return (sha, reason)
-        }
-    }
-
     /// Every refusal of one of `app`'s commits, newest first.
     public func refusals(app: String) throws -> [(sha: String, reason: String, at: Date)] {
         try locked { db in
