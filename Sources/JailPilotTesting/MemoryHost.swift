@@ -156,8 +156,10 @@ public final class MemoryHost: JailHost, Sendable {
     public func ownedJails() async -> [OwnedJail] {
         let id = owner.id
         return state.withLock { state in
-            state.jails.values.filter { $0.owner?.id == id }.map { OwnedJail(name: $0.spec.name, hasFilesystem: true) }
-                .sorted { $0.name < $1.name }
+            state.jails.values.filter { $0.owner?.id == id }.map {
+                OwnedJail(name: $0.spec.name, hasFilesystem: true, mark: $0.spec.mark)
+            }
+            .sorted { $0.name < $1.name }
         }
     }
 

@@ -29,8 +29,8 @@ public struct MemoryWorld: Sendable {
         health = FakeHealth(host: host)
     }
 
-    private init(_ world: MemoryWorld, runtime: Runtime) {
-        root = world.root
+    private init(_ world: MemoryWorld, root: String? = nil, runtime: Runtime) {
+        self.root = root ?? world.root
         self.runtime = runtime
         host = world.host
         router = world.router
@@ -45,6 +45,20 @@ public struct MemoryWorld: Sendable {
     public func reopened(apps: [(String, String)], network: String = "10.99.0.0/24") throws -> MemoryWorld {
         let config = try ConfigLoader.parse(Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
         return MemoryWorld(self, runtime: try Runtime(config: config, echo: false, clock: clock))
+    }
+
+    /// The same host, Caddy and remote with this state_dir's store put back from `backup`
+    /// (StateStore.backup): a store restored from an older copy. Another root, the same owner.
+    public func restored(from backup: String, apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24")
+        throws -> MemoryWorld
+    {
+        let root = "/tmp/jailpilot-memory-\(UInt64.random(in: 0...UInt64.max))"
+        try FileIO.makeDirectories("\(root)/state")
+        try FileIO.replace("\(root)/state/owner", text: try FileIO.readText("\(runtime.config.agent.stateDir)/owner"))
+        try FileManager.default.copyItem(atPath: backup, toPath: "\(root)/state/state.db")
+        let config = try ConfigLoader.parse(
+            Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
+        return MemoryWorld(self, root: root, runtime: try Runtime(config: config, echo: false, clock: clock))
     }
 
     static func configText(root: String, apps: [(String, String)], network: String) -> String {

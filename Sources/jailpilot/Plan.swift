@@ -41,10 +41,8 @@ struct Plan: AsyncParsableCommand {
         switch action {
         case .deploy:
             let commit = try await commitToDeploy(app, runtime: runtime)
-            let address = try AddressPool(config: runtime.config, store: runtime.store).allocate()
             // Its environment is read as a deploy would: the plan shows names, never values.
-            let env = try AppEnvironment.resolve(app, layout: runtime.layout)
-            target = JailSpec(app: app, sha: commit, address: address, artifact: runtime.layout.artifact(app, commit), env: env)
+            target = try await deployer.deploySpec(app, commit: commit)
             print(
                 "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
             )

@@ -54,6 +54,29 @@ struct OwnershipTests {
         }
     }
 
+    /// The owner marker in each release carries the commit mark; a store put back from an older
+    /// backup gets the newer one back from the host at start, as the agent's recovery does.
+    @Test func aRestoredStoreGetsTheCommitMarkBackFromTheReleasesOwnerMarkers() async throws {
+        try await E2EWorld.with { world in
+            let v1 = try await world.repo.commitHello("one")
+            _ = try await world.deployer.deploy(world.app, sha: v1, cause: "push")
+            let copy = try Scratch("restored")
+            try world.runtime.store.backup(to: "\(copy.path)/state.db")
+            let v2 = try await world.repo.commitHello("two")
+            let second = try await world.deployer.deploy(world.app, sha: v2, cause: "push").release
+            let marker = try String(
+                contentsOfFile: "\(E2EHost.mountpoint)/containers/\(second.name)/.jailpilot-owner", encoding: .utf8)
+            #expect(marker.contains("mark=\(v2)/2"), "\(marker)")
+            try FileIO.replace(
+                "\(copy.path)/owner", text: try String(contentsOfFile: "\(world.state.path)/owner", encoding: .utf8))
+            let restored = try neighbour(world, stateDir: copy.path)
+            #expect(try restored.store.mark(app: "hello") == CommitMark(sha: v1, generation: 1))
+            #expect(await (try restored.deployer()).recoverMarks() == ["hello"])
+            #expect(try restored.store.mark(app: "hello") == CommitMark(sha: v2, generation: 2))
+            #expect(await world.fetch() == "two", "nothing was touched")
+        }
+    }
+
     @Test func orphanedJailsAreSweptAndTheirAddressesNeverHandedOut() async throws {
         try await E2EWorld.with { world in
             _ = try await world.repo.commitHello("one")
@@ -92,6 +115,13 @@ struct OwnershipTests {
         #expect(OwnerID.parse(marker: owner.marker) == owner)
         #expect(OwnerID.parse(marker: "-") == nil)
         #expect(OwnerID.parse(marker: "id=xyz state_dir=/x") == nil)
+        let mark = CommitMark(sha: String(repeating: "ab", count: 20), generation: 7)
+        #expect(OwnerID.parse(marker: owner.marker(mark)) == owner, "a mark does not change whose it is")
+        #expect(OwnerID.mark(inMarker: owner.marker(mark)) == mark)
+        #expect(OwnerID.mark(inMarker: owner.marker) == nil)
+        for bad in ["mark=abc/1", "mark=\(mark.sha)/0", "mark=\(mark.sha)/x", "mark=\(mark.sha)", "mark=/1/2"] {
+            #expect(OwnerID.mark(inMarker: owner.marker + " " + bad) == nil, "\(bad)")
+        }
     }
 
     @Test func identityIsCreatedOnceAndKept() throws {

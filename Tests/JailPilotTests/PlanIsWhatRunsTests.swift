@@ -9,10 +9,7 @@ import Testing
     /// The plan of the next deploy of `app` at `sha`, made as `jailpilot plan` makes it.
     static func planOfNextDeploy(_ deployer: Deployer, app: AppConfig, sha: String) async throws -> [HostStep] {
         let runtime = deployer.runtime
-        let address = try AddressPool(config: runtime.config, store: runtime.store).allocate(
-            excluding: await deployer.host.addressesInUse())
-        let env = try AppEnvironment.resolve(app, layout: runtime.layout)
-        let spec = JailSpec(app: app, sha: sha, address: address, artifact: runtime.layout.artifact(app, sha), env: env)
+        let spec = try await deployer.deploySpec(app, commit: sha)
         let live = try runtime.store.live(app: app.name).map { JailSpec(release: $0, app: app, layout: runtime.layout) }
         return try await deployer.plan(.deploy, app: app, spec: spec, replacing: live)
     }

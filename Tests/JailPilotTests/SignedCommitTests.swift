@@ -47,7 +47,7 @@ struct SignedCommitTests {
         /// Fetches the branch, then asks the gate about `sha` (default: the head) over `live`.
         func check(_ sha: String? = nil, live: String? = nil, fromBranch: Bool = true) async throws {
             let head = try await SourcePipeline(runtime: runtime).fetch(app, sha: sha)
-            try await CommitGate(runtime: runtime).check(app, sha: head, live: live, fromBranch: fromBranch)
+            try await CommitGate(runtime: runtime).check(app, sha: head, live: live, mark: nil, fromBranch: fromBranch)
         }
 
         /// The reason the gate refuses `sha`, or nil when it lets it through.
@@ -146,7 +146,8 @@ struct SignedCommitTests {
         let app = try #require(runtime.config.app("hello"))
         func reason() async throws -> CommitRefusal.Reason? {
             let head = try await SourcePipeline(runtime: runtime).fetch(app, sha: nil)
-            do { try await CommitGate(runtime: runtime).check(app, sha: head, live: nil, fromBranch: true) } catch let r
+            do { try await CommitGate(runtime: runtime).check(app, sha: head, live: nil, mark: nil, fromBranch: true) } catch let
+                r
                 as CommitRefusal
             {
                 return r.reason

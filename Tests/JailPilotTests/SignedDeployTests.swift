@@ -101,3 +101,46 @@ final class Lines: @unchecked Sendable {
     var all: [String] { lock.withLock { lines } }
     func append(_ line: String) { lock.withLock { lines.append(line) } }
 }
+
+extension SignedDeployTests {
+    /// OpenPGP end to end: a commit signed by the keyring's key is built and served; one signed
+    /// by a key outside the keyring is refused before its build; a force-push back to the older
+    /// signed commit is a rewind, refused until allow_rewind.
+    @Test func aGPGSignedCommitIsServedAndAnotherKeyOrARewindIsRefused() async throws {
+        let keys = try Scratch("gpg-keys")
+        let carol = try await GPGSigner.make(in: keys.path, name: "carol")
+        let mallory = try await GPGSigner.make(in: "\(keys.path)/mallory", name: "mallory")
+        let extra = "verify = \"gpg\"\nkeyring = \"\(carol.keyring)\""
+        try await E2EWorld.with(appExtra: extra) { world in
+            let files = Self.app
+            let first = try await carol.commit(world.repo, files("by carol"), message: "by carol")
+            #expect(try await world.deployer.deploy(world.app, cause: "push").release.sha == first)
+            #expect(await world.fetch() == "by carol")
+
+            let forged = try await mallory.commit(world.repo, files("by mallory"), message: "by mallory")
+            let refusal = await #expect(throws: CommitRefusal.self) {
+                _ = try await world.deployer.deploy(world.app, cause: "push")
+            }
+            #expect(refusal?.reason == .unknownKey && refusal?.sha == forged, "\(String(describing: refusal))")
+            #expect(!FileIO.exists(world.runtime.layout.buildLog("hello", forged)), "never built")
+
+            let second = try await carol.commit(world.repo, files("by carol again"), message: "again")
+            _ = try await world.deployer.deploy(world.app, cause: "push")
+            #expect(await world.fetch() == "by carol again")
+            #expect(try world.runtime.store.mark(app: "hello")?.sha == second)
+
+            // The branch is forced back to the first signed commit: a replay.
+            try await world.repo.git(["reset", "-q", "--hard", first])
+            let rewind = await #expect(throws: CommitRefusal.self) {
+                _ = try await world.deployer.deploy(world.app, cause: "push")
+            }
+            #expect(rewind?.reason == .rewind, "\(String(describing: rewind))")
+            #expect(await world.fetch() == "by carol again", "what was live stays live")
+            let text = world.configText.replacingOccurrences(of: extra, with: extra + "\nallow_rewind = true")
+            let allowing = try Runtime(config: try ConfigLoader.parse(text, file: world.configPath), echo: false)
+            let app = try #require(allowing.config.app("hello"))
+            #expect(try await allowing.deployer().deploy(app, cause: "push").release.sha == first)
+            #expect(await world.fetch() == "by carol")
+        }
+    }
+}

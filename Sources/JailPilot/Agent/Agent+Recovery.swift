@@ -19,6 +19,8 @@ extension Agent {
             log.emit(app: "-", "store.lost", [("error", "\(error)")])
             return
         }
+        // A store restored from an older backup: the newer commits its releases say were live.
+        await deployer.recoverMarks()
         // Builds a crash interrupted: their build jails, mounts and staging directories.
         _ = await SourcePipeline(runtime: runtime).builder.reclaimAbandoned()
         for release in (try? store.releases(in: [.built, .provisioned, .starting, .healthy])) ?? [] {

@@ -72,7 +72,8 @@ struct WatchContext: Sendable {
                 if let live, live.sha.hasPrefix(wanted), live.env == env.digest {
                     await metrics.replaceLive(app: app.name, sha: live.sha)
                 } else if let reason = try store.quarantineReason(
-                    app: app.name, prefix: wanted, env: env.digest, gate: CommitGate.stamp(app, live: live?.sha)),
+                    app: app.name, prefix: wanted, env: env.digest,
+                    gate: CommitGate.stamp(app, live: live?.sha, mark: try store.mark(app: app.name)?.sha)),
                     forced != wanted
                 {
                     if skipped != wanted {

@@ -14,19 +14,27 @@ extension FreeBSDJails {
         return found.id == owner.id ? .ours : .other(found)
     }
 
-    /// `zfs list -H -o name,jailpilot:owner -d 1` over the containers dataset: tab-separated, no header.
+    /// `zfs list -H -o name,jailpilot:owner,jailpilot:mark -d 1` over the containers dataset:
+    /// tab-separated, no header, `-` for a property that is not set.
     public func ownedJails() async -> [OwnedJail] {
         let parent = "\(settings.dataset)/containers"
         guard
             let result = try? await runner.run(
-                Command("zfs", ["list", "-H", "-o", "name,\(Self.ownerProperty)", "-t", "filesystem", "-d", "1", parent]),
+                Command(
+                    "zfs",
+                    [
+                        "list", "-H", "-o", "name,\(Self.ownerProperty),\(Self.markProperty)", "-t", "filesystem", "-d", "1",
+                        parent,
+                    ]),
                 timeout: .seconds(30)),
             result.succeeded
         else { return [] }
         return result.stdoutText.split(separator: "\n").compactMap { line in
-            let fields = line.split(separator: "\t", maxSplits: 1).map(String.init)
-            guard fields.count == 2, fields[0].hasPrefix(parent + "/"), classify(fields[1]) == .ours else { return nil }
-            return OwnedJail(name: String(fields[0].dropFirst(parent.count + 1)), hasFilesystem: true)
+            let fields = line.split(separator: "\t", omittingEmptySubsequences: false).map(String.init)
+            guard fields.count >= 2, fields[0].hasPrefix(parent + "/"), classify(fields[1]) == .ours else { return nil }
+            return OwnedJail(
+                name: String(fields[0].dropFirst(parent.count + 1)), hasFilesystem: true,
+                mark: fields.count > 2 ? CommitMark(text: Substring(fields[2])) : nil)
         }
     }
 

@@ -33,6 +33,8 @@ public struct FreeBSDJails: JailHost {
     /// name with a colon, lower-case letters, digits and `:+.-_`; values are inherited by
     /// children, and values are at most 8192 bytes. `zfs clone -o` sets it with the clone, atomically.
     static let ownerProperty = "jailpilot:owner"
+    /// The app's commit mark on a release's dataset (CommitMark), a user property like the owner.
+    static let markProperty = "jailpilot:mark"
     /// libzfs says "pool or dataset is busy" for EZFS_BUSY (lib/libzfs/libzfs_util.c), e.g. while a
     /// removed jail is still dying with sockets in TIME_WAIT.
     static let busy = "dataset is busy"
@@ -56,8 +58,9 @@ public struct FreeBSDJails: JailHost {
                     Command(
                         "zfs",
                         [
-                            "clone", "-o", "\(Self.ownerProperty)=\(owner.marker)", "-o", "quota=\(spec.limits.disk)", snapshot,
-                            dataset(name),
+                            "clone", "-o", "\(Self.ownerProperty)=\(owner.marker)",
+                        ] + (spec.mark.map { ["-o", "\(Self.markProperty)=\($0.text)"] } ?? []) + [
+                            "-o", "quota=\(spec.limits.disk)", snapshot, dataset(name),
                         ])),
                 .install(from: spec.artifact, to: "\(root)/usr/local/bin/\(spec.service)", mode: 0o755),
             ] + (spec.data.map { [.run(Command("mkdir", ["-p", root + $0]))] } ?? []) + [

@@ -18,6 +18,9 @@ public struct JailSpec: Sendable, Equatable {
     public var envDigest: String = ""
     /// Where the app's data volume is mounted inside the jail (`data` in agent.conf); nil for none.
     public var data: String? = nil
+    /// The app's commit mark as it will be once this release is live: written on the release
+    /// (a new one only; nil for one that exists), so a restored store can get it back.
+    public var mark: CommitMark? = nil
 
     public init(name: String, app: String, sha: String, service: String, port: Int, address: String, artifact: String) {
         self.name = name

@@ -19,6 +19,14 @@ public struct OwnerID: Sendable, Equatable {
     /// What is written on a jail: `id=… state_dir=…` (logfmt).
     public var marker: String { "id=\(id) " + Logfmt.pair("state_dir", stateDir) }
 
+    /// The marker of a new release: with `mark`, the app's commit mark (`mark=<sha>/<n>`).
+    public func marker(_ mark: CommitMark?) -> String { marker + (mark.map { " mark=\($0.text)" } ?? "") }
+
+    /// The commit mark a marker carries, if any.
+    public static func mark(inMarker text: String) -> CommitMark? {
+        Logfmt.parse(text).first { $0.0 == "mark" }.flatMap { CommitMark(text: Substring($0.1)) }
+    }
+
     /// The owner named by a marker, or nil when `text` is not one.
     public static func parse(marker text: String) -> OwnerID? {
         let fields = Dictionary(Logfmt.parse(text), uniquingKeysWith: { a, _ in a })
@@ -83,9 +91,12 @@ public struct OwnedJail: Sendable, Equatable {
     public var name: String
     /// Whether its filesystem is there (a lone network namespace is an orphan too).
     public var hasFilesystem: Bool
+    /// The app's commit mark written on it when it was made; nil for none.
+    public var mark: CommitMark?
 
-    public init(name: String, hasFilesystem: Bool) {
+    public init(name: String, hasFilesystem: Bool, mark: CommitMark? = nil) {
         self.name = name
         self.hasFilesystem = hasFilesystem
+        self.mark = mark
     }
 }

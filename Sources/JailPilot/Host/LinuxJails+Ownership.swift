@@ -32,7 +32,7 @@ extension LinuxJails {
         let containers = (try? FileManager.default.contentsOfDirectory(atPath: "\(root)/containers")) ?? []
         for name in containers.sorted() where !name.hasPrefix(".") {
             if let text = try? FileIO.readText(marker(name)), OwnerID.parse(marker: text.trimmedWhitespace)?.id == owner.id {
-                found.append(OwnedJail(name: name, hasFilesystem: true))
+                found.append(OwnedJail(name: name, hasFilesystem: true, mark: OwnerID.mark(inMarker: text.trimmedWhitespace)))
             }
         }
         let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []

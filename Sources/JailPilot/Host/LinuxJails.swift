@@ -62,7 +62,7 @@ public struct LinuxJails: JailHost {
         case .provision:
             return [
                 .run(Command("btrfs", ["subvolume", "snapshot", "\(root)/templates/\(settings.template)", unnamed(name)])),
-                .write(path: "\(unnamed(name))/.jailpilot-owner", content: owner.marker + "\n", mode: 0o600),
+                .write(path: "\(unnamed(name))/.jailpilot-owner", content: owner.marker(spec.mark) + "\n", mode: 0o600),
                 .rename(from: unnamed(name), to: container(name)),
                 diskLimit(spec),
                 .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),

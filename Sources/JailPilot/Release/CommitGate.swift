@@ -2,9 +2,11 @@ import FoundationEssentials
 
 /// Checks a commit before it is built: what may be deployed over the live release.
 public protocol CommitChecking: Sendable {
-    /// Throws `CommitRefusal` unless `sha` may replace `live`; `fromBranch`: it is the branch
-    /// head the agent follows (a pin or `--sha` names its commit on purpose, and may go back).
-    func check(_ app: AppConfig, sha: String, live: String?, fromBranch: Bool) async throws
+    /// Throws `CommitRefusal` unless `sha` may replace `live`. `fromBranch`: `sha` is the branch
+    /// head the agent follows, which must descend from the live release and from `mark`, the
+    /// app's commit mark (the newest head it had live), unless allow_rewind; a pin or `--sha`
+    /// names its commit on purpose, and may go back.
+    func check(_ app: AppConfig, sha: String, live: String?, mark: String?, fromBranch: Bool) async throws
     /// Throws `CommitRefusal` unless the live commit `sha` still carries a good signature by a
     /// key of `app`'s (keys change; the release keeps running either way).
     func verifyLive(_ app: AppConfig, sha: String) async throws
@@ -36,13 +38,14 @@ public struct CommitGate: CommitChecking {
     }
 
     /// What a refusal of `app`'s commit depends on: the verification, its key file as it is now
-    /// (inode, size, mtime), allow_rewind and, with `live`, the live release (a rewind or a
-    /// strict range is relative to it). A quarantine for a refusal holds while it is the same.
-    public static func stamp(_ app: AppConfig, live: String? = nil) -> String {
+    /// (inode, size, mtime), allow_rewind and, with `live`, the live release and the commit mark
+    /// (a strict range and a rewind are relative to them). A quarantine for a refusal holds
+    /// while it is the same.
+    public static func stamp(_ app: AppConfig, live: String? = nil, mark: String? = nil) -> String {
         let policy = app.verification
         let keys = policy.keys.map { FileIO.stamp($0) ?? "missing" } ?? "-"
         let base = "\(policy.method.rawValue) \(policy.scope.rawValue) \(keys) rewind=\(policy.allowRewind)"
-        return live.map { base + " live=\($0)" } ?? base
+        return base + (live.map { " live=\($0)" } ?? "") + (mark.map { $0 == live ? "" : " mark=\($0)" } ?? "")
     }
 
     public func verifyLive(_ app: AppConfig, sha: String) async throws {
@@ -50,20 +53,30 @@ public struct CommitGate: CommitChecking {
         try await history(app).verifySignature(app, commit: sha)
     }
 
-    public func check(_ app: AppConfig, sha: String, live: String?, fromBranch: Bool) async throws {
-        let history = self.history(app)
-        let policy = app.verification
-        if fromBranch, !policy.allowRewind, let live, live != sha {
-            // A live commit the history no longer has cannot be an ancestor of the head either.
-            let forward = (try? await history.descends(sha, from: live)) ?? false
-            if !forward {
+    /// Whether `sha` is `ancestor` or descends from it in `app`'s history (false when unknown:
+    /// a commit the history no longer has cannot be an ancestor of the head either).
+    func descends(_ app: AppConfig, _ sha: String, from ancestor: String) async -> Bool {
+        if sha == ancestor { return true }
+        return (try? await history(app).descends(sha, from: ancestor)) ?? false
+    }
+
+    public func check(_ app: AppConfig, sha: String, live: String?, mark: String?, fromBranch: Bool) async throws {
+        if fromBranch, !app.verification.allowRewind {
+            for (floor, what) in [(live, "the live release"), (mark, "the newest branch head it had live")] {
+                guard let floor, await !descends(app, sha, from: floor) else { continue }
+                let now = floor == live ? "" : " (live now: \(live.map { String($0.prefix(12)) } ?? "none"))"
                 throw CommitRefusal(
                     app: app.name, sha: sha, reason: .rewind,
                     detail:
-                        "the branch head is not a descendant of the live release \(live.prefix(12)) (a force-push back, or a replay of an older commit)"
+                        "the branch head is not a descendant of \(what) \(floor.prefix(12))\(now) (a force-push back, or a replay of an older commit)"
                 )
             }
         }
+        try await verify(app, sha: sha, live: live, history: history(app))
+    }
+
+    private func verify(_ app: AppConfig, sha: String, live: String?, history: any CommitHistory) async throws {
+        let policy = app.verification
         guard policy.method != .none else { return }
         var commits = [sha]
         if policy.scope == .strict, let live, live != sha {

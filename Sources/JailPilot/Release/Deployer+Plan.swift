@@ -1,6 +1,16 @@
 import FoundationEssentials
 
 extension Deployer {
+    /// The jail a `jailpilot deploy` of `commit` would make, for its plan: the first free
+    /// address, the environment as it resolves now (names only are printed), the commit mark.
+    public func deploySpec(_ app: AppConfig, commit: String) async throws -> JailSpec {
+        let address = try AddressPool(config: runtime.config, store: store).allocate(excluding: await host.addressesInUse())
+        let env = try AppEnvironment.resolve(app, layout: runtime.layout)
+        var spec = JailSpec(app: app, sha: commit, address: address, artifact: runtime.layout.artifact(app, commit), env: env)
+        spec.mark = try await releaseMark(app, commit: commit, raises: false)
+        return spec
+    }
+
     /// The plan `jailpilot plan` prints for `action` on `spec`: built from the store and the host
     /// as they are now, by the functions the deploy itself runs (ReleasePlan).
     public func plan(_ action: ReleasePlan.Action, app: AppConfig, spec: JailSpec, replacing: JailSpec?, at time: Date? = nil)

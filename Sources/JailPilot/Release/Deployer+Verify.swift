@@ -4,17 +4,67 @@ extension Deployer {
     /// is logged as `release.refused`.
     func checkCommit(_ app: AppConfig, _ commit: String, live: Release?, fromBranch: Bool) async throws {
         if let note = ReleasePlan.verifyNote(app) { recorder?.record(note) }
+        let mark = try await commitMark(app)
         do {
-            try await source.gate.check(app, sha: commit, live: live?.sha, fromBranch: fromBranch)
+            try await source.gate.check(app, sha: commit, live: live?.sha, mark: mark?.sha, fromBranch: fromBranch)
         } catch let refusal as CommitRefusal {
             try? store.quarantine(
                 app: app.name, sha: commit, reason: "refused (\(refusal.reason.rawValue)): \(refusal.detail)",
-                gate: CommitGate.stamp(app, live: live?.sha))
+                gate: CommitGate.stamp(app, live: live?.sha, mark: mark?.sha))
             var fields = [("reason", refusal.reason.rawValue), ("detail", refusal.detail)]
             if refusal.sha != commit { fields.append(("commit", refusal.sha)) }
-            if refusal.reason == .rewind, let live { fields += [("from", live.sha), ("to", commit)] }
+            if refusal.reason == .rewind, let from = live?.sha ?? mark?.sha {
+                fields += [("from", from), ("to", commit)] + (mark.map { $0.sha == from ? [] : [("mark", $0.sha)] } ?? [])
+            }
             log.emit(app: app.name, sha: commit, "release.refused", fields)
             throw refusal
         }
+    }
+}
+
+extension Deployer {
+    /// The commit mark a new release is made with (JailSpec.mark): with `raises` (a branch head
+    /// the agent follows, past the gate) the next one, which the release raises the app's mark to
+    /// once live (`Release.mark`); else the app's mark as it is. Pins and `--sha` deploys leave
+    /// the mark: the operator named that commit, and the mark guards what the branch may do.
+    public func releaseMark(_ app: AppConfig, commit: String, raises: Bool) async throws -> CommitMark? {
+        let mark = try await commitMark(app)
+        guard raises else { return mark }
+        return CommitMark(sha: commit, generation: (mark?.generation ?? 0) + 1)
+    }
+
+    /// The app's commit mark; when the store has none (a store from before marks, or rebuilt),
+    /// the newest one written on this state_dir's releases on the host.
+    func commitMark(_ app: AppConfig) async throws -> CommitMark? {
+        if let mark = try store.mark(app: app.name) { return mark }
+        _ = await recoverMarks(app: app.name)
+        return try store.mark(app: app.name)
+    }
+
+    /// Raises each app's mark (of `app` only, when given) to the newest one written on its
+    /// releases on the host: a store restored from an older backup does not forget that a newer
+    /// commit was live, so an old one cannot be replayed. Logs `mark.recovered`; returns the apps.
+    @discardableResult
+    public func recoverMarks(app: String? = nil) async -> [String] {
+        var newest: [String: CommitMark] = [:]
+        for jail in await host.ownedJails() {
+            guard let mark = jail.mark else { continue }
+            let owner = JailSpec(found: jail.name, service: "").app
+            guard app == nil || owner == app else { continue }
+            if (newest[owner]?.generation ?? 0) < mark.generation { newest[owner] = mark }
+        }
+        var raised: [String] = []
+        for (owner, mark) in newest.sorted(by: { $0.key < $1.key }) {
+            let before = try? store.mark(app: owner)
+            guard (try? store.raiseMark(app: owner, mark)) == true else { continue }
+            raised.append(owner)
+            log.emit(
+                app: owner, sha: mark.sha, "mark.recovered",
+                [
+                    ("generation", "\(mark.generation)"), ("store_had", before?.text ?? "none"),
+                    ("from", "the releases on the host"),
+                ])
+        }
+        return raised
     }
 }

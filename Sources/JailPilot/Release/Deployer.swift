@@ -77,6 +77,7 @@ public struct Deployer: Sendable {
         let live = try store.live(app: app.name)
         // Before anything of the commit runs: its signatures, and that the branch did not go back.
         try await checkCommit(app, commit, live: live, fromBranch: cause == "push")
+        let newMark = try await releaseMark(app, commit: commit, raises: cause == "push")
         progress("building \(app.name) at \(commit.prefix(12))")
         let built: (sha: String, build: BuildOutcome)
         do {
@@ -97,9 +98,10 @@ public struct Deployer: Sendable {
             progress("\(app.name) at \(built.sha.prefix(12)) is already live")
             return DeployOutcome(release: live, previous: nil, phases: phases, unchanged: true)
         }
-        if let kept = try store.releases(app: app.name).first(where: {
+        if var kept = try store.releases(app: app.name).first(where: {
             $0.sha == built.sha && $0.env == env.digest && [.standby, .retired].contains($0.state)
         }) {
+            if cause == "push", let newMark { kept = try store.assignMark(kept, generation: newMark.generation) }
             progress("\(kept.name) is kept: activating it instead of building a new jail")
             return try await activate(kept, app: app, replacing: live, phases: phases)
         }
@@ -109,9 +111,11 @@ public struct Deployer: Sendable {
         let why = live?.sha == built.sha ? "env changed" : cause
         var release = try store.createRelease(
             app: app.name, sha: built.sha, state: .built, allocating: AddressPool(config: runtime.config, store: store),
-            excluding: await host.addressesInUse(), env: env.digest, cause: why)
+            excluding: await host.addressesInUse(), env: env.digest, cause: why,
+            mark: cause == "push" ? newMark?.generation ?? 0 : 0)
         let address = release.address ?? ""
-        let spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact, env: env)
+        var spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact, env: env)
+        spec.mark = newMark
         log.emit(
             app: app.name, sha: built.sha, "release.started",
             [("jail", spec.name), ("address", address), ("cause", why)]

@@ -40,6 +40,9 @@ public struct Release: Sendable, Equatable {
     public var cause: String = ""
     /// Whether its release step has run (or started): a flip-back could then undo a migration.
     public var releaseStepRan: Bool = false
+    /// The generation of the app's commit mark this release raises it to once live past
+    /// probation; 0 when it does not (a rollback, or a pin back).
+    public var mark: Int = 0
 
     /// The jail, dataset and config name: `<app>_<sha12>`, or `<app>_<sha12>_<env8>` when the
     /// release has an environment, so the same commit with other variables is another release.

@@ -2,20 +2,20 @@ import FoundationEssentials
 
 extension StateStore {
     static let releaseColumns =
-        "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step"
+        "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step, mark"
 
     /// Creates a release row in `state` and returns it. `env` is its environment's digest (never
     /// a value); `cause` says why it was made.
     public func createRelease(
-        app: String, sha: String, state: ReleaseState, address: String?, env: String = "", cause: String = ""
+        app: String, sha: String, state: ReleaseState, address: String?, env: String = "", cause: String = "", mark: Int = 0
     ) throws -> Release {
         let now = clock.date.timeIntervalSince1970
         return try locked { db in
             try db.query(
-                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     .text(app), .text(sha), .text(Release.name(app: app, sha: sha, env: env)), .text(state.rawValue),
-                    address.map(SQLValue.text) ?? .null, .real(now), .real(now), .text(env), .text(cause),
+                    address.map(SQLValue.text) ?? .null, .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
                 ])
             let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
             return try Self.release(db, id: id)!
@@ -26,7 +26,7 @@ extension StateStore {
     /// deploys at once (parallel watchers, or the agent and a CLI command) never get the same one.
     public func createRelease(
         app: String, sha: String, state: ReleaseState, allocating pool: AddressPool, excluding inUse: Set<String>,
-        env: String = "", cause: String = ""
+        env: String = "", cause: String = "", mark: Int = 0
     ) throws -> Release {
         let now = clock.date.timeIntervalSince1970
         let marks = AddressPool.holding.map { _ in "?" }.joined(separator: ", ")
@@ -37,10 +37,10 @@ extension StateStore {
             ).compactMap { $0.first?.string }
             let address = try pool.pick(held: held, inUse: inUse)
             try db.query(
-                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     .text(app), .text(sha), .text(Release.name(app: app, sha: sha, env: env)), .text(state.rawValue),
-                    .text(address), .real(now), .real(now), .text(env), .text(cause),
+                    .text(address), .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
                 ])
             let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
             return try Self.release(db, id: id)!
@@ -113,7 +113,8 @@ extension StateStore {
             reason: row[6].string, created: Date(timeIntervalSince1970: row[7].double ?? 0),
             updated: Date(timeIntervalSince1970: row[8].double ?? 0),
             phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int,
-            env: row[11].string ?? "", cause: row[12].string ?? "", releaseStepRan: (row[13].int ?? 0) != 0)
+            env: row[11].string ?? "", cause: row[12].string ?? "", releaseStepRan: (row[13].int ?? 0) != 0,
+            mark: Int(row[14].int ?? 0))
     }
 
     /// Notes that a standby release is draining (its step), leaving `updated`, the time it was
@@ -147,9 +148,11 @@ extension StateStore {
     /// Ends the probation of `release`: it no longer needs the release it replaced.
     @discardableResult
     public func endProbation(_ release: Release) throws -> Release {
-        try locked { db in
+        try transaction { db in
             try db.query("UPDATE releases SET probation_of = NULL WHERE id = ?", [.int(release.id)])
-            return try Self.release(db, id: release.id)!
+            let ended = try Self.release(db, id: release.id)!
+            if ended.state == .live { try Self.raiseMark(db, for: ended) }
+            return ended
         }
     }
 }
@@ -175,7 +178,9 @@ extension StateStore {
             try db.query(
                 "UPDATE releases SET state = ?, updated = ?, probation_of = ? WHERE id = ?",
                 [.text(ReleaseState.live.rawValue), .real(now), previous, .int(release.id)])
-            return try Self.release(db, id: release.id)!
+            let live = try Self.release(db, id: release.id)!
+            if !probation { try Self.raiseMark(db, for: live) }
+            return live
         }
     }
 }

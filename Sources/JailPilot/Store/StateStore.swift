@@ -103,6 +103,12 @@ public final class StateStore: @unchecked Sendable {
         // A refused commit's quarantine holds while the app's keys and allow_rewind are what they
         // were (CommitGate.stamp); a build or health failure has none.
         "ALTER TABLE quarantine ADD COLUMN gate TEXT NOT NULL DEFAULT ''",
+        // Each app's commit mark (CommitMark), and the generation a release raises it to once it
+        // is live past probation (0: it does not, a rollback or a pin back).
+        """
+        CREATE TABLE commit_marks(app TEXT PRIMARY KEY, sha TEXT NOT NULL, generation INTEGER NOT NULL);
+        ALTER TABLE releases ADD COLUMN mark INTEGER NOT NULL DEFAULT 0
+        """,
     ]
 
     private func migrate() throws {

@@ -1,0 +1,82 @@
+import Foundation
+import JailPilot
+import JailPilotTesting
+import Testing
+
+/// The commit mark (the newest branch head an app had live) on in-memory drivers: a rewind is
+/// judged against it as well as against the live release, rollbacks and pins leave it, and a
+/// store restored from an older backup gets it back from the releases on the host.
+@Suite struct CommitMarkTests {
+    typealias W = MemoryWorld
+
+    func push(_ world: MemoryWorld) async throws -> Release {
+        try await world.deployer.deploy(world.app(), cause: "push").release
+    }
+
+    @Test func aForcePushBehindTheNewestLiveHeadIsRefusedAfterARollback() async throws {
+        let world = try MemoryWorld()
+        defer { world.tearDown() }
+        for n in 1...3 { try await world.push(n) }
+        #expect(try world.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 3))
+        _ = try await world.deployer.rollback(world.app(), to: String(W.sha(1).prefix(12)))
+        #expect(try world.runtime.store.mark(app: "hello")?.sha == W.sha(3), "a rollback leaves the mark")
+        // The branch is force-pushed back to 2: a descendant of the live release (1), but not of 3.
+        world.source.reset("hello", to: W.sha(2))
+        let refusal = await #expect(throws: CommitRefusal.self) { _ = try await push(world) }
+        #expect(refusal?.reason == .rewind)
+        #expect(
+            refusal?.detail.contains("the newest branch head it had live \(W.sha(3).prefix(12))") == true,
+            "\(refusal?.detail ?? "")")
+        #expect(try world.runtime.store.live(app: "hello")?.sha == W.sha(1), "the rollback stays live")
+        // allow_rewind accepts it, and the mark follows the branch back.
+        let allowing = try world.reopened(apps: [("hello", "allow_rewind = true")])
+        #expect(try await allowing.deployer.deploy(allowing.app(), cause: "push").release.sha == W.sha(2))
+        #expect(try allowing.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(2), generation: 4))
+    }
+
+    @Test func aCLIDeployBackLeavesTheMarkAndAFlipBackDoesNotRaiseIt() async throws {
+        let world = try MemoryWorld()
+        defer { world.tearDown() }
+        try await world.push(1)
+        try await world.push(2)
+        // The operator deploys an older commit by hand: it goes live, the mark stays at 2.
+        #expect(try await world.deployer.deploy(world.app(), sha: W.sha(1)).release.sha == W.sha(1))
+        #expect(try world.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(2), generation: 2))
+        // A pushed commit that fails probation is flipped back: the mark stays too.
+        world.health.set(W.sha(3), .failsAfter(3))
+        await #expect(throws: DeployError.self) { try await world.push(3) }
+        #expect(try world.runtime.store.live(app: "hello")?.sha == W.sha(1))
+        #expect(try world.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(2), generation: 2))
+        // The next good head raises it past the failed one's generation.
+        #expect(try await world.push(4).release.sha == W.sha(4))
+        #expect(try world.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(4), generation: 3))
+    }
+
+    @Test func aRestoredStoreGetsTheMarkBackFromTheHostAndRefusesTheReplay() async throws {
+        let world = try MemoryWorld()
+        defer { world.tearDown() }
+        try await world.push(1)
+        try await world.push(2)
+        let backup = "\(world.root)/backup.db"
+        try world.runtime.store.backup(to: backup)
+        try await world.push(3)
+        let name3 = Release.name(app: "hello", sha: W.sha(3))
+        #expect(world.host.jails[name3]?.spec.mark == CommitMark(sha: W.sha(3), generation: 3), "written on the release")
+
+        // state.db is put back from the older copy: it says 2 is live and 2 is the newest head.
+        let restored = try world.restored(from: backup)
+        defer { restored.tearDown() }
+        #expect(try restored.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(2), generation: 2))
+        #expect(try await restored.deployer.recoverMarks() == ["hello"])
+        #expect(try restored.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 3))
+        #expect(try await restored.deployer.recoverMarks() == [], "once: a mark never goes down or repeats")
+        let events = try restored.runtime.store.events(app: "hello", limit: 10).map(\.name)
+        #expect(events.contains("mark.recovered"))
+
+        // A commit made on 2 (a replay of the branch as the backup knew it) is a rewind now.
+        restored.source.reset("hello", to: W.sha(2))
+        restored.source.push(W.sha(9), app: "hello")
+        let refusal = await #expect(throws: CommitRefusal.self) { _ = try await push(restored) }
+        #expect(refusal?.reason == .rewind)
+    }
+}
