@@ -1,16 +1,16 @@
 // libFuzzer entry point for jailpilot's parsers of outside input (scripts/fuzz builds it with
 // every library source in one module, instrumented by `swiftc -sanitize=fuzzer,address`).
-// JAILPILOT_FUZZ_TARGET picks the parser: toml, dns, http or known_hosts.
+// JAILPILOT_FUZZ_TARGET picks the parser: toml, dns, http, known_hosts or webhook.
 import FoundationEssentials
 import Glibc
 
 enum FuzzTarget: String {
-    case toml, dns, http, knownHosts = "known_hosts"
+    case toml, dns, http, knownHosts = "known_hosts", webhook
 
     static let current: FuzzTarget = {
         let name = getenv("JAILPILOT_FUZZ_TARGET").map { String(cString: $0) } ?? ""
         guard let target = FuzzTarget(rawValue: name) else {
-            fputs("JAILPILOT_FUZZ_TARGET must be toml, dns, http or known_hosts\n", stderr)
+            fputs("JAILPILOT_FUZZ_TARGET must be toml, dns, http, known_hosts or webhook\n", stderr)
             exit(2)
         }
         return target

@@ -7,7 +7,7 @@ import Testing
 @Suite struct FuzzRegressionTests {
     static let root = "\(E2EHost.repoRoot)/fuzz"
 
-    @Test(arguments: ["toml", "dns", "http", "known_hosts"])
+    @Test(arguments: ["toml", "dns", "http", "known_hosts", "webhook"])
     func crashInputsAndSeedsParseWithoutATrap(target: String) throws {
         let state = try Scratch("fuzz")
         try FileIO.replace("\(state.path)/routes", text: "hello 172.16.0.2\n")

@@ -88,6 +88,10 @@ extension Agent {
         let old = config
         config = new
         runtime = runtime.with(config: new)
+        listeners.update(new)
+        if new.webhook?.listen != old.webhook?.listen {
+            runtime.log.emit(app: "-", "config.partly_applied", [("note", "[webhook] listen takes effect at the next start")])
+        }
         for app in old.apps where new.app(app.name) == nil {
             watchers[app.name]?.task.cancel()
             watchers[app.name] = nil
@@ -105,7 +109,7 @@ extension Agent {
             }
         }
         if old.apps.map(\.hostnames) != new.apps.map(\.hostnames) || old.apps.map(\.name) != new.apps.map(\.name)
-            || old.caddy != new.caddy
+            || old.caddy != new.caddy || old.webhook != new.webhook
         {
             routesApplied = false
         }

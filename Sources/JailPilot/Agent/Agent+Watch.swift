@@ -15,7 +15,7 @@ extension Agent {
         }
         let context = WatchContext(
             app: app, runtime: runtime, deployer: try? made.get(), metrics: metrics, interval: config.agent.pollInterval,
-            pinChanged: pinChanged)
+            pinChanged: pinChanged, triggers: triggers)
         watchers[app.name] = (app, Task { await context.run() })
     }
 }
@@ -29,6 +29,8 @@ struct WatchContext: Sendable {
     let interval: Duration
     /// The pin just changed: try it even if quarantined.
     let pinChanged: Bool
+    /// Where "poll now" comes from (`jailpilot trigger`, webhooks).
+    let triggers: Triggers
 
     var log: EventLog { runtime.log }
     var store: StateStore { runtime.store }
@@ -50,6 +52,7 @@ struct WatchContext: Sendable {
         // a check that could not run (a tool missing) is tried again at the next poll.
         var checked: String?
         var unverified = false
+        var lastTriggered: ContinuousClock.Instant?
         while !Task.isCancelled {
             do {
                 if let deployer, app.verification.method != .none {
@@ -101,7 +104,14 @@ struct WatchContext: Sendable {
                         [("failures", "\(failures)"), ("error", "\(error)"), ("note", "the live release keeps serving")])
                 }
             }
-            try? await Task.sleep(for: Self.delay(interval, failures: failures))
+            if let by = await triggers.wait(app.name, for: Self.delay(interval, failures: failures)), !Task.isCancelled {
+                // At most one triggered poll per minimumGap: a flood of triggers is a poll a second.
+                if let last = lastTriggered, ContinuousClock.now - last < triggers.minimumGap {
+                    try? await Task.sleep(for: triggers.minimumGap - (ContinuousClock.now - last))
+                }
+                lastTriggered = .now
+                log.emit(app: app.name, "poll.triggered", [("by", by)])
+            }
         }
     }
 

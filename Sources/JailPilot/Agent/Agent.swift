@@ -32,6 +32,9 @@ public actor Agent {
     var drainer: Task<Void, Never>?
     /// Set at the end of a drain: the agent's resolver stops answering.
     let resolverStopped = StopSignal()
+    /// "Poll now" requests for the watchers, from the control socket and webhooks.
+    let triggers = Triggers()
+    let listeners: Listeners
 
     /// Loads the config, takes the state_dir lock and opens the store (refusing a damaged one).
     /// `runner` and `freebsdPaths` are the host's own unless a test runs the agent on a stand-in.
@@ -52,6 +55,7 @@ public actor Agent {
         self.metrics = Metrics(path: config.agent.metricsFile)
         self.shutdownGrace = shutdownGrace
         self.configStamp = Self.stamp(configPath)
+        self.listeners = Listeners(triggers: triggers, log: runtime.log)
         // Removed from agent.conf before this start, still live: served as their last flip recorded.
         for app in runtime.served.all where config.app(app.name) == nil { retained[app.name] = app }
     }
@@ -75,6 +79,8 @@ public actor Agent {
         await metrics.set("jailpilot_up", [], 1)
         startResolver()
         await recover()
+        listeners.update(config)
+        listeners.start(stateDir: config.agent.stateDir, webhook: config.webhook)
         await applyRoutes()
         for app in config.apps { startWatcher(app, pinChanged: false) }
         await sweepRemovedApps()
@@ -133,6 +139,8 @@ public actor Agent {
     public func stop() { stopControl?.yield(.stop) }
 
     private func installSignals(_ control: AsyncStream<Control>.Continuation) {
+        // A webhook or trigger peer that hangs up before its answer is written is no reason to die.
+        signal(SIGPIPE, SIG_IGN)
         for (sig, event) in [(SIGTERM, Control.stop), (SIGINT, .stop), (SIGHUP, .reload)] {
             signal(sig, SIG_IGN)
             let source = DispatchSource.makeSignalSource(signal: sig, queue: .global())
@@ -145,6 +153,7 @@ public actor Agent {
     /// Cancels every watcher (in-flight steps finish or are undone) and waits, bounded.
     private func drain() async {
         runtime.log.emit(app: "-", "agent.stopping", [("watchers", "\(watchers.count)")])
+        listeners.stopped.set()
         let tasks = watchers.values.map(\.task)
         tasks.forEach { $0.cancel() }
         let all = Task { for task in tasks { await task.value } }

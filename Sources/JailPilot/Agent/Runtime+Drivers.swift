@@ -36,7 +36,7 @@ extension Runtime {
     }
 
     /// Caddy, driven through its admin API.
-    public func router() -> any Router { CaddyRouter(settings: config.caddy) }
+    public func router() -> any Router { CaddyRouter(settings: config.caddy, webhook: config.webhook) }
 
     /// A deployer using this runtime's driver and router.
     public func deployer(buildSlots: BuildSlots? = nil, progress: @escaping @Sendable (String) -> Void = { _ in }) throws

@@ -8,6 +8,8 @@ public struct AgentConfig: Sendable, Equatable {
     public var caddy: CaddySettings
     /// `[apps.NAME]` tables, sorted by name.
     public var apps: [AppConfig]
+    /// `[webhook]`; nil: no webhook endpoint.
+    public var webhook: WebhookSettings? = nil
     /// The file this was read from (for messages).
     public var sourcePath: String
 
@@ -48,6 +50,8 @@ public struct AgentSettings: Sendable, Equatable {
     public var buildTemplate: String = "build"
     /// Every app's default for which commits it deploys (none checked unless set).
     public var verification = CommitVerification()
+    /// `[[agent.notify]]`: who is told of releases, failures, refusals and holds.
+    public var notify: [NotifyTarget] = []
 }
 
 /// `[jails]` settings, shared by both drivers where the concept is the same.
@@ -146,6 +150,8 @@ public struct AppConfig: Sendable, Equatable {
     public var verification = CommitVerification()
     /// HTTPS: a file whose first line is the token (never logged).
     public var tokenFile: String?
+    /// A file whose first line is the secret forges sign this app's webhooks with; nil: none.
+    public var webhookSecret: String? = nil
     /// HTTPS: the user name sent with the token.
     public var tokenUser: String
     /// SSH: private key file; with no key the ssh-agent is asked.

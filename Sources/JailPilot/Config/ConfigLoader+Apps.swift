@@ -7,7 +7,7 @@ extension ConfigLoader {
             "cpu", "disk", "reach", "service", "env", "env_files", "data", "release", "release_timeout",
             "port", "health", "drain_timeout",
             "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
-            "health_deadline", "probation", "allow_rewind",
+            "health_deadline", "probation", "allow_rewind", "webhook_secret",
         ] + verificationKeys
     static let defaultBuild = ["go", "build", "-o", "{out}", "."]
 
@@ -112,6 +112,10 @@ extension ConfigLoader {
         readEnvironment(t, into: &app)
         readData(t, into: &app)
         app.verification = readVerification(t, over: agent.verification, app: name)
+        if let secret = t.string("webhook_secret", example: "\"/usr/local/etc/jailpilot/\(name).webhook\"") {
+            checkPath(t, "webhook_secret", secret)
+            app.webhookSecret = secret
+        }
         return t.issues.issues.count == before ? app : nil
     }
 

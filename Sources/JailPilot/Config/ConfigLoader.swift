@@ -42,12 +42,13 @@ public enum ConfigLoader {
         let root = document.root
         let issues = IssueCollector(file: file, map: SourceMap(lines: document.lines))
         let top = TableReader(table: root, path: "", issues: issues)
-        top.rejectUnknown(known: ["agent", "jails", "caddy", "apps"])
+        top.rejectUnknown(known: ["agent", "jails", "caddy", "webhook", "apps"])
         let empty = TableReader(table: TOMLTable(), path: "", issues: issues)
 
         let agent = readAgent(top.subtable("agent") ?? empty.renamed("agent"), hostPlatform: hostPlatform)
         let jails = readJails(top.subtable("jails") ?? empty.renamed("jails"), platform: agent.platform)
         let caddy = readCaddy(top.subtable("caddy") ?? empty.renamed("caddy"))
+        let webhook = top.subtable("webhook").flatMap(readWebhook)
         var apps: [AppConfig] = []
         if let appsTable = top.subtable("apps") {
             for name in appsTable.table.keys.sorted() {
@@ -66,7 +67,13 @@ public enum ConfigLoader {
         guard issues.issues.isEmpty else {
             throw ConfigError(issues: issues.issues.sorted { ($0.line ?? 0) < ($1.line ?? 0) })
         }
-        return AgentConfig(agent: agent, jails: jails, caddy: caddy, apps: apps, sourcePath: file)
+        if webhook == nil, let app = apps.first(where: { $0.webhookSecret != nil }) {
+            issues.add("apps.\(app.name).webhook_secret", "needs a [webhook] table (listen, hostnames) to receive webhooks on")
+            throw ConfigError(issues: issues.issues)
+        }
+        var config = AgentConfig(agent: agent, jails: jails, caddy: caddy, apps: apps, sourcePath: file)
+        config.webhook = webhook
+        return config
     }
 
     private static func readAgent(_ t: TableReader, hostPlatform: PlatformKind) -> AgentSettings {
@@ -74,6 +81,7 @@ public enum ConfigLoader {
             known: [
                 "platform", "poll_interval", "state_dir", "log_file", "metrics_file", "max_parallel_builds",
                 "build_timeout", "build_path", "build_env", "known_hosts", "build_sandbox", "build_user", "build_template",
+                "notify",
             ] + verificationKeys)
         var platform = hostPlatform
         if let text = t.string("platform", example: "\"linux\"") {
@@ -108,6 +116,7 @@ public enum ConfigLoader {
         // Builds are confined by default: bubblewrap on Linux, a build jail on FreeBSD.
         settings.buildSandbox = t.bool("build_sandbox") ?? true
         settings.verification = readVerification(t, over: CommitVerification(), app: nil)
+        settings.notify = readNotify(t)
         if let template = t.string("build_template", example: "\"build\"") {
             if let problem = Names.templateProblem(template) {
                 t.issues.add(t.key("build_template"), problem)

@@ -153,6 +153,18 @@ struct TableReader {
         return out
     }
 
+    /// An array of tables (`[[agent.notify]]`), each as a reader of its own.
+    func tables(_ name: String, example: String) -> [TableReader]? {
+        guard let value = table[name] else { return nil }
+        guard let array = value.array, array.allSatisfy({ $0.table != nil }) else {
+            typeProblem(name, "an array of tables", example)
+            return nil
+        }
+        return array.enumerated().compactMap { index, element in
+            element.table.map { TableReader(table: $0, path: "\(key(name))[\(index)]", issues: issues) }
+        }
+    }
+
     func subtable(_ name: String) -> TableReader? {
         guard let value = table[name] else { return nil }
         guard let sub = value.table else {

@@ -5,6 +5,25 @@ extension CaddyRouter {
     /// ports and addresses were validated at config load (no spaces, braces or quotes).
     public func caddyfile(for apps: [AppConfig]) -> String {
         var out = "# Written by jailpilot from agent.conf; import it into your Caddyfile. Do not edit.\n"
+        if let webhook {
+            for listen in settings.listen {
+                let port = Self.port(listen)
+                let addresses = webhook.hostnames.map { name in
+                    settings.automaticHTTPS ? (port == "443" ? name : "\(name):\(port)") : "http://\(name):\(port)"
+                }
+                out += """
+                    \(addresses.joined(separator: ", ")) {
+                    \thandle \(webhook.path)/* {
+                    \t\trequest_body {
+                    \t\t\tmax_size \(HTTPRequest.bodyLimit)
+                    \t\t}
+                    \t\treverse_proxy \(webhook.listen)
+                    \t}
+                    }
+
+                    """
+            }
+        }
         for app in apps {
             for listen in settings.listen {
                 let host = String(

@@ -9,10 +9,15 @@ import FoundationEssentials
 public struct CaddyRouter: Router {
     public let settings: CaddySettings
     public let client: HTTPClient
+    /// `[webhook]`: a route on its hostnames and path to the agent's webhook listener.
+    public var webhook: WebhookSettings?
     public static let serverName = "jailpilot"
 
-    public init(settings: CaddySettings, client: HTTPClient = HTTPClient(timeout: .seconds(10))) {
+    public init(
+        settings: CaddySettings, webhook: WebhookSettings? = nil, client: HTTPClient = HTTPClient(timeout: .seconds(10))
+    ) {
         self.settings = settings
+        self.webhook = webhook
         self.client = client
     }
 
@@ -64,7 +69,7 @@ public struct CaddyRouter: Router {
     /// server. The probe is placed the same way. Every other part of the config is left as it is.
     public func merged(_ servers: [String: JSONValue], apps: [AppConfig]) -> [String: JSONValue] {
         var servers = servers
-        Self.place(apps.map(route), ports: Set(settings.listen.map(Self.port)), own: Self.serverName, in: &servers) {
+        Self.place(routes(for: apps), ports: Set(settings.listen.map(Self.port)), own: Self.serverName, in: &servers) {
             server(for: apps)
         }
         if let probe = settings.probe {
@@ -114,7 +119,7 @@ public struct CaddyRouter: Router {
     /// What the probe server answers: a digest of jailpilot's part of the config, so that a
     /// Caddy serving an older or foreign config is told apart from one serving this one.
     func token(for apps: [AppConfig]) -> String {
-        let text = (try? JSONValue.array(apps.map(route) + [server(for: apps)]).encoded()).map {
+        let text = (try? JSONValue.array(routes(for: apps) + [server(for: apps)]).encoded()).map {
             String(decoding: $0, as: UTF8.self)
         }
         return "jailpilot " + String(fnv1a(text ?? ""), radix: 16)
@@ -141,7 +146,7 @@ public struct CaddyRouter: Router {
     func server(for apps: [AppConfig]) -> JSONValue {
         var server: [String: JSONValue] = [
             "listen": .array(settings.listen.map(JSONValue.string)),
-            "routes": .array(apps.map(route)),
+            "routes": .array(routes(for: apps)),
         ]
         if !settings.automaticHTTPS { server["automatic_https"] = ["disable": true] }
         return .object(server)
@@ -152,6 +157,23 @@ public struct CaddyRouter: Router {
     public static let upstreamIdle: Duration = .seconds(2)
     /// Idle connections Caddy keeps per app (Caddy's own default).
     static let upstreamIdleConnections = 32
+
+    /// The webhook's route (first), then one per app.
+    func routes(for apps: [AppConfig]) -> [JSONValue] { (webhook.map { [webhookRoute($0)] } ?? []) + apps.map(route) }
+
+    /// Forge webhooks: Caddy caps the body (`request_body`, as the listener does) and forwards
+    /// to the agent's loopback listener, which checks each request's signature.
+    func webhookRoute(_ webhook: WebhookSettings) -> JSONValue {
+        [
+            "@id": "jailpilot_webhook",
+            "match": [["host": .array(webhook.hostnames.map(JSONValue.string)), "path": [.string(webhook.path + "/*")]]],
+            "handle": [
+                ["handler": "request_body", "max_size": .int(Int64(HTTPRequest.bodyLimit))],
+                ["handler": "reverse_proxy", "upstreams": [["dial": .string(webhook.listen)]]],
+            ],
+            "terminal": true,
+        ]
+    }
 
     func route(_ app: AppConfig) -> JSONValue {
         [

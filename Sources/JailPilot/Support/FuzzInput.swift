@@ -4,7 +4,7 @@ import FoundationEssentials
 /// under libFuzzer and what the regression tests replay from fuzz/regressions/. A parser that
 /// traps, overflows its stack or hangs on any input is a bug.
 public enum FuzzInput {
-    /// Parses `bytes` with the parser `target` names (toml, dns, http, known_hosts).
+    /// Parses `bytes` with the parser `target` names (toml, dns, http, known_hosts, webhook).
     public static func run(_ bytes: [UInt8], target: String, resolver: RouteResolver) {
         switch target {
         case "toml":
@@ -19,8 +19,28 @@ public enum FuzzInput {
             let hosts = KnownHosts(text: String(decoding: bytes, as: UTF8.self))
             _ = hosts.verify(host: "git.example.org", port: 22, key: Array(bytes.prefix(48)))
             _ = hosts.verify(host: "git.example.org", port: 2222, key: Array(bytes.suffix(48)))
+        case "webhook":
+            // The listener's request parser, then the forge checks on what it accepted.
+            guard case .complete(let request) = HTTPRequest.parse(bytes) else { return }
+            guard let app = webhookApp else { return }
+            _ = WebhookCheck.verdict(request, path: "/jailpilot/webhook", apps: ["hello": app]) { _ in Array("key".utf8) }
         default:
             break
         }
     }
+
+    /// An app that takes webhooks, as agent.conf declares one.
+    static let webhookApp: AppConfig? = try? ConfigLoader.parse(
+        """
+        [agent]
+        platform = "linux"
+        state_dir = "/tmp/jailpilot-fuzz"
+        [webhook]
+        hostnames = ["hooks.localhost"]
+        [apps.hello]
+        repo = "https://forge.example/hello.git"
+        hostnames = ["hello.localhost"]
+        webhook_secret = "/dev/null"
+        """, file: "fuzz.conf"
+    ).apps.first
 }

@@ -1,0 +1,106 @@
+import Synchronization
+
+/// Asks app watchers to poll now instead of at their next interval: `jailpilot trigger` over
+/// the agent's socket, or a forge's webhook. A trigger carries no commit (the watcher asks the
+/// remote itself), so a forged one can at worst cause a poll; triggers for an app coalesce while
+/// one is pending, and a watcher polls at most once per `minimumGap` for them.
+public final class Triggers: Sendable {
+    /// What became of a trigger.
+    public enum Outcome: String, Sendable {
+        /// The app's watcher polls now.
+        case queued
+        /// A trigger for the app was already pending: this one adds nothing.
+        case coalesced
+        /// No such app in agent.conf.
+        case unknownApp = "unknown app"
+    }
+
+    struct Slot {
+        /// Who asked, while a trigger waits for the watcher.
+        var pending: String?
+        var waiter: (id: Int, continuation: CheckedContinuation<String?, Never>)?
+        /// A wait that ended (timer or cancellation) before it was registered.
+        var ended: Int?
+    }
+
+    private struct State {
+        var apps: Set<String> = []
+        var slots: [String: Slot] = [:]
+        var nextID = 0
+    }
+
+    private let state = Mutex(State())
+    /// The least time between two triggered polls of one app.
+    public let minimumGap: Duration
+
+    public init(minimumGap: Duration = .seconds(1)) { self.minimumGap = minimumGap }
+
+    /// The apps triggers are accepted for (agent.conf's, updated on reload).
+    public func setApps(_ names: Set<String>) { state.withLock { $0.apps = names } }
+
+    /// Asks `app`'s watcher to poll now; `source` says who asked (trigger, webhook).
+    @discardableResult
+    public func trigger(_ app: String, source: String) -> Outcome {
+        let (outcome, waiter) = state.withLock { state -> (Outcome, CheckedContinuation<String?, Never>?) in
+            guard state.apps.contains(app) else { return (.unknownApp, nil) }
+            var slot = state.slots[app] ?? Slot()
+            defer { state.slots[app] = slot }
+            if let waiter = slot.waiter {
+                slot.waiter = nil
+                return (.queued, waiter.continuation)
+            }
+            if slot.pending != nil { return (.coalesced, nil) }
+            slot.pending = source
+            return (.queued, nil)
+        }
+        waiter?.resume(returning: source)
+        return outcome
+    }
+
+    /// Waits up to `duration` for a trigger of `app`: returns who asked, or nil when the time
+    /// ran out or the task was cancelled. One waiter per app (its watcher).
+    public func wait(_ app: String, for duration: Duration) async -> String? {
+        let id = state.withLock { state -> Int in
+            state.nextID &+= 1
+            return state.nextID
+        }
+        let timer = Task { [self] in
+            try? await Task.sleep(for: duration)
+            end(app, id)
+        }
+        defer { timer.cancel() }
+        return await withTaskCancellationHandler {
+            await withCheckedContinuation { continuation in
+                let now = state.withLock { state -> String?? in
+                    var slot = state.slots[app] ?? Slot()
+                    defer { state.slots[app] = slot }
+                    if let pending = slot.pending {
+                        slot.pending = nil
+                        return .some(pending)
+                    }
+                    if slot.ended == id { return .some(nil) }
+                    slot.waiter = (id, continuation)
+                    return nil
+                }
+                if let now { continuation.resume(returning: now) }
+            }
+        } onCancel: {
+            end(app, id)
+        }
+    }
+
+    /// Ends wait `id` of `app` with no trigger (its time ran out, or it was cancelled).
+    private func end(_ app: String, _ id: Int) {
+        let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
+            var slot = state.slots[app] ?? Slot()
+            defer { state.slots[app] = slot }
+            if let waiter = slot.waiter, waiter.id == id {
+                slot.waiter = nil
+                return waiter.continuation
+            }
+            slot.ended = id
+            return nil
+        }
+        waiter?.resume(returning: nil)
+    }
+}

@@ -1,0 +1,26 @@
+/// `[webhook]`: forge push events reach the agent through a Caddy route and make it poll the
+/// app at once. The agent listens on loopback only; TLS and request limits are Caddy's.
+public struct WebhookSettings: Sendable, Equatable {
+    /// Where the agent listens: `127.0.0.1:PORT`.
+    public var listen: String
+    /// The hostnames Caddy serves the webhook route on.
+    public var hostnames: [String]
+    /// The route's path; an app's webhook URL is `https://HOST<path>/<app>`.
+    public var path: String
+}
+
+/// One `[[agent.notify]]` entry: a receiver of signed JSON notifications.
+public struct NotifyTarget: Sendable, Equatable {
+    /// `http://` or `https://` (https is sent with curl(1)).
+    public var url: String
+    /// A file whose first line is the HMAC key (never logged, never sent).
+    public var secretFile: String
+    /// The events it wants (`NotifyTarget.allEvents` by default).
+    public var events: Set<String>
+
+    /// Every event a receiver can ask for.
+    public static let allEvents: [String] = [
+        "release.live", "release.failed", "release.reverted", "release.quarantined", "release.refused", "hold.placed",
+        "hold.lifted", "release.unverified",
+    ]
+}

@@ -1,0 +1,209 @@
+import FoundationEssentials
+
+#if canImport(Glibc)
+    import Glibc
+#elseif canImport(Musl)
+    import Musl
+#elseif canImport(Darwin)
+    import Darwin
+#endif
+
+/// A small blocking stream listener on loopback TCP or a unix socket, for what only local
+/// peers talk to: Caddy forwarding forge webhooks, `jailpilot trigger`. Each connection is read
+/// with a deadline and a size cap and handled on a thread of its own, at most `concurrency` at
+/// once (others are closed at once); nothing it reads can hold it past the deadline.
+public final class StreamServer: @unchecked Sendable {
+    /// Where it listens: `127.0.0.1:PORT` (loopback only) or a unix socket path.
+    public enum Address: Sendable, Equatable, CustomStringConvertible {
+        case loopback(port: UInt16)
+        case unix(path: String)
+
+        /// `127.0.0.1:PORT` (also `localhost:PORT`) or an absolute path; nil for anything else.
+        public init?(_ text: String) {
+            if text.hasPrefix("/") {
+                guard text.utf8.count < 100 else { return nil }
+                self = .unix(path: text)
+                return
+            }
+            guard let colon = text.lastIndex(of: ":"), let port = UInt16(text[text.index(after: colon)...]), port > 0,
+                ["127.0.0.1", "localhost"].contains(text[..<colon])
+            else { return nil }
+            self = .loopback(port: port)
+        }
+
+        public var description: String {
+            switch self {
+            case .loopback(let port): "127.0.0.1:\(port)"
+            case .unix(let path): path
+            }
+        }
+    }
+
+    public let address: Address
+    let fd: Int32
+    let concurrency: Int
+    private let active = Lock()
+    private var running = 0
+
+    /// Binds `address` now (a unix socket gets `mode`; a stale one is replaced), so that a
+    /// port in use is an error at start, not later.
+    public init(_ address: Address, mode: mode_t = 0o600, concurrency: Int = 4) throws {
+        self.address = address
+        self.concurrency = concurrency
+        switch address {
+        case .loopback(let port):
+            fd = socket(AF_INET, socketStream, 0)
+            guard fd >= 0 else { throw Self.error("socket", address) }
+            var yes: Int32 = 1
+            setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, socklen_t(MemoryLayout<Int32>.size))
+            var sin = sockaddr_in()
+            sin.sin_family = sa_family_t(AF_INET)
+            sin.sin_port = port.bigEndian
+            sin.sin_addr.s_addr = UInt32(0x7f00_0001).bigEndian
+            let rc = withUnsafePointer(to: &sin) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+            }
+            guard rc == 0 else {
+                let error = Self.error("bind", address)
+                close(fd)
+                throw error
+            }
+        case .unix(let path):
+            fd = socket(AF_UNIX, socketStream, 0)
+            guard fd >= 0 else { throw Self.error("socket", address) }
+            unlink(path)
+            var sun = sockaddr_un()
+            sun.sun_family = sa_family_t(AF_UNIX)
+            withUnsafeMutableBytes(of: &sun.sun_path) { raw in
+                for (i, byte) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+            }
+            // The socket file is made with the umask's mode: nobody but the owner, from the start.
+            let old = umask(0o177)
+            let rc = withUnsafePointer(to: &sun) {
+                $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+            }
+            umask(old)
+            guard rc == 0 else {
+                let error = Self.error("bind", address)
+                close(fd)
+                throw error
+            }
+            chmod(path, mode)
+        }
+        guard listen(fd, 64) == 0 else {
+            let error = Self.error("listen", address)
+            close(fd)
+            throw error
+        }
+    }
+
+    static func error(_ call: String, _ address: Address) -> HTTPError {
+        HTTPError(endpoint: "\(address)", message: "\(call): \(String(cString: strerror(errno)))")
+    }
+
+    /// Accepts until `stop` returns true (checked every 200 ms), then closes the socket. Each
+    /// connection goes to `handle` on a thread of its own.
+    public func serve(until stop: @escaping @Sendable () -> Bool, _ handle: @escaping @Sendable (Connection) -> Void) {
+        defer {
+            close(fd)
+            if case .unix(let path) = address { unlink(path) }
+        }
+        while !stop() {
+            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&ready, 1, 200) > 0 else { continue }
+            let client = accept(fd, nil, nil)
+            guard client >= 0 else { continue }
+            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            let admitted = active.withLock {
+                guard running < concurrency else { return false }
+                running += 1
+                return true
+            }
+            guard admitted else {
+                close(client)
+                continue
+            }
+            let connection = Connection(fd: client)
+            let started = detachThread { [self] in
+                handle(connection)
+                connection.close()
+                active.withLock { running -= 1 }
+            }
+            if !started {
+                connection.close()
+                active.withLock { running -= 1 }
+            }
+        }
+    }
+
+    /// Sends `bytes` to the unix socket at `path` and returns what comes back until the peer
+    /// closes (at most 64 KiB), within `timeout`: the client side of the control socket.
+    public static func exchange(unix path: String, _ bytes: [UInt8], timeout: Duration) throws -> [UInt8] {
+        let fd = socket(AF_UNIX, socketStream, 0)
+        guard fd >= 0 else { throw error("socket", .unix(path: path)) }
+        let connection = Connection(fd: fd)
+        defer { connection.close() }
+        var sun = sockaddr_un()
+        sun.sun_family = sa_family_t(AF_UNIX)
+        withUnsafeMutableBytes(of: &sun.sun_path) { raw in
+            for (i, byte) in path.utf8.enumerated() where i < raw.count - 1 { raw[i] = byte }
+        }
+        let rc = withUnsafePointer(to: &sun) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard rc == 0 else { throw error("connect", .unix(path: path)) }
+        connection.write(bytes)
+        let (reply, timedOut) = connection.read(limit: 64 * 1024, deadline: .now + timeout) { _ in false }
+        if timedOut && reply.isEmpty {
+            throw HTTPError(endpoint: path, message: "no answer within \(DurationText.format(timeout))")
+        }
+        return reply
+    }
+
+    /// One accepted connection.
+    public final class Connection: @unchecked Sendable {
+        let fd: Int32
+        private var closed = false
+
+        init(fd: Int32) { self.fd = fd }
+
+        /// Reads until `done` says the bytes so far are enough, `limit` bytes have come, the peer
+        /// closes, or `deadline` passes; returns what came (and whether the deadline cut it short).
+        public func read(limit: Int, deadline: ContinuousClock.Instant, done: ([UInt8]) -> Bool) -> (
+            bytes: [UInt8], timedOut: Bool
+        ) {
+            var bytes: [UInt8] = []
+            var buffer = [UInt8](repeating: 0, count: 16 * 1024)
+            while bytes.count < limit {
+                let left = ContinuousClock.now.duration(to: deadline)
+                guard left > .zero else { return (bytes, true) }
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                let millis = Int32(
+                    min(left.components.seconds * 1000 + left.components.attoseconds / 1_000_000_000_000_000 + 1, 60_000))
+                guard poll(&ready, 1, millis) > 0 else { continue }
+                let n = recv(fd, &buffer, min(buffer.count, limit - bytes.count), 0)
+                guard n > 0 else { break }
+                bytes += buffer[0..<n]
+                if done(bytes) { break }
+            }
+            return (bytes, false)
+        }
+
+        /// Writes all of `bytes` (best effort: a peer that went away is not an error here; the
+        /// agent ignores SIGPIPE).
+        public func write(_ bytes: [UInt8]) {
+            var sent = 0
+            while sent < bytes.count {
+                let n = bytes[sent...].withUnsafeBytes { Glibc.write(fd, $0.baseAddress, $0.count) }
+                guard n > 0 else { return }
+                sent += n
+            }
+        }
+
+        func close() {
+            guard !closed else { return }
+            closed = true
+            _ = Glibc.close(fd)
+        }
+    }
+}
