@@ -13,7 +13,7 @@ struct Deploy: AsyncParsableCommand {
         let runtime = try options.runtime()
         let app = try runtime.app(self.app)
         if let sha { try runtime.store.unquarantine(app: app.name, sha: sha.lowercased()) }
-        let outcome = try await runtime.deployer(progress: progressLine).deploy(app, sha: sha)
+        let outcome = try await runtime.cliDeployer().deploy(app, sha: sha)
         printOutcome(outcome)
     }
 }

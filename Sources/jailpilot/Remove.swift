@@ -11,7 +11,7 @@ struct Remove: AsyncParsableCommand {
     func run() async throws {
         let runtime = try options.runtime()
         let app = try runtime.removableApp(self.app)
-        let removed = try await runtime.deployer(progress: progressLine).remove(app)
+        let removed = try await runtime.cliDeployer().remove(app)
         print("removed \(removed) release(s) of \(self.app)")
         if let data = app.data {
             print(

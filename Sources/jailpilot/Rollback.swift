@@ -17,7 +17,7 @@ struct Rollback: AsyncParsableCommand {
     func run() async throws {
         let runtime = try options.runtime()
         let app = try runtime.app(self.app)
-        let deployer = try runtime.deployer(progress: progressLine)
+        let deployer = try runtime.cliDeployer()
         guard withData else {
             printOutcome(try await deployer.rollback(app, to: to))
             print("hold placed: `jailpilot resume \(self.app)` returns \(self.app) to its pin or branch head")
@@ -51,6 +51,6 @@ struct Resume: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try options.runtime()
-        printOutcome(try await runtime.deployer(progress: progressLine).resume(try runtime.app(app)))
+        printOutcome(try await runtime.cliDeployer().resume(try runtime.app(app)))
     }
 }

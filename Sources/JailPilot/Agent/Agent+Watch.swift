@@ -53,6 +53,8 @@ struct WatchContext: Sendable {
         var checked: String?
         var unverified = false
         var lastTriggered: ContinuousClock.Instant?
+        // Who asked for this poll (a trigger, a webhook), for the timeline; nil: the interval.
+        var wokenBy: String?
         while !Task.isCancelled {
             do {
                 if let deployer, app.verification.method != .none {
@@ -90,7 +92,7 @@ struct WatchContext: Sendable {
                     }
                 } else {
                     forced = nil
-                    try await deploy(wanted, source: source)
+                    try await deploy(wanted, source: source, actor: wokenBy ?? "agent")
                 }
             } catch is CancellationError {
                 break
@@ -104,7 +106,9 @@ struct WatchContext: Sendable {
                         [("failures", "\(failures)"), ("error", "\(error)"), ("note", "the live release keeps serving")])
                 }
             }
+            wokenBy = nil
             if let by = await triggers.wait(app.name, for: Self.delay(interval, failures: failures)), !Task.isCancelled {
+                wokenBy = by
                 // At most one triggered poll per minimumGap: a flood of triggers is a poll a second.
                 if let last = lastTriggered, ContinuousClock.now - last < triggers.minimumGap {
                     try? await Task.sleep(for: triggers.minimumGap - (ContinuousClock.now - last))
@@ -126,7 +130,10 @@ struct WatchContext: Sendable {
         }
         do {
             try await deployer.source.gate.verifyLive(app, sha: live.sha)
-            if wasUnverified { log.emit(app: app.name, sha: live.sha, "release.reverified") }
+            if wasUnverified {
+                log.emit(app: app.name, sha: live.sha, "release.reverified")
+                deployer.note(app.name, from: live.sha, to: live.sha, cause: "key change", outcome: "verified")
+            }
             await metrics.set("jailpilot_live_unverified", [("app", app.name)], 0)
             return false
         } catch let refusal as CommitRefusal {
@@ -137,6 +144,11 @@ struct WatchContext: Sendable {
                     ("note", "the live release keeps running; nothing new deploys unless it verifies"),
                 ])
             await metrics.set("jailpilot_live_unverified", [("app", app.name)], 1)
+            if !wasUnverified {
+                deployer.note(
+                    app.name, from: live.sha, to: live.sha, cause: "key change", outcome: "unverified",
+                    detail: "\(refusal.reason.rawValue): \(refusal.detail); it keeps running")
+            }
             return true
         } catch {
             log.emitOnce(
@@ -155,8 +167,8 @@ struct WatchContext: Sendable {
         return (head, "branch")
     }
 
-    func deploy(_ wanted: String, source: String) async throws {
-        guard let deployer else {
+    func deploy(_ wanted: String, source: String, actor: String) async throws {
+        guard var deployer else {
             log.emitOnce(
                 key: "deploy.no_driver \(app.name) \(wanted)",
                 Event(
@@ -166,6 +178,7 @@ struct WatchContext: Sendable {
                     ]))
             return
         }
+        deployer.actor = actor
         log.emit(app: app.name, sha: wanted, "release.detected", [("source", source)])
         let clock = ContinuousClock()
         let start = clock.now

@@ -99,7 +99,8 @@ extension Deployer {
                 outcome = DeployOutcome(release: target, previous: nil, phases: [], unchanged: false)
             } else {
                 let refreshed = try store.release(id: target.id) ?? target
-                outcome = try await activate(refreshed, app: app, replacing: plan.live, phases: [], snapshot: false)
+                outcome = try await activate(
+                    refreshed, app: app, replacing: plan.live, phases: [], snapshot: false, cause: "rollback")
                 if let live = plan.live { try store.update(try store.release(id: live.id) ?? live, state: .retired) }
                 try store.hold(app: app.name, sha: target.sha)
                 log.emit(app: app.name, sha: target.sha, "hold.placed", [("by", "rollback --with-data")])

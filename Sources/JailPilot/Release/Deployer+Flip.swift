@@ -27,6 +27,7 @@ extension Deployer {
         try await retire(app: app, keepRunning: live)
         phase("retire")
         live = try store.update(live, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
+        note(app.name, from: previous?.sha, to: live.sha, cause: live.cause, outcome: "live", phases: phases)
         log.emit(
             app: app.name, sha: live.sha, "release.live", took: phases.reduce(.zero) { $0 + $1.1 },
             phases.map { ($0.0, Logfmt.seconds($0.1)) })
@@ -67,6 +68,7 @@ extension Deployer {
             // Flipping back would put the old code on data its release step may have migrated.
             let live = try store.endProbation(live)
             let snapshot = try store.snapshots(app: app.name).last { $0.releaseID == live.id }?.name
+            note(app.name, from: previous.sha, to: live.sha, cause: live.cause, outcome: "held", detail: failure)
             log.emit(
                 app: app.name, sha: live.sha, "probation.held",
                 [("reason", failure), ("note", "not flipped back: its release step ran"), ("standby", previous.name)]
@@ -80,6 +82,8 @@ extension Deployer {
         await Task.detached { try? await host.destroy(spec) }.value
         _ = try store.update(live, state: .failed, step: "probation", reason: failure)
         try? store.quarantine(app: app.name, sha: live.sha, reason: "probation: \(failure)", env: live.env)
+        note(app.name, from: previous.sha, to: live.sha, cause: live.cause, outcome: "reverted", detail: "probation: \(failure)")
+        note(app.name, from: live.sha, to: previous.sha, cause: "flip-back", outcome: "live")
         log.emit(
             app: app.name, sha: live.sha, "release.reverted",
             [("reason", failure), ("back_to", String(previous.sha.prefix(12)))])

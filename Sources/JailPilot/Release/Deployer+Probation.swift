@@ -34,6 +34,9 @@ extension Deployer {
             [("previous", String(previous.sha.prefix(12))), ("window", DurationText.format(app.probation))])
         live = try await probationOrRevert(live, app: app, previous: standby)
         log.emit(app: app.name, sha: live.sha, "probation.passed")
+        note(
+            app.name, from: previous.sha, to: live.sha, cause: live.cause, outcome: "live",
+            detail: "probation resumed after a restart")
         try await retire(app: app, keepRunning: live)
         return true
     }

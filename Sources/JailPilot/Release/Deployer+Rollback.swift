@@ -28,7 +28,7 @@ extension Deployer {
                 "\(target.name): its commit was verified when it was deployed (verify = \(app.verification.method.rawValue)); not checked again"
             )
         }
-        let outcome = try await activate(target, app: app, replacing: live, phases: [])
+        let outcome = try await activate(target, app: app, replacing: live, phases: [], cause: "rollback")
         try store.hold(app: app.name, sha: target.sha)
         log.emit(app: app.name, sha: target.sha, "hold.placed", [("by", "rollback")])
         return outcome
@@ -37,12 +37,13 @@ extension Deployer {
     /// Lifts the hold placed by rollback and deploys the pin or branch head again.
     public func resume(_ app: AppConfig) async throws -> DeployOutcome {
         if try store.release(holdOn: app.name) { log.emit(app: app.name, "hold.lifted") }
-        return try await deploy(app)
+        return try await deploy(app, cause: "resume")
     }
 
     /// Brings a kept release back: started and health-gated if stopped, then flipped to.
     func activate(
-        _ target: Release, app: AppConfig, replacing live: Release?, phases: [(String, Duration)], snapshot: Bool = true
+        _ target: Release, app: AppConfig, replacing live: Release?, phases: [(String, Duration)], snapshot: Bool = true,
+        cause: String
     ) async throws -> DeployOutcome {
         var phases = phases
         let clock = self.clock
@@ -71,6 +72,7 @@ extension Deployer {
                 _ = try? store.update(target, state: .retired)
                 let reason = (error as? HealthGateError)?.reason ?? "\(error)"
                 log.emit(app: app.name, sha: target.sha, "release.failed", [("step", "start"), ("reason", reason)])
+                note(app.name, from: live?.sha, to: target.sha, cause: cause, outcome: "failed", detail: "start: \(reason)")
                 throw DeployError.failed(app: app.name, sha: target.sha, step: "start", reason: reason, log: host.logPath(spec))
             }
         }
@@ -79,6 +81,7 @@ extension Deployer {
         try await clock.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
         phases.append(("flip", clock.now - flipStart))
         let final = try store.update(flipped, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
+        note(app.name, from: live?.sha, to: final.sha, cause: cause, outcome: "live", phases: phases)
         log.emit(
             app: app.name, sha: final.sha, "release.live", took: phases.reduce(.zero) { $0 + $1.1 },
             phases.map { ($0.0, Logfmt.seconds($0.1)) })

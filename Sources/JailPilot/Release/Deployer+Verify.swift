@@ -2,7 +2,7 @@ extension Deployer {
     /// Runs the source's commit gate; a refusal quarantines the commit under the app's current
     /// keys and rewind setting (so it is tried again once they change, or the branch moves) and
     /// is logged as `release.refused`.
-    func checkCommit(_ app: AppConfig, _ commit: String, live: Release?, fromBranch: Bool) async throws {
+    func checkCommit(_ app: AppConfig, _ commit: String, live: Release?, fromBranch: Bool, cause: String) async throws {
         if let note = ReleasePlan.verifyNote(app) { recorder?.record(note) }
         let mark = try await commitMark(app)
         do {
@@ -17,6 +17,9 @@ extension Deployer {
                 fields += [("from", from), ("to", commit)] + (mark.map { $0.sha == from ? [] : [("mark", $0.sha)] } ?? [])
             }
             log.emit(app: app.name, sha: commit, "release.refused", fields)
+            note(
+                app.name, from: live?.sha, to: commit, cause: cause, outcome: "refused",
+                detail: "\(refusal.reason.rawValue): \(refusal.detail)")
             throw refusal
         }
     }

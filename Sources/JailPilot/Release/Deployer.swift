@@ -32,6 +32,8 @@ public struct Deployer: Sendable {
     public var health: any HealthChecking
     /// What phases are timed with and waits wait on.
     public var clock: any ReleaseClock
+    /// Who asks, for the timeline: `agent`, `webhook`, `trigger` or `cli:<user>`.
+    public var actor = "agent"
 
     public init(
         runtime: Runtime, host: any JailHost, router: any Router, buildSlots: BuildSlots? = nil,
@@ -76,7 +78,7 @@ public struct Deployer: Sendable {
         let commit = try await source.fetch(app, sha: sha)
         let live = try store.live(app: app.name)
         // Before anything of the commit runs: its signatures, and that the branch did not go back.
-        try await checkCommit(app, commit, live: live, fromBranch: cause == "push")
+        try await checkCommit(app, commit, live: live, fromBranch: cause == "push", cause: cause)
         let newMark = try await releaseMark(app, commit: commit, raises: cause == "push")
         progress("building \(app.name) at \(commit.prefix(12))")
         let built: (sha: String, build: BuildOutcome)
@@ -90,6 +92,9 @@ public struct Deployer: Sendable {
             // A build the agent cancelled (SIGTERM) says nothing about the commit: not quarantined.
             if let buildError = error as? BuildError, case .failed(_, let failedSHA, _, _, _) = buildError, !Task.isCancelled {
                 try? store.quarantine(app: app.name, sha: failedSHA, reason: buildError.reason)
+                note(
+                    app.name, from: live?.sha, to: failedSHA, cause: cause, outcome: "failed",
+                    detail: "build: \(buildError.reason)")
             }
             throw error
         }
@@ -103,7 +108,7 @@ public struct Deployer: Sendable {
         }) {
             if cause == "push", let newMark { kept = try store.assignMark(kept, generation: newMark.generation) }
             progress("\(kept.name) is kept: activating it instead of building a new jail")
-            return try await activate(kept, app: app, replacing: live, phases: phases)
+            return try await activate(kept, app: app, replacing: live, phases: phases, cause: cause)
         }
         try await requireStoreMatchesHost()
         try await claimName(JailSpec(app: app, sha: built.sha, address: "", artifact: built.build.artifact, env: env), app: app)
@@ -202,6 +207,9 @@ public struct Deployer: Sendable {
         // refusing its config) says nothing about the commit, which is tried again after backoff.
         let commitsFault = !cancelled && (error is HealthGateError || error is ReleaseStepError)
         if commitsFault { try? store.quarantine(app: app.name, sha: release.sha, reason: "\(step): \(reason)", env: release.env) }
+        note(
+            app.name, from: (try? store.live(app: app.name))??.sha, to: release.sha, cause: release.cause,
+            outcome: cancelled ? "interrupted" : "failed", detail: "\(step): \(reason)")
         log.emit(
             app: app.name, sha: release.sha, "release.failed",
             [("step", step), ("reason", reason)] + (commitsFault || cancelled ? [] : [("quarantined", "no: a host problem")]))

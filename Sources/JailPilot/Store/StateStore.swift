@@ -109,6 +109,13 @@ public final class StateStore: @unchecked Sendable {
         CREATE TABLE commit_marks(app TEXT PRIMARY KEY, sha TEXT NOT NULL, generation INTEGER NOT NULL);
         ALTER TABLE releases ADD COLUMN mark INTEGER NOT NULL DEFAULT 0
         """,
+        // Each app's timeline (Transition): every flip, failure and refusal, never rewritten.
+        """
+        CREATE TABLE transitions(
+            id INTEGER PRIMARY KEY, ts REAL NOT NULL, app TEXT NOT NULL, from_sha TEXT, to_sha TEXT NOT NULL,
+            cause TEXT NOT NULL, actor TEXT NOT NULL, outcome TEXT NOT NULL, phases TEXT NOT NULL, detail TEXT NOT NULL);
+        CREATE INDEX transitions_app ON transitions(app, id)
+        """,
     ]
 
     private func migrate() throws {

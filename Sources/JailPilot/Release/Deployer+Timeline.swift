@@ -1,0 +1,18 @@
+import FoundationEssentials
+
+extension Deployer {
+    /// Adds one entry to `app`'s timeline (Transition), asked for by this deployer's actor. A
+    /// store that cannot take it is said in the log; the deploy itself goes on.
+    func note(
+        _ app: String, from: String?, to: String, cause: String, outcome: String, phases: [(String, Duration)] = [],
+        detail: String = ""
+    ) {
+        let transition = Transition(
+            time: clock.date, app: app, from: from, to: to, cause: cause.isEmpty ? "manual" : cause, actor: actor,
+            outcome: outcome, phases: phases.map { ($0.0, $0.1.seconds) }, detail: detail)
+        do { try store.record(transition) } catch {
+            log.emitOnce(
+                key: "timeline.failed", Event(app: app, name: "timeline.failed", fields: [("error", "\(error)")]))
+        }
+    }
+}

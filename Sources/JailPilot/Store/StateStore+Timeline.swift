@@ -1,0 +1,39 @@
+import FoundationEssentials
+
+extension StateStore {
+    /// Entries kept per app: the oldest go past this (a year of a deploy an hour is 8,760).
+    public static let timelineLimit = 10_000
+
+    /// Adds `transition` to its app's timeline.
+    public func record(_ transition: Transition) throws {
+        let phases = transition.phases.map { "\($0.name)=\($0.seconds)" }.joined(separator: " ")
+        try locked { db in
+            try db.query(
+                "INSERT INTO transitions(ts, app, from_sha, to_sha, cause, actor, outcome, phases, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    .real(transition.time.timeIntervalSince1970), .text(transition.app),
+                    transition.from.map(SQLValue.text) ?? .null,
+                    .text(transition.to), .text(transition.cause), .text(transition.actor), .text(transition.outcome),
+                    .text(phases), .text(transition.detail),
+                ])
+            try db.query(
+                "DELETE FROM transitions WHERE app = ? AND id <= (SELECT id FROM transitions WHERE app = ? ORDER BY id DESC LIMIT 1 OFFSET ?)",
+                [.text(transition.app), .text(transition.app), .int(Int64(Self.timelineLimit))])
+        }
+    }
+
+    /// `app`'s timeline, newest first: since `since` when given, at most `limit` entries.
+    public func timeline(app: String, since: Date? = nil, limit: Int = 1000) throws -> [Transition] {
+        try locked { db in
+            try db.query(
+                "SELECT ts, from_sha, to_sha, cause, actor, outcome, phases, detail FROM transitions WHERE app = ? AND ts >= ? ORDER BY id DESC LIMIT ?",
+                [.text(app), .real(since?.timeIntervalSince1970 ?? 0), .int(Int64(limit))]
+            ).map { row in
+                Transition(
+                    time: Date(timeIntervalSince1970: row[0].double ?? 0), app: app, from: row[1].string, to: row[2].string ?? "",
+                    cause: row[3].string ?? "", actor: row[4].string ?? "", outcome: row[5].string ?? "",
+                    phases: Logfmt.parse(row[6].string ?? "").map { ($0, Double($1) ?? 0) }, detail: row[7].string ?? "")
+            }
+        }
+    }
+}
