@@ -15,11 +15,13 @@ public struct MemoryWorld: Sendable {
     public let recorder: StepRecorder
 
     /// `apps` maps each app's name to extra lines of its `[apps.NAME]` table.
-    public init(apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24") throws {
+    /// `extra` is appended to agent.conf (tables such as `[[agent.notify]]`).
+    public init(apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24", extra: String = "") throws {
         // No shared parent directory: one made by another user (root) would refuse this one.
         root = "/tmp/jailpilot-memory-\(UInt64.random(in: 0...UInt64.max))"
         try FileIO.makeDirectories("\(root)/state")
-        let config = try ConfigLoader.parse(Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
+        let config = try ConfigLoader.parse(
+            Self.configText(root: root, apps: apps, network: network) + extra, file: "\(root)/agent.conf")
         clock = VirtualClock()
         runtime = try Runtime(config: config, echo: false, clock: clock)
         recorder = StepRecorder()

@@ -89,6 +89,7 @@ extension Agent {
         config = new
         runtime = runtime.with(config: new)
         listeners.update(new)
+        notifier.update(runtime)
         if new.webhook?.listen != old.webhook?.listen {
             runtime.log.emit(app: "-", "config.partly_applied", [("note", "[webhook] listen takes effect at the next start")])
         }

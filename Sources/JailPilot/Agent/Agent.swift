@@ -35,6 +35,8 @@ public actor Agent {
     /// "Poll now" requests for the watchers, from the control socket and webhooks.
     let triggers = Triggers()
     let listeners: Listeners
+    /// Delivers `[[agent.notify]]` notifications.
+    let notifier: Notifier
 
     /// Loads the config, takes the state_dir lock and opens the store (refusing a damaged one).
     /// `runner` and `freebsdPaths` are the host's own unless a test runs the agent on a stand-in.
@@ -56,6 +58,7 @@ public actor Agent {
         self.shutdownGrace = shutdownGrace
         self.configStamp = Self.stamp(configPath)
         self.listeners = Listeners(triggers: triggers, log: runtime.log)
+        self.notifier = Notifier(runtime: runtime)
         // Removed from agent.conf before this start, still live: served as their last flip recorded.
         for app in runtime.served.all where config.app(app.name) == nil { retained[app.name] = app }
     }
@@ -81,6 +84,7 @@ public actor Agent {
         await recover()
         listeners.update(config)
         listeners.start(stateDir: config.agent.stateDir, webhook: config.webhook)
+        let delivering = startDeliveries()
         await applyRoutes()
         for app in config.apps { startWatcher(app, pinChanged: false) }
         await sweepRemovedApps()
@@ -89,6 +93,7 @@ public actor Agent {
             switch event {
             case .stop:
                 ticker.cancel()
+                delivering.cancel()
                 await drain()
                 return
             case .reload:
@@ -171,6 +176,27 @@ public actor Agent {
     }
 
     func deployer() throws -> Deployer { try runtime.deployer(buildSlots: slots) }
+
+    /// Delivers queued notifications every second (from this agent's events and CLI commands'),
+    /// in a task of its own: a receiver that is slow or down never holds up a deploy.
+    func startDeliveries() -> Task<Void, Never> {
+        let metrics = self.metrics
+        let notifier = self.notifier
+        return Task {
+            while !Task.isCancelled {
+                let runtime = notifier.runtime
+                if !runtime.config.agent.notify.isEmpty
+                    || ((try? runtime.store.undeliveredNotifications()) ?? [:]).isEmpty == false
+                {
+                    await notifier.deliverDue()
+                    for (receiver, count) in notifier.undelivered() {
+                        await metrics.set("jailpilot_notifications_undelivered", [("receiver", receiver)], Double(count))
+                    }
+                }
+                try? await Task.sleep(for: .seconds(1))
+            }
+        }
+    }
 
     static func stamp(_ path: String) -> String? { FileIO.stamp(path) }
 }

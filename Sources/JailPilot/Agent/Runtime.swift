@@ -1,3 +1,5 @@
+import Synchronization
+
 /// Everything a command needs to act: the config and the side-effect services built from it.
 public struct Runtime: Sendable {
     public let config: AgentConfig
@@ -9,6 +11,8 @@ public struct Runtime: Sendable {
     public let freebsdPaths: FreeBSDPaths
     /// The apps the whole host serves now, shared with every copy made by `with(config:)`.
     public let served: ServedApps
+    /// The notification receivers in force, shared like `served`: events are queued for them.
+    let receivers: Receivers
     /// The release engine's clock (the store's too).
     public var clock: any ReleaseClock { store.clock }
 
@@ -24,6 +28,10 @@ public struct Runtime: Sendable {
         self.runner = runner
         self.freebsdPaths = freebsdPaths
         self.served = ServedApps(config.apps + Self.retainedApps(config: config, store: store, log: log))
+        let receivers = Receivers(config)
+        self.receivers = receivers
+        let (store, log) = (self.store, self.log)
+        log.observe { event in Notifier.enqueue(event, config: receivers.config, store: store, log: log) }
     }
 
     /// Apps agent.conf no longer names whose release is still live: served as their last flip
@@ -40,7 +48,7 @@ public struct Runtime: Sendable {
 
     private init(
         config: AgentConfig, layout: StateLayout, store: StateStore, log: EventLog, runner: any ProcessRunning,
-        freebsdPaths: FreeBSDPaths, served: ServedApps
+        freebsdPaths: FreeBSDPaths, served: ServedApps, receivers: Receivers
     ) {
         self.config = config
         self.layout = layout
@@ -49,13 +57,16 @@ public struct Runtime: Sendable {
         self.runner = runner
         self.freebsdPaths = freebsdPaths
         self.served = served
+        self.receivers = receivers
     }
 
     /// The same store, log, runner and served apps with a reloaded config (state_dir must not
     /// change); the caller updates `served`.
     public func with(config: AgentConfig) -> Runtime {
-        Runtime(
-            config: config, layout: layout, store: store, log: log, runner: runner, freebsdPaths: freebsdPaths, served: served)
+        receivers.config = config
+        return Runtime(
+            config: config, layout: layout, store: store, log: log, runner: runner, freebsdPaths: freebsdPaths, served: served,
+            receivers: receivers)
     }
 
     /// The app called `name`, or an error listing the configured ones.
@@ -88,5 +99,15 @@ public struct UnknownAppError: Error, CustomStringConvertible {
 
     public var description: String {
         "no app '\(name.escapingControls)' in \(file.escapingControls); configured apps: \(known.isEmpty ? "none" : known.joined(separator: ", "))"
+    }
+}
+
+/// The config whose `[[agent.notify]]` receivers events are queued for (the latest reload's).
+final class Receivers: Sendable {
+    private let current: Mutex<AgentConfig>
+    init(_ config: AgentConfig) { current = Mutex(config) }
+    var config: AgentConfig {
+        get { current.withLock { $0 } }
+        set { current.withLock { $0 = newValue } }
     }
 }

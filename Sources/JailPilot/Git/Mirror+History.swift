@@ -97,6 +97,28 @@ extension Mirror {
         }
     }
 
+    /// Who wrote commit `sha` and its subject line (`git_commit_author`, `git_commit_summary`),
+    /// for notifications; nil when the mirror does not have it.
+    public func summary(of sha: String) async -> (author: String, subject: String)? {
+        let path = self.path
+        return try? await blocking {
+            try Self.withRepository(path) { repo in
+                var oid = try Self.oid(sha)
+                var commit: OpaquePointer?
+                _ = try git("git_commit_lookup") { git_commit_lookup(&commit, repo, &oid) }
+                defer { git_commit_free(commit) }
+                let author =
+                    git_commit_author(commit).map { signature -> String in
+                        let name = signature.pointee.name.map { String(cString: $0) } ?? ""
+                        let email = signature.pointee.email.map { String(cString: $0) } ?? ""
+                        return email.isEmpty ? name : "\(name) <\(email)>"
+                    } ?? ""
+                let subject = git_commit_summary(commit).map { String(cString: $0) } ?? ""
+                return (String(author.prefix(200)), String(subject.prefix(200)))
+            }
+        }
+    }
+
     static func oid(_ sha: String) throws -> git_oid {
         var oid = git_oid()
         guard Names.isFullSHA(sha) else { throw GitWatchError.badURL(url: sha, problem: "is not a full commit id") }

@@ -15,6 +15,7 @@ public final class EventLog: @unchecked Sendable {
     private var fd: Int32 = -1
     private var inode: UInt64 = 0
     private var said: Set<String> = []
+    private var observers: [@Sendable (Event) -> Void] = []
 
     /// Logs to `path` (if any), echoing to stderr when `echo`, recording into `store`.
     public init(path: String?, echo: Bool, store: StateStore?) {
@@ -35,7 +36,12 @@ public final class EventLog: @unchecked Sendable {
         do { try store?.record(event) } catch {
             FileIO.writeStandardError("jailpilot: cannot record event in state store: \(error)\n")
         }
+        for observer in lock.withLock({ observers }) { observer(event) }
     }
+
+    /// Calls `observer` with every event emitted from now on, after it is written (the
+    /// notifications' outbox). It must be quick and must not emit events itself.
+    public func observe(_ observer: @escaping @Sendable (Event) -> Void) { lock.withLock { observers.append(observer) } }
 
     /// Emits `event` the first time this log is given `key`, and never again in this process.
     public func emitOnce(key: String, _ event: Event) {

@@ -75,15 +75,17 @@ public struct HTTPClient: Sendable {
     /// Sends one request and reads the whole response.
     public func send(
         _ method: String, _ path: String, to endpoint: HTTPEndpoint, body: Data? = nil, contentType: String = "application/json",
-        host: String? = nil
+        host: String? = nil, headers: [(String, String)] = []
     ) async throws -> HTTPResponse {
         let timeout = self.timeout
-        return try await blocking { try Self.exchange(method, path, endpoint, body, contentType, host, timeout) }
+        return try await blocking {
+            try Self.exchange(method, path, endpoint, body, contentType, host, timeout, headers: headers)
+        }
     }
 
     static func exchange(
         _ method: String, _ path: String, _ endpoint: HTTPEndpoint, _ body: Data?, _ contentType: String, _ host: String?,
-        _ timeout: Duration
+        _ timeout: Duration, headers: [(String, String)] = []
     ) throws -> HTTPResponse {
         let deadline = ContinuousClock.now + timeout
         let fd = try connect(endpoint, deadline: deadline)
@@ -91,6 +93,10 @@ public struct HTTPClient: Sendable {
         var request =
             "\(method) \(path) HTTP/1.1\r\nHost: \(host ?? endpoint.hostHeader)\r\nConnection: close\r\nUser-Agent: jailpilot\r\n"
         if let body { request += "Content-Type: \(contentType)\r\nContent-Length: \(body.count)\r\n" }
+        // Header values are ours (signatures, event names): CR and LF could only come from a bug.
+        for (name, value) in headers where !(name + value).contains(where: { $0 == "\r" || $0 == "\n" }) {
+            request += "\(name): \(value)\r\n"
+        }
         request += "\r\n"
         var bytes = Data(request.utf8)
         if let body { bytes.append(body) }

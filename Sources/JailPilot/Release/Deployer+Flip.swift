@@ -81,7 +81,7 @@ extension Deployer {
         let host = self.host
         await Task.detached { try? await host.destroy(spec) }.value
         _ = try store.update(live, state: .failed, step: "probation", reason: failure)
-        try? store.quarantine(app: app.name, sha: live.sha, reason: "probation: \(failure)", env: live.env)
+        quarantine(app, sha: live.sha, reason: "probation: \(failure)", env: live.env)
         note(app.name, from: previous.sha, to: live.sha, cause: live.cause, outcome: "reverted", detail: "probation: \(failure)")
         note(app.name, from: live.sha, to: previous.sha, cause: "flip-back", outcome: "live")
         log.emit(

@@ -16,3 +16,14 @@ extension Deployer {
         }
     }
 }
+
+extension Deployer {
+    /// Quarantines `sha` for what it did (a build, health or probation failure) and says so
+    /// (`release.quarantined`, which notifications can ask for).
+    func quarantine(_ app: AppConfig, sha: String, reason: String, env: String = "") {
+        try? store.quarantine(app: app.name, sha: sha, reason: reason, env: env)
+        log.emit(
+            app: app.name, sha: sha, "release.quarantined",
+            [("reason", reason), ("retry", "after a new commit, a new pin or jailpilot deploy --sha")])
+    }
+}

@@ -116,6 +116,13 @@ public final class StateStore: @unchecked Sendable {
             cause TEXT NOT NULL, actor TEXT NOT NULL, outcome TEXT NOT NULL, phases TEXT NOT NULL, detail TEXT NOT NULL);
         CREATE INDEX transitions_app ON transitions(app, id)
         """,
+        // Notifications waiting for their receivers (Notifier), kept across restarts.
+        """
+        CREATE TABLE outbox(
+            id INTEGER PRIMARY KEY, target TEXT NOT NULL, created REAL NOT NULL, event TEXT NOT NULL, body TEXT NOT NULL,
+            attempts INTEGER NOT NULL, next_at REAL NOT NULL, last_error TEXT NOT NULL);
+        CREATE INDEX outbox_due ON outbox(next_at)
+        """,
     ]
 
     private func migrate() throws {

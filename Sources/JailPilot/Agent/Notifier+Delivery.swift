@@ -1,0 +1,147 @@
+import FoundationEssentials
+import Glibc
+
+extension Notifier {
+    /// The JSON of one notification: the event, the commit's author and subject, the timeline
+    /// entry it ended (cause, who, phases, outcome), and for a failure the last lines of the
+    /// release's log with every secret value cut out.
+    func body(for item: OutboxItem) async -> String {
+        let line = Logfmt.parse(item.event)
+        var fields: [String: JSONValue] = [:]
+        var event = "", app = "", shortSHA = "", time = ""
+        for (key, value) in line {
+            switch key {
+            case "event": event = value
+            case "app": app = value
+            case "sha": shortSHA = value
+            case "ts": time = value
+            default: fields[key] = .string(value)
+            }
+        }
+        var body: [String: JSONValue] = [
+            "id": .int(item.id), "event": .string(event), "app": .string(app), "time": .string(time),
+            "host": .string(Self.hostName), "fields": .object(fields),
+        ]
+        let entry = try? runtime.store.timeline(app: app, limit: 20).first { !shortSHA.isEmpty && $0.to.hasPrefix(shortSHA) }
+        let sha =
+            entry?.to ?? (try? runtime.store.releases(app: app).first { !shortSHA.isEmpty && $0.sha.hasPrefix(shortSHA) })??.sha
+        body["sha"] = .string(sha ?? shortSHA)
+        if let entry {
+            body["cause"] = .string(entry.cause)
+            body["actor"] = .string(entry.actor)
+            body["outcome"] = .string(entry.outcome)
+            body["from"] = entry.from.map(JSONValue.string) ?? .null
+            body["detail"] = .string(entry.detail)
+            body["phases"] = .object(
+                Dictionary(entry.phases.map { ($0.name, JSONValue.double($0.seconds)) }, uniquingKeysWith: { $1 }))
+        }
+        if let sha, Names.isFullSHA(sha), !app.isEmpty,
+            let summary = await Mirror(path: runtime.layout.mirror(app)).summary(of: sha)
+        {
+            body["author"] = .string(summary.author)
+            body["subject"] = .string(summary.subject)
+        }
+        if ["release.failed", "release.reverted", "release.quarantined"].contains(event), let config = runtime.config.app(app) {
+            body["log_tail"] = .array(logTail(config, sha: shortSHA).map(JSONValue.string))
+        }
+        let data = (try? JSONValue.object(body).encoded()) ?? Data("{}".utf8)
+        return String(decoding: data, as: UTF8.self)
+    }
+
+    /// The last 20 lines of the newest kept log of `app` at `sha`, each at most 400 bytes, with
+    /// the values of its variables and secrets replaced by `[redacted]`.
+    func logTail(_ app: AppConfig, sha: String) -> [String] {
+        let dir = runtime.layout.logs(app.name)
+        let prefix = "\(app.name)_\(sha.prefix(12))"
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
+            $0.hasPrefix(prefix) && $0.hasSuffix(".log")
+        }
+        guard let newest = names.max(by: { (FileIO.stamp("\(dir)/\($0)") ?? "") < (FileIO.stamp("\(dir)/\($1)") ?? "") }),
+            let bytes = try? FileIO.readBytes("\(dir)/\(newest)", limit: 1 << 24)
+        else { return [] }
+        let secrets = ((try? AppEnvironment.resolve(app, layout: runtime.layout))?.values.map(\.value) ?? []).filter {
+            $0.count >= 3
+        }.sorted { $0.count > $1.count }
+        let lines = String(decoding: bytes.suffix(64 * 1024), as: UTF8.self).split(separator: "\n").suffix(20)
+        return lines.map { line in
+            var text = String(line)
+            for secret in secrets { text = text.replacing(secret, with: "[redacted]") }
+            return String(text.prefix(400))
+        }
+    }
+
+    /// The signature header's value for `body` sent at unix time `time`.
+    public static func signature(_ body: String, key: [UInt8], time: Int) -> String {
+        "t=\(time),v1=" + SHA256.hmac(key: key, message: Array("\(time).\(body)".utf8)).hexString
+    }
+
+    /// POSTs `body` to `target`: http:// with the built-in client, https:// with curl(1) (its
+    /// URL and headers in a 0600 config file, never in its arguments). Throws unless 2xx.
+    func send(_ body: String, item: OutboxItem, to target: NotifyTarget) async throws {
+        let text = try FileIO.readText(target.secretFile)
+        let key = Array((text.split(separator: "\n").first.map(String.init) ?? "").trimmedWhitespace.utf8)
+        guard !key.isEmpty else { throw NotifyError(message: "the secret file \(target.secretFile) is empty") }
+        // Wall-clock time, whatever clock the release engine runs on: receivers compare it with theirs.
+        let time = Int(Date().timeIntervalSince1970)
+        let event = (Logfmt.parse(item.event).first { $0.0 == "event" }?.1) ?? "event"
+        let headers = [
+            ("X-Jailpilot-Signature", Self.signature(body, key: key, time: time)), ("X-Jailpilot-Event", event),
+            ("X-Jailpilot-Delivery", "\(item.id)"),
+        ]
+        if target.url.hasPrefix("http://") {
+            let rest = target.url.dropFirst("http://".count)
+            let authority = rest.prefix { $0 != "/" }
+            let path = rest.dropFirst(authority.count)
+            let withPort = authority.contains(":") ? String(authority) : "\(authority):80"
+            guard let endpoint = HTTPEndpoint("http://\(withPort)") else {
+                throw NotifyError(message: "cannot reach \(Self.label(target.url))")
+            }
+            let response = try await HTTPClient(timeout: Self.timeout).send(
+                "POST", path.isEmpty ? "/" : String(path), to: endpoint, body: Data(body.utf8), host: String(authority),
+                headers: headers)
+            guard (200..<300).contains(response.status) else {
+                throw NotifyError(message: "answered \(response.status): \(response.text.prefix(200))")
+            }
+            return
+        }
+        try await sendWithCurl(body, headers: headers, url: target.url)
+    }
+
+    private func sendWithCurl(_ body: String, headers: [(String, String)], url: String) async throws {
+        let dir = "\(runtime.layout.root)/staging/notify-\(UInt64.random(in: 0...UInt64.max))"
+        try FileIO.makeDirectories(dir, mode: 0o700)
+        defer { try? FileIO.removeTree(dir) }
+        try FileIO.replace("\(dir)/body", text: body, mode: 0o600)
+        // curl's config syntax: a quoted value with \" and \\ escaped (curl(1), "-K, --config").
+        func quoted(_ text: String) -> String {
+            "\"" + text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") + "\""
+        }
+        var config = "url = \(quoted(url))\nrequest = \"POST\"\ndata-binary = \"@\(dir)/body\"\n"
+        config += "header = \"Content-Type: application/json\"\n"
+        for (name, value) in headers { config += "header = \(quoted("\(name): \(value)"))\n" }
+        try FileIO.replace("\(dir)/curl.conf", text: config, mode: 0o600)
+        let command = Command(
+            "curl",
+            [
+                "--silent", "--show-error", "--fail", "--max-time", "\(Int(Self.timeout.seconds))", "--output", "/dev/null",
+                "--config", "\(dir)/curl.conf",
+            ])
+        let result = try await runner.run(command, stdout: .capture, stderr: .capture, timeout: Self.timeout + .seconds(5))
+        guard result.succeeded else {
+            throw NotifyError(message: "curl: \(result.stderrText.trimmedWhitespace.prefix(200))")
+        }
+    }
+
+    /// This host's name, for receivers that hear from several.
+    static let hostName: String = {
+        var buffer = [CChar](repeating: 0, count: 256)
+        guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
+        return String(cString: buffer)
+    }()
+}
+
+/// A notification that could not be delivered this time.
+struct NotifyError: Error, CustomStringConvertible {
+    var message: String
+    var description: String { message }
+}

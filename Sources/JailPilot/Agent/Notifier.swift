@@ -1,0 +1,126 @@
+import FoundationEssentials
+import Glibc
+import Synchronization
+
+/// Signed JSON notifications of releases, failures, refusals and holds (`[[agent.notify]]`).
+///
+/// Any process that emits such an event (the agent, or a CLI deploy) queues it in the store's
+/// outbox, one row per receiver, with a single insert: a deploy never waits on a receiver. The
+/// agent delivers the queue: a POST signed `X-Jailpilot-Signature: t=<unix>,v1=<hex
+/// HMAC-SHA256(key, "<t>.<body>")>`, so a receiver can refuse a forged or a replayed one; a
+/// failed delivery is retried with backoff (1 s doubling to 5 min) for a day, across restarts;
+/// an outage is logged once, its end once, and `jailpilot_notifications_undelivered` counts
+/// what waits. Secrets never go in: variables' values are cut from the log lines sent.
+public final class Notifier: Sendable {
+    private let current: Mutex<Runtime>
+    let runner: any ProcessRunning
+    /// The runtime (config and store) deliveries use: the latest reload's.
+    var runtime: Runtime { current.withLock { $0 } }
+    private let failing = Mutex<Set<String>>([])
+    /// How long a notification is retried before it is dropped (and that is logged).
+    public static let giveUpAfter: Duration = .seconds(86400)
+    public static let timeout: Duration = .seconds(10)
+
+    public init(runtime: Runtime, runner: any ProcessRunning = HostProcessRunner()) {
+        current = Mutex(runtime)
+        self.runner = runner
+    }
+
+    /// Uses `runtime`'s receivers from now on (a reload).
+    public func update(_ runtime: Runtime) { current.withLock { $0 = runtime } }
+
+    /// The event names notifications are made of (the log's own names).
+    public static let wanted: Set<String> = Set(NotifyTarget.allEvents)
+
+    /// Queues `event` for every receiver in `config` that wants it (EventLog.observe).
+    public static func enqueue(_ event: Event, config: AgentConfig, store: StateStore, log: EventLog) {
+        guard wanted.contains(event.name) else { return }
+        for target in config.agent.notify where target.events.contains(event.name) {
+            do {
+                let dropped = try store.enqueue(target: target.url, event: EventLog.format(event))
+                if dropped > 0 {
+                    log.emitOnce(
+                        key: "notify.overflow \(target.url)",
+                        Event(
+                            app: "-", name: "notify.overflow",
+                            fields: [
+                                ("receiver", label(target.url)),
+                                ("note", "over \(StateStore.outboxLimit) undelivered: the oldest go"),
+                            ]))
+                }
+            } catch {
+                FileIO.writeStandardError("jailpilot: cannot queue a notification: \(error)\n")
+            }
+        }
+    }
+
+    /// A receiver as logs and metrics name it: scheme and host only (a path can hold a token).
+    public static func label(_ url: String) -> String {
+        let scheme = url.hasPrefix("https://") ? "https://" : "http://"
+        let rest = url.dropFirst(scheme.count)
+        return scheme + rest.prefix { $0 != "/" && $0 != "?" } + (rest.contains("/") ? "/…" : "")
+    }
+
+    /// Delivers what is due; returns how many were delivered. One receiver's failure never holds
+    /// back another's items beyond its own timeout.
+    @discardableResult
+    public func deliverDue() async -> Int {
+        let store = runtime.store
+        guard let due = try? store.dueNotifications() else { return 0 }
+        var delivered = 0
+        var skip: Set<String> = []
+        for item in due where !skip.contains(item.target) {
+            guard let target = runtime.config.agent.notify.first(where: { $0.url == item.target }) else {
+                try? store.removeNotification(item.id)
+                continue
+            }
+            if runtime.clock.date.timeIntervalSince(item.created) > Self.giveUpAfter.seconds {
+                try? store.removeNotification(item.id)
+                runtime.log.emit(
+                    app: "-", "notify.dropped",
+                    [
+                        ("receiver", Self.label(item.target)), ("after", DurationText.format(Self.giveUpAfter)),
+                        ("id", "\(item.id)"),
+                    ])
+                continue
+            }
+            var body = item.body
+            if body.isEmpty {
+                body = await self.body(for: item)
+                try? store.setNotificationBody(item.id, body)
+            }
+            do {
+                try await send(body, item: item, to: target)
+                try? store.removeNotification(item.id)
+                delivered += 1
+                if failing.withLock({ $0.remove(item.target) }) != nil {
+                    runtime.log.emit(app: "-", "notify.recovered", [("receiver", Self.label(item.target))])
+                }
+            } catch {
+                // Later items for this receiver wait for the next pass: its order is kept.
+                skip.insert(item.target)
+                let delay = Duration.seconds(min(300, 1 << min(item.attempts, 9)))
+                try? store.deferNotification(item.id, retryIn: delay, error: "\(error)")
+                if failing.withLock({ $0.insert(item.target).inserted }) {
+                    runtime.log.emit(
+                        app: "-", "notify.failed",
+                        [
+                            ("receiver", Self.label(item.target)), ("error", "\(error)"),
+                            ("note", "retried with backoff for a day; said once until it works again"),
+                        ])
+                }
+            }
+        }
+        return delivered
+    }
+
+    /// The undelivered count per receiver label, for the metric.
+    public func undelivered() -> [String: Int] {
+        var counts: [String: Int] = [:]
+        for target in runtime.config.agent.notify { counts[Self.label(target.url)] = 0 }
+        for (url, count) in (try? runtime.store.undeliveredNotifications()) ?? [:] {
+            counts[Self.label(url), default: 0] += count
+        }
+        return counts
+    }
+}

@@ -1,0 +1,116 @@
+import Foundation
+import JailPilot
+import JailPilotTesting
+import Testing
+
+/// Notifications on in-memory drivers with a real receiver on 127.0.0.1 (a Python one, written
+/// as the README tells users to): signed and fresh, queued by the deploy and delivered by the
+/// agent's pass, kept and retried while the receiver is down, and free of secrets.
+@Suite(.serialized, .enabled(if: have("python3"), "needs python3"))
+struct NotificationTests {
+    typealias W = MemoryWorld
+    static let receiver = URL(fileURLWithPath: #filePath).deletingLastPathComponent()
+        .appendingPathComponent("Fixtures/notify-receiver.py").path
+
+    /// A world notifying a receiver on a free port; `body` gets the world, the receiver's output
+    /// file (one JSON body a line) and the path whose existence makes it answer 503.
+    func with(
+        events: String = "", env: String = "", _ body: (MemoryWorld, String, String) async throws -> Void
+    ) async throws {
+        let scratch = try Scratch("notify")
+        let key = try scratch.write("notify.key", "notify-key-for-tests\n")
+        let port = freePort()
+        let out = "\(scratch.path)/received.jsonl"
+        let down = "\(scratch.path)/down"
+        let server = try await Background(["python3", Self.receiver, "\(port)", key, out, down], port: port)
+        defer { server.stop() }
+        let world = try MemoryWorld(
+            apps: [("hello", env)],
+            extra:
+                "[[agent.notify]]\nurl = \"http://127.0.0.1:\(port)/hooks/jailpilot?token=abc\"\nsecret_file = \"\(key)\"\n\(events)"
+        )
+        defer { world.tearDown() }
+        try await body(world, out, down)
+    }
+
+    func received(_ out: String) -> [[String: Any]] {
+        ((try? String(contentsOfFile: out, encoding: .utf8)) ?? "").split(separator: "\n").compactMap {
+            try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any]
+        }
+    }
+
+    @Test func aDeployIsNotifiedSignedWithItsCausePhasesAndTimelineEntry() async throws {
+        try await with { world, out, _ in
+            try await world.push(1)
+            let notifier = Notifier(runtime: world.runtime)
+            #expect(await notifier.deliverDue() == 1)
+            let got = received(out)
+            #expect(got.count == 1, "the receiver accepted it: its signature and timestamp verified")
+            let first = try #require(got.first)
+            #expect(first["event"] as? String == "release.live" && first["app"] as? String == "hello")
+            #expect(first["sha"] as? String == W.sha(1), "the full commit id")
+            #expect(first["cause"] as? String == "push" && first["actor"] as? String == "agent")
+            #expect((first["phases"] as? [String: Double])?["health"] != nil, "\(first)")
+            #expect(notifier.undelivered().values.reduce(0, +) == 0)
+            let labels = Array(notifier.undelivered().keys)
+            #expect(
+                labels.allSatisfy { !$0.contains("token") }, "a receiver's path and query never reach metrics or logs: \(labels)")
+        }
+    }
+
+    @Test func aReceiverThatIsDownGetsEverythingOnceItIsBackAndDeploysDoNotWait() async throws {
+        try await with { world, out, down in
+            FileManager.default.createFile(atPath: down, contents: nil)
+            let clock = ContinuousClock()
+            let start = clock.now
+            try await world.push(1)
+            world.health.set(W.sha(2), .never)
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(clock.now - start < .seconds(2), "deploys only queue: nothing waits on the receiver")
+            let notifier = Notifier(runtime: world.runtime)
+            #expect(await notifier.deliverDue() == 0)
+            #expect(await notifier.deliverDue() == 0, "backing off: nothing is due again yet")
+            #expect(notifier.undelivered().values.reduce(0, +) == 3, "live, failed and quarantined wait")
+            func agentEvents() throws -> [Event] { try world.runtime.store.events(app: "-", limit: 100) }
+            #expect(try agentEvents().filter { $0.name == "notify.failed" }.count == 1, "the outage is said once")
+            #expect(try !agentEvents().contains { EventLog.format($0).contains("token=abc") }, "logged without its path")
+            // The queue is in the store: another process (a restarted agent) sees it all.
+            let restarted = try world.reopened(apps: [("hello", "")])
+            #expect(Notifier(runtime: restarted.runtime).undelivered().values.reduce(0, +) == 3)
+
+            // It comes back: everything is delivered, in order, and that is said once.
+            try FileManager.default.removeItem(atPath: down)
+            world.clock.advance(.seconds(2))
+            #expect(await notifier.deliverDue() == 3)
+            let events = received(out).compactMap { $0["event"] as? String }
+            #expect(events == ["release.live", "release.quarantined", "release.failed"], "in the order they happened: \(events)")
+            let failed = try #require(received(out).first { $0["event"] as? String == "release.failed" })
+            #expect((failed["detail"] as? String)?.hasPrefix("health: ") == true, "\(failed)")
+            #expect(try agentEvents().contains { $0.name == "notify.recovered" })
+        }
+    }
+
+    @Test func onlyTheEventsAskedForAreSentAndSecretsAreCutFromLogLines() async throws {
+        let secrets = try Scratch("notify-secrets")
+        let file = try secrets.write("hello.env", "DB_PASSWORD=hunter2-very-secret\n")
+        chmod(file, 0o600)
+        try await with(events: "events = [\"release.failed\"]", env: "env_files = [\"\(file)\"]") { world, out, _ in
+            try await world.push(1)
+            world.health.set(W.sha(2), .never)
+            let name = Release.name(
+                app: "hello", sha: W.sha(2), env: (try AppEnvironment.resolve(world.app(), layout: world.runtime.layout)).digest)
+            try FileIO.makeDirectories(world.runtime.layout.logs("hello"))
+            try FileIO.replace(
+                "\(world.runtime.layout.logs("hello"))/\(name).log",
+                text: "starting\nconnecting with hunter2-very-secret\npanic: no db\n")
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(
+                await Notifier(runtime: world.runtime).deliverDue() == 1,
+                "release.live and release.quarantined were not asked for")
+            let failed = try #require(received(out).first)
+            let tail = failed["log_tail"] as? [String] ?? []
+            #expect(tail.contains("connecting with [redacted]"), "\(tail)")
+            #expect(!(try String(contentsOfFile: out, encoding: .utf8)).contains("hunter2"))
+        }
+    }
+}
