@@ -15,19 +15,36 @@ struct NotificationTests {
     /// A world notifying a receiver on a free port; `body` gets the world, the receiver's output
     /// file (one JSON body a line) and the path whose existence makes it answer 503.
     func with(
-        events: String = "", env: String = "", _ body: (MemoryWorld, String, String) async throws -> Void
+        events: String = "", env: String = "", tls: Bool = false, _ body: (MemoryWorld, String, String) async throws -> Void
     ) async throws {
         let scratch = try Scratch("notify")
         let key = try scratch.write("notify.key", "notify-key-for-tests\n")
         let port = freePort()
         let out = "\(scratch.path)/received.jsonl"
         let down = "\(scratch.path)/down"
-        let server = try await Background(["python3", Self.receiver, "\(port)", key, out, down], port: port)
+        var argv = ["python3", Self.receiver, "\(port)", key, out, down]
+        var extra = ""
+        if tls {
+            // A receiver with its own certificate for 127.0.0.1, trusted through ca_file.
+            let made = try await HostProcessRunner().run(
+                Command(
+                    "openssl",
+                    [
+                        "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "1",
+                        "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1", "-keyout", "\(scratch.path)/key.pem",
+                        "-out", "\(scratch.path)/cert.pem",
+                    ]), timeout: .seconds(30))
+            try #require(made.succeeded, "\(made.stderrText)")
+            argv += ["\(scratch.path)/cert.pem", "\(scratch.path)/key.pem"]
+            extra = "ca_file = \"\(scratch.path)/cert.pem\"\n"
+        }
+        let server = try await Background(argv, port: port)
         defer { server.stop() }
+        let scheme = tls ? "https" : "http"
         let world = try MemoryWorld(
             apps: [("hello", env)],
             extra:
-                "[[agent.notify]]\nurl = \"http://127.0.0.1:\(port)/hooks/jailpilot?token=abc\"\nsecret_file = \"\(key)\"\n\(events)"
+                "[[agent.notify]]\nurl = \"\(scheme)://127.0.0.1:\(port)/hooks/jailpilot?token=abc\"\nsecret_file = \"\(key)\"\n\(extra)\(events)"
         )
         defer { world.tearDown() }
         try await body(world, out, down)
@@ -111,6 +128,17 @@ struct NotificationTests {
             let tail = failed["log_tail"] as? [String] ?? []
             #expect(tail.contains("connecting with [redacted]"), "\(tail)")
             #expect(!(try String(contentsOfFile: out, encoding: .utf8)).contains("hunter2"))
+        }
+    }
+
+    @Test(.enabled(if: have("curl") && have("openssl"), "needs curl and openssl"))
+    func anHTTPSReceiverIsReachedThroughCurlWithItsOwnCA() async throws {
+        try await with(tls: true) { world, out, _ in
+            try await world.push(1)
+            #expect(await Notifier(runtime: world.runtime).deliverDue() == 1)
+            #expect(received(out).first?["event"] as? String == "release.live", "signed, over TLS, verified by the receiver")
+            let staging = (try? FileManager.default.contentsOfDirectory(atPath: "\(world.root)/state/staging")) ?? []
+            #expect(staging.allSatisfy { !$0.hasPrefix("notify-") }, "curl's config with the URL is gone: \(staging)")
         }
     }
 }

@@ -104,10 +104,10 @@ extension Notifier {
             }
             return
         }
-        try await sendWithCurl(body, headers: headers, url: target.url)
+        try await sendWithCurl(body, headers: headers, url: target.url, caFile: target.caFile)
     }
 
-    private func sendWithCurl(_ body: String, headers: [(String, String)], url: String) async throws {
+    private func sendWithCurl(_ body: String, headers: [(String, String)], url: String, caFile: String?) async throws {
         let dir = "\(runtime.layout.root)/staging/notify-\(UInt64.random(in: 0...UInt64.max))"
         try FileIO.makeDirectories(dir, mode: 0o700)
         defer { try? FileIO.removeTree(dir) }
@@ -118,6 +118,9 @@ extension Notifier {
         }
         var config = "url = \(quoted(url))\nrequest = \"POST\"\ndata-binary = \"@\(dir)/body\"\n"
         config += "header = \"Content-Type: application/json\"\n"
+        if let caFile { config += "cacert = \(quoted(caFile))\n" }
+        // https only, and no redirects: the body and its signature go to this receiver alone.
+        config += "proto = \"=https\"\n"
         for (name, value) in headers { config += "header = \(quoted("\(name): \(value)"))\n" }
         try FileIO.replace("\(dir)/curl.conf", text: config, mode: 0o600)
         let command = Command(

@@ -27,7 +27,7 @@ extension ConfigLoader {
     static func readNotify(_ t: TableReader) -> [NotifyTarget] {
         guard let entries = t.tables("notify", example: "[[agent.notify]] with url = \"https://…\"") else { return [] }
         return entries.compactMap { entry in
-            entry.rejectUnknown(known: ["url", "secret_file", "events"])
+            entry.rejectUnknown(known: ["url", "secret_file", "events", "ca_file"])
             let before = entry.issues.issues.count
             let url = entry.string("url", example: "\"https://hooks.example.org/jailpilot\"") ?? ""
             if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || url.contains(where: { $0.isWhitespace }) {
@@ -44,8 +44,12 @@ extension ConfigLoader {
                 entry.issues.add(
                     entry.key("events"), "'\(event)' is not an event; known: \(NotifyTarget.allEvents.joined(separator: ", "))")
             }
+            let ca = entry.string("ca_file", example: "\"/usr/local/etc/jailpilot/receiver-ca.pem\"")
+            if let ca { checkPath(entry, "ca_file", ca) }
             guard entry.issues.issues.count == before else { return nil }
-            return NotifyTarget(url: url, secretFile: secret, events: Set(events))
+            var target = NotifyTarget(url: url, secretFile: secret, events: Set(events))
+            target.caFile = ca
+            return target
         }
     }
 }

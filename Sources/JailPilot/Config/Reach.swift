@@ -17,6 +17,8 @@ public struct NotifyTarget: Sendable, Equatable {
     public var secretFile: String
     /// The events it wants (`NotifyTarget.allEvents` by default).
     public var events: Set<String>
+    /// https: a PEM file of the CA(s) to trust for this receiver instead of the system's.
+    public var caFile: String? = nil
 
     /// Every event a receiver can ask for.
     public static let allEvents: [String] = [

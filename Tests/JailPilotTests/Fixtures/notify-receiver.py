@@ -3,8 +3,9 @@
 X-Jailpilot-Signature (t=<unix>,v1=<hex HMAC-SHA256 of "t.body">) with the shared key, refuses a
 timestamp more than 300 s from now, and appends each accepted body as one JSON line to OUT.
 While the file DOWN exists it answers 503 (a receiver that is down for a while).
-Usage: notify-receiver.py PORT KEYFILE OUT DOWN"""
-import hashlib, hmac, http.server, os, sys, time
+With CERT and KEY it serves HTTPS.
+Usage: notify-receiver.py PORT KEYFILE OUT DOWN [CERT KEY]"""
+import hashlib, hmac, http.server, os, ssl, sys, time
 
 port, keyfile, out, down = int(sys.argv[1]), sys.argv[2], sys.argv[3], sys.argv[4]
 key = open(keyfile, "rb").read().split(b"\n")[0].strip()
@@ -35,4 +36,9 @@ class Handler(http.server.BaseHTTPRequestHandler):
         pass
 
 
-http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler).serve_forever()
+server = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
+if len(sys.argv) > 6:
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(sys.argv[5], sys.argv[6])
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+server.serve_forever()
