@@ -26,6 +26,7 @@ public struct Doctor: Sendable {
         checks.append(resolverCheck())
         checks += knownHostsChecks()
         checks += verificationChecks()
+        checks += reachChecks()
         return checks
     }
 

@@ -7,6 +7,12 @@ public struct WebhookSettings: Sendable, Equatable {
     public var hostnames: [String]
     /// The route's path; an app's webhook URL is `https://HOST<path>/<app>`.
     public var path: String
+
+    public init(listen: String, hostnames: [String], path: String) {
+        self.listen = listen
+        self.hostnames = hostnames
+        self.path = path
+    }
 }
 
 /// One `[[agent.notify]]` entry: a receiver of signed JSON notifications.
