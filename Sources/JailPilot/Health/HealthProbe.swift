@@ -7,20 +7,27 @@ public struct HealthReport: Sendable {
 }
 
 /// `GET <health path>` against a release until it answers 200 `passes` times in a row.
+///
+/// Until the first 200 it asks every `retry` (20 ms: a refused connection costs nothing, and
+/// the gate ends within 20 ms of the app listening); between 200s it waits `interval` (50 ms),
+/// so three passes see the app healthy for 100 ms. That window is short on purpose: probation,
+/// after the flip, is what watches a release for seconds and flips back.
 public struct HealthProbe: Sendable {
     public var app: AppConfig
     public var interval: Duration
+    public var retry: Duration
     public var checker: any HealthChecking
     public var clock: any ReleaseClock
 
     public init(
         app: AppConfig, checker: any HealthChecking = HTTPHealthCheck(), clock: any ReleaseClock = SystemClock(),
-        interval: Duration = .milliseconds(100)
+        interval: Duration = .milliseconds(50), retry: Duration = .milliseconds(20)
     ) {
         self.app = app
         self.checker = checker
         self.clock = clock
         self.interval = interval
+        self.retry = retry
     }
 
     /// One request: nil when it answered 200, else what went wrong.
@@ -28,10 +35,12 @@ public struct HealthProbe: Sendable {
         await checker.check(app, address: address, port: port, timeout: app.healthTimeout)
     }
 
-    /// Probes until `app.healthPasses` consecutive successes, or `deadline` passes, or `stillRunning` says no.
+    /// Probes until `passes` (default `app.healthPasses`) consecutive successes, or `deadline`
+    /// passes, or `stillRunning` says no.
     public func waitHealthy(
-        address: String, port: Int, deadline: Duration, stillRunning: @Sendable () async -> Bool = { true }
+        address: String, port: Int, deadline: Duration, passes: Int? = nil, stillRunning: @Sendable () async -> Bool = { true }
     ) async -> HealthReport {
+        let passes = passes ?? app.healthPasses
         let end = clock.now + deadline
         var streak = 0
         var attempts = 0
@@ -46,9 +55,9 @@ public struct HealthProbe: Sendable {
                 }
             } else {
                 streak += 1
-                if streak >= app.healthPasses { return HealthReport(healthy: true, attempts: attempts, lastProblem: nil) }
+                if streak >= passes { return HealthReport(healthy: true, attempts: attempts, lastProblem: nil) }
             }
-            try? await clock.sleep(for: interval)
+            try? await clock.sleep(for: streak > 0 ? interval : retry)
             if Task.isCancelled { break }
         }
         return HealthReport(healthy: false, attempts: attempts, lastProblem: problem ?? "no answer")

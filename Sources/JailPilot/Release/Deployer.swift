@@ -174,12 +174,13 @@ public struct Deployer: Sendable {
         }
     }
 
-    /// Waits for `passes` consecutive 200s, failing fast if the service exits.
-    func healthGate(_ app: AppConfig, _ spec: JailSpec) async throws {
-        recorder?.record(ReleasePlan.healthNote(app, spec))
+    /// Waits for `health_passes` consecutive 200s (`passes` for a kept release, which passed
+    /// them once already), failing fast if the service exits.
+    func healthGate(_ app: AppConfig, _ spec: JailSpec, passes: Int? = nil) async throws {
+        recorder?.record(ReleasePlan.healthNote(app, spec, passes: passes))
         let host = self.host
         let report = await probe(app).waitHealthy(
-            address: spec.address, port: spec.port, deadline: app.healthDeadline,
+            address: spec.address, port: spec.port, deadline: app.healthDeadline, passes: passes,
             stillRunning: { await host.exitReport(spec) == nil })
         guard report.healthy else {
             let exited = await host.exitReport(spec)

@@ -45,7 +45,7 @@ public struct ReleasePlan: Sendable {
                 + (await retireOld(spec, replacing: replacing)) + retention
         case .rollback:
             return [Self.routesNote] + (replacing == nil ? [] : await data(spec)) + (await start(spec))
-                + [Self.healthNote(app, spec)] + flip(spec, replacing: replacing)
+                + [Self.healthNote(app, spec, passes: Self.keptPasses)] + flip(spec, replacing: replacing)
         case .retire:
             return [Self.drainNote(app, spec)] + (await host.steps(.stop, spec))
         case .destroy:
@@ -121,9 +121,14 @@ public struct ReleasePlan: Sendable {
     static let routesNote = HostStep.note(
         "routes: Caddy routes every served app's hostnames through jailpilot's resolver (admin API; changed only if they differ)")
 
-    static func healthNote(_ app: AppConfig, _ spec: JailSpec) -> HostStep {
-        .note(
-            "health: GET http://\(spec.address):\(spec.port)\(app.health) until it answers 200 \(app.healthPasses) times in a row (deadline \(DurationText.format(app.healthDeadline)))"
+    /// Passes a kept release needs on its way back: it passed the whole gate when it was deployed.
+    public static let keptPasses = 1
+
+    static func healthNote(_ app: AppConfig, _ spec: JailSpec, passes: Int? = nil) -> HostStep {
+        let passes = passes ?? app.healthPasses
+        let times = passes == 1 ? "once (a kept release: it passed \(app.healthPasses) when deployed)" : "\(passes) times in a row"
+        return .note(
+            "health: GET http://\(spec.address):\(spec.port)\(app.health) until it answers 200 \(times) (deadline \(DurationText.format(app.healthDeadline)))"
         )
     }
 
