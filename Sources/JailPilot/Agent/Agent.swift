@@ -158,7 +158,7 @@ public actor Agent {
     /// Cancels every watcher (in-flight steps finish or are undone) and waits, bounded.
     private func drain() async {
         runtime.log.emit(app: "-", "agent.stopping", [("watchers", "\(watchers.count)")])
-        listeners.stopped.set()
+        listeners.stop()
         let tasks = watchers.values.map(\.task)
         tasks.forEach { $0.cancel() }
         let all = Task { for task in tasks { await task.value } }
@@ -185,9 +185,8 @@ public actor Agent {
         return Task {
             while !Task.isCancelled {
                 let runtime = notifier.runtime
-                if !runtime.config.agent.notify.isEmpty
-                    || ((try? runtime.store.undeliveredNotifications()) ?? [:]).isEmpty == false
-                {
+                // Nothing to do, not even a query, for an agent without receivers.
+                if !runtime.config.agent.notify.isEmpty {
                     await notifier.deliverDue()
                     for (receiver, count) in notifier.undelivered() {
                         await metrics.set("jailpilot_notifications_undelivered", [("receiver", receiver)], Double(count))

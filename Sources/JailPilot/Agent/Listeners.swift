@@ -3,12 +3,12 @@ import Synchronization
 
 /// The agent's two doors for "poll now": the control socket `state_dir/agent.sock` (root only,
 /// `jailpilot trigger APP`) and, with `[webhook]`, a loopback HTTP listener Caddy forwards forge
-/// webhooks to. Each runs on a thread of its own; both stop when `stopped` is set.
+/// webhooks to. Each runs on a thread of its own; `stop()` ends both.
 public final class Listeners: Sendable {
     let triggers: Triggers
     let log: EventLog
-    let stopped = StopSignal()
     private let state = Mutex(State())
+    private let servers = Mutex<[StreamServer]>([])
 
     struct State {
         var apps: [String: AppConfig] = [:]
@@ -40,6 +40,9 @@ public final class Listeners: Sendable {
         }
     }
 
+    /// Stops both listeners (the agent's drain).
+    public func stop() { servers.withLock { $0 }.forEach { $0.stop() } }
+
     /// The control socket's path under `stateDir`.
     public static func controlSocket(stateDir: String) -> String { "\(stateDir)/agent.sock" }
 
@@ -61,8 +64,8 @@ public final class Listeners: Sendable {
             log.emit(app: "-", "\(what).failed", [("address", "\(address)"), ("error", "\(error)")])
             return
         }
-        let stopped = self.stopped
-        let started = detachThread { server.serve(until: { stopped.isSet }, handle) }
+        servers.withLock { $0.append(server) }
+        let started = detachThread { server.serve(handle) }
         log.emit(app: "-", started ? "\(what).listening" : "\(what).failed", [("address", "\(address)")])
     }
 

@@ -9,8 +9,8 @@ public struct HealthReport: Sendable {
 /// `GET <health path>` against a release until it answers 200 `passes` times in a row.
 ///
 /// Until the first 200 it asks every `retry` (20 ms: a refused connection costs nothing, and
-/// the gate ends within 20 ms of the app listening); between 200s it waits `interval` (50 ms),
-/// so three passes see the app healthy for 100 ms. That window is short on purpose: probation,
+/// the gate ends within 20 ms of the app listening); between 200s it waits `interval` (25 ms),
+/// so three passes see the app healthy for 50 ms. That window is short on purpose: probation,
 /// after the flip, is what watches a release for seconds and flips back.
 public struct HealthProbe: Sendable {
     public var app: AppConfig
@@ -21,7 +21,7 @@ public struct HealthProbe: Sendable {
 
     public init(
         app: AppConfig, checker: any HealthChecking = HTTPHealthCheck(), clock: any ReleaseClock = SystemClock(),
-        interval: Duration = .milliseconds(50), retry: Duration = .milliseconds(20)
+        interval: Duration = .milliseconds(25), retry: Duration = .milliseconds(20)
     ) {
         self.app = app
         self.checker = checker

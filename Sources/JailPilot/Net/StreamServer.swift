@@ -41,6 +41,8 @@ public final class StreamServer: @unchecked Sendable {
 
     public let address: Address
     let fd: Int32
+    /// A pipe `stop()` writes to: `serve` sleeps in poll(2) on it and the socket, no timer.
+    private let wake: (read: Int32, write: Int32)
     let concurrency: Int
     private let active = Lock()
     private var running = 0
@@ -50,6 +52,10 @@ public final class StreamServer: @unchecked Sendable {
     public init(_ address: Address, mode: mode_t = 0o600, concurrency: Int = 4) throws {
         self.address = address
         self.concurrency = concurrency
+        var pipeFDs: [Int32] = [-1, -1]
+        guard pipe(&pipeFDs) == 0 else { throw Self.error("pipe", address) }
+        for end in pipeFDs { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        wake = (pipeFDs[0], pipeFDs[1])
         switch address {
         case .loopback(let port):
             fd = socket(AF_INET, socketStream, 0)
@@ -101,16 +107,27 @@ public final class StreamServer: @unchecked Sendable {
         HTTPError(endpoint: "\(address)", message: "\(call): \(String(cString: strerror(errno)))")
     }
 
-    /// Accepts until `stop` returns true (checked every 200 ms), then closes the socket. Each
-    /// connection goes to `handle` on a thread of its own.
-    public func serve(until stop: @escaping @Sendable () -> Bool, _ handle: @escaping @Sendable (Connection) -> Void) {
+    /// Ends `serve` (from any thread); the socket is closed and a unix socket's file removed.
+    public func stop() {
+        var byte: UInt8 = 1
+        _ = Glibc.write(wake.write, &byte, 1)
+    }
+
+    /// Accepts until `stop()`, then closes the socket. Each connection goes to `handle` on a
+    /// thread of its own. Between connections the thread sleeps in poll(2): no wakeups.
+    public func serve(_ handle: @escaping @Sendable (Connection) -> Void) {
         defer {
             close(fd)
+            close(wake.read)
+            close(wake.write)
             if case .unix(let path) = address { unlink(path) }
         }
-        while !stop() {
-            var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
-            guard poll(&ready, 1, 200) > 0 else { continue }
+        while true {
+            var ready = [
+                pollfd(fd: fd, events: Int16(POLLIN), revents: 0), pollfd(fd: wake.read, events: Int16(POLLIN), revents: 0),
+            ]
+            guard poll(&ready, 2, -1) > 0 else { continue }
+            if ready[1].revents != 0 { return }
             let client = accept(fd, nil, nil)
             guard client >= 0 else { continue }
             _ = fcntl(client, F_SETFD, FD_CLOEXEC)

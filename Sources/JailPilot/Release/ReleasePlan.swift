@@ -126,7 +126,8 @@ public struct ReleasePlan: Sendable {
 
     static func healthNote(_ app: AppConfig, _ spec: JailSpec, passes: Int? = nil) -> HostStep {
         let passes = passes ?? app.healthPasses
-        let times = passes == 1 ? "once (a kept release: it passed \(app.healthPasses) when deployed)" : "\(passes) times in a row"
+        let times =
+            passes == 1 ? "once (a kept release: it passed \(app.healthPasses) when deployed)" : "\(passes) times in a row"
         return .note(
             "health: GET http://\(spec.address):\(spec.port)\(app.health) until it answers 200 \(times) (deadline \(DurationText.format(app.healthDeadline)))"
         )
