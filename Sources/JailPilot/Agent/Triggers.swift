@@ -27,6 +27,10 @@ public final class Triggers: Sendable {
         var apps: Set<String> = []
         var slots: [String: Slot] = [:]
         var nextID = 0
+        /// When each wait runs out. One timer task serves them all (the earliest), instead of a
+        /// sleeping task per watcher: an idle agent keeps one task's memory, not one per app.
+        var deadlines: [(app: String, id: Int, at: ContinuousClock.Instant)] = []
+        var timer: (at: ContinuousClock.Instant, task: Task<Void, Never>)?
     }
 
     private let state = Mutex(State())
@@ -47,6 +51,7 @@ public final class Triggers: Sendable {
             defer { state.slots[app] = slot }
             if let waiter = slot.waiter {
                 slot.waiter = nil
+                state.deadlines.removeAll { $0.id == waiter.id }
                 return (.queued, waiter.continuation)
             }
             if slot.pending != nil { return (.coalesced, nil) }
@@ -62,13 +67,10 @@ public final class Triggers: Sendable {
     public func wait(_ app: String, for duration: Duration) async -> String? {
         let id = state.withLock { state -> Int in
             state.nextID &+= 1
+            state.deadlines.append((app, state.nextID, .now + duration))
+            arm(&state)
             return state.nextID
         }
-        let timer = Task { [self] in
-            try? await Task.sleep(for: duration)
-            end(app, id)
-        }
-        defer { timer.cancel() }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
                 let now = state.withLock { state -> String?? in
@@ -76,6 +78,7 @@ public final class Triggers: Sendable {
                     defer { state.slots[app] = slot }
                     if let pending = slot.pending {
                         slot.pending = nil
+                        state.deadlines.removeAll { $0.id == id }
                         return .some(pending)
                     }
                     if slot.ended == id { return .some(nil) }
@@ -89,9 +92,42 @@ public final class Triggers: Sendable {
         }
     }
 
+    /// Makes the timer wake at the earliest deadline (a new task only when that moves earlier).
+    private func arm(_ state: inout State) {
+        guard let earliest = state.deadlines.map(\.at).min() else {
+            state.timer?.task.cancel()
+            state.timer = nil
+            return
+        }
+        if let timer = state.timer, timer.at <= earliest { return }
+        state.timer?.task.cancel()
+        state.timer = (
+            earliest,
+            Task { [self] in
+                try? await Task.sleep(until: earliest, clock: .continuous)
+                if Task.isCancelled { return }
+                expire()
+            }
+        )
+    }
+
+    /// Ends every wait whose time has come, and re-arms the timer for the rest.
+    private func expire() {
+        let due = state.withLock { state -> [(app: String, id: Int)] in
+            let now = ContinuousClock.now
+            let due = state.deadlines.filter { $0.at <= now }.map { ($0.app, $0.id) }
+            state.deadlines.removeAll { $0.at <= now }
+            state.timer = nil
+            arm(&state)
+            return due
+        }
+        for wait in due { end(wait.app, wait.id) }
+    }
+
     /// Ends wait `id` of `app` with no trigger (its time ran out, or it was cancelled).
     private func end(_ app: String, _ id: Int) {
         let waiter = state.withLock { state -> CheckedContinuation<String?, Never>? in
+            state.deadlines.removeAll { $0.id == id }
             var slot = state.slots[app] ?? Slot()
             defer { state.slots[app] = slot }
             if let waiter = slot.waiter, waiter.id == id {

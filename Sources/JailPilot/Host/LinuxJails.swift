@@ -44,6 +44,8 @@ public struct LinuxJails: JailHost {
     /// Written by the supervisor once /dev, the data volume and the hostname are in place: the
     /// release step enters the jail only then (a child of pid 1 may still be one of its mounts).
     func readyFile(_ name: String) -> String { "\(root)/run/\(name).ready" }
+    /// The ip(8) batch files of a jail's network (`side`: host or netns).
+    func batchFile(_ name: String, _ side: String) -> String { "\(root)/run/\(name).ip-\(side)" }
     /// veth names are limited to 15 characters: derive a stable short id from the jail name.
     func vethHost(_ name: String) -> String { "jpv" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
     func vethJail(_ name: String) -> String { "jpj" + String(fnv1a(name) & 0xff_ffff_ffff, radix: 16) }
@@ -74,22 +76,31 @@ public struct LinuxJails: JailHost {
             return [
                 // A fresh log: the health gate reads the service's exit from it.
                 .write(path: logPath(spec), content: "", mode: 0o644),
-                .run(Command("ip", ["netns", "add", name])),
-                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "dev", "lo", "alias", netnsAlias])),
-                .run(
-                    Command(
-                        "ip",
-                        ["link", "add", vethHost(name), "type", "veth", "peer", "name", vethJail(name), "address", mac(name)])),
-                .run(Command("ip", ["link", "set", vethJail(name), "netns", name])),
-                .run(Command("ip", ["link", "set", vethHost(name), "master", settings.interface, "up"])),
-                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", vethJail(name), "name", "eth0"])),
-                .run(
-                    Command(
-                        ns[0],
-                        Array(ns.dropFirst()) + ["addr", "add", "\(spec.address)/\(settings.network.prefix)", "dev", "eth0"])),
-                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "eth0", "up"])),
-                .run(Command(ns[0], Array(ns.dropFirst()) + ["link", "set", "lo", "up"])),
-                .run(Command(ns[0], Array(ns.dropFirst()) + ["route", "add", "default", "via", gateway])),
+                // Two ip(8) processes instead of eleven (`-batch`, one command a line, stopping
+                // at the first that fails): the host's side, then the namespace's. Names and
+                // addresses were validated (JailSpec.validate), so no line can hold another.
+                .write(
+                    path: batchFile(name, "host"),
+                    content: """
+                        netns add \(name)
+                        link add \(vethHost(name)) type veth peer name \(vethJail(name)) address \(mac(name))
+                        link set \(vethJail(name)) netns \(name)
+                        link set \(vethHost(name)) master \(settings.interface) up
+
+                        """, mode: 0o600),
+                .run(Command("ip", ["-batch", batchFile(name, "host")])),
+                .write(
+                    path: batchFile(name, "netns"),
+                    content: """
+                        link set dev lo alias \(netnsAlias)
+                        link set \(vethJail(name)) name eth0
+                        addr add \(spec.address)/\(settings.network.prefix) dev eth0
+                        link set eth0 up
+                        link set lo up
+                        route add default via \(gateway)
+
+                        """, mode: 0o600),
+                .run(Command(ns[0], Array(ns.dropFirst()) + ["-batch", batchFile(name, "netns")])),
                 // The address may have belonged to an earlier jail: forget its old MAC on the host.
                 .run(Command("ip", ["neigh", "flush", "to", spec.address, "dev", settings.interface]), mayFail: true),
             ] + limitSteps(spec) + [
@@ -118,7 +129,10 @@ public struct LinuxJails: JailHost {
                 .run(Command("btrfs", ["subvolume", "delete", container(name)]), mayFail: true),
                 // A provision that stopped between its snapshot and the rename leaves this behind.
                 .run(Command("btrfs", ["subvolume", "delete", unnamed(name)]), mayFail: true),
-                .run(Command("rm", ["-f", script(name), pidFile(name), readyFile(name)])),
+                .run(
+                    Command(
+                        "rm",
+                        ["-f", script(name), pidFile(name), readyFile(name), batchFile(name, "host"), batchFile(name, "netns")])),
             ]
         }
     }
