@@ -11,16 +11,8 @@ struct TriggerTests {
 
     /// One HTTP/1.1 request through Caddy's front port, written as bytes; the status and body.
     static func send(_ port: Int, _ request: [UInt8]) throws -> (status: Int, body: String) {
-        let fd = socket(AF_INET, socketStream, 0)
+        let fd = try connectLoopback(port)
         defer { close(fd) }
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr = IPv4Network.socketAddress("127.0.0.1")!
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
         var limit = timeval(tv_sec: 10, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &limit, socklen_t(MemoryLayout<timeval>.size))
         var sent = 0
@@ -58,9 +50,25 @@ struct TriggerTests {
         let keys = try Scratch("webhook")
         let secretFile = try keys.write("hello.webhook", Self.secret + "\n")
         let listen = "127.0.0.1:\(freePort())"
+        // The agent's notifications go to a receiver on 127.0.0.1 that checks their signature.
+        let notifyKey = try keys.write("notify.key", "notify-key\n")
+        let receiverPort = freePort()
+        let received = "\(keys.path)/received.jsonl"
+        let receiver = try await Background(
+            ["python3", NotificationTests.receiver, "\(receiverPort)", notifyKey, received, "\(keys.path)/down"],
+            port: receiverPort)
+        defer { receiver.stop() }
         try await E2EWorld.with(
             appExtra: "webhook_secret = \"\(secretFile)\"",
-            extra: "[webhook]\nlisten = \"\(listen)\"\nhostnames = [\"hooks.localhost\"]"
+            extra: """
+                [webhook]
+                listen = "\(listen)"
+                hostnames = ["hooks.localhost"]
+                [[agent.notify]]
+                url = "http://127.0.0.1:\(receiverPort)/jailpilot"
+                secret_file = "\(notifyKey)"
+                events = ["release.live"]
+                """
         ) { world in
             // Polls a minute apart: only a trigger explains a deploy within seconds.
             let text = world.configText.replacingOccurrences(of: "poll_interval = \"200ms\"", with: "poll_interval = \"60s\"")
@@ -119,6 +127,16 @@ struct TriggerTests {
                 #expect(log.contains("event=webhook.refused status=\(status)"), "no refusal logged with \(status)")
             }
             #expect(!log.contains(Self.secret), "the secret is never logged")
+            // The agent delivered a signed notification of each release, with its commit's subject.
+            let webhookDeploy = await eventually(.seconds(10)) {
+                ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").contains("\"sha\":\"\(v3)\"")
+            }
+            #expect(webhookDeploy, "no notification of \(v3.prefix(12)): \(world.agentLogTail())")
+            let lines = ((try? String(contentsOfFile: received, encoding: .utf8)) ?? "").split(separator: "\n")
+            let last = try #require(
+                lines.last.flatMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] })
+            #expect(last["actor"] as? String == "webhook" && last["cause"] as? String == "push", "\(last)")
+            #expect(last["subject"] as? String == "three", "the commit's subject, from the mirror: \(last)")
             await agent.stop()
             await running.value
         }

@@ -23,6 +23,23 @@ func freePort() -> Int {
     return Int(UInt16(bigEndian: address.sin_port))
 }
 
+/// A TCP socket connected to 127.0.0.1:`port`; throws ECONNREFUSED when nothing listens.
+func connectLoopback(_ port: Int) throws -> Int32 {
+    let fd = socket(AF_INET, socketStream, 0)
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = UInt16(port).bigEndian
+    address.sin_addr = IPv4Network.socketAddress("127.0.0.1")!
+    let rc = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard rc == 0 else {
+        close(fd)
+        throw POSIXError(.ECONNREFUSED)
+    }
+    return fd
+}
+
 /// Whether something accepts TCP connections on 127.0.0.1:`port`.
 func listening(_ port: Int) -> Bool {
     let fd = socket(AF_INET, socketStream, 0)

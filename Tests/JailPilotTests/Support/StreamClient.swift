@@ -10,16 +10,8 @@ final class StreamClient: @unchecked Sendable {
     private var closed = false
 
     init(port: Int, host: String, path: String) throws {
-        let fd = socket(AF_INET, socketStream, 0)
+        let fd = try connectLoopback(port)
         self.fd = fd
-        var address = sockaddr_in()
-        address.sin_family = sa_family_t(AF_INET)
-        address.sin_port = UInt16(port).bigEndian
-        address.sin_addr = IPv4Network.socketAddress("127.0.0.1")!
-        let rc = withUnsafePointer(to: &address) {
-            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
-        }
-        guard rc == 0 else { throw POSIXError(.ECONNREFUSED) }
         let request = Array("GET \(path) HTTP/1.1\r\nHost: \(host)\r\nAccept: text/event-stream\r\n\r\n".utf8)
         _ = request.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, 0) }
         var limit = timeval(tv_sec: 0, tv_usec: 200_000)
