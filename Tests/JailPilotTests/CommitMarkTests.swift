@@ -67,7 +67,12 @@ import Testing
         let restored = try world.restored(from: backup)
         defer { restored.tearDown() }
         #expect(try restored.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(2), generation: 2))
+        // The agent's start, in its order: what the store never heard of is found, kept by the sweep.
+        let newer = await restored.deployer.jailsNewerThanStore()
+        #expect(newer.map(\.name) == [name3], "the release made after the backup")
         #expect(try await restored.deployer.recoverMarks() == ["hello"])
+        try await restored.deployer.sweepOrphans(keeping: Set(newer.map(\.name)))
+        #expect(restored.host.jails[name3]?.running == true, "the release that really serves is not swept away")
         #expect(try restored.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 3))
         #expect(try await restored.deployer.recoverMarks() == [], "once: a mark never goes down or repeats")
         let events = try restored.runtime.store.events(app: "hello", limit: 10).map(\.name)

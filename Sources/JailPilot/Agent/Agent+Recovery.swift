@@ -19,7 +19,18 @@ extension Agent {
             log.emit(app: "-", "store.lost", [("error", "\(error)")])
             return
         }
-        // A store restored from an older backup: the newer commits its releases say were live.
+        // A store restored from an older backup: the host has releases it never heard of. They are
+        // kept (the newest may be what serves), and the commits they say were live are taken over.
+        let newer = await deployer.jailsNewerThanStore()
+        if !newer.isEmpty {
+            log.emit(
+                app: "-", "store.behind_host",
+                [
+                    ("jails", newer.map(\.name).joined(separator: ",")),
+                    ("note", "state.db is older than these releases (restored from a backup?): they are kept, not swept"),
+                    ("fix", "restore the newest state.db; or, once sure, remove them by hand (docs/DESIGN.md, \"Ownership\")"),
+                ])
+        }
         await deployer.recoverMarks()
         // Builds a crash interrupted: their build jails, mounts and staging directories.
         _ = await SourcePipeline(runtime: runtime).builder.reclaimAbandoned()
@@ -65,7 +76,9 @@ extension Agent {
         } catch {
             log.emit(app: "-", "bootlist.failed", [("error", "\(error)")])
         }
-        do { try await deployer.sweepOrphans() } catch { log.emit(app: "-", "orphans.failed", [("error", "\(error)")]) }
+        do { try await deployer.sweepOrphans(keeping: Set(newer.map(\.name))) } catch {
+            log.emit(app: "-", "orphans.failed", [("error", "\(error)")])
+        }
     }
 
     /// Re-reads agent.conf; a config that does not validate is refused and the last good one kept.

@@ -110,6 +110,8 @@ public final class Listeners: Sendable {
             Array(
                 "HTTP/1.1 \(status) \(reason)\r\nContent-Type: text/plain; charset=utf-8\r\nContent-Length: \(text.utf8.count)\r\nConnection: close\r\n\r\n\(text)"
                     .utf8))
+        // A refused body may still be arriving: let the answer reach Caddy before the close.
+        connection.lingeringClose(limit: 2 * HTTPRequest.bodyLimit, deadline: .now + .seconds(2))
     }
 
     /// The status and text for a parsed request, with its one log line.

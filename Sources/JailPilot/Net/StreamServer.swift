@@ -217,6 +217,26 @@ public final class StreamServer: @unchecked Sendable {
             }
         }
 
+        /// Says it has finished writing (a FIN), then reads and drops what the peer still sends,
+        /// up to `limit` bytes or `deadline`, before the close: closing with unread input sends
+        /// an RST, which can reach the peer before the answer does (a proxy then reports 502
+        /// instead of the 413 it was sent). What web servers call a lingering close.
+        public func lingeringClose(limit: Int, deadline: ContinuousClock.Instant) {
+            _ = shutdown(fd, Int32(SHUT_WR))
+            var left = limit
+            var buffer = [UInt8](repeating: 0, count: 64 * 1024)
+            while left > 0 {
+                let remaining = ContinuousClock.now.duration(to: deadline)
+                guard remaining > .zero else { break }
+                var ready = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+                guard poll(&ready, 1, Int32(max(1, min(remaining.components.seconds * 1000 + 1, 5000)))) > 0 else { continue }
+                let n = recv(fd, &buffer, min(buffer.count, left), 0)
+                guard n > 0 else { break }
+                left -= n
+            }
+            close()
+        }
+
         func close() {
             guard !closed else { return }
             closed = true

@@ -15,7 +15,7 @@ extension CaddyRouter {
                     \(addresses.joined(separator: ", ")) {
                     \thandle \(webhook.path)/* {
                     \t\trequest_body {
-                    \t\t\tmax_size \(HTTPRequest.bodyLimit)
+                    \t\t\tmax_size \(Self.webhookBodyCap)
                     \t\t}
                     \t\treverse_proxy \(webhook.listen)
                     \t}

@@ -161,19 +161,23 @@ public struct CaddyRouter: Router {
     /// The webhook's route (first), then one per app.
     func routes(for apps: [AppConfig]) -> [JSONValue] { (webhook.map { [webhookRoute($0)] } ?? []) + apps.map(route) }
 
-    /// Forge webhooks: Caddy caps the body (`request_body`, as the listener does) and forwards
-    /// to the agent's loopback listener, which checks each request's signature.
+    /// Forge webhooks: Caddy caps the body (`request_body`, a little above the listener's cap,
+    /// so that the listener's 413 is what a forge sees) and forwards to the agent's loopback
+    /// listener, which checks each request's signature.
     func webhookRoute(_ webhook: WebhookSettings) -> JSONValue {
         [
             "@id": "jailpilot_webhook",
             "match": [["host": .array(webhook.hostnames.map(JSONValue.string)), "path": [.string(webhook.path + "/*")]]],
             "handle": [
-                ["handler": "request_body", "max_size": .int(Int64(HTTPRequest.bodyLimit))],
+                ["handler": "request_body", "max_size": .int(Int64(Self.webhookBodyCap))],
                 ["handler": "reverse_proxy", "upstreams": [["dial": .string(webhook.listen)]]],
             ],
             "terminal": true,
         ]
     }
+
+    /// Caddy's cap on a webhook body: the listener's, plus 64 KiB.
+    static let webhookBodyCap = HTTPRequest.bodyLimit + 64 * 1024
 
     func route(_ app: AppConfig) -> JSONValue {
         [

@@ -38,10 +38,25 @@ extension Deployer {
         }
     }
 
+    /// Jails of this state_dir that the store has no row of and whose commit mark is newer than
+    /// the store's: made after this state.db was copied (it was restored from a backup). The
+    /// sweep keeps them (one may be what really serves), and the agent says so at start.
+    public func jailsNewerThanStore() async -> [OwnedJail] {
+        let recorded = Set(((try? store.releases(in: ReleaseState.allCases)) ?? []).map(\.name))
+        var newer: [OwnedJail] = []
+        for jail in await host.ownedJails() where !recorded.contains(jail.name) {
+            guard let mark = jail.mark else { continue }
+            let app = JailSpec(found: jail.name, service: "").app
+            if mark.generation > ((try? store.mark(app: app)) ?? nil)?.generation ?? 0 { newer.append(jail) }
+        }
+        return newer
+    }
+
     /// After a crash: marks the recorded jails made before owner markers, then destroys every
     /// jail of this state_dir that the store does not account for (undone attempts, namespaces
-    /// a stop left behind), only of `app` when given. Does nothing if the store looks lost.
-    public func sweepOrphans(app: String? = nil) async throws {
+    /// a stop left behind), only of `app` when given, but none named in `keeping`. Does nothing
+    /// if the store looks lost.
+    public func sweepOrphans(app: String? = nil, keeping: Set<String> = []) async throws {
         try await requireStoreMatchesHost()
         let recorded = try store.releases(in: ReleaseState.allCases.filter(\.hasJail))
         for release in recorded where app == nil || release.app == app {
@@ -49,7 +64,7 @@ extension Deployer {
             if await host.ownership(spec) == .unmarked { try? await host.adopt(spec) }
         }
         let accounted = Set(recorded.map(\.name))
-        for jail in await host.ownedJails() where !accounted.contains(jail.name) {
+        for jail in await host.ownedJails() where !accounted.contains(jail.name) && !keeping.contains(jail.name) {
             let spec = JailSpec(found: jail.name, service: serviceName(spec: jail.name))
             guard app == nil || spec.app == app else { continue }
             do {

@@ -14,6 +14,8 @@ key = open(keyfile, "rb").read().split(b"\n")[0].strip()
 class Handler(http.server.BaseHTTPRequestHandler):
     def do_POST(self):
         body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
+        with open(out + ".hits", "ab") as f:  # every request, answered or not
+            f.write(b"hit\n")
         if os.path.exists(down):
             return self.answer(503, b"down")
         fields = dict(p.split("=", 1) for p in self.headers.get("X-Jailpilot-Signature", "").split(",") if "=" in p)
