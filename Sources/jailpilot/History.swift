@@ -45,7 +45,7 @@ struct History: AsyncParsableCommand {
         if text.hasSuffix("d"), let days = Int(text.dropLast()), days >= 0, days < 100_000 {
             return Date().addingTimeInterval(-Double(days) * 86400)
         }
-        if let date = try? Date(text, strategy: .iso8601) { return date }
+        if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
         throw ValidationError("--since '\(text)': give a duration such as 30m, 12h or 7d, or a time such as 2026-12-01T08:00:00Z")
     }
 }

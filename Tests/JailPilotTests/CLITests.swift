@@ -49,6 +49,31 @@ import Testing
         #expect(unknown.stderrText.contains("0123456789ab"))
     }
 
+    /// `history` reads the timeline with --since as a duration or a time, and refuses anything else.
+    @Test func historySinceTakesADurationOrATime() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        let state = try Scratch("history")
+        let config = try unsandboxedConfig(
+            state, "[apps.hello]\nrepo = \"https://forge.example/hello.git\"\nhostnames = [\"hello.localhost\"]\n")
+        let store = try StateStore(stateDir: "\(state.path)/state")
+        try store.record(
+            Transition(
+                time: Date().addingTimeInterval(-3 * 86400), app: "hello", from: nil, to: String(repeating: "a", count: 40),
+                cause: "push", actor: "agent", outcome: "live"))
+        let all = try await run(["history", "-c", config, "hello"])
+        #expect(
+            all.status == 0 && all.stdoutText.contains("- → aaaaaaaaaaaa  live  push by agent"),
+            "\(all.stdoutText)\(all.stderrText)")
+        let recent = try await run(["history", "-c", config, "hello", "--since", "2d"])
+        #expect(
+            recent.status == 0 && recent.stdoutText.contains("no transitions of hello recorded since 2d"), "\(recent.stdoutText)")
+        let dated = try await run(["history", "-c", config, "hello", "--since", "2020-01-01T00:00:00Z", "--json"])
+        #expect(
+            dated.status == 0 && dated.stdoutText.contains("\"outcome\" : \"live\""), "\(dated.stdoutText)\(dated.stderrText)")
+        let bad = try await run(["history", "-c", config, "hello", "--since", "yesterday"])
+        #expect(bad.status != 0 && bad.stderrText.contains("--since 'yesterday'"), "\(bad.stderrText)")
+    }
+
     /// agent.conf for the Linux driver in `state`, builds unsandboxed, no log file, then `rest`.
     func unsandboxedConfig(_ state: Scratch, _ rest: String) throws -> String {
         try state.write(
