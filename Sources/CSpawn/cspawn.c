@@ -30,6 +30,12 @@ void jp_limit_malloc_arenas(int arenas) {
 #endif
 }
 
+void jp_trim_malloc(void) {
+#ifdef __GLIBC__
+    malloc_trim(0);
+#endif
+}
+
 /* Builds name their commit with -Xcc -DJAILPILOT_COMMIT=<hex> (scripts/quickstart, the port's
    Makefile); a bare token, made a string here, so no quoting has to survive the build tools. */
 #define JP_STRING2(x) #x

@@ -9,6 +9,9 @@ int jp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path);
 int jp_thread_detach(void *(*start)(void *), void *arg);
 /// Caps glibc malloc's arenas (one per thread by default, up to 8 per core); no-op elsewhere.
 void jp_limit_malloc_arenas(int arenas);
+/// Gives the pages glibc malloc holds free back to the system (malloc_trim(3)); no-op elsewhere
+/// (FreeBSD's jemalloc purges on its own).
+void jp_trim_malloc(void);
 /// The commit the binary was built from (`-Xcc -DJAILPILOT_COMMIT=<hex>`), or "" when not given.
 const char *jp_build_commit(void);
 

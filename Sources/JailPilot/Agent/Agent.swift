@@ -104,6 +104,8 @@ public actor Agent {
                 if drainer == nil { drainer = Task { await retireDrained() } }
                 ticks &+= 1
                 if ticks % 10 == 0 { rotateLogs() }
+                // Deploys leave freed heap pages in glibc's arenas; an idle agent hands them back.
+                if ticks % 60 == 0 { jp_trim_malloc() }
                 if ticks % 3600 == 0 { await sweepRemovedApps() }
                 await metrics.flush()
             }
