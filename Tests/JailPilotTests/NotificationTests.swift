@@ -77,7 +77,7 @@ struct NotificationTests {
 
     @Test func aReceiverThatIsDownGetsEverythingOnceItIsBackAndDeploysDoNotWait() async throws {
         try await with { world, out, down in
-            FileManager.default.createFile(atPath: down, contents: nil)
+            _ = FileManager.default.createFile(atPath: down, contents: nil)
             try await world.push(1)
             world.health.set(W.sha(2), .never)
             await #expect(throws: DeployError.self) { try await world.push(2) }
@@ -139,6 +139,56 @@ struct NotificationTests {
             #expect(received(out).first?["event"] as? String == "release.live", "signed, over TLS, verified by the receiver")
             let staging = (try? FileManager.default.contentsOfDirectory(atPath: "\(world.root)/state/staging")) ?? []
             #expect(staging.allSatisfy { !$0.hasPrefix("notify-") }, "curl's config with the URL is gone: \(staging)")
+        }
+    }
+
+    @Test func aReceiverGetsItsEventsInOrderWhileTheOldestWaitsOutItsBackoff() async throws {
+        try await with { world, out, down in
+            _ = FileManager.default.createFile(atPath: down, contents: nil)
+            try await world.push(1)
+            world.health.set(W.sha(2), .never)
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            let notifier = Notifier(runtime: world.runtime)
+            #expect(await notifier.deliverDue() == 0, "down: the oldest fails and is deferred")
+            // Back before the oldest one's retry is due: nothing behind it may overtake it.
+            try FileManager.default.removeItem(atPath: down)
+            #expect(await notifier.deliverDue() == 0, "the newer ones wait behind the deferred oldest")
+            #expect(received(out).isEmpty)
+            world.clock.advance(.seconds(2))
+            #expect(await notifier.deliverDue() == 3)
+            let events = received(out).compactMap { $0["event"] as? String }
+            #expect(events == ["release.live", "release.quarantined", "release.failed"], "\(events)")
+        }
+    }
+
+    @Test func everyNotificationHasItsOwnDeliveryIDEvenAfterTheQueueEmptied() async throws {
+        try await with { world, out, _ in
+            let notifier = Notifier(runtime: world.runtime)
+            try await world.push(1)
+            #expect(await notifier.deliverDue() == 1)
+            // The queue is empty again: a reused row id would give the next one the same id.
+            try await world.push(2)
+            #expect(await notifier.deliverDue() == 1)
+            let ids = received(out).compactMap { $0["id"] as? String }
+            #expect(ids.count == 2 && Set(ids).count == 2, "receivers that drop duplicates keep both: \(ids)")
+            #expect(ids.allSatisfy { $0.count == 32 && $0.allSatisfy(\.isHexDigit) }, "\(ids)")
+        }
+    }
+
+    @Test func aNotificationDescribesTheTransitionItEndedNotALaterOneOfTheSameCommit() async throws {
+        try await with { world, out, _ in
+            try await world.push(1)
+            world.health.set(W.sha(2), .never)
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            // The operator fixes it and deploys the same commit before anything was delivered.
+            world.health.set(W.sha(2), .healthy)
+            _ = try await world.deployer.deploy(world.app(), sha: W.sha(2), cause: "manual")
+            #expect(await Notifier(runtime: world.runtime).deliverDue() == 4)
+            let got = received(out)
+            let failed = try #require(got.first { $0["event"] as? String == "release.failed" })
+            #expect(failed["outcome"] as? String == "failed" && failed["cause"] as? String == "push", "\(failed)")
+            let live = got.filter { $0["event"] as? String == "release.live" }.last
+            #expect(live?["outcome"] as? String == "live" && live?["cause"] as? String == "manual", "\(String(describing: live))")
         }
     }
 }

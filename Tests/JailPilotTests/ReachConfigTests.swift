@@ -58,4 +58,15 @@ import Testing
         #expect(bad.contains { $0.contains("'release.lived' is not an event") }, "\(bad)")
         #expect(bad.allSatisfy { $0.hasPrefix("agent.conf:") }, "each with its line: \(bad)")
     }
+
+    @Test func aReceiverURLWithCredentialsIsRefusedAndNeverLogged() {
+        let withUser = problems("[[agent.notify]]\nurl = \"https://ops:hunter2@hooks.example.org/x\"\nsecret_file = \"/k\"")
+        #expect(withUser.contains { $0.contains("agent.notify[0].url") && $0.contains("user part") }, "\(withUser)")
+        #expect(withUser.allSatisfy { !$0.contains("hunter2") }, "the refusal does not repeat the password: \(withUser)")
+        #expect(problems("[[agent.notify]]\nurl = \"http:///x\"\nsecret_file = \"/k\"").contains { $0.contains("names no host") })
+        // However a URL got into a queue (an older config), its label names the host alone.
+        #expect(Notifier.label("https://ops:hunter2@hooks.example.org/x?t=1") == "https://hooks.example.org/…")
+        #expect(Notifier.label("http://127.0.0.1:9000") == "http://127.0.0.1:9000")
+        #expect(Notifier.label("http://127.0.0.1:9000?token=abc") == "http://127.0.0.1:9000/…")
+    }
 }

@@ -19,10 +19,10 @@ extension Notifier {
             }
         }
         var body: [String: JSONValue] = [
-            "id": .int(item.id), "event": .string(event), "app": .string(app), "time": .string(time),
+            "id": .string(item.delivery), "event": .string(event), "app": .string(app), "time": .string(time),
             "host": .string(Self.hostName), "fields": .object(fields),
         ]
-        let entry = try? runtime.store.timeline(app: app, limit: 20).first { !shortSHA.isEmpty && $0.to.hasPrefix(shortSHA) }
+        let entry = item.transition > 0 ? (try? runtime.store.transition(id: item.transition)) ?? nil : nil
         let sha =
             entry?.to ?? (try? runtime.store.releases(app: app).first { !shortSHA.isEmpty && $0.sha.hasPrefix(shortSHA) })??.sha
         body["sha"] = .string(sha ?? shortSHA)
@@ -86,7 +86,7 @@ extension Notifier {
         let event = (Logfmt.parse(item.event).first { $0.0 == "event" }?.1) ?? "event"
         let headers = [
             ("X-Jailpilot-Signature", Self.signature(body, key: key, time: time)), ("X-Jailpilot-Event", event),
-            ("X-Jailpilot-Delivery", "\(item.id)"),
+            ("X-Jailpilot-Delivery", item.delivery),
         ]
         if target.url.hasPrefix("http://") {
             let rest = target.url.dropFirst("http://".count)
@@ -137,9 +137,9 @@ extension Notifier {
 
     /// This host's name, for receivers that hear from several.
     static let hostName: String = {
-        var buffer = [CChar](repeating: 0, count: 256)
+        var buffer = [UInt8](repeating: 0, count: 256)
         guard gethostname(&buffer, buffer.count - 1) == 0 else { return "unknown" }
-        return String(cString: buffer)
+        return String(decoding: buffer.prefix { $0 != 0 }, as: UTF8.self)
     }()
 }
 

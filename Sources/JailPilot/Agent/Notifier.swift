@@ -32,12 +32,20 @@ public final class Notifier: Sendable {
     /// The event names notifications are made of (the log's own names).
     public static let wanted: Set<String> = Set(NotifyTarget.allEvents)
 
+    /// The events said right after the timeline entry they end (Deployer.note comes first);
+    /// holds and key changes are not transitions.
+    static let endsTransition: Set<String> = [
+        "release.live", "release.failed", "release.reverted", "release.quarantined", "release.refused",
+    ]
+
     /// Queues `event` for every receiver in `config` that wants it (EventLog.observe).
     public static func enqueue(_ event: Event, config: AgentConfig, store: StateStore, log: EventLog) {
         guard wanted.contains(event.name) else { return }
         for target in config.agent.notify where target.events.contains(event.name) {
             do {
-                let dropped = try store.enqueue(target: target.url, event: EventLog.format(event))
+                let dropped = try store.enqueue(
+                    target: target.url, event: EventLog.format(event), app: event.app,
+                    sha: endsTransition.contains(event.name) ? event.sha : nil)
                 if dropped > 0 {
                     log.emitOnce(
                         key: "notify.overflow \(target.url)",
@@ -54,64 +62,84 @@ public final class Notifier: Sendable {
         }
     }
 
-    /// A receiver as logs and metrics name it: scheme and host only (a path can hold a token).
+    /// A receiver as logs and metrics name it: scheme and host only (a path or a user part can
+    /// hold a token).
     public static func label(_ url: String) -> String {
         let scheme = url.hasPrefix("https://") ? "https://" : "http://"
         let rest = url.dropFirst(scheme.count)
-        return scheme + rest.prefix { $0 != "/" && $0 != "?" } + (rest.contains("/") ? "/…" : "")
+        var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
+        return scheme + authority + (rest.count > authority.count ? "/…" : "")
     }
 
-    /// Delivers what is due; returns how many were delivered. One receiver's failure never holds
-    /// back another's items beyond its own timeout.
+    /// Most notifications one receiver gets in one pass (each pass is a second apart).
+    static let perPass = 50
+
+    /// Delivers what is due; returns how many were delivered. Each receiver gets its events in
+    /// the order they happened: only its oldest is tried, and while that one waits out its
+    /// backoff, nothing behind it goes. One receiver's failure never holds back another's items
+    /// beyond its own timeout.
     @discardableResult
     public func deliverDue() async -> Int {
         let store = runtime.store
-        guard let due = try? store.dueNotifications() else { return 0 }
+        guard let heads = try? store.notificationHeads() else { return 0 }
         var delivered = 0
-        var skip: Set<String> = []
-        for item in due where !skip.contains(item.target) {
-            guard let target = runtime.config.agent.notify.first(where: { $0.url == item.target }) else {
-                try? store.removeNotification(item.id)
-                continue
+        for head in heads {
+            var next: OutboxItem? = head
+            var sent = 0
+            while let item = next, item.nextAt <= runtime.clock.date, sent < Self.perPass {
+                guard await deliver(item) else { break }
+                sent += 1
+                next = try? store.nextNotification(target: item.target)
             }
-            if runtime.clock.date.timeIntervalSince(item.created) > Self.giveUpAfter.seconds {
-                try? store.removeNotification(item.id)
-                runtime.log.emit(
-                    app: "-", "notify.dropped",
-                    [
-                        ("receiver", Self.label(item.target)), ("after", DurationText.format(Self.giveUpAfter)),
-                        ("id", "\(item.id)"),
-                    ])
-                continue
-            }
-            var body = item.body
-            if body.isEmpty {
-                body = await self.body(for: item)
-                try? store.setNotificationBody(item.id, body)
-            }
-            do {
-                try await send(body, item: item, to: target)
-                try? store.removeNotification(item.id)
-                delivered += 1
-                if failing.withLock({ $0.remove(item.target) }) != nil {
-                    runtime.log.emit(app: "-", "notify.recovered", [("receiver", Self.label(item.target))])
-                }
-            } catch {
-                // Later items for this receiver wait for the next pass: its order is kept.
-                skip.insert(item.target)
-                let delay = Duration.seconds(min(300, 1 << min(item.attempts, 9)))
-                try? store.deferNotification(item.id, retryIn: delay, error: "\(error)")
-                if failing.withLock({ $0.insert(item.target).inserted }) {
-                    runtime.log.emit(
-                        app: "-", "notify.failed",
-                        [
-                            ("receiver", Self.label(item.target)), ("error", "\(error)"),
-                            ("note", "retried with backoff for a day; said once until it works again"),
-                        ])
-                }
-            }
+            delivered += sent
         }
         return delivered
+    }
+
+    /// Tries `item` once; false when it failed (and was deferred).
+    private func deliver(_ item: OutboxItem) async -> Bool {
+        let store = runtime.store
+        guard let target = runtime.config.agent.notify.first(where: { $0.url == item.target }) else {
+            // A receiver no longer configured: its queue goes.
+            try? store.removeNotification(item.id)
+            return true
+        }
+        if runtime.clock.date.timeIntervalSince(item.created) > Self.giveUpAfter.seconds {
+            try? store.removeNotification(item.id)
+            runtime.log.emit(
+                app: "-", "notify.dropped",
+                [
+                    ("receiver", Self.label(item.target)), ("after", DurationText.format(Self.giveUpAfter)),
+                    ("delivery", item.delivery),
+                ])
+            return true
+        }
+        var body = item.body
+        if body.isEmpty {
+            body = await self.body(for: item)
+            try? store.setNotificationBody(item.id, body)
+        }
+        do {
+            try await send(body, item: item, to: target)
+            try? store.removeNotification(item.id)
+            if failing.withLock({ $0.remove(item.target) }) != nil {
+                runtime.log.emit(app: "-", "notify.recovered", [("receiver", Self.label(item.target))])
+            }
+            return true
+        } catch {
+            let delay = Duration.seconds(min(300, 1 << min(item.attempts, 9)))
+            try? store.deferNotification(item.id, retryIn: delay, error: "\(error)")
+            if failing.withLock({ $0.insert(item.target).inserted }) {
+                runtime.log.emit(
+                    app: "-", "notify.failed",
+                    [
+                        ("receiver", Self.label(item.target)), ("error", "\(error)"),
+                        ("note", "retried with backoff for a day, in order; said once until it works again"),
+                    ])
+            }
+            return false
+        }
     }
 
     /// The undelivered count per receiver label, for the metric.

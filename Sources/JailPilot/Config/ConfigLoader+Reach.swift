@@ -32,6 +32,15 @@ extension ConfigLoader {
             let url = entry.string("url", example: "\"https://hooks.example.org/jailpilot\"") ?? ""
             if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || url.contains(where: { $0.isWhitespace }) {
                 entry.issues.add(entry.key("url"), "'\(url)' must be an http:// or https:// URL")
+            } else if Self.authority(of: url).contains("@") {
+                // The logs and metrics name a receiver by its host; a user:password part would
+                // end up beside it. The body is signed with secret_file's key instead.
+                entry.issues.add(
+                    entry.key("url"),
+                    "has a user part (user@host): credentials do not go in the URL; receivers check the signature made with secret_file's key"
+                )
+            } else if Self.authority(of: url).isEmpty {
+                entry.issues.add(entry.key("url"), "'\(url)' names no host")
             }
             let secret = entry.string("secret_file", example: "\"/usr/local/etc/jailpilot/notify.key\"") ?? ""
             if secret.isEmpty {
@@ -51,5 +60,11 @@ extension ConfigLoader {
             target.caFile = ca
             return target
         }
+    }
+
+    /// The host[:port] part of an http(s) URL (with any user part).
+    static func authority(of url: String) -> Substring {
+        let rest = url.drop { $0 != "/" }.dropFirst(2)
+        return rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
     }
 }

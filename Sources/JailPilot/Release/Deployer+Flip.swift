@@ -81,9 +81,9 @@ extension Deployer {
         let host = self.host
         await Task.detached { try? await host.destroy(spec) }.value
         _ = try store.update(live, state: .failed, step: "probation", reason: failure)
-        quarantine(app, sha: live.sha, reason: "probation: \(failure)", env: live.env)
         note(app.name, from: previous.sha, to: live.sha, cause: live.cause, outcome: "reverted", detail: "probation: \(failure)")
         note(app.name, from: live.sha, to: previous.sha, cause: "flip-back", outcome: "live")
+        quarantine(app, sha: live.sha, reason: "probation: \(failure)", env: live.env)
         log.emit(
             app: app.name, sha: live.sha, "release.reverted",
             [("reason", failure), ("back_to", String(previous.sha.prefix(12)))])

@@ -71,8 +71,8 @@ extension Deployer {
                 try? await host.stop(spec)
                 _ = try? store.update(target, state: .retired)
                 let reason = (error as? HealthGateError)?.reason ?? "\(error)"
-                log.emit(app: app.name, sha: target.sha, "release.failed", [("step", "start"), ("reason", reason)])
                 note(app.name, from: live?.sha, to: target.sha, cause: cause, outcome: "failed", detail: "start: \(reason)")
+                log.emit(app: app.name, sha: target.sha, "release.failed", [("step", "start"), ("reason", reason)])
                 throw DeployError.failed(app: app.name, sha: target.sha, step: "start", reason: reason, log: host.logPath(spec))
             }
         }

@@ -16,10 +16,10 @@ extension Deployer {
             if refusal.reason == .rewind, let from = live?.sha ?? mark?.sha {
                 fields += [("from", from), ("to", commit)] + (mark.map { $0.sha == from ? [] : [("mark", $0.sha)] } ?? [])
             }
-            log.emit(app: app.name, sha: commit, "release.refused", fields)
             note(
                 app.name, from: live?.sha, to: commit, cause: cause, outcome: "refused",
                 detail: "\(refusal.reason.rawValue): \(refusal.detail)")
+            log.emit(app: app.name, sha: commit, "release.refused", fields)
             throw refusal
         }
     }

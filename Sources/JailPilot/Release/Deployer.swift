@@ -91,10 +91,10 @@ public struct Deployer: Sendable {
         } catch {
             // A build the agent cancelled (SIGTERM) says nothing about the commit: not quarantined.
             if let buildError = error as? BuildError, case .failed(_, let failedSHA, _, _, _) = buildError, !Task.isCancelled {
-                quarantine(app, sha: failedSHA, reason: buildError.reason)
                 note(
                     app.name, from: live?.sha, to: failedSHA, cause: cause, outcome: "failed",
                     detail: "build: \(buildError.reason)")
+                quarantine(app, sha: failedSHA, reason: buildError.reason)
             }
             throw error
         }
@@ -207,10 +207,10 @@ public struct Deployer: Sendable {
         // A host that could not clone, write or start the jail (disk full, a template gone, jail(8)
         // refusing its config) says nothing about the commit, which is tried again after backoff.
         let commitsFault = !cancelled && (error is HealthGateError || error is ReleaseStepError)
-        if commitsFault { quarantine(app, sha: release.sha, reason: "\(step): \(reason)", env: release.env) }
         note(
             app.name, from: (try? store.live(app: app.name))??.sha, to: release.sha, cause: release.cause,
             outcome: cancelled ? "interrupted" : "failed", detail: "\(step): \(reason)")
+        if commitsFault { quarantine(app, sha: release.sha, reason: "\(step): \(reason)", env: release.env) }
         log.emit(
             app: app.name, sha: release.sha, "release.failed",
             [("step", step), ("reason", reason)] + (commitsFault || cancelled ? [] : [("quarantined", "no: a host problem")]))

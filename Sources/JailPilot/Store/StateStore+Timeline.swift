@@ -26,14 +26,25 @@ extension StateStore {
     public func timeline(app: String, since: Date? = nil, limit: Int = 1000) throws -> [Transition] {
         try locked { db in
             try db.query(
-                "SELECT ts, from_sha, to_sha, cause, actor, outcome, phases, detail FROM transitions WHERE app = ? AND ts >= ? ORDER BY id DESC LIMIT ?",
+                "SELECT \(Self.transitionColumns) FROM transitions WHERE app = ? AND ts >= ? ORDER BY id DESC LIMIT ?",
                 [.text(app), .real(since?.timeIntervalSince1970 ?? 0), .int(Int64(limit))]
-            ).map { row in
-                Transition(
-                    time: Date(timeIntervalSince1970: row[0].double ?? 0), app: app, from: row[1].string, to: row[2].string ?? "",
-                    cause: row[3].string ?? "", actor: row[4].string ?? "", outcome: row[5].string ?? "",
-                    phases: Logfmt.parse(row[6].string ?? "").map { ($0, Double($1) ?? 0) }, detail: row[7].string ?? "")
-            }
+            ).map(Self.transition)
         }
+    }
+
+    /// The timeline entry with row id `id`, unless retention took it.
+    public func transition(id: Int64) throws -> Transition? {
+        try locked { db in
+            try db.query("SELECT \(Self.transitionColumns) FROM transitions WHERE id = ?", [.int(id)]).first.map(Self.transition)
+        }
+    }
+
+    private static let transitionColumns = "ts, app, from_sha, to_sha, cause, actor, outcome, phases, detail"
+
+    private static func transition(_ row: [SQLValue]) -> Transition {
+        Transition(
+            time: Date(timeIntervalSince1970: row[0].double ?? 0), app: row[1].string ?? "", from: row[2].string,
+            to: row[3].string ?? "", cause: row[4].string ?? "", actor: row[5].string ?? "", outcome: row[6].string ?? "",
+            phases: Logfmt.parse(row[7].string ?? "").map { ($0, Double($1) ?? 0) }, detail: row[8].string ?? "")
     }
 }

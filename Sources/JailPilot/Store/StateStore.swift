@@ -123,6 +123,15 @@ public final class StateStore: @unchecked Sendable {
             attempts INTEGER NOT NULL, next_at REAL NOT NULL, last_error TEXT NOT NULL);
         CREATE INDEX outbox_due ON outbox(next_at)
         """,
+        // A delivery id no store ever hands out twice (row ids are reused once a row goes, and a
+        // receiver that drops duplicates would drop the later one), the timeline entry the event
+        // ended, and the receiver's order.
+        """
+        ALTER TABLE outbox ADD COLUMN delivery TEXT NOT NULL DEFAULT '';
+        ALTER TABLE outbox ADD COLUMN transition INTEGER NOT NULL DEFAULT 0;
+        UPDATE outbox SET delivery = lower(hex(randomblob(16)));
+        CREATE INDEX outbox_order ON outbox(target, id)
+        """,
     ]
 
     private func migrate() throws {
