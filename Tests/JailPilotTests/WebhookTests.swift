@@ -156,4 +156,32 @@ import Testing
         #expect(triggers.trigger("hello", source: "trigger") == .queued, "kept for the next wait")
         #expect(await triggers.wait("hello", for: .seconds(30)) == "trigger")
     }
+
+    @Test func aWaitCancelledBeforeItBeginsLeavesThePendingTriggerForTheNextWatcher() async throws {
+        let triggers = Triggers()
+        triggers.setApps(["hello"])
+        #expect(triggers.trigger("hello", source: "webhook") == .queued)
+        // A watcher being replaced (reload) whose task is cancelled as its wait begins.
+        let leaving = Task {
+            withUnsafeCurrentTask { $0?.cancel() }
+            return await triggers.wait("hello", for: .seconds(30))
+        }
+        #expect(await leaving.value == nil)
+        #expect(await triggers.wait("hello", for: .seconds(30)) == "webhook", "the new watcher still polls for it")
+    }
+
+    @Test(.timeLimit(.minutes(1))) func aSecondWaitForAnAppEndsTheFirstInsteadOfLeavingItHanging() async throws {
+        let triggers = Triggers()
+        triggers.setApps(["hello"])
+        let first = Task { await triggers.wait("hello", for: .seconds(30)) }
+        try await Task.sleep(for: .milliseconds(50))
+        let second = Task { await triggers.wait("hello", for: .seconds(30)) }
+        let clock = ContinuousClock()
+        let start = clock.now
+        #expect(await first.value == nil, "the first wait ended when the second took its place")
+        #expect(clock.now - start < .seconds(5))
+        try await Task.sleep(for: .milliseconds(20))
+        #expect(triggers.trigger("hello", source: "trigger") == .queued)
+        #expect(await second.value == "trigger")
+    }
 }

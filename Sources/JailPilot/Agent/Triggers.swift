@@ -19,8 +19,10 @@ public final class Triggers: Sendable {
         /// Who asked, while a trigger waits for the watcher.
         var pending: String?
         var waiter: (id: Int, continuation: CheckedContinuation<String?, Never>)?
-        /// A wait that ended (timer or cancellation) before it was registered.
-        var ended: Int?
+        /// Waits begun but not yet registered as the waiter (bounded by the watchers running).
+        var starting: Set<Int> = []
+        /// Of those, the ones that ended (timer or cancellation) before they registered.
+        var ended: Set<Int> = []
     }
 
     private struct State {
@@ -68,23 +70,35 @@ public final class Triggers: Sendable {
         let id = state.withLock { state -> Int in
             state.nextID &+= 1
             state.deadlines.append((app, state.nextID, .now + duration))
+            state.slots[app, default: Slot()].starting.insert(state.nextID)
             arm(&state)
             return state.nextID
         }
         return await withTaskCancellationHandler {
             await withCheckedContinuation { continuation in
-                let now = state.withLock { state -> String?? in
+                let (now, displaced) = state.withLock { state -> (String??, CheckedContinuation<String?, Never>?) in
                     var slot = state.slots[app] ?? Slot()
                     defer { state.slots[app] = slot }
+                    slot.starting.remove(id)
+                    // A wait that already ended (its task cancelled, a watcher being replaced)
+                    // leaves a pending trigger for the watcher that follows.
+                    if slot.ended.remove(id) != nil || Task.isCancelled {
+                        state.deadlines.removeAll { $0.id == id }
+                        return (.some(nil), nil)
+                    }
                     if let pending = slot.pending {
                         slot.pending = nil
                         state.deadlines.removeAll { $0.id == id }
-                        return .some(pending)
+                        return (.some(pending), nil)
                     }
-                    if slot.ended == id { return .some(nil) }
+                    // One waiter per app: an older one (a watcher on its way out) ends now
+                    // rather than never.
+                    let displaced = slot.waiter
+                    if let displaced { state.deadlines.removeAll { $0.id == displaced.id } }
                     slot.waiter = (id, continuation)
-                    return nil
+                    return (nil, displaced?.continuation)
                 }
+                displaced?.resume(returning: nil)
                 if let now { continuation.resume(returning: now) }
             }
         } onCancel: {
@@ -134,7 +148,7 @@ public final class Triggers: Sendable {
                 slot.waiter = nil
                 return waiter.continuation
             }
-            slot.ended = id
+            if slot.starting.contains(id) { slot.ended.insert(id) }
             return nil
         }
         waiter?.resume(returning: nil)
