@@ -1,7 +1,16 @@
 #define _GNU_SOURCE
+#include <fcntl.h>
 #include <pthread.h>
 #include <spawn.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include "cspawn.h"
+
+/* pipe2(2) and accept4(2): glibc (under _GNU_SOURCE) and FreeBSD since 10.0 (pipe(2), accept(2)
+   in freebsd-src lib/libc/sys). */
+int jp_pipe_cloexec(int fds[2]) { return pipe2(fds, O_CLOEXEC); }
+
+int jp_accept_cloexec(int fd) { return accept4(fd, NULL, NULL, SOCK_CLOEXEC); }
 
 int jp_spawn_addchdir(posix_spawn_file_actions_t *actions, const char *path) {
     return posix_spawn_file_actions_addchdir_np(actions, path);

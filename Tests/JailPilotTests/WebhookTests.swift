@@ -185,3 +185,31 @@ import Testing
         #expect(await second.value == "trigger")
     }
 }
+
+@Suite struct StreamServerTests {
+    @Test func aSocketPathTooLongForSunPathIsRefusedNotTruncated() throws {
+        let scratch = try Scratch("sock")
+        let long = scratch.path + "/" + String(repeating: "d", count: 120) + "/agent.sock"
+        try FileIO.makeDirectories((long as NSString).deletingLastPathComponent)
+        #expect(StreamServer.Address(long) == nil, "agent.conf's listen is checked too")
+        let error = #expect(throws: HTTPError.self) { try StreamServer(.unix(path: long)) }
+        #expect("\(error.map { "\($0)" } ?? "")".contains("shorter path"), "\(String(describing: error))")
+        let truncated = String(decoding: Array(long.utf8).prefix(107), as: UTF8.self)
+        #expect(!FileManager.default.fileExists(atPath: truncated), "nothing was bound under a cut-short name")
+        #expect(throws: HTTPError.self) { try StreamServer.exchange(unix: long, [], timeout: .seconds(1)) }
+    }
+
+    @Test func aShortSocketPathIsServedAndAnswers() throws {
+        let scratch = try Scratch("sock")
+        let server = try StreamServer(.unix(path: "\(scratch.path)/a.sock"))
+        Thread {
+            server.serve { connection in
+                let (bytes, _) = connection.read(limit: 64, deadline: .now + .seconds(2)) { $0.contains(0x0A) }
+                connection.write(bytes.reversed())
+            }
+        }.start()
+        defer { server.stop() }
+        let reply = try StreamServer.exchange(unix: "\(scratch.path)/a.sock", Array("ab\n".utf8), timeout: .seconds(5))
+        #expect(reply == Array("\nba".utf8))
+    }
+}

@@ -12,6 +12,11 @@ void jp_limit_malloc_arenas(int arenas);
 /// Gives the pages glibc malloc holds free back to the system (malloc_trim(3)); no-op elsewhere
 /// (FreeBSD's jemalloc purges on its own).
 void jp_trim_malloc(void);
+/// pipe2(fds, O_CLOEXEC): both ends close-on-exec from the start, so a process spawned by
+/// another thread between pipe(2) and fcntl(2) cannot inherit them (and hold the pipe open).
+int jp_pipe_cloexec(int fds[2]);
+/// accept4(fd, NULL, NULL, SOCK_CLOEXEC), for the same reason; -1 and errno on failure.
+int jp_accept_cloexec(int fd);
 /// The commit the binary was built from (`-Xcc -DJAILPILOT_COMMIT=<hex>`), or "" when not given.
 const char *jp_build_commit(void);
 

@@ -1,3 +1,4 @@
+import CSpawn
 import FoundationEssentials
 
 #if canImport(Glibc)
@@ -18,10 +19,14 @@ public final class StreamServer: @unchecked Sendable {
         case loopback(port: UInt16)
         case unix(path: String)
 
+        /// The longest unix socket path: sun_path is 104 bytes on FreeBSD (sys/sys/un.h) and
+        /// 108 on Linux, less the terminating NUL.
+        public static let longestPath = 103
+
         /// `127.0.0.1:PORT` (also `localhost:PORT`) or an absolute path; nil for anything else.
         public init?(_ text: String) {
             if text.hasPrefix("/") {
-                guard text.utf8.count < 100 else { return nil }
+                guard text.utf8.count <= Self.longestPath else { return nil }
                 self = .unix(path: text)
                 return
             }
@@ -53,8 +58,7 @@ public final class StreamServer: @unchecked Sendable {
         self.address = address
         self.concurrency = concurrency
         var pipeFDs: [Int32] = [-1, -1]
-        guard pipe(&pipeFDs) == 0 else { throw Self.error("pipe", address) }
-        for end in pipeFDs { _ = fcntl(end, F_SETFD, FD_CLOEXEC) }
+        guard jp_pipe_cloexec(&pipeFDs) == 0 else { throw Self.error("pipe", address) }
         wake = (pipeFDs[0], pipeFDs[1])
         switch address {
         case .loopback(let port):
@@ -75,6 +79,7 @@ public final class StreamServer: @unchecked Sendable {
                 throw error
             }
         case .unix(let path):
+            try Self.checkLength(path)
             fd = socket(AF_UNIX, socketStream, 0)
             guard fd >= 0 else { throw Self.error("socket", address) }
             unlink(path)
@@ -103,6 +108,17 @@ public final class StreamServer: @unchecked Sendable {
         }
     }
 
+    /// A longer path would be cut short by the copy into sun_path: bound (or asked for) under a
+    /// name nobody else uses.
+    static func checkLength(_ path: String) throws {
+        guard path.utf8.count > Address.longestPath else { return }
+        throw HTTPError(
+            endpoint: path,
+            message:
+                "a unix socket path holds at most \(Address.longestPath) bytes (FreeBSD's sun_path) and this is \(path.utf8.count): give state_dir a shorter path"
+        )
+    }
+
     static func error(_ call: String, _ address: Address) -> HTTPError {
         HTTPError(endpoint: "\(address)", message: "\(call): \(String(cString: strerror(errno)))")
     }
@@ -128,9 +144,14 @@ public final class StreamServer: @unchecked Sendable {
             ]
             guard poll(&ready, 2, -1) > 0 else { continue }
             if ready[1].revents != 0 { return }
-            let client = accept(fd, nil, nil)
-            guard client >= 0 else { continue }
-            _ = fcntl(client, F_SETFD, FD_CLOEXEC)
+            let client = jp_accept_cloexec(fd)
+            guard client >= 0 else {
+                // Out of descriptors (EMFILE/ENFILE) or memory: the pending connection stays in
+                // the backlog and poll(2) says ready again at once, so pause instead of spinning
+                // a core until one frees up.
+                if errno != EINTR && errno != EAGAIN && errno != ECONNABORTED { usleep(100_000) }
+                continue
+            }
             let admitted = active.withLock {
                 guard running < concurrency else { return false }
                 running += 1
@@ -156,6 +177,7 @@ public final class StreamServer: @unchecked Sendable {
     /// Sends `bytes` to the unix socket at `path` and returns what comes back until the peer
     /// closes (at most 64 KiB), within `timeout`: the client side of the control socket.
     public static func exchange(unix path: String, _ bytes: [UInt8], timeout: Duration) throws -> [UInt8] {
+        try checkLength(path)
         let fd = socket(AF_UNIX, socketStream, 0)
         guard fd >= 0 else { throw error("socket", .unix(path: path)) }
         let connection = Connection(fd: fd)

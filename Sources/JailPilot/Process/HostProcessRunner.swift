@@ -1,3 +1,4 @@
+import CSpawn
 import FoundationEssentials
 
 #if canImport(Glibc)
@@ -31,9 +32,7 @@ public struct HostProcessRunner: ProcessRunning {
             switch target {
             case .capture:
                 var fds: [Int32] = [0, 0]
-                guard pipe(&fds) == 0 else { throw ProcessError.spawnFailed(command: command, errno: errno) }
-                _ = fcntl(fds[0], F_SETFD, FD_CLOEXEC)
-                _ = fcntl(fds[1], F_SETFD, FD_CLOEXEC)
+                guard jp_pipe_cloexec(&fds) == 0 else { throw ProcessError.spawnFailed(command: command, errno: errno) }
                 childEnds.append(fds[1])
                 parentEnds.append(fds[0])
                 return (fds[1], fds[0])
