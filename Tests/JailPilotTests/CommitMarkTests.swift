@@ -75,6 +75,10 @@ import Testing
         #expect(restored.host.jails[name3]?.running == true, "the release that really serves is not swept away")
         #expect(try restored.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 3))
         #expect(try await restored.deployer.recoverMarks() == [], "once: a mark never goes down or repeats")
+        // The next start (the mark is the store's now): still kept, still said.
+        #expect(await restored.deployer.jailsNewerThanStore().map(\.name) == [name3])
+        try await restored.deployer.sweepOrphans(keeping: Set(await restored.deployer.jailsNewerThanStore().map(\.name)))
+        #expect(restored.host.jails[name3]?.running == true, "not swept at the second start either")
         let events = try restored.runtime.store.events(app: "hello", limit: 10).map(\.name)
         #expect(events.contains("mark.recovered"))
 
@@ -83,5 +87,28 @@ import Testing
         restored.source.push(W.sha(9), app: "hello")
         let refusal = await #expect(throws: CommitRefusal.self) { _ = try await push(restored) }
         #expect(refusal?.reason == .rewind)
+    }
+
+    @Test func aReleaseACrashStoppedInProbationRaisesNoMarkAtTheNextStart() async throws {
+        let world = try MemoryWorld()
+        defer { world.tearDown() }
+        try await world.push(1)
+        // 2 is flipped to and watched in probation when the agent dies: its jail already carries
+        // the mark it would raise, the store still says 1 is the newest head that made it. (Had
+        // the mark been taken from it, a force-push dropping 2 after its probation failed would
+        // be refused as a rewind.)
+        world.source.push(W.sha(2), app: "hello")
+        var spec = try await world.deployer.deploySpec(world.app(), commit: W.sha(2))
+        spec.mark = try await world.deployer.releaseMark(world.app(), commit: W.sha(2), raises: true)
+        #expect(spec.mark == CommitMark(sha: W.sha(2), generation: 2))
+        let store = world.runtime.store
+        let previous = try #require(try store.live(app: "hello"))
+        let row = try store.createRelease(
+            app: "hello", sha: W.sha(2), state: .healthy, address: spec.address, cause: "push", mark: 2)
+        world.host.place(spec, running: true, owner: world.host.owner)
+        _ = try store.flip(to: row, from: previous, probation: true)
+        #expect(try await world.deployer.recoverMarks() == [], "a release in probation proves nothing yet")
+        #expect(try store.mark(app: "hello") == CommitMark(sha: W.sha(1), generation: 1))
+        #expect(await world.deployer.jailsNewerThanStore().isEmpty, "the store knows it: not a restore")
     }
 }

@@ -38,16 +38,18 @@ extension Deployer {
         }
     }
 
-    /// Jails of this state_dir that the store has no row of and whose commit mark is newer than
-    /// the store's: made after this state.db was copied (it was restored from a backup). The
-    /// sweep keeps them (one may be what really serves), and the agent says so at start.
+    /// Jails of this state_dir that the store has no row of and whose commit mark is as new as
+    /// the store's or newer: made after this state.db was copied (it was restored from a backup).
+    /// The sweep keeps them (one may be what really serves), and the agent says so at every start
+    /// until an operator removes them: the first start recovers their mark into the store, so
+    /// "newer" alone would let the second start sweep them.
     public func jailsNewerThanStore() async -> [OwnedJail] {
         let recorded = Set(((try? store.releases(in: ReleaseState.allCases)) ?? []).map(\.name))
         var newer: [OwnedJail] = []
         for jail in await host.ownedJails() where !recorded.contains(jail.name) {
             guard let mark = jail.mark else { continue }
             let app = JailSpec(found: jail.name, service: "").app
-            if mark.generation > ((try? store.mark(app: app)) ?? nil)?.generation ?? 0 { newer.append(jail) }
+            if mark.generation >= ((try? store.mark(app: app)) ?? nil)?.generation ?? 0 { newer.append(jail) }
         }
         return newer
     }

@@ -47,11 +47,18 @@ extension Deployer {
     /// Raises each app's mark (of `app` only, when given) to the newest one written on its
     /// releases on the host: a store restored from an older backup does not forget that a newer
     /// commit was live, so an old one cannot be replayed. Logs `mark.recovered`; returns the apps.
+    ///
+    /// A release carries the mark it raises to once live past probation, from the moment it is
+    /// made: only those the store has no row of (made after its backup) or records past that
+    /// point count. One a crash stopped mid-deploy or in probation raised nothing.
     @discardableResult
     public func recoverMarks(app: String? = nil) async -> [String] {
+        let rows = Dictionary(
+            ((try? store.releases(in: ReleaseState.allCases)) ?? []).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         var newest: [String: CommitMark] = [:]
         for jail in await host.ownedJails() {
             guard let mark = jail.mark else { continue }
+            if let row = rows[jail.name], !row.wasLivePastProbation { continue }
             let owner = JailSpec(found: jail.name, service: "").app
             guard app == nil || owner == app else { continue }
             if (newest[owner]?.generation ?? 0) < mark.generation { newest[owner] = mark }

@@ -48,6 +48,16 @@ public struct Release: Sendable, Equatable {
     /// release has an environment, so the same commit with other variables is another release.
     public var name: String { Release.name(app: app, sha: sha, env: env) }
 
+    /// Whether it has served past its probation (live now without one, or live before and
+    /// standing by or retired since): what its commit mark says happened.
+    public var wasLivePastProbation: Bool {
+        switch state {
+        case .live: probationOf == nil
+        case .standby, .retired: true
+        default: false
+        }
+    }
+
     public static func name(app: String, sha: String, env: String = "") -> String {
         "\(app)_\(sha.prefix(12))" + (env.isEmpty ? "" : "_\(env)")
     }
