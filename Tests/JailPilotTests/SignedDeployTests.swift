@@ -90,6 +90,19 @@ extension SignedDeployTests {
             #expect(try world.runtime.store.live(app: "hello")?.sha == signed)
             await agent.stop()
             await running.value
+
+            // A restart checks again and says so in the log; the timeline keeps its one entry.
+            let said = world.agentLogTail(lines: 400).components(separatedBy: "event=release.unverified").count
+            let again = try Agent(configPath: world.configPath)
+            let rerun = Task { await again.run() }
+            #expect(
+                await eventually(.seconds(20)) {
+                    world.agentLogTail(lines: 400).components(separatedBy: "event=release.unverified").count > said
+                }, "\(world.agentLogTail())")
+            await again.stop()
+            await rerun.value
+            let entries = try world.runtime.store.timeline(app: "hello").filter { $0.outcome == "unverified" }
+            #expect(entries.count == 1, "\(entries.map { "\($0.time) \($0.cause) \($0.detail)" })")
         }
     }
 }

@@ -119,6 +119,13 @@ struct TriggerTests {
             // The same request again, later (captured and replayed): refused, nothing polled.
             let replayed = try Self.send(port, signed)
             #expect(replayed.status == 409, "\(replayed)")
+            // Replayed with another delivery id (a header the signature does not cover): still one.
+            let renamed = try Self.send(
+                port,
+                Self.webhook(
+                    ["X-GitHub-Event": "push", "X-GitHub-Delivery": "delivery-2", "X-Hub-Signature-256": Self.sign(body)],
+                    body: body))
+            #expect(renamed.status == 409, "\(renamed)")
 
             let log = world.agentLogTail(lines: 400)
             #expect(log.contains("event=trigger.received by=trigger"), "\(log)")

@@ -143,6 +143,14 @@ import Testing
         #expect(await waiting.value == "trigger")
     }
 
+    @Test func triggersPollAFailingRemoteNoFasterThanItsBackoff() {
+        let triggers = Triggers()
+        #expect(triggers.gap(afterFailures: 0) == .seconds(1))
+        #expect(triggers.gap(afterFailures: 1) == .seconds(2))
+        #expect(triggers.gap(afterFailures: 3) == .seconds(8))
+        #expect(triggers.gap(afterFailures: 40) == .seconds(60), "capped, and no overflow")
+    }
+
     @Test func aCancelledWaitEndsAtOnce() async throws {
         let triggers = Triggers()
         triggers.setApps(["hello"])

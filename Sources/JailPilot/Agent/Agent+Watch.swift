@@ -109,9 +109,11 @@ struct WatchContext: Sendable {
             wokenBy = nil
             if let by = await triggers.wait(app.name, for: Self.delay(interval, failures: failures)), !Task.isCancelled {
                 wokenBy = by
-                // At most one triggered poll per minimumGap: a flood of triggers is a poll a second.
-                if let last = lastTriggered, ContinuousClock.now - last < triggers.minimumGap {
-                    try? await Task.sleep(for: triggers.minimumGap - (ContinuousClock.now - last))
+                // At most one triggered poll per gap: a flood of triggers is a poll a second, and
+                // a remote that keeps failing is not hammered by them either.
+                let gap = triggers.gap(afterFailures: failures)
+                if let last = lastTriggered, ContinuousClock.now - last < gap {
+                    try? await Task.sleep(for: gap - (ContinuousClock.now - last))
                 }
                 lastTriggered = .now
                 log.emit(app: app.name, "poll.triggered", [("by", by)])
@@ -144,7 +146,10 @@ struct WatchContext: Sendable {
                     ("note", "the live release keeps running; nothing new deploys unless it verifies"),
                 ])
             await metrics.set("jailpilot_live_unverified", [("app", app.name)], 1)
-            if !wasUnverified {
+            // Once per key change: a restart checks again, and says so in the log, but the
+            // timeline already has the entry.
+            let last = (try? store.timeline(app: app.name, limit: 100))?.first { $0.to == live.sha }
+            if !wasUnverified && last?.outcome != "unverified" {
                 deployer.note(
                     app.name, from: live.sha, to: live.sha, cause: "key change", outcome: "unverified",
                     detail: "\(refusal.reason.rawValue): \(refusal.detail); it keeps running")

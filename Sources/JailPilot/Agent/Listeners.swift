@@ -25,6 +25,11 @@ public final class Listeners: Sendable {
     static let rememberedDeliveries = 1024
     /// How long one connection may take to send its request.
     static let readDeadline: Duration = .seconds(5)
+    /// Webhook requests read at once. Caddy streams a body as the client sends it, so a slow
+    /// client holds one for up to the read deadline (and the lingering close's 2 s): enough
+    /// that a few of them do not shut out a forge, few enough to bound the threads. Past it a
+    /// connection is closed at once (Caddy answers 502) and the apps are still polled.
+    static let webhookConnections = 16
 
     public init(triggers: Triggers, log: EventLog) {
         self.triggers = triggers
@@ -52,15 +57,18 @@ public final class Listeners: Sendable {
         let control = Self.controlSocket(stateDir: stateDir)
         serve("control", address: .unix(path: control)) { [self] connection in answerControl(connection) }
         if let webhook, let address = StreamServer.Address(webhook.listen) {
-            serve("webhook", address: address) { [self] connection in answerWebhook(connection) }
+            serve("webhook", address: address, concurrency: Self.webhookConnections) { [self] connection in
+                answerWebhook(connection)
+            }
         }
     }
 
     private func serve(
-        _ what: String, address: StreamServer.Address, _ handle: @escaping @Sendable (StreamServer.Connection) -> Void
+        _ what: String, address: StreamServer.Address, concurrency: Int = 4,
+        _ handle: @escaping @Sendable (StreamServer.Connection) -> Void
     ) {
         let server: StreamServer
-        do { server = try StreamServer(address) } catch {
+        do { server = try StreamServer(address, concurrency: concurrency) } catch {
             log.emit(app: "-", "\(what).failed", [("address", "\(address)"), ("error", "\(error)")])
             return
         }
@@ -92,11 +100,11 @@ public final class Listeners: Sendable {
     /// One HTTP request from Caddy: checked (WebhookCheck), answered, and at most one poll.
     func answerWebhook(_ connection: StreamServer.Connection) {
         let limit = HTTPRequest.headLimit + HTTPRequest.bodyLimit + 64 * 1024
-        var parsed = HTTPRequest.Parsed.incomplete
+        var reader = HTTPRequest.Reader()
         let (_, timedOut) = connection.read(limit: limit, deadline: .now + Self.readDeadline) { bytes in
-            parsed = HTTPRequest.parse(bytes)
-            return parsed != .incomplete
+            reader.read(bytes) != .incomplete
         }
+        let parsed = reader.parsed
         let (status, body) = respond(to: parsed, timedOut: timedOut)
         let reason =
             [
@@ -140,15 +148,16 @@ public final class Listeners: Sendable {
             log.emit(app: app, "webhook.ignored", [("reason", reason)])
             return (status, "ignored: \(reason)")
         case .poll(let app, let forge, let delivery):
-            if let delivery {
-                let seen = state.withLock { state -> Bool in
-                    if state.deliveries.contains(delivery) { return true }
-                    state.deliveries.append(delivery)
-                    if state.deliveries.count > Self.rememberedDeliveries { state.deliveries.removeFirst() }
-                    return false
-                }
-                if seen { return refuse(409, app: app, "delivery \(delivery.escapingControls) was already received (a replay)") }
+            // A replay is known by what the signature covers, the body: a forge's delivery id is
+            // a header anyone replaying the request can change.
+            let digest = SHA256.hash(Array(app.utf8) + [0] + request.body).hexString
+            let seen = state.withLock { state -> Bool in
+                if state.deliveries.contains(digest) { return true }
+                state.deliveries.append(digest)
+                if state.deliveries.count > Self.rememberedDeliveries { state.deliveries.removeFirst() }
+                return false
             }
+            if seen { return refuse(409, app: app, "this signed body was already received (a replay or a redelivery)") }
             let outcome = triggers.trigger(app, source: "webhook")
             log.emit(
                 app: app, "trigger.received",
@@ -177,6 +186,10 @@ public final class Listeners: Sendable {
                 app: app ?? "-", "webhook.refused",
                 [("status", "\(status)"), ("reason", reason)] + (suppressed > 0 ? [("not_logged_before", "\(suppressed)")] : []))
         }
-        return (status, "refused: \(reason)")
+        // What went wrong on this side (a secret file that cannot be read) is for the log:
+        // the answer goes to the internet, and a path there says nothing a forge can fix.
+        return (
+            status, status >= 500 ? "refused: the agent could not check this request (its log says why)" : "refused: \(reason)"
+        )
     }
 }

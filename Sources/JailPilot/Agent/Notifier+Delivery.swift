@@ -126,7 +126,9 @@ extension Notifier {
         let command = Command(
             "curl",
             [
-                "--silent", "--show-error", "--fail", "--max-time", "\(Int(Self.timeout.seconds))", "--output", "/dev/null",
+                // First: root's ~/.curlrc is not read (it could add a proxy, or -k).
+                "--disable", "--silent", "--show-error", "--fail", "--max-time", "\(Int(Self.timeout.seconds))", "--output",
+                "/dev/null",
                 "--config", "\(dir)/curl.conf",
             ])
         let result = try await runner.run(command, stdout: .capture, stderr: .capture, timeout: Self.timeout + .seconds(5))

@@ -41,6 +41,13 @@ public final class Triggers: Sendable {
 
     public init(minimumGap: Duration = .seconds(1)) { self.minimumGap = minimumGap }
 
+    /// The least time between two triggered polls of an app whose last `failures` polls failed
+    /// in a row: `minimumGap`, doubling with each failure up to a minute, so that triggers (or
+    /// a flood of forged ones) never poll a failing remote faster than its own backoff would.
+    public func gap(afterFailures failures: Int) -> Duration {
+        failures == 0 ? minimumGap : min(.seconds(60), minimumGap * (1 << min(failures, 6)))
+    }
+
     /// The apps triggers are accepted for (agent.conf's, updated on reload).
     public func setApps(_ names: Set<String>) { state.withLock { $0.apps = names } }
 

@@ -33,8 +33,82 @@ public struct HTTPRequest: Sendable, Equatable {
         case refused(Int, String)
     }
 
+    /// How the body after a head is framed (RFC 9112 §6.3).
+    public enum Framing: Sendable, Equatable {
+        case none
+        case length(Int)
+        case chunked
+    }
+
+    /// A parsed request head: the request without its body, where the body starts, its framing.
+    public struct Head: Sendable, Equatable {
+        public var request: HTTPRequest
+        public var bodyStart: Int
+        public var framing: Framing
+    }
+
+    /// What the start of a connection's input says of its head.
+    public enum HeadParsed: Sendable, Equatable {
+        case incomplete
+        case head(Head)
+        case refused(Int, String)
+    }
+
     /// Parses `bytes`, the start of a connection's input.
     public static func parse(_ bytes: [UInt8], bodyLimit: Int = bodyLimit) -> Parsed {
+        switch parseHead(bytes, bodyLimit: bodyLimit) {
+        case .incomplete: return .incomplete
+        case .refused(let status, let reason): return .refused(status, reason)
+        case .head(let head): return body(bytes, after: head, limit: bodyLimit)
+        }
+    }
+
+    /// The request once `bytes` hold all of `head`'s body (`.incomplete` until then): a reader
+    /// parses the head once and then only counts bytes, instead of parsing again at every read.
+    public static func body(_ bytes: [UInt8], after head: Head, limit: Int = bodyLimit) -> Parsed {
+        switch head.framing {
+        case .none:
+            return .complete(head.request)
+        case .length(let length):
+            guard bytes.count - head.bodyStart >= length else { return .incomplete }
+            var complete = head.request
+            complete.body = Array(bytes[head.bodyStart..<(head.bodyStart + length)])
+            return .complete(complete)
+        case .chunked:
+            return chunked(Array(bytes[head.bodyStart...]), request: head.request, limit: limit)
+        }
+    }
+
+    /// Parses a request as it arrives: the head once, then only counting bytes until the body
+    /// is all there (a chunked body is parsed again at each read: forges send Content-Length).
+    /// What it says of a buffer is what `parse` says of it.
+    public struct Reader: Sendable {
+        private var head: Head?
+        /// What the last `read` found.
+        public private(set) var parsed: Parsed = .incomplete
+
+        public init() {}
+
+        /// `bytes`: everything read so far (each call's a prefix of the next's).
+        public mutating func read(_ bytes: [UInt8]) -> Parsed {
+            if head == nil {
+                switch HTTPRequest.parseHead(bytes) {
+                case .incomplete: return .incomplete
+                case .refused(let status, let reason):
+                    parsed = .refused(status, reason)
+                    return parsed
+                case .head(let found): head = found
+                }
+            }
+            guard let head else { return .incomplete }
+            if case .length(let length) = head.framing, bytes.count - head.bodyStart < length { return .incomplete }
+            parsed = HTTPRequest.body(bytes, after: head)
+            return parsed
+        }
+    }
+
+    /// Parses the request line and header fields of `bytes` and how its body is framed.
+    public static func parseHead(_ bytes: [UInt8], bodyLimit: Int = bodyLimit) -> HeadParsed {
         guard let headEnd = Self.headEnd(bytes) else {
             return bytes.count > headLimit ? .refused(431, "the request head is over \(headLimit) bytes") : .incomplete
         }
@@ -63,7 +137,6 @@ public struct HTTPRequest: Sendable, Equatable {
             let text = String(decoding: value, as: UTF8.self).trimmedWhitespace
             headers[name] = headers[name].map { "\($0), \(text)" } ?? text
         }
-        let rest = Array(bytes[headEnd.bodyStart...])
         let request = HTTPRequest(
             method: String(decoding: parts[0], as: UTF8.self), target: String(decoding: parts[1], as: UTF8.self),
             headers: headers, body: [])
@@ -72,19 +145,18 @@ public struct HTTPRequest: Sendable, Equatable {
             guard encoding.lowercased() == "chunked" else {
                 return .refused(501, "Transfer-Encoding '\(encoding.escapingControls)'")
             }
-            return chunked(rest, request: request, limit: bodyLimit)
+            return .head(Head(request: request, bodyStart: headEnd.bodyStart, framing: .chunked))
         }
-        guard let lengthText = headers["content-length"] else { return .complete(request) }
+        guard let lengthText = headers["content-length"] else {
+            return .head(Head(request: request, bodyStart: headEnd.bodyStart, framing: .none))
+        }
         // RFC 9110 §8.6: 1*DIGIT; a list of equal values is allowed, anything else is refused.
         let values = Set(lengthText.split(separator: ",").map { $0.trimmedWhitespace })
         guard values.count == 1, let text = values.first, !text.isEmpty, text.count <= 15,
             text.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }), let length = Int(text)
         else { return .refused(400, "a malformed Content-Length") }
         guard length <= bodyLimit else { return .refused(413, "a body of \(length) bytes, over \(bodyLimit)") }
-        guard rest.count >= length else { return .incomplete }
-        var complete = request
-        complete.body = Array(rest.prefix(length))
-        return .complete(complete)
+        return .head(Head(request: request, bodyStart: headEnd.bodyStart, framing: .length(length)))
     }
 
     /// Where the head ends: the index past its last field line, and where the body starts.

@@ -21,7 +21,15 @@ public enum FuzzInput {
             _ = hosts.verify(host: "git.example.org", port: 2222, key: Array(bytes.suffix(48)))
         case "webhook":
             // The listener's request parser, then the forge checks on what it accepted.
-            guard case .complete(let request) = HTTPRequest.parse(bytes) else { return }
+            let whole = HTTPRequest.parse(bytes)
+            // The listener reads it in pieces (HTTPRequest.Reader): it must see the same request.
+            var reader = HTTPRequest.Reader()
+            var seen = HTTPRequest.Parsed.incomplete
+            for end in [bytes.count / 3, bytes.count / 2, bytes.count] where seen == .incomplete {
+                seen = reader.read(Array(bytes[..<end]))
+            }
+            if seen != whole { fatalError("HTTPRequest.Reader saw \(seen), parse \(whole)") }
+            guard case .complete(let request) = whole else { return }
             guard let app = webhookApp else { return }
             _ = WebhookCheck.verdict(request, path: "/jailpilot/webhook", apps: ["hello": app]) { _ in Array("key".utf8) }
         default:
