@@ -9,6 +9,8 @@ import Synchronization
 public final class FakeSource: SourceBuilding, CommitHistory, Sendable {
     struct State {
         var heads: [String: String] = [:]
+        /// Other branches of an app's remote ("app/branch" → head): a `promoted_from` ring.
+        var rings: [String: String] = [:]
         var parents: [String: String] = [:]
         var failing: Set<String> = []
         /// Commit → the key that signed it (absent: unsigned).
@@ -30,6 +32,16 @@ public final class FakeSource: SourceBuilding, CommitHistory, Sendable {
             if let parent = state.heads[name], parent != sha, state.parents[sha] == nil { state.parents[sha] = parent }
             state.heads[name] = sha
             if let key { state.signers[sha] = key }
+        }
+    }
+
+    /// Makes `sha` the head of `app`'s other branch `branch` (a ring's), a child of that
+    /// branch's head before it.
+    public func push(_ sha: String, app: String, branch: String) {
+        state.withLock { state in
+            let key = "\(app)/\(branch)"
+            if let parent = state.rings[key], parent != sha, state.parents[sha] == nil { state.parents[sha] = parent }
+            state.rings[key] = sha
         }
     }
 
@@ -84,6 +96,10 @@ public final class FakeSource: SourceBuilding, CommitHistory, Sendable {
         let chain = [head] + ancestors(head)
         let range = base.flatMap { chain.firstIndex(of: $0) }.map { Array(chain[..<$0]) } ?? chain
         return range.count > limit ? nil : Array(range.reversed())
+    }
+
+    public func head(of branch: String, app: AppConfig) async -> String? {
+        state.withLock { $0.rings["\(app.name)/\(branch)"] }
     }
 
     public func verifySignature(_ app: AppConfig, commit: String) async throws {

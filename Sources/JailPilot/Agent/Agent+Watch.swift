@@ -64,7 +64,7 @@ struct WatchContext: Sendable {
                         unverified = verdict
                     }
                 }
-                let head = try await RemoteRefs().head(of: app.branch, at: RemoteAccess(app: app))
+                let (head, ring) = try await RemoteRefs().heads(of: app.branch, and: app.promotedFrom, at: RemoteAccess(app: app))
                 await metrics.count("jailpilot_polls_total", [("app", app.name), ("result", "ok")])
                 if failures > 0 { log.emit(app: app.name, sha: head, "poll.recovered", [("after_failures", "\(failures)")]) }
                 failures = 0
@@ -74,11 +74,12 @@ struct WatchContext: Sendable {
                 // Read at every poll: a changed variable or secrets file is a new release.
                 let env = try AppEnvironment.resolve(app, layout: runtime.layout)
                 let live = try store.live(app: app.name)
-                if let live, live.sha.hasPrefix(wanted), live.env == env.digest {
-                    await metrics.replaceLive(app: app.name, sha: live.sha)
+                let isLive = live.map { $0.sha.hasPrefix(wanted) && $0.env == env.digest } ?? false
+                if isLive {
+                    skipped = nil
                 } else if let reason = try store.quarantineReason(
                     app: app.name, prefix: wanted, env: env.digest,
-                    gate: CommitGate.stamp(app, live: live?.sha, mark: try store.mark(app: app.name)?.sha)),
+                    gate: CommitGate.stamp(app, live: live?.sha, mark: try store.mark(app: app.name)?.sha, ring: ring)),
                     forced != wanted
                 {
                     if skipped != wanted {
@@ -191,7 +192,8 @@ struct WatchContext: Sendable {
             let outcome = try await deployer.deploy(app, sha: wanted, cause: source == "branch" ? "push" : source)
             await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", "ok")])
             await metrics.set("jailpilot_deploy_seconds", [("app", app.name)], (clock.now - start).seconds)
-            await metrics.replaceLive(app: app.name, sha: outcome.release.sha)
+            await metrics.describeReleases([app], store: store)
+            _ = outcome
         } catch let error as CancellationError {
             throw error
         } catch {

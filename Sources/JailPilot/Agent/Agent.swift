@@ -88,6 +88,7 @@ public actor Agent {
         await applyRoutes()
         for app in config.apps { startWatcher(app, pinChanged: false) }
         await sweepRemovedApps()
+        await metrics.describeReleases(config.apps, store: runtime.store, host: Notifier.hostName)
         await metrics.flush()
         for await event in events {
             switch event {
@@ -103,9 +104,14 @@ public actor Agent {
                 await keepRoutes()
                 if drainer == nil { drainer = Task { await retireDrained() } }
                 ticks &+= 1
-                if ticks % 10 == 0 { rotateLogs() }
-                // Deploys leave freed heap pages in glibc's arenas; an idle agent hands them back.
-                if ticks % 60 == 0 { jp_trim_malloc() }
+                if ticks % 10 == 0 {
+                    rotateLogs()
+                    // Deploys and polls leave freed heap pages in glibc's arenas: handed back
+                    // within 10 s of the last one (a few hundred microseconds on an idle heap).
+                    jp_trim_malloc()
+                    // Holds, pins, probations ending, quarantines: what the fleet reads.
+                    await metrics.describeReleases(config.apps, store: runtime.store, host: Notifier.hostName)
+                }
                 if ticks % 3600 == 0 { await sweepRemovedApps() }
                 await metrics.flush()
             }

@@ -5,14 +5,25 @@ import FoundationEssentials
 public actor Metrics {
     private let path: String?
     private var counters: [String: Double] = [:]
-    private var gauges: [String: Double] = [:]
+    var gauges: [String: Double] = [:]
     private let help: [String: (type: String, text: String)] = [
         "jailpilot_up": ("gauge", "1 while the agent runs."),
         "jailpilot_polls_total": ("counter", "Polls of an app's remote, by result."),
         "jailpilot_poll_failures_consecutive": ("gauge", "Polls failed in a row (0 when the remote answers)."),
         "jailpilot_deploys_total": ("counter", "Deploys started by the agent, by result."),
         "jailpilot_deploy_seconds": ("gauge", "Duration of the app's last successful deploy."),
-        "jailpilot_live_info": ("gauge", "The live release of each app (value 1)."),
+        "jailpilot_live_info": ("gauge", "The live release of each app, with its branch and ring (value 1)."),
+        "jailpilot_live_since_seconds": ("gauge", "When the app's live release went live (unix time)."),
+        "jailpilot_probation": ("gauge", "1 while the app's live release is in probation."),
+        "jailpilot_reverts": ("gauge", "Flip-backs of a commit in the app's timeline."),
+        "jailpilot_quarantined_info": (
+            "gauge", "A commit the agent will not deploy until something changes, and why (value: when)."
+        ),
+        "jailpilot_hold_info": ("gauge", "A hold (a rollback) keeps the app at this commit (value: since when)."),
+        "jailpilot_pin_info": ("gauge", "agent.conf pins the app at this commit (value 1)."),
+        "jailpilot_host_info": ("gauge", "The host this agent runs on (value 1)."),
+        "jailpilot_live_unverified": ("gauge", "1 while the app's live release no longer verifies against its keys."),
+        "jailpilot_notifications_undelivered": ("gauge", "Notifications waiting for their receiver."),
     ]
 
     public init(path: String?) { self.path = path }
@@ -23,12 +34,6 @@ public actor Metrics {
 
     public func set(_ name: String, _ labels: [(String, String)], _ value: Double) {
         gauges[key(name, labels)] = value
-    }
-
-    /// Replaces all series of `name` whose labels include `app`.
-    public func replaceLive(app: String, sha: String) {
-        gauges = gauges.filter { !$0.key.hasPrefix("jailpilot_live_info{app=\"\(app)\"") }
-        gauges[key("jailpilot_live_info", [("app", app), ("sha", sha)])] = 1
     }
 
     /// Writes the textfile (a no-op without `metrics_file`).
@@ -42,14 +47,17 @@ public actor Metrics {
                 lines.append("\(series) \(value == value.rounded() ? String(Int(value)) : String(value))")
             }
         }
+        // Written every time, changed or not: its mtime is how node_exporter (and alerts on
+        // node_textfile_mtime_seconds) tell a live agent from a stopped one.
         try? FileIO.makeDirectories(FileIO.parent(path))
         try? FileIO.replace(path, text: lines.joined(separator: "\n") + "\n")
     }
 
-    private func key(_ name: String, _ labels: [(String, String)]) -> String {
+    func key(_ name: String, _ labels: [(String, String)]) -> String {
         guard !labels.isEmpty else { return name }
+        // The text format's label value escapes: backslash, double quote, line feed.
         let body = labels.map {
-            "\($0)=\"\($1.replacing("\\", with: "\\\\").replacing("\"", with: "\\\""))\""
+            "\($0)=\"\($1.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n"))\""
         }
         return "\(name){\(body.joined(separator: ","))}"
     }

@@ -12,7 +12,7 @@ public struct SourcePipeline: Sendable {
         let access = RemoteAccess(app: app)
         CrashPoint.hit("fetch")
         do {
-            let stats = try await mirror.fetch(access, branch: app.branch)
+            let stats = try await mirror.fetch(access, branch: app.branch, also: app.promotedFrom)
             try runtime.store.saveHead(app: app.name, branch: app.branch, sha: stats.head)
             runtime.log.emit(
                 app: app.name, sha: stats.head, "fetch.ok", took: clock.now - start,

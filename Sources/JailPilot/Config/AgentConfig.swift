@@ -101,6 +101,9 @@ public struct AppConfig: Sendable, Equatable {
     public var name: String
     public var repo: String
     public var branch: String
+    /// The ring before this one (`promoted_from = "main"`, a branch of the same remote): a head
+    /// of `branch` must be on it, so a push straight to `branch` cannot skip the canaries.
+    public var promotedFrom: String? = nil
     /// A commit (7–40 hex) ops pinned; overrides holds and the branch head.
     public var pin: String?
     public var hostnames: [String]

@@ -7,7 +7,7 @@ extension ConfigLoader {
             "cpu", "disk", "reach", "service", "env", "env_files", "data", "release", "release_timeout",
             "port", "health", "drain_timeout",
             "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
-            "health_deadline", "probation", "allow_rewind", "webhook_secret",
+            "health_deadline", "probation", "allow_rewind", "webhook_secret", "promoted_from",
         ] + verificationKeys
     static let defaultBuild = ["go", "build", "-o", "{out}", "."]
 
@@ -21,6 +21,17 @@ extension ConfigLoader {
         if let repo, let problem = Names.repoProblem(repo) { t.issues.add(t.key("repo"), "'\(repo)' \(problem)") }
         let branch = t.string("branch", example: "\"main\"") ?? "main"
         if let problem = Names.branchProblem(branch) { t.issues.add(t.key("branch"), "'\(branch)': \(problem)") }
+        let promotedFrom = t.string("promoted_from", example: "\"main\"")
+        if let ring = promotedFrom {
+            if let problem = Names.branchProblem(ring) {
+                t.issues.add(t.key("promoted_from"), "'\(ring)': \(problem)")
+            } else if ring == branch {
+                t.issues.add(
+                    t.key("promoted_from"),
+                    "'\(ring)' is the branch this app follows; name the ring before it (e.g. branch = \"stable\", promoted_from = \"main\")"
+                )
+            }
+        }
         var pin = t.string("pin", example: "\"3f2c1e0a9b7d\"")
         if let p = pin {
             if let problem = Names.shaProblem(p) {
@@ -95,6 +106,7 @@ extension ConfigLoader {
             probation: t.duration("probation", example: "30s", range: .milliseconds(100)...(.seconds(86400))) ?? .seconds(30),
             tokenFile: tokenFile,
             tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
+        app.promotedFrom = promotedFrom
         app.drainTimeout =
             t.duration("drain_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.drainTimeout
         app.maxTreeSize = t.size("max_tree_size", example: "256MiB", range: (1 << 10)...(64 << 30)) ?? app.maxTreeSize

@@ -22,11 +22,23 @@ public struct Mirror: Sendable {
 
     public init(path: String) { self.path = path }
 
-    /// Fetches `branch` from `access` into the mirror, creating the mirror on first use.
-    public func fetch(_ access: RemoteAccess, branch: String) async throws -> FetchStats {
+    /// Fetches `branch` (and `also`, when the remote has it) from `access` into the mirror,
+    /// creating the mirror on first use.
+    public func fetch(_ access: RemoteAccess, branch: String, also: String? = nil) async throws -> FetchStats {
         let path = self.path
         return try await withDeadline(access.fetchTimeout, "fetch from \(access.redactedURL)") {
-            try await blocking { try Self.fetchBlocking(path: path, access: access, branch: branch) }
+            try await blocking { try Self.fetchBlocking(path: path, access: access, branch: branch, also: also) }
+        }
+    }
+
+    /// The head of `branch` in the mirror, nil when it has none.
+    public func head(of branch: String) async -> String? {
+        let path = self.path
+        return try? await blocking {
+            try Self.withRepository(path) { repo in
+                var head = git_oid()
+                return git_reference_name_to_id(&head, repo, "refs/heads/\(branch)") == 0 ? head.hex : nil
+            }
         }
     }
 
@@ -71,9 +83,11 @@ public struct Mirror: Sendable {
         }
     }
 
-    static func fetchBlocking(path: String, access: RemoteAccess, branch: String) throws -> FetchStats {
+    static func fetchBlocking(path: String, access: RemoteAccess, branch: String, also: String? = nil) throws -> FetchStats {
         try RemoteRefs.checkScheme(access)
-        if let problem = Names.branchProblem(branch) { throw GitWatchError.badURL(url: access.redactedURL, problem: problem) }
+        for name in [branch] + (also.map { [$0] } ?? []) {
+            if let problem = Names.branchProblem(name) { throw GitWatchError.badURL(url: access.redactedURL, problem: problem) }
+        }
         return try withRepository(path, create: true) { repo in
             var remote: OpaquePointer?
             // Skipping url.*.insteadOf also skips a config glob that leaks a PCRE2 match block per
@@ -90,11 +104,13 @@ public struct Mirror: Sendable {
             context.install(into: &options.callbacks)
             options.download_tags = GIT_REMOTE_DOWNLOAD_TAGS_NONE
             options.prune = GIT_FETCH_NO_PRUNE
-            let refspec = "+refs/heads/\(branch):refs/heads/\(branch)"
-            var cRefspec: UnsafeMutablePointer<CChar>? = strdup(refspec)
-            defer { free(cRefspec) }
-            let stats: git_indexer_progress = try withUnsafeMutablePointer(to: &cRefspec) { strings in
-                var array = git_strarray(strings: strings, count: 1)
+            // The ring's ref (promoted_from) comes with the same fetch: its objects are mostly
+            // the branch's. A refspec whose source the remote lacks fetches nothing, no error.
+            let refspecs = ([branch] + (also.map { [$0] } ?? [])).map { "+refs/heads/\($0):refs/heads/\($0)" }
+            var cRefspecs: [UnsafeMutablePointer<CChar>?] = refspecs.map { strdup($0) }
+            defer { cRefspecs.forEach { free($0) } }
+            let stats: git_indexer_progress = try cRefspecs.withUnsafeMutableBufferPointer { strings in
+                var array = git_strarray(strings: strings.baseAddress, count: strings.count)
                 do {
                     try git("git_remote_fetch", hint: "is the remote \(access.redactedURL) reachable?") {
                         git_remote_fetch(remote, &array, &options, "jailpilot: fetch \(branch)")

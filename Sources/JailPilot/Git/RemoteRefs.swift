@@ -26,8 +26,17 @@ public struct RemoteRefs: Sendable {
 
     /// The head of `branch`, or `GitWatchError.branchMissing`.
     public func head(of branch: String, at access: RemoteAccess) async throws -> String {
+        try await heads(of: branch, and: nil, at: access).head
+    }
+
+    /// The heads of `branch` (or `GitWatchError.branchMissing`) and of `other` (nil when the
+    /// remote has no such branch), from one listing: a ring's ref costs no extra round trip.
+    public func heads(of branch: String, and other: String?, at access: RemoteAccess) async throws -> (
+        head: String, other: String?
+    ) {
         let refs = try await list(access)
-        if let ref = refs.first(where: { $0.name == "refs/heads/\(branch)" }) { return ref.sha }
+        let otherHead = other.flatMap { name in refs.first { $0.name == "refs/heads/\(name)" }?.sha }
+        if let ref = refs.first(where: { $0.name == "refs/heads/\(branch)" }) { return (ref.sha, otherHead) }
         let branches = refs.compactMap { $0.name.hasPrefix("refs/heads/") ? String($0.name.dropFirst(11)) : nil }
         throw GitWatchError.branchMissing(branch: branch, url: access.redactedURL, available: branches)
     }

@@ -10,6 +10,9 @@ public protocol CommitChecking: Sendable {
     /// Throws `CommitRefusal` unless the live commit `sha` still carries a good signature by a
     /// key of `app`'s (keys change; the release keeps running either way).
     func verifyLive(_ app: AppConfig, sha: String) async throws
+    /// The head of `app`'s `promoted_from` ring as the check sees it; nil without a ring (or
+    /// when the ring's branch is missing).
+    func ringHead(_ app: AppConfig) async -> String?
 }
 
 /// What the gate asks of an app's history.
@@ -20,6 +23,8 @@ public protocol CommitHistory: Sendable {
     func commits(to head: String, since base: String?, limit: Int) async throws -> [String]?
     /// Throws `CommitRefusal` unless `commit` carries a good signature by a key of `app`'s.
     func verifySignature(_ app: AppConfig, commit: String) async throws
+    /// The head of `branch` of `app`'s remote as last fetched; nil when it has none.
+    func head(of branch: String, app: AppConfig) async -> String?
 }
 
 /// The gate: no rewind of the followed branch unless `allow_rewind`, then the signatures that
@@ -41,11 +46,19 @@ public struct CommitGate: CommitChecking {
     /// (inode, size, mtime), allow_rewind and, with `live`, the live release and the commit mark
     /// (a strict range and a rewind are relative to them). A quarantine for a refusal holds
     /// while it is the same.
-    public static func stamp(_ app: AppConfig, live: String? = nil, mark: String? = nil) -> String {
+    /// With a `promoted_from` ring, its head too: a commit refused as not promoted is checked
+    /// again once the ring moves.
+    public static func stamp(_ app: AppConfig, live: String? = nil, mark: String? = nil, ring: String? = nil) -> String {
         let policy = app.verification
         let keys = policy.keys.map { FileIO.stamp($0) ?? "missing" } ?? "-"
         let base = "\(policy.method.rawValue) \(policy.scope.rawValue) \(keys) rewind=\(policy.allowRewind)"
-        return base + (live.map { " live=\($0)" } ?? "") + (mark.map { $0 == live ? "" : " mark=\($0)" } ?? "")
+        let ringPart = app.promotedFrom.map { " \($0)=\(ring ?? "missing")" } ?? ""
+        return base + (live.map { " live=\($0)" } ?? "") + (mark.map { $0 == live ? "" : " mark=\($0)" } ?? "") + ringPart
+    }
+
+    public func ringHead(_ app: AppConfig) async -> String? {
+        guard let ring = app.promotedFrom else { return nil }
+        return await history(app).head(of: ring, app: app)
     }
 
     public func verifyLive(_ app: AppConfig, sha: String) async throws {
@@ -69,6 +82,22 @@ public struct CommitGate: CommitChecking {
                     app: app.name, sha: sha, reason: .rewind,
                     detail:
                         "the branch head is not a descendant of \(what) \(floor.prefix(12))\(now) (a force-push back, or a replay of an older commit)"
+                )
+            }
+        }
+        if fromBranch, let ring = app.promotedFrom {
+            // Checked on every host, against the ring's ref fetched with the branch: what the
+            // ring before has not had cannot be deployed here, whoever pushed it.
+            guard let ringHead = await ringHead(app) else {
+                throw CommitRefusal(
+                    app: app.name, sha: sha, reason: .notPromoted,
+                    detail: "the remote has no branch '\(ring)' (promoted_from) to check it against")
+            }
+            guard await descends(app, ringHead, from: sha) else {
+                throw CommitRefusal(
+                    app: app.name, sha: sha, reason: .notPromoted,
+                    detail:
+                        "\(app.branch) moved to a commit that is not on \(ring) (its head: \(ringHead.prefix(12))): pushed to \(app.branch) directly, past the ring before"
                 )
             }
         }
@@ -112,4 +141,6 @@ struct MirrorHistory: CommitHistory {
     func verifySignature(_ app: AppConfig, commit: String) async throws {
         try await SignatureVerifier(runtime: runtime).verify(app, commit: commit, mirror: mirror)
     }
+
+    func head(of branch: String, app: AppConfig) async -> String? { await mirror.head(of: branch) }
 }

@@ -9,6 +9,8 @@ public struct CommitRefusal: Error, Sendable, CustomStringConvertible, Equatable
         case keyOfAnotherApp = "key not allowed for this app"
         case rewind
         case tooManyCommits = "too many commits"
+        /// The head is not on the app's `promoted_from` ring.
+        case notPromoted = "not promoted"
     }
 
     public var app: String
@@ -40,6 +42,8 @@ public struct CommitRefusal: Error, Sendable, CustomStringConvertible, Equatable
             return "pin the older commit (pin = \"\(deploying.prefix(12))\") or set allow_rewind = true for the app"
         case .tooManyCommits:
             return "deploy an intermediate commit first (jailpilot deploy --sha), or use verify_scope = \"head\""
+        case .notPromoted:
+            return "let it pass the ring before (jailpilot promote), or reset the branch to a commit of that ring"
         }
     }
 

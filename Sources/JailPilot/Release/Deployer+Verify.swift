@@ -10,7 +10,7 @@ extension Deployer {
         } catch let refusal as CommitRefusal {
             try? store.quarantine(
                 app: app.name, sha: commit, reason: "refused (\(refusal.reason.rawValue)): \(refusal.detail)",
-                gate: CommitGate.stamp(app, live: live?.sha, mark: mark?.sha))
+                gate: CommitGate.stamp(app, live: live?.sha, mark: mark?.sha, ring: await source.gate.ringHead(app)))
             var fields = [("reason", refusal.reason.rawValue), ("detail", refusal.detail)]
             if refusal.sha != commit { fields.append(("commit", refusal.sha)) }
             if refusal.reason == .rewind, let from = live?.sha ?? mark?.sha {

@@ -15,6 +15,15 @@ extension StateStore {
         try locked { db in try db.query("SELECT sha FROM holds WHERE app = ?", [.text(app)]).first?.first?.string }
     }
 
+    /// When the hold on `app` was placed, if there is one.
+    public func holdSince(app: String) throws -> Date? {
+        try locked { db in
+            try db.query("SELECT at FROM holds WHERE app = ?", [.text(app)]).first?.first?.double.map {
+                Date(timeIntervalSince1970: $0)
+            }
+        }
+    }
+
     /// Lifts the hold on `app`; returns whether there was one.
     @discardableResult
     public func release(holdOn app: String) throws -> Bool {
@@ -66,6 +75,17 @@ extension StateStore {
     /// Lifts quarantine of `sha` (an explicit deploy of it).
     public func unquarantine(app: String, sha: String) throws {
         try locked { db in try db.query("DELETE FROM quarantine WHERE app = ? AND sha = ?", [.text(app), .text(sha)]) }
+    }
+
+    /// Every quarantined commit of `app` (failed or refused), newest first.
+    public func quarantined(app: String) throws -> [(sha: String, reason: String, at: Date)] {
+        try locked { db in
+            try db.query("SELECT sha, reason, at FROM quarantine WHERE app = ? ORDER BY at DESC", [.text(app)]).compactMap {
+                row in
+                guard let sha = row[0].string, let reason = row[1].string, let at = row[2].double else { return nil }
+                return (sha, reason, Date(timeIntervalSince1970: at))
+            }
+        }
     }
 
     /// Every refusal of one of `app`'s commits, newest first.

@@ -32,6 +32,29 @@ extension StateStore {
         }
     }
 
+    /// When `sha` last went live for `app`, as the timeline has it.
+    public func liveSince(app: String, sha: String) throws -> Date? {
+        try locked { db in
+            try db.query(
+                "SELECT ts FROM transitions WHERE app = ? AND to_sha = ? AND outcome = 'live' ORDER BY id DESC LIMIT 1",
+                [.text(app), .text(sha)]
+            ).first?.first?.double.map { Date(timeIntervalSince1970: $0) }
+        }
+    }
+
+    /// How often each of `app`'s commits was flipped back (probation failed), by commit.
+    public func reverts(app: String) throws -> [String: Int] {
+        try locked { db in
+            var counts: [String: Int] = [:]
+            for row in try db.query(
+                "SELECT to_sha, count(*) FROM transitions WHERE app = ? AND outcome = 'reverted' GROUP BY to_sha", [.text(app)])
+            {
+                if let sha = row[0].string { counts[sha] = Int(row[1].int ?? 0) }
+            }
+            return counts
+        }
+    }
+
     /// The timeline entry with row id `id`, unless retention took it.
     public func transition(id: Int64) throws -> Transition? {
         try locked { db in

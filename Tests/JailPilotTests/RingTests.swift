@@ -1,0 +1,154 @@
+import Foundation
+import JailPilot
+import JailPilotTesting
+import Testing
+
+/// Rollout rings on in-memory drivers: an app that follows `stable` with `promoted_from =
+/// "main"` deploys only heads that `main` has had, on every host, whoever pushed them.
+@Suite struct RingTests {
+    typealias W = MemoryWorld
+    static let ring = "branch = \"stable\"\npromoted_from = \"main\""
+
+    func world() throws -> MemoryWorld {
+        let world = try MemoryWorld(apps: [("hello", Self.ring)])
+        // main: 1 → 2 → 3; stable is fast-forwarded to 2 (promoted).
+        for n in 1...3 { world.source.push(W.sha(n), app: "hello", branch: "main") }
+        return world
+    }
+
+    func deploy(_ world: MemoryWorld) async throws -> Release {
+        try await world.deployer.deploy(world.app(), cause: "push").release
+    }
+
+    @Test func aPromotedHeadDeploysAndOnePushedStraightToTheRingIsRefusedBeforeItsBuild() async throws {
+        let world = try world()
+        defer { world.tearDown() }
+        world.source.reset("hello", to: W.sha(2))
+        #expect(try await deploy(world).sha == W.sha(2))
+        let builds = world.source.builds
+
+        // Someone pushes to stable directly: a child of 2 that main never had.
+        world.source.push(W.sha(9), app: "hello")
+        let refusal = await #expect(throws: CommitRefusal.self) { _ = try await deploy(world) }
+        #expect(refusal?.reason == .notPromoted)
+        #expect(refusal?.detail.contains("not on main (its head: \(W.sha(3).prefix(12)))") == true, "\(refusal?.detail ?? "")")
+        #expect(refusal.map { "\($0)" }?.contains("jailpilot promote") == true, "the fix is said")
+        #expect(world.source.builds == builds, "refused before any build")
+        #expect(try world.runtime.store.live(app: "hello")?.sha == W.sha(2), "what is live stays live")
+        let events = try world.runtime.store.events(app: "hello", limit: 20)
+        #expect(events.contains { $0.name == "release.refused" && $0.fields.contains { $0 == ("reason", "not promoted") } })
+
+        // Quarantined while the ring stays where it is; checked again once the ring moves.
+        let store = world.runtime.store
+        let mark = try store.mark(app: "hello")?.sha
+        let now = CommitGate.stamp(world.app(), live: W.sha(2), mark: mark, ring: W.sha(3))
+        #expect(try store.quarantineReason(app: "hello", prefix: W.sha(9), gate: now)?.contains("not promoted") == true)
+        let moved = CommitGate.stamp(world.app(), live: W.sha(2), mark: mark, ring: W.sha(9))
+        #expect(try store.quarantineReason(app: "hello", prefix: W.sha(9), gate: moved) == nil)
+
+        // main takes it (the canaries run it): now it may go out here too.
+        world.source.push(W.sha(9), app: "hello", branch: "main")
+        #expect(try await deploy(world).sha == W.sha(9))
+    }
+
+    @Test func aRingWhoseBranchIsGoneRefusesAndAPinIsTheOperatorsOwnChoice() async throws {
+        let world = try MemoryWorld(apps: [("hello", Self.ring)])
+        defer { world.tearDown() }
+        world.source.push(W.sha(1), app: "hello")
+        let refusal = await #expect(throws: CommitRefusal.self) { _ = try await deploy(world) }
+        #expect(refusal?.reason == .notPromoted && refusal?.detail.contains("no branch 'main'") == true)
+        // A pin (or jailpilot deploy --sha) names its commit on purpose, like a rewind.
+        #expect(try await world.deployer.deploy(world.app(), sha: W.sha(1)).release.sha == W.sha(1))
+    }
+
+    @Test func promotedFromIsCheckedInAgentConf() {
+        func problems(_ app: String) -> [String] {
+            do {
+                _ = try ConfigLoader.parse(
+                    "[agent]\nplatform = \"linux\"\nstate_dir = \"/tmp/x\"\n[apps.hello]\nrepo = \"https://e.example/h.git\"\nhostnames = [\"h.localhost\"]\n\(app)\n",
+                    file: "agent.conf"
+                )
+                return []
+            } catch { return ["\(error)"] }
+        }
+        #expect(problems("promoted_from = \"main\"").first?.contains("is the branch this app follows") == true)
+        #expect(problems("branch = \"stable\"\npromoted_from = \"a..b\"").first?.contains("promoted_from") == true)
+        #expect(problems("branch = \"stable\"\npromoted_from = \"main\"").isEmpty)
+    }
+}
+
+/// A ring on the Linux driver with a real remote: libgit2 lists both refs in one listing, the
+/// mirror fetches the ring's ref with the branch, and the containment check runs on it.
+@Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs, iproute2"))
+struct RingDeployTests {
+    @Test func aCommitPushedStraightToStableIsRefusedUntilMainHasIt() async throws {
+        try await E2EWorld.with(appExtra: RingTests.ring) { world in
+            let v1 = try await world.repo.commitHello("one")
+            try await world.repo.git(["branch", "stable", v1])
+            let listed = try await RemoteRefs().heads(of: "stable", and: "main", at: RemoteAccess(app: world.app))
+            #expect(listed.head == v1 && listed.other == v1, "both from one listing")
+            #expect(try await world.deployer.deploy(world.app, cause: "push").release.sha == v1)
+            #expect(await world.fetch() == "one")
+
+            // A commit on stable that main does not have.
+            try await world.repo.git(["checkout", "-q", "stable"])
+            let direct = try await world.repo.commitHello("straight to stable")
+            let refusal = await #expect(throws: CommitRefusal.self) {
+                _ = try await world.deployer.deploy(world.app, cause: "push")
+            }
+            #expect(refusal?.reason == .notPromoted && refusal?.sha == direct, "\(String(describing: refusal))")
+            #expect(!FileIO.exists(world.runtime.layout.buildLog("hello", direct)), "never built")
+            #expect(await world.fetch() == "one", "what is live stays live")
+
+            // main takes it (fast-forward): now stable's head is promoted.
+            try await world.repo.git(["checkout", "-q", "main"])
+            try await world.repo.git(["merge", "-q", "--ff-only", "stable"])
+            #expect(try await world.deployer.deploy(world.app, cause: "push").release.sha == direct)
+            #expect(await world.fetch() == "straight to stable")
+        }
+    }
+}
+
+/// What each host exports for the fleet (Prometheus through node_exporter's textfile collector).
+@Suite struct FleetMetricsTests {
+    typealias W = MemoryWorld
+
+    @Test func whatAHostRunsAndRefusesIsInItsMetrics() async throws {
+        let world = try MemoryWorld(apps: [("hello", RingTests.ring), ("other", "pin = \"\(W.sha(7).prefix(12))\"")])
+        defer { world.tearDown() }
+        for n in 1...3 { world.source.push(W.sha(n), app: "hello", branch: "main") }
+        world.source.reset("hello", to: W.sha(1))
+        _ = try await world.deployer.deploy(world.app(), cause: "push")
+        world.source.reset("hello", to: W.sha(2))
+        world.health.set(W.sha(2), .failsAfter(3))
+        await #expect(throws: DeployError.self) { _ = try await world.deployer.deploy(world.app(), cause: "push") }
+        world.source.push(W.sha(9), app: "hello")
+        await #expect(throws: CommitRefusal.self) { _ = try await world.deployer.deploy(world.app(), cause: "push") }
+
+        let file = "\(world.root)/metrics.prom"
+        let metrics = Metrics(path: file)
+        await metrics.describeReleases(world.runtime.config.apps, store: world.runtime.store, host: "web-1")
+        await metrics.flush()
+        let text = try String(contentsOfFile: file, encoding: .utf8)
+        let sha1 = W.sha(1)
+        #expect(
+            text.contains("jailpilot_live_info{app=\"hello\",sha=\"\(sha1)\",branch=\"stable\",promoted_from=\"main\"} 1"),
+            "\(text)")
+        #expect(text.contains("jailpilot_live_since_seconds{app=\"hello\",sha=\"\(sha1)\"} "))
+        #expect(text.contains("jailpilot_probation{app=\"hello\"} 0"))
+        #expect(text.contains("jailpilot_reverts{app=\"hello\",sha=\"\(W.sha(2))\"} 1"), "the flip-back of 2")
+        #expect(
+            text.contains("jailpilot_quarantined_info{app=\"hello\",sha=\"\(W.sha(9))\",reason=\"not promoted\"} "), "\(text)")
+        #expect(text.contains("jailpilot_quarantined_info{app=\"hello\",sha=\"\(W.sha(2))\",reason=\"probation\"} "), "\(text)")
+        #expect(text.contains("jailpilot_pin_info{app=\"other\",sha=\"\(W.sha(7).prefix(12))\"} 1"))
+        #expect(text.contains("jailpilot_host_info{host=\"web-1\"} 1"))
+
+        // A hold (what a rollback places); an app gone from agent.conf leaves no series behind.
+        try world.runtime.store.hold(app: "hello", sha: W.sha(1))
+        await metrics.describeReleases([world.app()], store: world.runtime.store, host: "web-1")
+        await metrics.flush()
+        let after = try String(contentsOfFile: file, encoding: .utf8)
+        #expect(after.contains("jailpilot_hold_info{app=\"hello\""), "\(after)")
+        #expect(!after.contains("app=\"other\""), "\(after)")
+    }
+}
