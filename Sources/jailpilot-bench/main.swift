@@ -3,6 +3,7 @@
 //   jailpilot-bench poll-memory URL ITERATIONS
 //   jailpilot-bench flip CONFIG APP FLIPS OLD_BODY NEW_BODY FRONT_PORT
 //   jailpilot-bench reload ADMIN_PORT FRONT_PORT HOST ADDR1 ADDR2 PORT FLIPS BODY1 BODY2
+//   jailpilot-bench forge URL AGENTS SECONDS INTERVAL_MS
 import Foundation
 import JailPilot
 
@@ -27,6 +28,10 @@ case "reload":
     try await benchReload(
         admin: admin, front: front, host: args[4], addresses: [args[5], args[6]], port: port, flips: n,
         bodies: [args[9], args[10]])
+case "forge":
+    guard args.count == 6, let agents = Int(args[3]), let seconds = Int(args[4]), let ms = Int(args[5]), agents > 0, ms > 0
+    else { usage() }
+    try await benchForge(url: args[2], agents: agents, seconds: seconds, interval: .milliseconds(ms))
 default:
     usage()
 }

@@ -125,6 +125,8 @@ struct RingDeployTests {
         world.source.push(W.sha(9), app: "hello")
         await #expect(throws: CommitRefusal.self) { _ = try await world.deployer.deploy(world.app(), cause: "push") }
 
+        // The head the watcher last saw (it saves it at each poll).
+        try world.runtime.store.saveHead(app: "hello", branch: "stable", sha: W.sha(9))
         let file = "\(world.root)/metrics.prom"
         let metrics = Metrics(path: file)
         await metrics.describeReleases(world.runtime.config.apps, store: world.runtime.store, host: "web-1")
@@ -142,6 +144,9 @@ struct RingDeployTests {
         #expect(text.contains("jailpilot_quarantined_info{app=\"hello\",sha=\"\(W.sha(2))\",reason=\"probation\"} "), "\(text)")
         #expect(text.contains("jailpilot_pin_info{app=\"other\",sha=\"\(W.sha(7).prefix(12))\"} 1"))
         #expect(text.contains("jailpilot_host_info{host=\"web-1\"} 1"))
+        #expect(
+            text.contains("jailpilot_head_info{app=\"hello\",branch=\"stable\",sha=\"\(W.sha(9))\"} 1"),
+            "behind it: the alert's input")
 
         // A hold (what a rollback places); an app gone from agent.conf leaves no series behind.
         try world.runtime.store.hold(app: "hello", sha: W.sha(1))

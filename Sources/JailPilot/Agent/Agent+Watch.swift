@@ -36,6 +36,11 @@ struct WatchContext: Sendable {
     var store: StateStore { runtime.store }
 
     func run() async {
+        // Counters exist from the start at 0: Prometheus' increase() sees a first failure only
+        // against an earlier sample.
+        for result in ["ok", "failed"] {
+            await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", result)], by: 0)
+        }
         var failures = 0
         var skipped: String?
         var forced = pinChanged ? app.pin : nil

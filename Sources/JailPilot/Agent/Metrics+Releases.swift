@@ -7,6 +7,7 @@ extension Metrics {
     static let releaseFamilies = [
         "jailpilot_live_info", "jailpilot_live_since_seconds", "jailpilot_probation", "jailpilot_reverts",
         "jailpilot_quarantined_info", "jailpilot_hold_info", "jailpilot_pin_info", "jailpilot_host_info",
+        "jailpilot_head_info",
     ]
 
     /// Quarantined commits exported per app: the newest.
@@ -48,6 +49,9 @@ extension Metrics {
                     ((try? store.holdSince(app: app.name)) ?? nil)?.timeIntervalSince1970.rounded() ?? 0
             }
             if let pin = app.pin { gauges[key("jailpilot_pin_info", [("app", app.name), ("sha", pin)])] = 1 }
+            if let head = try? store.head(app: app.name), head.branch == app.branch {
+                gauges[key("jailpilot_head_info", [("app", app.name), ("branch", head.branch), ("sha", head.sha)])] = 1
+            }
         }
     }
 

@@ -6,7 +6,7 @@ public actor Metrics {
     private let path: String?
     private var counters: [String: Double] = [:]
     var gauges: [String: Double] = [:]
-    private let help: [String: (type: String, text: String)] = [
+    static let help: [String: (type: String, text: String)] = [
         "jailpilot_up": ("gauge", "1 while the agent runs."),
         "jailpilot_polls_total": ("counter", "Polls of an app's remote, by result."),
         "jailpilot_poll_failures_consecutive": ("gauge", "Polls failed in a row (0 when the remote answers)."),
@@ -22,11 +22,15 @@ public actor Metrics {
         "jailpilot_hold_info": ("gauge", "A hold (a rollback) keeps the app at this commit (value: since when)."),
         "jailpilot_pin_info": ("gauge", "agent.conf pins the app at this commit (value 1)."),
         "jailpilot_host_info": ("gauge", "The host this agent runs on (value 1)."),
+        "jailpilot_head_info": ("gauge", "The head of the app's branch as the agent last saw it (value 1)."),
         "jailpilot_live_unverified": ("gauge", "1 while the app's live release no longer verifies against its keys."),
         "jailpilot_notifications_undelivered": ("gauge", "Notifications waiting for their receiver."),
     ]
 
     public init(path: String?) { self.path = path }
+
+    /// The metric names the agent writes (the alert rules and dashboard use only these).
+    public static var names: Set<String> { Set(help.keys) }
 
     public func count(_ name: String, _ labels: [(String, String)], by value: Double = 1) {
         counters[key(name, labels), default: 0] += value
@@ -42,7 +46,7 @@ public actor Metrics {
         var lines: [String] = []
         let all = counters.merging(gauges) { $1 }
         for name in Set(all.keys.map { String($0.prefix { $0 != "{" }) }).sorted() {
-            if let h = help[name] { lines += ["# HELP \(name) \(h.text)", "# TYPE \(name) \(h.type)"] }
+            if let h = Self.help[name] { lines += ["# HELP \(name) \(h.text)", "# TYPE \(name) \(h.type)"] }
             for (series, value) in all.filter({ $0.key.prefix { $0 != "{" } == name }).sorted(by: { $0.key < $1.key }) {
                 lines.append("\(series) \(value == value.rounded() ? String(Int(value)) : String(value))")
             }
