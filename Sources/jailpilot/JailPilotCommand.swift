@@ -9,7 +9,8 @@ struct JailPilotCommand: AsyncParsableCommand {
         version: JailPilotVersion.description,
         subcommands: [
             Check.self, Refs.self, Build.self, Deploy.self, Rollback.self, Resume.self, Status.self, History.self,
-            Routes.self, Resolver.self, Remove.self, Plan.self, Run.self, DoctorCommand.self, Trigger.self,
+            Routes.self, Resolver.self, Remove.self, Plan.self, Run.self, DoctorCommand.self, Trigger.self, Promote.self,
+            Fleet.self,
         ])
 
     /// ArgumentParser's main, except that an error's control characters are escaped as the

@@ -145,7 +145,7 @@ struct RingDeployTests {
         #expect(text.contains("jailpilot_pin_info{app=\"other\",sha=\"\(W.sha(7).prefix(12))\"} 1"))
         #expect(text.contains("jailpilot_host_info{host=\"web-1\"} 1"))
         #expect(
-            text.contains("jailpilot_head_info{app=\"hello\",branch=\"stable\",sha=\"\(W.sha(9))\"} 1"),
+            text.contains("jailpilot_head_info{app=\"hello\",sha=\"\(W.sha(9))\",branch=\"stable\",promoted_from=\"main\"} 1"),
             "behind it: the alert's input")
 
         // A hold (what a rollback places); an app gone from agent.conf leaves no series behind.

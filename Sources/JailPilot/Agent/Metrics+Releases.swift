@@ -50,7 +50,7 @@ extension Metrics {
             }
             if let pin = app.pin { gauges[key("jailpilot_pin_info", [("app", app.name), ("sha", pin)])] = 1 }
             if let head = try? store.head(app: app.name), head.branch == app.branch {
-                gauges[key("jailpilot_head_info", [("app", app.name), ("branch", head.branch), ("sha", head.sha)])] = 1
+                gauges[key("jailpilot_head_info", [("app", app.name), ("sha", head.sha)] + ring)] = 1
             }
         }
     }

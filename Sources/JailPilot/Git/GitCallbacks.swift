@@ -9,6 +9,8 @@ final class GitCallbacks {
     var credentialAttempts = 0
     /// Why a callback refused, reported instead of libgit2's generic message.
     var refusal: String?
+    /// Why the remote refused a pushed ref (push_update_reference's status), if it did.
+    var pushRejection: String?
 
     init(access: RemoteAccess) { self.access = access }
 
@@ -19,6 +21,12 @@ final class GitCallbacks {
             guard let payload, let out else { return -1 }
             let me = Unmanaged<GitCallbacks>.fromOpaque(payload).takeUnretainedValue()
             return me.credential(out, url: url.map { String(cString: $0) }, usernameFromURL.map { String(cString: $0) }, allowed)
+        }
+        callbacks.push_update_reference = { refname, status, payload in
+            guard let payload, let status else { return 0 }
+            let me = Unmanaged<GitCallbacks>.fromOpaque(payload).takeUnretainedValue()
+            me.pushRejection = "\(refname.map { String(cString: $0) } ?? "the ref"): \(String(cString: status))"
+            return 0
         }
         callbacks.certificate_check = { cert, valid, host, payload in
             guard let payload, let cert else { return -1 }

@@ -1,0 +1,200 @@
+import Foundation
+import JailPilot
+import JailPilotTesting
+import Testing
+
+/// When `jailpilot promote` may move a ring: the verdict from what the hosts report, in
+/// milliseconds; then the whole command against a real Prometheus and a real remote.
+@Suite struct PromotionTests {
+    typealias W = MemoryWorld
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    func promotion(
+        _ hosts: [(String, String, Double)], reverted: Set<String> = [], quarantined: [String: String] = [:],
+        ringHosts: Int? = nil
+    )
+        -> Promotion
+    {
+        Promotion(
+            app: "hello", from: "main",
+            hosts: hosts.map { Promotion.Host(instance: $0.0, sha: $0.1, since: now.addingTimeInterval(-$0.2)) },
+            reverted: reverted, quarantined: quarantined, ringHosts: ringHosts, soak: .seconds(1800))
+    }
+
+    @Test func aCommitEveryCanaryRanForTheSoakIsPromotedAndAnythingLessWaits() {
+        let a = W.sha(1), b = W.sha(2)
+        #expect(promotion([("c1", a, 3600), ("c2", a, 1900)]).verdict(now: now) == .promote(a))
+        guard case .wait(let soaking) = promotion([("c1", a, 3600), ("c2", a, 600)]).verdict(now: now) else {
+            Issue.record("promoted before the soak")
+            return
+        }
+        #expect(soaking.contains("c2 has run \(a.prefix(12)) for 10m of the 30m soak"), "\(soaking)")
+        guard case .wait(let split) = promotion([("c1", a, 3600), ("c2", b, 3600)]).verdict(now: now) else {
+            Issue.record("promoted while the canaries disagree")
+            return
+        }
+        #expect(split.contains("run different commits"), "\(split)")
+        #expect(promotion([("c1", a, 3600)], reverted: [a]).verdict(now: now) != .promote(a), "flipped back somewhere")
+        #expect(promotion([("c1", a, 3600)], quarantined: [a: "probation"]).verdict(now: now) != .promote(a))
+        #expect(promotion([("c1", a, 3600)], ringHosts: 2).verdict(now: now) != .promote(a), "a canary is missing")
+        #expect(promotion([]).verdict(now: now) != .promote(a))
+    }
+
+    @Test func prometheusAnswersAreReadAndAnythingElseIsAClearError() throws {
+        let answer = #"""
+            {"status":"success","data":{"resultType":"vector","result":[
+            {"metric":{"__name__":"jailpilot_live_info","app":"hello","instance":"c1","sha":"abc"},"value":[1800000000.1,"1"]}]}}
+            """#
+        let samples = try PrometheusAPI.parse(Data(answer.utf8))
+        #expect(
+            samples == [
+                PrometheusSample(
+                    labels: ["__name__": "jailpilot_live_info", "app": "hello", "instance": "c1", "sha": "abc"], value: 1)
+            ])
+        #expect(throws: PrometheusError.self) { try PrometheusAPI.parse(Data("<html>proxy error</html>".utf8)) }
+        #expect(throws: PrometheusError.self) { try PrometheusAPI.parse(Data(#"{"status":"error","error":"bad query"}"#.utf8)) }
+    }
+}
+
+extension JSONDecoder {
+    /// Decodes ISO 8601 dates, as the CLI's `--json` writes them.
+    static var iso: JSONDecoder {
+        let decoder = JSONDecoder()
+        decoder.dateDecodingStrategy = .iso8601
+        return decoder
+    }
+}
+
+/// `jailpilot promote` end to end: a real Prometheus scrapes three hosts' metrics files (written
+/// by the agent's own Metrics from their stores; served over loopback as node_exporter's
+/// textfile collector would pass them on), and the command fast-forwards a real remote.
+@Suite(
+    .serialized,
+    .enabled(if: have("prometheus") && have("curl") && have("python3") && have("git"), "needs prometheus, curl, python3, git"))
+struct PromoteCommandTests {
+    /// Prometheus on a free loopback port scraping `targets` (file names under `dir`) every second.
+    func prometheus(_ dir: String, targets: [String]) async throws -> (Background, Background, String) {
+        let filesPort = freePort()
+        let files = try await Background(
+            ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir, "\(filesPort)"], port: filesPort)
+        let port = freePort()
+        var config = "global:\n  scrape_interval: 1s\nscrape_configs:\n"
+        for target in targets {
+            config +=
+                "  - job_name: \(target)\n    metrics_path: /\(target).prom\n    static_configs:\n      - targets: ['127.0.0.1:\(filesPort)']\n        labels: {instance: \(target)}\n"
+        }
+        try FileIO.replace("\(dir)/prometheus.yml", text: config)
+        let server = try await Background(
+            [
+                "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/tsdb",
+                "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+            ], port: port)
+        return (files, server, "http://127.0.0.1:\(port)")
+    }
+
+    /// Writes `world`'s metrics as host `name`.
+    func export(_ world: MemoryWorld, as name: String, to dir: String) async throws {
+        let metrics = Metrics(path: "\(dir)/\(name).prom")
+        await metrics.describeReleases(world.runtime.config.apps, store: world.runtime.store, host: name)
+        await metrics.flush()
+    }
+
+    func promote(_ args: [String]) async throws -> ProcessResult {
+        try await HostProcessRunner().run(Command(CrashTests.binary, ["promote", "hello"] + args), timeout: .seconds(60))
+    }
+
+    @Test func aGoodCommitIsPromotedAfterTheSoakAndAFlippedBackOneNever() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CrashTests.binary), "build the jailpilot binary first")
+        let scratch = try Scratch("promote")
+        let repo = try await GitFixture()
+        let good = try await repo.commitHello("good")
+        try await repo.git(["branch", "stable", good])
+        let remote = "\(scratch.path)/remote.git"
+        try await repo.git(["clone", "-q", "--bare", repo.work, remote], in: nil)
+        let next = try await repo.commitHello("next")
+        try await repo.git(["push", "-q", remote, "main"])
+        let bad = try await repo.commitHello("bad")
+        try await repo.git(["push", "-q", remote, "main"])
+
+        // Two canaries on main run `next` (the memory driver's engine, their real metrics); a
+        // stable host runs `good`.
+        var canaries: [MemoryWorld] = []
+        for _ in 0..<2 {
+            let world = try MemoryWorld()
+            world.source.push(good, app: "hello")
+            world.source.push(next, app: "hello")
+            _ = try await world.deployer.deploy(world.app(), cause: "push")
+            canaries.append(world)
+        }
+        let stable = try MemoryWorld(apps: [("hello", "branch = \"stable\"\npromoted_from = \"main\"")])
+        defer { (canaries + [stable]).forEach { $0.tearDown() } }
+        try await export(canaries[0], as: "canary-1", to: scratch.path)
+        try await export(canaries[1], as: "canary-2", to: scratch.path)
+        try await export(stable, as: "stable-1", to: scratch.path)
+        let (files, server, url) = try await prometheus(scratch.path, targets: ["canary-1", "canary-2", "stable-1"])
+        defer {
+            server.stop()
+            files.stop()
+        }
+        let common = ["--repo", "file://\(remote)", "--prometheus", url, "--ring-hosts", "2", "--cache", "\(scratch.path)/cache"]
+        // Wait for the first scrape of both canaries.
+        let scraped = await eventually(.seconds(20)) {
+            let out = (try? await promote(common + ["--soak", "1s", "--dry-run"]))?.stdoutText ?? ""
+            return out.contains("would fast-forward")
+        }
+        #expect(scraped, "Prometheus never had both canaries")
+
+        // Before the soak: nothing, and why; exit 1.
+        let early = try await promote(common + ["--soak", "1h"])
+        #expect(early.status == 1 && early.stdoutText.contains("of the 1h soak"), "\(early.stdoutText)\(early.stderrText)")
+        #expect(try await repo.git(["--git-dir", remote, "rev-parse", "stable"], in: nil).hasPrefix(good))
+
+        // After it: stable is fast-forwarded to `next` on the remote.
+        let done = try await promote(common + ["--soak", "1s"])
+        #expect(done.status == 0, "\(done.stdoutText)\(done.stderrText)")
+        #expect(done.stdoutText.contains("fast-forwarded stable \(good.prefix(12)) → \(next.prefix(12))"), "\(done.stdoutText)")
+        #expect(try await repo.git(["--git-dir", remote, "rev-parse", "stable"], in: nil).hasPrefix(next))
+        let again = try await promote(common + ["--soak", "1s"])
+        #expect(again.status == 1 && again.stdoutText.contains("is at \(next.prefix(12)) already"), "\(again.stdoutText)")
+
+        // `bad` fails probation on a canary (flip-back): it is never promoted.
+        for world in canaries {
+            world.source.push(bad, app: "hello")
+            world.health.set(bad, .failsAfter(3))
+            await #expect(throws: DeployError.self) { _ = try await world.deployer.deploy(world.app(), cause: "push") }
+        }
+        try await export(canaries[0], as: "canary-1", to: scratch.path)
+        try await export(canaries[1], as: "canary-2", to: scratch.path)
+        let seen = await eventually(.seconds(20)) {
+            ((try? await promote(common + ["--soak", "1s", "--dry-run"]))?.stdoutText ?? "").contains("already")
+        }
+        #expect(seen, "the canaries are back on next: nothing newer than the last good one")
+        #expect(try await repo.git(["--git-dir", remote, "rev-parse", "stable"], in: nil).hasPrefix(next))
+
+        // The stable host saw the new head of stable and runs nothing yet: fleet status says so,
+        // and agrees with what each host runs.
+        try stable.runtime.store.saveHead(app: "hello", branch: "stable", sha: next)
+        try await export(stable, as: "stable-1", to: scratch.path)
+        func fleet(_ args: [String]) async throws -> ProcessResult {
+            try await HostProcessRunner().run(
+                Command(CrashTests.binary, ["fleet", "status", "--prometheus", url] + args), timeout: .seconds(60))
+        }
+        func hosts() async -> [FleetStatus.HostApp] {
+            let json = (try? await fleet(["--json"]))?.stdoutText ?? ""
+            return ((try? JSONDecoder.iso.decode(FleetStatus.self, from: Data(json.utf8)))?.apps["hello"]) ?? []
+        }
+        let agreed = await eventually(.seconds(20)) {
+            let now = await hosts()
+            return now.count == 3 && now.last?.behindHead == next
+                && now.filter { $0.branch == "main" }.allSatisfy { $0.quarantined[bad] == "probation" }
+        }
+        let seenHosts = await hosts()
+        #expect(agreed, "\(seenHosts)")
+        #expect(seenHosts.map(\.host) == ["canary-1", "canary-2", "stable-1"], "ring main first, then stable")
+        #expect(seenHosts.filter { $0.branch == "main" }.allSatisfy { $0.live == next }, "\(seenHosts)")
+        #expect(seenHosts.last?.live == nil && seenHosts.last?.promotedFrom == "main", "\(seenHosts)")
+        let text = try await fleet([]).stdoutText
+        #expect(text.contains("stable-1  stable (from main)  nothing live, BEHIND stable (head \(next.prefix(12)))"), "\(text)")
+        #expect(text.contains("canary-1  main  live \(next.prefix(12))"), "\(text)")
+    }
+}
