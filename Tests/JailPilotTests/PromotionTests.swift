@@ -65,36 +65,47 @@ extension JSONDecoder {
     }
 }
 
-/// `jailpilot promote` end to end: a real Prometheus scrapes three hosts' metrics files (written
-/// by the agent's own Metrics from their stores; served over loopback as node_exporter's
-/// textfile collector would pass them on), and the command fast-forwards a real remote.
+/// `jailpilot promote` end to end: a real Prometheus scrapes three hosts' node_exporters, whose
+/// textfile collectors read the metrics file each host's agent code writes from its store (the
+/// hosts' release engines on in-memory drivers), and the command fast-forwards a real remote.
 @Suite(
     .serialized,
-    .enabled(if: have("prometheus") && have("curl") && have("python3") && have("git"), "needs prometheus, curl, python3, git"))
+    .enabled(
+        if: have("prometheus") && have("prometheus-node-exporter") && have("curl") && have("git"),
+        "needs prometheus, prometheus-node-exporter, curl, git (scripts/install-deps installs them)"))
 struct PromoteCommandTests {
-    /// Prometheus on a free loopback port scraping `targets` (file names under `dir`) every second.
-    func prometheus(_ dir: String, targets: [String]) async throws -> (Background, Background, String) {
-        let filesPort = freePort()
-        let files = try await Background(
-            ["python3", "-m", "http.server", "--bind", "127.0.0.1", "--directory", dir, "\(filesPort)"], port: filesPort)
-        let port = freePort()
+    /// One node_exporter per host (only its textfile collector, reading the host's directory
+    /// under `dir`), and Prometheus on a free loopback port scraping them every second.
+    func prometheus(_ dir: String, hosts: [String]) async throws -> ([Background], String) {
+        var servers: [Background] = []
         var config = "global:\n  scrape_interval: 1s\nscrape_configs:\n"
-        for target in targets {
+        for host in hosts {
+            let port = freePort()
+            try FileIO.makeDirectories("\(dir)/\(host)")
+            servers.append(
+                try await Background(
+                    [
+                        "prometheus-node-exporter", "--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults",
+                        "--collector.textfile", "--collector.textfile.directory=\(dir)/\(host)",
+                    ], port: port))
             config +=
-                "  - job_name: \(target)\n    metrics_path: /\(target).prom\n    static_configs:\n      - targets: ['127.0.0.1:\(filesPort)']\n        labels: {instance: \(target)}\n"
+                "  - job_name: \(host)\n    static_configs:\n      - targets: ['127.0.0.1:\(port)']\n        labels: {instance: \(host)}\n"
         }
         try FileIO.replace("\(dir)/prometheus.yml", text: config)
-        let server = try await Background(
-            [
-                "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/tsdb",
-                "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
-            ], port: port)
-        return (files, server, "http://127.0.0.1:\(port)")
+        let port = freePort()
+        servers.append(
+            try await Background(
+                [
+                    "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/tsdb",
+                    "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+                ], port: port))
+        return (servers, "http://127.0.0.1:\(port)")
     }
 
-    /// Writes `world`'s metrics as host `name`.
+    /// Writes `world`'s metrics as host `name`, where that host's node_exporter reads them.
     func export(_ world: MemoryWorld, as name: String, to dir: String) async throws {
-        let metrics = Metrics(path: "\(dir)/\(name).prom")
+        try FileIO.makeDirectories("\(dir)/\(name)")
+        let metrics = Metrics(path: "\(dir)/\(name)/jailpilot.prom")
         await metrics.describeReleases(world.runtime.config.apps, store: world.runtime.store, host: name)
         await metrics.flush()
     }
@@ -131,11 +142,8 @@ struct PromoteCommandTests {
         try await export(canaries[0], as: "canary-1", to: scratch.path)
         try await export(canaries[1], as: "canary-2", to: scratch.path)
         try await export(stable, as: "stable-1", to: scratch.path)
-        let (files, server, url) = try await prometheus(scratch.path, targets: ["canary-1", "canary-2", "stable-1"])
-        defer {
-            server.stop()
-            files.stop()
-        }
+        let (servers, url) = try await prometheus(scratch.path, hosts: ["canary-1", "canary-2", "stable-1"])
+        defer { servers.forEach { $0.stop() } }
         let common = ["--repo", "file://\(remote)", "--prometheus", url, "--ring-hosts", "2", "--cache", "\(scratch.path)/cache"]
         // Wait for the first scrape of both canaries.
         let scraped = await eventually(.seconds(20)) {
