@@ -87,7 +87,7 @@ public final class Notifier: Sendable {
         for head in heads {
             var next: OutboxItem? = head
             var sent = 0
-            while let item = next, item.nextAt <= runtime.clock.date, sent < Self.perPass {
+            while let item = next, item.dueAt <= runtime.clock.date.timeIntervalSince1970, sent < Self.perPass {
                 guard await deliver(item) else { break }
                 sent += 1
                 next = try? store.nextNotification(target: item.target)

@@ -11,8 +11,9 @@ public struct OutboxItem: Sendable, Equatable {
     /// The JSON sent; "" until the first attempt builds it (then it never changes).
     public var body: String
     public var attempts: Int
-    /// When the next attempt is due.
-    public var nextAt: Date
+    /// When the next attempt is due, in seconds since 1970 as stored: compared as such, never
+    /// through a `Date` (which keeps its time from 2001, so a round trip can move it by a bit).
+    public var dueAt: Double
     /// `X-Jailpilot-Delivery`: 32 random hex digits, the same on every retry, never reused.
     public var delivery: String
     /// The timeline entry (Transition) the event ended, as its row id; 0 when none matched.
@@ -60,7 +61,7 @@ extension StateStore {
         OutboxItem(
             id: row[0].int ?? 0, target: row[1].string ?? "", created: Date(timeIntervalSince1970: row[2].double ?? 0),
             event: row[3].string ?? "", body: row[4].string ?? "", attempts: Int(row[5].int ?? 0),
-            nextAt: Date(timeIntervalSince1970: row[6].double ?? 0), delivery: row[7].string ?? "",
+            dueAt: row[6].double ?? 0, delivery: row[7].string ?? "",
             transition: row[8].int ?? 0)
     }
 
