@@ -51,6 +51,24 @@ import Testing
         #expect(try await deploy(world).sha == W.sha(9))
     }
 
+    @Test func aRefusedHeadStaysRefusedForResumeAndForADeployWithoutSHA() async throws {
+        let world = try world()
+        defer { world.tearDown() }
+        world.source.reset("hello", to: W.sha(2))
+        _ = try await deploy(world)
+        world.source.push(W.sha(9), app: "hello")
+        await #expect(throws: CommitRefusal.self) { _ = try await deploy(world) }
+        // An operator runs `jailpilot deploy hello` or `jailpilot resume hello`: the same head.
+        let manual = await #expect(throws: CommitRefusal.self) {
+            _ = try await world.deployer.deploy(world.app(), cause: "manual")
+        }
+        #expect(manual?.reason == .notPromoted)
+        await #expect(throws: CommitRefusal.self) { _ = try await world.deployer.resume(world.app()) }
+        #expect(try world.runtime.store.live(app: "hello")?.sha == W.sha(2))
+        // Naming the commit is the operator's own choice.
+        #expect(try await world.deployer.deploy(world.app(), sha: W.sha(9)).release.sha == W.sha(9))
+    }
+
     @Test func aRingWhoseBranchIsGoneRefusesAndAPinIsTheOperatorsOwnChoice() async throws {
         let world = try MemoryWorld(apps: [("hello", Self.ring)])
         defer { world.tearDown() }

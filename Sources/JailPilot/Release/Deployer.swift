@@ -77,9 +77,12 @@ public struct Deployer: Sendable {
         let source = self.source
         let commit = try await source.fetch(app, sha: sha)
         let live = try store.live(app: app.name)
-        // Before anything of the commit runs: its signatures, and that the branch did not go back.
-        try await checkCommit(app, commit, live: live, fromBranch: cause == "push", cause: cause)
-        let newMark = try await releaseMark(app, commit: commit, raises: cause == "push")
+        // Before anything of the commit runs: its signatures, and that the branch did not go back
+        // (or skip its ring). The branch head is checked whoever asks for it (the agent, `deploy`
+        // without --sha, `resume`); a pin or --sha names its commit on purpose.
+        let fromBranch = cause == "push" || (sha == nil && app.pin == nil)
+        try await checkCommit(app, commit, live: live, fromBranch: fromBranch, cause: cause)
+        let newMark = try await releaseMark(app, commit: commit, raises: fromBranch)
         progress("building \(app.name) at \(commit.prefix(12))")
         let built: (sha: String, build: BuildOutcome)
         do {
