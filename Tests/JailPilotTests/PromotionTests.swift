@@ -36,6 +36,8 @@ import Testing
         #expect(split.contains("run different commits"), "\(split)")
         #expect(promotion([("c1", a, 3600)], reverted: [a]).verdict(now: now) != .promote(a), "flipped back somewhere")
         #expect(promotion([("c1", a, 3600)], quarantined: [a: "probation"]).verdict(now: now) != .promote(a))
+        // A later ring's host refused it as not promoted yet: that is what promotion changes.
+        #expect(promotion([("c1", a, 3600)], quarantined: [a: "not promoted"]).verdict(now: now) == .promote(a))
         #expect(promotion([("c1", a, 3600)], ringHosts: 2).verdict(now: now) != .promote(a), "a canary is missing")
         #expect(promotion([]).verdict(now: now) != .promote(a))
     }

@@ -46,9 +46,11 @@ import Testing
         let moved = CommitGate.stamp(world.app(), live: W.sha(2), mark: mark, ring: W.sha(9))
         #expect(try store.quarantineReason(app: "hello", prefix: W.sha(9), gate: moved) == nil)
 
-        // main takes it (the canaries run it): now it may go out here too.
+        // main takes it (the canaries run it): now it may go out here too, and the refusal that
+        // held it back is gone (nothing reports it as quarantined any more).
         world.source.push(W.sha(9), app: "hello", branch: "main")
         #expect(try await deploy(world).sha == W.sha(9))
+        #expect(try store.quarantineReason(app: "hello", sha: W.sha(9)) == nil)
     }
 
     @Test func aRefusedHeadStaysRefusedForResumeAndForADeployWithoutSHA() async throws {
@@ -173,5 +175,28 @@ struct RingDeployTests {
         let after = try String(contentsOfFile: file, encoding: .utf8)
         #expect(after.contains("jailpilot_hold_info{app=\"hello\""), "\(after)")
         #expect(!after.contains("app=\"other\""), "\(after)")
+    }
+}
+
+/// The mirror's copy of a ring's ref, fetched with the branch (libgit2, a real remote).
+@Suite struct MirrorRingTests {
+    @Test func theRingsRefComesWithTheFetchAndGoesWhenTheRemoteDropsIt() async throws {
+        let repo = try await GitFixture()
+        let one = try await repo.commit(["a": "1"])
+        try await repo.git(["branch", "stable", one])
+        let two = try await repo.commit(["a": "2"])
+        let scratch = try Scratch("mirror-ring")
+        let mirror = Mirror(path: "\(scratch.path)/hello.git")
+        let access = RemoteAccess(url: repo.fileURL)
+        let stats = try await mirror.fetch(access, branch: "stable", also: "main")
+        #expect(stats.head == one)
+        #expect(await mirror.head(of: "main") == two, "fetched with the branch")
+        #expect(try await mirror.descends(two, from: one))
+        // main is deleted on the remote: the mirror's copy goes with the next fetch.
+        try await repo.git(["checkout", "-q", "stable"])
+        try await repo.git(["branch", "-D", "main"])
+        _ = try await mirror.fetch(access, branch: "stable", also: "main")
+        #expect(await mirror.head(of: "main") == nil, "a ring branch the remote dropped does not linger")
+        #expect(await mirror.head(of: "stable") == one)
     }
 }

@@ -63,7 +63,11 @@ public struct Promotion: Sendable {
             return .wait("the hosts of \(from) run different commits of \(app): \(who)")
         }
         if reverted.contains(sha) { return .wait("\(sha.prefix(12)) was flipped back on a host: it is not promoted") }
-        if let reason = quarantined[sha] { return .wait("\(sha.prefix(12)) is quarantined on a host (\(reason))") }
+        // A failure held against the commit blocks it; a host's refusal (not promoted yet, a
+        // key it does not trust) is that host's policy, not the commit's health.
+        if let reason = quarantined[sha], !Self.refusals.contains(reason) {
+            return .wait("\(sha.prefix(12)) failed on a host (\(reason)): it is not promoted")
+        }
         for host in hosts {
             guard let since = host.since else {
                 return .wait("\(host.instance) does not say since when it runs \(sha.prefix(12))")
@@ -102,6 +106,9 @@ public struct Promotion: Sendable {
                 uniquingKeysWith: { a, _ in a }),
             ringHosts: ringHosts, soak: soak)
     }
+
+    /// Quarantine reasons that are refusals by a host's gate (CommitRefusal), not failures.
+    static let refusals = Set(CommitRefusal.Reason.allCases.map(\.rawValue))
 
     /// A PromQL string literal's escapes.
     static func escape(_ text: String) -> String { text.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"") }

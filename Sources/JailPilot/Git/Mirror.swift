@@ -120,6 +120,25 @@ public struct Mirror: Sendable {
                 }
                 return git_remote_stats(remote).pointee
             }
+            // A ring branch the remote no longer has must not linger here: the gate would check
+            // heads against its last state. git_remote_ls stays valid after the fetch's
+            // disconnect (libgit2's remote.h).
+            if let also {
+                var heads: UnsafeMutablePointer<UnsafePointer<git_remote_head>?>?
+                var count = 0
+                if git_remote_ls(&heads, &count, remote) == 0 {
+                    let advertised = (0..<count).contains { i in
+                        heads?[i]?.pointee.name.map { String(cString: $0) } == "refs/heads/\(also)"
+                    }
+                    if !advertised {
+                        var stale: OpaquePointer?
+                        if git_reference_lookup(&stale, repo, "refs/heads/\(also)") == 0 {
+                            git_reference_delete(stale)
+                            git_reference_free(stale)
+                        }
+                    }
+                }
+            }
             var head = git_oid()
             guard git_reference_name_to_id(&head, repo, "refs/heads/\(branch)") == 0 else {
                 throw GitWatchError.branchMissing(branch: branch, url: access.redactedURL, available: [])

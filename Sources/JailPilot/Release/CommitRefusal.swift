@@ -2,7 +2,7 @@
 /// moved backwards. The commit is quarantined until the branch moves or the keys change.
 public struct CommitRefusal: Error, Sendable, CustomStringConvertible, Equatable {
     /// The reasons `release.refused` names.
-    public enum Reason: String, Sendable {
+    public enum Reason: String, Sendable, CaseIterable {
         case unsigned
         case unknownKey = "unknown key"
         case badSignature = "bad signature"

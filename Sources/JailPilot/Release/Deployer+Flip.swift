@@ -27,6 +27,8 @@ extension Deployer {
         try await retire(app: app, keepRunning: live)
         phase("retire")
         live = try store.update(live, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
+        // Whatever held it back before (a refusal since resolved, an earlier failure) is over.
+        try? store.unquarantine(app: app.name, sha: live.sha)
         note(app.name, from: previous?.sha, to: live.sha, cause: live.cause, outcome: "live", phases: phases)
         log.emit(
             app: app.name, sha: live.sha, "release.live", took: phases.reduce(.zero) { $0 + $1.1 },
