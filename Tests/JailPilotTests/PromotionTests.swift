@@ -17,7 +17,10 @@ import Testing
     {
         Promotion(
             app: "hello", from: "main",
-            hosts: hosts.map { Promotion.Host(instance: $0.0, sha: $0.1, since: now.addingTimeInterval(-$0.2)) },
+            hosts: hosts.map {
+                Promotion.Host(
+                    instance: $0.0, sha: $0.1, since: now.addingTimeInterval(-$0.2), written: now.addingTimeInterval(-1))
+            },
             reverted: reverted, quarantined: quarantined, ringHosts: ringHosts, soak: .seconds(1800))
     }
 
@@ -40,6 +43,21 @@ import Testing
         #expect(promotion([("c1", a, 3600)], quarantined: [a: "not promoted"]).verdict(now: now) == .promote(a))
         #expect(promotion([("c1", a, 3600)], ringHosts: 2).verdict(now: now) != .promote(a), "a canary is missing")
         #expect(promotion([]).verdict(now: now) != .promote(a))
+    }
+
+    @Test func aHostWhoseAgentStoppedOrStillInProbationHoldsThePromotion() {
+        let a = W.sha(1)
+        var stale = promotion([("c1", a, 3600), ("c2", a, 3600)])
+        // c2's agent died an hour ago; node_exporter still serves its last file.
+        stale.hosts[1].written = now.addingTimeInterval(-3600)
+        guard case .wait(let why) = stale.verdict(now: now) else {
+            Issue.record("promoted on a dead agent's word")
+            return
+        }
+        #expect(why.contains("c2 wrote its metrics 1h ago: is its agent running?"), "\(why)")
+        var probation = promotion([("c1", a, 3600)])
+        probation.hosts[0].inProbation = true
+        #expect(probation.verdict(now: now) == .wait("c1 still has \(a.prefix(12)) in probation"))
     }
 
     @Test func prometheusAnswersAreReadAndAnythingElseIsAClearError() throws {

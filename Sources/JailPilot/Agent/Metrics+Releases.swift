@@ -11,7 +11,7 @@ extension Metrics {
     ]
 
     /// Quarantined commits exported per app: the newest.
-    static let quarantinedPerApp = 5
+    static let quarantinedPerApp = 20
 
     /// Replaces `apps`' series with what `store` says of them now (the others' stay); with
     /// `host` (all of agent.conf's apps), all of them, so that a removed app's go too, and says
@@ -39,7 +39,7 @@ extension Metrics {
             for (sha, count) in (try? store.reverts(app: app.name)) ?? [:] {
                 gauges[key("jailpilot_reverts", [("app", app.name), ("sha", sha)])] = Double(count)
             }
-            for item in ((try? store.quarantined(app: app.name)) ?? []).prefix(Self.quarantinedPerApp) {
+            for item in (try? store.quarantined(app: app.name, limit: Self.quarantinedPerApp)) ?? [] {
                 gauges[
                     key("jailpilot_quarantined_info", [("app", app.name), ("sha", item.sha), ("reason", Self.kind(item.reason))])] =
                     item.at.timeIntervalSince1970.rounded()

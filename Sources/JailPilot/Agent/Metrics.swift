@@ -23,6 +23,9 @@ public actor Metrics {
         "jailpilot_pin_info": ("gauge", "agent.conf pins the app at this commit (value 1)."),
         "jailpilot_host_info": ("gauge", "The host this agent runs on (value 1)."),
         "jailpilot_head_info": ("gauge", "The head of the app's branch as the agent last saw it (value 1)."),
+        "jailpilot_metrics_written_seconds": (
+            "gauge", "When the agent wrote this file (unix time): its age tells a stopped agent."
+        ),
         "jailpilot_live_unverified": ("gauge", "1 while the app's live release no longer verifies against its keys."),
         "jailpilot_notifications_undelivered": ("gauge", "Notifications waiting for their receiver."),
     ]
@@ -43,6 +46,7 @@ public actor Metrics {
     /// Writes the textfile (a no-op without `metrics_file`).
     public func flush() {
         guard let path else { return }
+        gauges["jailpilot_metrics_written_seconds"] = Date().timeIntervalSince1970.rounded()
         var lines: [String] = []
         let all = counters.merging(gauges) { $1 }
         for name in Set(all.keys.map { String($0.prefix { $0 != "{" }) }).sorted() {

@@ -10,11 +10,17 @@ public struct Promotion: Sendable {
         public var sha: String
         /// When its live release went live.
         public var since: Date?
+        /// Whether that release is still in probation.
+        public var inProbation = false
+        /// When its agent last wrote its metrics (nil: not reported).
+        public var written: Date?
 
-        public init(instance: String, sha: String, since: Date?) {
+        public init(instance: String, sha: String, since: Date?, inProbation: Bool = false, written: Date? = nil) {
             self.instance = instance
             self.sha = sha
             self.since = since
+            self.inProbation = inProbation
+            self.written = written
         }
     }
 
@@ -69,6 +75,15 @@ public struct Promotion: Sendable {
             return .wait("\(sha.prefix(12)) failed on a host (\(reason)): it is not promoted")
         }
         for host in hosts {
+            // A stopped or crashed agent's last file is still served by node_exporter: its
+            // "since" would keep aging into the soak.
+            guard let written = host.written, now.timeIntervalSince(written) < Self.freshness.seconds else {
+                let age = host.written.map {
+                    "wrote its metrics \(DurationText.format(.seconds(now.timeIntervalSince($0).rounded()))) ago"
+                }
+                return .wait("\(host.instance) \(age ?? "does not say when it wrote its metrics"): is its agent running?")
+            }
+            if host.inProbation { return .wait("\(host.instance) still has \(sha.prefix(12)) in probation") }
             guard let since = host.since else {
                 return .wait("\(host.instance) does not say since when it runs \(sha.prefix(12))")
             }
@@ -82,6 +97,9 @@ public struct Promotion: Sendable {
         return .promote(sha)
     }
 
+    /// How old a host's metrics may be (the agent writes them every second).
+    public static let freshness: Duration = .seconds(120)
+
     /// Asks `prometheus` what the hosts of `from` run.
     public static func ask(
         _ prometheus: PrometheusAPI, app: String, from: String, ringHosts: Int?, soak: Duration
@@ -91,13 +109,18 @@ public struct Promotion: Sendable {
         let since = try await prometheus.query("jailpilot_live_since_seconds{\(selector)}")
         let reverts = try await prometheus.query("jailpilot_reverts{\(selector)} > 0")
         let quarantined = try await prometheus.query("jailpilot_quarantined_info{\(selector)}")
+        let probation = try await prometheus.query("jailpilot_probation{\(selector)} > 0")
+        let written = try await prometheus.query("jailpilot_metrics_written_seconds")
+        let inProbation = Set(probation.compactMap { $0.labels["instance"] })
+        let writtenBy = Dictionary(written.map { ($0.labels["instance"] ?? "?", $0.value) }, uniquingKeysWith: { max($0, $1) })
         func key(_ sample: PrometheusSample) -> String { "\(sample.labels["instance"] ?? "")/\(sample.labels["sha"] ?? "")" }
         let sinceBy = Dictionary(since.map { (key($0), $0.value) }, uniquingKeysWith: { max($0, $1) })
         let hosts = live.compactMap { sample -> Host? in
             guard let sha = sample.labels["sha"] else { return nil }
+            let instance = sample.labels["instance"] ?? "?"
             return Host(
-                instance: sample.labels["instance"] ?? "?", sha: sha,
-                since: sinceBy[key(sample)].map { Date(timeIntervalSince1970: $0) })
+                instance: instance, sha: sha, since: sinceBy[key(sample)].map { Date(timeIntervalSince1970: $0) },
+                inProbation: inProbation.contains(instance), written: writtenBy[instance].map { Date(timeIntervalSince1970: $0) })
         }
         return Promotion(
             app: app, from: from, hosts: hosts, reverted: Set(reverts.compactMap { $0.labels["sha"] }),

@@ -78,10 +78,11 @@ extension StateStore {
     }
 
     /// Every quarantined commit of `app` (failed or refused), newest first.
-    public func quarantined(app: String) throws -> [(sha: String, reason: String, at: Date)] {
+    public func quarantined(app: String, limit: Int = 1000) throws -> [(sha: String, reason: String, at: Date)] {
         try locked { db in
-            try db.query("SELECT sha, reason, at FROM quarantine WHERE app = ? ORDER BY at DESC", [.text(app)]).compactMap {
-                row in
+            try db.query(
+                "SELECT sha, reason, at FROM quarantine WHERE app = ? ORDER BY at DESC LIMIT ?", [.text(app), .int(Int64(limit))]
+            ).compactMap { row in
                 guard let sha = row[0].string, let reason = row[1].string, let at = row[2].double else { return nil }
                 return (sha, reason, Date(timeIntervalSince1970: at))
             }
