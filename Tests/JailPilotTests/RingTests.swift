@@ -199,4 +199,25 @@ struct RingDeployTests {
         #expect(await mirror.head(of: "main") == nil, "a ring branch the remote dropped does not linger")
         #expect(await mirror.head(of: "stable") == one)
     }
+
+    @Test func aPushFastForwardsTheRingAndRefusesAnythingElse() async throws {
+        let repo = try await GitFixture()
+        let one = try await repo.commit(["a": "1"])
+        let two = try await repo.commit(["a": "2"])
+        try await repo.git(["branch", "stable", one])
+        let scratch = try Scratch("mirror-push")
+        let remote = "\(scratch.path)/remote.git"
+        try await repo.git(["clone", "-q", "--bare", repo.work, remote], in: nil)
+        let mirror = Mirror(path: "\(scratch.path)/cache.git")
+        let access = RemoteAccess(url: "file://\(remote)")
+        _ = try await mirror.fetch(access, branch: "main", also: "stable")
+        try await mirror.push(two, to: "stable", access: access)
+        #expect(try await repo.git(["--git-dir", remote, "rev-parse", "stable"], in: nil).hasPrefix(two))
+        // Back to one would not be a fast-forward: refused, the remote unchanged.
+        let refused = await #expect(throws: PushError.self) { try await mirror.push(one, to: "stable", access: access) }
+        #expect(refused?.message.contains("not a fast-forward") == true, "\(String(describing: refused))")
+        #expect(try await repo.git(["--git-dir", remote, "rev-parse", "stable"], in: nil).hasPrefix(two))
+        let refs = try await repo.git(["--git-dir", "\(scratch.path)/cache.git", "for-each-ref", "refs/jailpilot"], in: nil)
+        #expect(refs.isEmpty, "no private ref left behind: \(refs)")
+    }
 }

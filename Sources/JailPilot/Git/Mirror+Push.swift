@@ -23,14 +23,23 @@ extension Mirror {
         try RemoteRefs.checkScheme(access)
         if let problem = Names.branchProblem(branch) { throw PushError(message: "branch '\(branch)': \(problem)") }
         try withRepository(path) { repo in
-            // libgit2 pushes references, not object ids: a private one names the commit.
+            // libgit2 pushes references, not object ids: a private one per run names the commit
+            // (two runs sharing this cache never push each other's).
             var oid = try oid(sha)
-            let local = "refs/jailpilot/promote"
+            let local = "refs/jailpilot/promote-\(getpid())-\(UInt32.random(in: 0...UInt32.max))"
             var reference: OpaquePointer?
             try git("git_reference_create") { git_reference_create(&reference, repo, local, &oid, 1, "jailpilot promote") }
-            git_reference_free(reference)
+            defer {
+                git_reference_delete(reference)
+                git_reference_free(reference)
+            }
+            // As the fetch does: no url.*.pushInsteadOf rewriting (the credentials go to the URL given).
             var remote: OpaquePointer?
-            try git("git_remote_create_anonymous") { git_remote_create_anonymous(&remote, repo, access.url) }
+            var createOptions = git_remote_create_options()
+            git_remote_create_options_init(&createOptions, UInt32(GIT_REMOTE_CREATE_OPTIONS_VERSION))
+            createOptions.repository = repo
+            createOptions.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC.rawValue
+            try git("git_remote_create_with_opts") { git_remote_create_with_opts(&remote, access.url, &createOptions) }
             defer { git_remote_free(remote) }
             let context = GitCallbacks(access: access)
             var options = git_push_options()
@@ -41,10 +50,15 @@ extension Mirror {
             defer { free(refspec) }
             try withUnsafeMutablePointer(to: &refspec) { strings in
                 var array = git_strarray(strings: strings, count: 1)
+                let rc = git_remote_push(remote, &array, &options)
+                if rc == GIT_ENONFASTFORWARD.rawValue {
+                    throw PushError(
+                        message:
+                            "\(branch) on \(access.redactedURL) moved since it was fetched and \(sha.prefix(12)) is not a fast-forward of it any more; nothing pushed (run again)"
+                    )
+                }
                 do {
-                    try git("git_remote_push", hint: "may these credentials push to \(access.redactedURL)?") {
-                        git_remote_push(remote, &array, &options)
-                    }
+                    try git("git_remote_push", hint: "may these credentials push to \(access.redactedURL)?") { rc }
                 } catch let error as GitError {
                     throw context.error(error)
                 }
