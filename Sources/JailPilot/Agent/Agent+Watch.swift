@@ -113,11 +113,12 @@ struct WatchContext: Sendable {
                 }
             }
             wokenBy = nil
-            if let by = await triggers.wait(app.name, for: Self.delay(interval, failures: failures)), !Task.isCancelled {
+            let delay = Self.delay(interval, failures: failures)
+            if let by = await triggers.wait(app.name, for: delay), !Task.isCancelled {
                 wokenBy = by
                 // At most one triggered poll per gap: a flood of triggers is a poll a second, and
                 // a remote that keeps failing is not hammered by them either.
-                let gap = triggers.gap(afterFailures: failures)
+                let gap = failures == 0 ? triggers.minimumGap : max(triggers.gap(afterFailures: failures), delay)
                 if let last = lastTriggered, ContinuousClock.now - last < gap {
                     try? await Task.sleep(for: gap - (ContinuousClock.now - last))
                 }

@@ -26,7 +26,19 @@ extension Metrics {
             if host != nil { return false }
             return !names.contains { labels.hasPrefix($0 + ",") || labels.hasPrefix($0 + "}") }
         }
-        if let host { gauges[key("jailpilot_host_info", [("host", host)])] = 1 }
+        if let host {
+            gauges[key("jailpilot_host_info", [("host", host)])] = 1
+            // An app gone from agent.conf takes all its series with it (its failing polls would
+            // keep an alert firing).
+            let current = Set(apps.map { key("", [("app", $0.name)]).dropLast() })
+            func stays(_ series: String) -> Bool {
+                guard let start = series.firstRange(of: "{app=\"")?.lowerBound else { return true }
+                let labels = series[start...]
+                return current.contains { labels.hasPrefix($0 + ",") || labels.hasPrefix($0 + "}") }
+            }
+            gauges = gauges.filter { stays($0.key) }
+            counters = counters.filter { stays($0.key) }
+        }
         for app in apps {
             let ring = [("branch", app.branch), ("promoted_from", app.promotedFrom ?? "")]
             if let live = try? store.live(app: app.name) {

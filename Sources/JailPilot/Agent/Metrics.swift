@@ -4,7 +4,7 @@ import FoundationEssentials
 /// node_exporter's textfile collector (no HTTP server in the agent).
 public actor Metrics {
     private let path: String?
-    private var counters: [String: Double] = [:]
+    var counters: [String: Double] = [:]
     var gauges: [String: Double] = [:]
     static let help: [String: (type: String, text: String)] = [
         "jailpilot_up": ("gauge", "1 while the agent runs."),

@@ -42,8 +42,9 @@ public final class Triggers: Sendable {
     public init(minimumGap: Duration = .seconds(1)) { self.minimumGap = minimumGap }
 
     /// The least time between two triggered polls of an app whose last `failures` polls failed
-    /// in a row: `minimumGap`, doubling with each failure up to a minute, so that triggers (or
-    /// a flood of forged ones) never poll a failing remote faster than its own backoff would.
+    /// in a row: `minimumGap`, doubling with each failure up to a minute. The watcher also waits
+    /// out its own backoff, so triggers (or a flood of forged ones) never poll a failing remote
+    /// faster than its polls would.
     public func gap(afterFailures failures: Int) -> Duration {
         failures == 0 ? minimumGap : min(.seconds(60), minimumGap * (1 << min(failures, 6)))
     }
