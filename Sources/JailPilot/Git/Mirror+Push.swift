@@ -33,13 +33,7 @@ extension Mirror {
                 git_reference_delete(reference)
                 git_reference_free(reference)
             }
-            // As the fetch does: no url.*.pushInsteadOf rewriting (the credentials go to the URL given).
-            var remote: OpaquePointer?
-            var createOptions = git_remote_create_options()
-            git_remote_create_options_init(&createOptions, UInt32(GIT_REMOTE_CREATE_OPTIONS_VERSION))
-            createOptions.repository = repo
-            createOptions.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC.rawValue
-            try git("git_remote_create_with_opts") { git_remote_create_with_opts(&remote, access.url, &createOptions) }
+            let remote = try remote(in: repo, url: access.url)
             defer { git_remote_free(remote) }
             let context = GitCallbacks(access: access)
             var options = git_push_options()

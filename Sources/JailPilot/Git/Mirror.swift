@@ -89,14 +89,7 @@ public struct Mirror: Sendable {
             if let problem = Names.branchProblem(name) { throw GitWatchError.badURL(url: access.redactedURL, problem: problem) }
         }
         return try withRepository(path, create: true) { repo in
-            var remote: OpaquePointer?
-            // Skipping url.*.insteadOf also skips a config glob that leaks a PCRE2 match block per
-            // config entry in libgit2 < 1.6 (libgit2#6382): 350 KB per fetch, found with heaptrack.
-            var createOptions = git_remote_create_options()
-            git_remote_create_options_init(&createOptions, UInt32(GIT_REMOTE_CREATE_OPTIONS_VERSION))
-            createOptions.repository = repo
-            createOptions.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC.rawValue
-            try git("git_remote_create_with_opts") { git_remote_create_with_opts(&remote, access.url, &createOptions) }
+            let remote = try Self.remote(in: repo, url: access.url)
             defer { git_remote_free(remote) }
             let context = GitCallbacks(access: access)
             var options = git_fetch_options()
@@ -149,6 +142,20 @@ public struct Mirror: Sendable {
                     receivedBytes: stats.received_bytes, head: head.hex)
             }
         }
+    }
+
+    /// An unnamed remote for `url` in `repo`, with no url.*.insteadOf (or pushInsteadOf)
+    /// rewriting: credentials go to the URL given, and skipping it also skips a config glob that
+    /// leaks a PCRE2 match block per config entry in libgit2 < 1.6 (libgit2#6382): 350 KB per
+    /// fetch, found with heaptrack. Free it with git_remote_free.
+    static func remote(in repo: OpaquePointer, url: String) throws -> OpaquePointer? {
+        var remote: OpaquePointer?
+        var createOptions = git_remote_create_options()
+        git_remote_create_options_init(&createOptions, UInt32(GIT_REMOTE_CREATE_OPTIONS_VERSION))
+        createOptions.repository = repo
+        createOptions.flags = GIT_REMOTE_CREATE_SKIP_INSTEADOF.rawValue | GIT_REMOTE_CREATE_SKIP_DEFAULT_FETCHSPEC.rawValue
+        try git("git_remote_create_with_opts") { git_remote_create_with_opts(&remote, url, &createOptions) }
+        return remote
     }
 
     static func withRepository<T>(_ path: String, create: Bool = false, _ body: (OpaquePointer) throws -> T) throws -> T {
