@@ -42,7 +42,8 @@ struct Plan: AsyncParsableCommand {
         case .deploy:
             let commit = try await commitToDeploy(app, runtime: runtime)
             // Its environment is read as a deploy would: the plan shows names, never values.
-            target = try await deployer.deploySpec(app, commit: commit)
+            target = try await deployer.deploySpec(
+                app, commit: commit, followsBranch: Deployer.followsBranch(app, sha: sha, cause: "manual"))
             print(
                 "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
             )

@@ -98,7 +98,7 @@ import Testing
         // the mark been taken from it, a force-push dropping 2 after its probation failed would
         // be refused as a rewind.)
         world.source.push(W.sha(2), app: "hello")
-        var spec = try await world.deployer.deploySpec(world.app(), commit: W.sha(2))
+        var spec = try await world.deployer.deploySpec(world.app(), commit: W.sha(2), followsBranch: true)
         spec.mark = try await world.deployer.releaseMark(world.app(), commit: W.sha(2), raises: true)
         #expect(spec.mark == CommitMark(sha: W.sha(2), generation: 2))
         let store = world.runtime.store

@@ -9,7 +9,8 @@ import Testing
     /// The plan of the next deploy of `app` at `sha`, made as `jailpilot plan` makes it.
     static func planOfNextDeploy(_ deployer: Deployer, app: AppConfig, sha: String) async throws -> [HostStep] {
         let runtime = deployer.runtime
-        let spec = try await deployer.deploySpec(app, commit: sha)
+        // The deploy below asks for no commit: it takes the branch head, and raises the mark.
+        let spec = try await deployer.deploySpec(app, commit: sha, followsBranch: true)
         let live = try runtime.store.live(app: app.name).map { JailSpec(release: $0, app: app, layout: runtime.layout) }
         return try await deployer.plan(.deploy, app: app, spec: spec, replacing: live)
     }

@@ -2,12 +2,13 @@ import FoundationEssentials
 
 extension Deployer {
     /// The jail a `jailpilot deploy` of `commit` would make, for its plan: the first free
-    /// address, the environment as it resolves now (names only are printed), the commit mark.
-    public func deploySpec(_ app: AppConfig, commit: String) async throws -> JailSpec {
+    /// address, the environment as it resolves now (names only are printed), the commit mark
+    /// (raised when the deploy takes the branch head: `Deployer.followsBranch`).
+    public func deploySpec(_ app: AppConfig, commit: String, followsBranch: Bool) async throws -> JailSpec {
         let address = try AddressPool(config: runtime.config, store: store).allocate(excluding: await host.addressesInUse())
         let env = try AppEnvironment.resolve(app, layout: runtime.layout)
         var spec = JailSpec(app: app, sha: commit, address: address, artifact: runtime.layout.artifact(app, commit), env: env)
-        spec.mark = try await releaseMark(app, commit: commit, raises: false)
+        spec.mark = try await releaseMark(app, commit: commit, raises: followsBranch)
         return spec
     }
 

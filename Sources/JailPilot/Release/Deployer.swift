@@ -56,6 +56,12 @@ public struct Deployer: Sendable {
     var store: StateStore { runtime.store }
     var log: EventLog { runtime.log }
 
+    /// Whether a deploy of `app` asked for `sha` (nil: the pin or branch head) deploys the branch
+    /// head the agent follows: checked against rewinds and its ring, and raising the commit mark.
+    public static func followsBranch(_ app: AppConfig, sha: String?, cause: String) -> Bool {
+        cause == "push" || (sha == nil && app.pin == nil)
+    }
+
     /// Builds and deploys `app` at `sha` (else its pin, else the branch head). `cause` is why
     /// (push, pin, hold, manual); the same commit with another environment is "env changed".
     public func deploy(_ app: AppConfig, sha: String? = nil, cause: String = "manual") async throws -> DeployOutcome {
@@ -80,7 +86,7 @@ public struct Deployer: Sendable {
         // Before anything of the commit runs: its signatures, and that the branch did not go back
         // (or skip its ring). The branch head is checked whoever asks for it (the agent, `deploy`
         // without --sha, `resume`); a pin or --sha names its commit on purpose.
-        let fromBranch = cause == "push" || (sha == nil && app.pin == nil)
+        let fromBranch = Self.followsBranch(app, sha: sha, cause: cause)
         try await checkCommit(app, commit, live: live, fromBranch: fromBranch, cause: cause)
         let newMark = try await releaseMark(app, commit: commit, raises: fromBranch)
         progress("building \(app.name) at \(commit.prefix(12))")
