@@ -17,6 +17,8 @@ extension Metrics {
     /// `host` (all of agent.conf's apps), all of them, so that a removed app's go too, and says
     /// which host this is.
     public func describeReleases(_ apps: [AppConfig], store: StateStore, host: String? = nil) {
+        // Without metrics_file nobody reads them: no store queries every 10 s for nothing.
+        guard hasFile else { return }
         let names = Set(apps.map { key("", [("app", $0.name)]).dropLast() })
         gauges = gauges.filter { entry in
             guard let brace = entry.key.firstIndex(of: "{"), Self.releaseFamilies.contains(String(entry.key[..<brace])) else {

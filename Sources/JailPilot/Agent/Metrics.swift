@@ -32,6 +32,9 @@ public actor Metrics {
 
     public init(path: String?) { self.path = path }
 
+    /// Whether anything is written (`[agent] metrics_file` is set).
+    var hasFile: Bool { path != nil }
+
     /// The metric names the agent writes (the alert rules and dashboard use only these).
     public static var names: Set<String> { Set(help.keys) }
 
