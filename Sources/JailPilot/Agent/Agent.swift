@@ -113,7 +113,9 @@ public actor Agent {
                     await metrics.describeReleases(config.apps, store: runtime.store, host: Notifier.hostName)
                 }
                 if ticks % 3600 == 0 { await sweepRemovedApps() }
-                await metrics.flush()
+                // Every 5 s: node_exporter is scraped every 15 s or more, and the file says when
+                // it was written.
+                if ticks % 5 == 0 { await metrics.flush() }
             }
         }
     }

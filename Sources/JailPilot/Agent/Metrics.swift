@@ -50,18 +50,25 @@ public actor Metrics {
     public func flush() {
         guard let path else { return }
         gauges["jailpilot_metrics_written_seconds"] = Date().timeIntervalSince1970.rounded()
-        var lines: [String] = []
-        let all = counters.merging(gauges) { $1 }
-        for name in Set(all.keys.map { String($0.prefix { $0 != "{" }) }).sorted() {
-            if let h = Self.help[name] { lines += ["# HELP \(name) \(h.text)", "# TYPE \(name) \(h.type)"] }
-            for (series, value) in all.filter({ $0.key.prefix { $0 != "{" } == name }).sorted(by: { $0.key < $1.key }) {
-                lines.append("\(series) \(value == value.rounded() ? String(Int(value)) : String(value))")
+        // One sort of every series; a family's HELP and TYPE before its first one. ("{" sorts
+        // after the letters and "_", so `a_b{…}` may follow `a_bc`: families are told by name.)
+        var text = ""
+        text.reserveCapacity(64 * (counters.count + gauges.count))
+        var family = ""
+        let all = counters.merging(gauges) { $1 }.map {
+            (name: String($0.key.prefix { $0 != "{" }), series: $0.key, value: $0.value)
+        }
+        for (name, series, value) in all.sorted(by: { ($0.name, $0.series) < ($1.name, $1.series) }) {
+            if name != family {
+                family = name
+                if let h = Self.help[name] { text += "# HELP \(name) \(h.text)\n# TYPE \(name) \(h.type)\n" }
             }
+            text += "\(series) \(value == value.rounded() ? String(Int(value)) : String(value))\n"
         }
         // Written every time, changed or not: its mtime is how node_exporter (and alerts on
         // node_textfile_mtime_seconds) tell a live agent from a stopped one.
         try? FileIO.makeDirectories(FileIO.parent(path))
-        try? FileIO.replace(path, text: lines.joined(separator: "\n") + "\n")
+        try? FileIO.replace(path, text: text)
     }
 
     func key(_ name: String, _ labels: [(String, String)]) -> String {

@@ -97,7 +97,7 @@ public struct Promotion: Sendable {
         return .promote(sha)
     }
 
-    /// How old a host's metrics may be (the agent writes them every second).
+    /// How old a host's metrics may be (the agent writes them every 5 s).
     public static let freshness: Duration = .seconds(120)
 
     /// Asks `prometheus` what the hosts of `from` run.
