@@ -109,7 +109,10 @@ public actor Agent {
                     // Deploys and polls leave freed heap pages in glibc's arenas: handed back
                     // within 10 s of the last one (a few hundred microseconds on an idle heap).
                     jp_trim_malloc()
-                    // Holds, pins, probations ending, quarantines: what the fleet reads.
+                }
+                // Holds, pins, probations ending, quarantines: what the fleet reads (a deploy
+                // refreshes its own app at once). Seven store queries per app.
+                if ticks % 30 == 0 {
                     await metrics.describeReleases(config.apps, store: runtime.store, host: Notifier.hostName)
                 }
                 if ticks % 3600 == 0 { await sweepRemovedApps() }
