@@ -42,8 +42,11 @@ struct Promote: AsyncParsableCommand {
         let access = RemoteAccess(url: repo, tokenFile: tokenFile, tokenUser: tokenUser, sshKey: sshKey, knownHosts: knownHosts)
         let promotion = try await Promotion.ask(
             PrometheusAPI(url: prometheus), app: app, from: from, ringHosts: ringHosts, soak: soak)
-        guard case .promote(let sha) = promotion.verdict(now: Date()) else {
-            if case .wait(let why) = promotion.verdict(now: Date()) { print("\(app): nothing promoted: \(why)") }
+        let sha: String
+        switch promotion.verdict(now: Date()) {
+        case .promote(let commit): sha = commit
+        case .wait(let why):
+            print("\(app): nothing promoted: \(why)")
             throw ExitCode(1)
         }
         // The remote's two branches, fetched into a cache kept between runs.

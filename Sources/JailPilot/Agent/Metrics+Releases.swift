@@ -17,29 +17,28 @@ extension Metrics {
     /// `host` (all of agent.conf's apps), all of them, so that a removed app's go too, and says
     /// which host this is.
     public func describeReleases(_ apps: [AppConfig], store: StateStore, host: String? = nil) {
-        // Without metrics_file nobody reads them: no store queries every 10 s for nothing.
+        // Without metrics_file nobody reads them: no store queries for nothing.
         guard hasFile else { return }
+        // Series keys start `name{app="APP",…}` when they are about an app.
         let names = Set(apps.map { key("", [("app", $0.name)]).dropLast() })
-        gauges = gauges.filter { entry in
-            guard let brace = entry.key.firstIndex(of: "{"), Self.releaseFamilies.contains(String(entry.key[..<brace])) else {
-                return true
-            }
-            let labels = entry.key[brace...]
-            if host != nil { return false }
-            return !names.contains { labels.hasPrefix($0 + ",") || labels.hasPrefix($0 + "}") }
+        func family(_ series: String) -> Substring { series.prefix { $0 != "{" } }
+        /// nil when `series` is about no app; else whether it is about one of `apps`.
+        func aboutApps(_ series: String) -> Bool? {
+            guard let start = series.firstIndex(of: "{"), series[start...].hasPrefix("{app=\"") else { return nil }
+            let labels = series[start...]
+            return names.contains { labels.hasPrefix($0 + ",") || labels.hasPrefix($0 + "}") }
         }
         if let host {
-            gauges[key("jailpilot_host_info", [("host", host)])] = 1
-            // An app gone from agent.conf takes all its series with it (its failing polls would
-            // keep an alert firing).
-            let current = Set(apps.map { key("", [("app", $0.name)]).dropLast() })
+            // All of agent.conf's apps: every fleet series is made again, and an app gone from
+            // agent.conf takes all its series with it (its failing polls would keep an alert firing).
             func stays(_ series: String) -> Bool {
-                guard let start = series.firstRange(of: "{app=\"")?.lowerBound else { return true }
-                let labels = series[start...]
-                return current.contains { labels.hasPrefix($0 + ",") || labels.hasPrefix($0 + "}") }
+                !Self.releaseFamilies.contains(String(family(series))) && aboutApps(series) != false
             }
             gauges = gauges.filter { stays($0.key) }
             counters = counters.filter { stays($0.key) }
+            gauges[key("jailpilot_host_info", [("host", host)])] = 1
+        } else {
+            gauges = gauges.filter { !(Self.releaseFamilies.contains(String(family($0.key))) && aboutApps($0.key) == true) }
         }
         for app in apps {
             let ring = [("branch", app.branch), ("promoted_from", app.promotedFrom ?? "")]

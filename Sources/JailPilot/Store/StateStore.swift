@@ -132,7 +132,7 @@ public final class StateStore: @unchecked Sendable {
         UPDATE outbox SET delivery = lower(hex(randomblob(16)));
         CREATE INDEX outbox_order ON outbox(target, id)
         """,
-        // What each host exports every 10 s asks the timeline by outcome (flip-backs, when a
+        // What each host exports every 30 s asks the timeline by outcome (flip-backs, when a
         // commit went live): without it, a scan of up to 10,000 entries per app.
         "CREATE INDEX transitions_outcome ON transitions(app, outcome, to_sha)",
     ]
