@@ -67,7 +67,17 @@ struct DeployTests {
             let v1 = try await world.repo.commitHello("steady")
             _ = try await deployer.deploy(world.app)
             try await world.repo.commitHello("flaky", failAfterMs: 1500)
+            // Requests all through: the failing release still answers `/` until it is destroyed,
+            // which must wait until Caddy's cached lookup of it has expired.
+            let stop = StopSignal()
+            let traffic = Task {
+                await ResolverFailoverTests.load(world, expect: ["steady", "flaky"], until: stop, limit: .seconds(90))
+            }
             let error = await #expect(throws: DeployError.self) { try await deployer.deploy(world.app) }
+            try await Task.sleep(for: .milliseconds(300))
+            stop.set()
+            let (ok, failed) = await traffic.value
+            #expect(failed.isEmpty, "\(failed.count) of \(ok + failed.count) requests failed at the flip back: \(Set(failed))")
             #expect(error?.description.contains("during probation") == true)
             #expect(try world.runtime.store.live(app: "hello")?.sha == v1)
             #expect(await world.fetch() == "steady")

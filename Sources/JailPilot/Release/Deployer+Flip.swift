@@ -15,7 +15,7 @@ extension Deployer {
             mark = now
         }
         var live = try await flip(to: release, from: previous, app: app, probation: previous != nil)
-        try await clock.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
+        try await clock.sleep(for: flipWait)
         phase("flip")
         if let previous {
             recorder?.record(ReleasePlan.probationNote(app, spec))
@@ -35,6 +35,10 @@ extension Deployer {
             phases.map { ($0.0, Logfmt.seconds($0.1)) })
         return DeployOutcome(release: live, previous: previous, phases: phases, unchanged: false)
     }
+
+    /// How long after a flip Caddy may still send new requests to the release it replaced (its
+    /// cached lookup, `[caddy] refresh`) — DESIGN "What the waits buy".
+    var flipWait: Duration { runtime.config.caddy.refresh + .milliseconds(20) }
 
     /// Routes `app` to `release`: the store first (the truth), then the route table Caddy reads.
     @discardableResult
@@ -79,9 +83,13 @@ extension Deployer {
         }
         _ = try await flip(to: previous, from: live, app: app)
         let kept = keepLog(spec, app: app)
-        // Cleanup must finish even if the agent is asked to stop now.
-        let host = self.host
-        await Task.detached { try? await host.destroy(spec) }.value
+        // Caddy may still send new requests to `live` from its cached lookup for the flip wait:
+        // it is destroyed after that. Cleanup must finish even if the agent is asked to stop now.
+        let (host, clock, wait) = (self.host, self.clock, flipWait)
+        await Task.detached {
+            try? await clock.sleep(for: wait)
+            try? await host.destroy(spec)
+        }.value
         _ = try store.update(live, state: .failed, step: "probation", reason: failure)
         note(app.name, from: previous.sha, to: live.sha, cause: live.cause, outcome: "reverted", detail: "probation: \(failure)")
         note(app.name, from: live.sha, to: previous.sha, cause: "flip-back", outcome: "live")

@@ -78,7 +78,7 @@ extension Deployer {
         }
         let flipStart = clock.now
         let flipped = try await flip(to: target, from: live, app: app)
-        try await clock.sleep(for: runtime.config.caddy.refresh + .milliseconds(20))
+        try await clock.sleep(for: flipWait)
         phases.append(("flip", clock.now - flipStart))
         let final = try store.update(flipped, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
         note(app.name, from: live?.sha, to: final.sha, cause: cause, outcome: "live", phases: phases)

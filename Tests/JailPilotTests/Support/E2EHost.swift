@@ -182,12 +182,19 @@ final class E2EWorld: @unchecked Sendable {
         return text.split(separator: "\n", omittingEmptySubsequences: false).suffix(lines).joined(separator: "\n")
     }
 
-    /// Waits up to `limit` for the running agent to make `sha` live; records why not otherwise.
+    /// Waits up to `limit` for the running agent to make `sha` live — the store names it and the
+    /// go-live is in the timeline, which the deployer writes only after its flip wait, when Caddy
+    /// sends every new request to it (the store alone flips `refresh` earlier) — and records why
+    /// not otherwise.
     @discardableResult
     func expectLive(_ sha: String, within limit: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation)
         async throws -> Bool
     {
-        let live = try await eventually(limit) { try runtime.store.live(app: "hello")?.sha == sha }
+        let store = runtime.store
+        let live = try await eventually(limit) {
+            try store.live(app: "hello")?.sha == sha
+                && store.timeline(app: "hello", limit: 50).first { $0.outcome == "live" }?.to == sha
+        }
         #expect(
             live, "\(sha.prefix(12)) not live within \(limit); the agent log ends:\n\(agentLogTail())",
             sourceLocation: sourceLocation)
