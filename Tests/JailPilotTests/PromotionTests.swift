@@ -91,37 +91,9 @@ extension JSONDecoder {
 @Suite(
     .serialized,
     .enabled(
-        if: have("prometheus") && have("prometheus-node-exporter") && have("curl") && have("git"),
+        if: canMonitor,
         "needs prometheus, prometheus-node-exporter, curl, git (scripts/install-deps installs them)"))
 struct PromoteCommandTests {
-    /// One node_exporter per host (only its textfile collector, reading the host's directory
-    /// under `dir`), and Prometheus on a free loopback port scraping them every second.
-    func prometheus(_ dir: String, hosts: [String]) async throws -> ([Background], String) {
-        var servers: [Background] = []
-        var config = "global:\n  scrape_interval: 1s\nscrape_configs:\n"
-        for host in hosts {
-            let port = freePort()
-            try FileIO.makeDirectories("\(dir)/\(host)")
-            servers.append(
-                try await Background(
-                    [
-                        "prometheus-node-exporter", "--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults",
-                        "--collector.textfile", "--collector.textfile.directory=\(dir)/\(host)",
-                    ], port: port))
-            config +=
-                "  - job_name: \(host)\n    static_configs:\n      - targets: ['127.0.0.1:\(port)']\n        labels: {instance: \(host)}\n"
-        }
-        try FileIO.replace("\(dir)/prometheus.yml", text: config)
-        let port = freePort()
-        servers.append(
-            try await Background(
-                [
-                    "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/tsdb",
-                    "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
-                ], port: port))
-        return (servers, "http://127.0.0.1:\(port)")
-    }
-
     /// Writes `world`'s metrics as host `name`, where that host's node_exporter reads them.
     func export(_ world: MemoryWorld, as name: String, to dir: String) async throws {
         try FileIO.makeDirectories("\(dir)/\(name)")
@@ -162,7 +134,7 @@ struct PromoteCommandTests {
         try await export(canaries[0], as: "canary-1", to: scratch.path)
         try await export(canaries[1], as: "canary-2", to: scratch.path)
         try await export(stable, as: "stable-1", to: scratch.path)
-        let (servers, url) = try await prometheus(scratch.path, hosts: ["canary-1", "canary-2", "stable-1"])
+        let (servers, url) = try await startPrometheus(scratch.path, hosts: ["canary-1", "canary-2", "stable-1"])
         defer { servers.forEach { $0.stop() } }
         let common = ["--repo", "file://\(remote)", "--prometheus", url, "--ring-hosts", "2", "--cache", "\(scratch.path)/cache"]
         // Wait for the first scrape of both canaries.

@@ -38,7 +38,7 @@ struct WatchContext: Sendable {
     func run() async {
         // Counters exist from the start at 0: Prometheus' increase() sees a first failure only
         // against an earlier sample.
-        for result in ["ok", "failed"] {
+        for result in ["ok", "failed", "refused"] {
             await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", result)], by: 0)
         }
         var failures = 0
@@ -204,7 +204,10 @@ struct WatchContext: Sendable {
             throw error
         } catch {
             if Task.isCancelled { throw CancellationError() }
-            await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", "failed")])
+            // A refused commit (unsigned, not promoted, a rewind) is not a failed deploy: the
+            // DeployFailed alert is for what broke; a refusal is in jailpilot_quarantined_info.
+            let result = error is CommitRefusal ? "refused" : "failed"
+            await metrics.count("jailpilot_deploys_total", [("app", app.name), ("result", result)])
             log.emit(app: app.name, sha: wanted, "deploy.failed", [("error", "\(error)")])
         }
     }

@@ -10,7 +10,7 @@ public actor Metrics {
         "jailpilot_up": ("gauge", "1 while the agent runs."),
         "jailpilot_polls_total": ("counter", "Polls of an app's remote, by result."),
         "jailpilot_poll_failures_consecutive": ("gauge", "Polls failed in a row (0 when the remote answers)."),
-        "jailpilot_deploys_total": ("counter", "Deploys started by the agent, by result."),
+        "jailpilot_deploys_total": ("counter", "Deploys started by the agent, by result (ok, failed, refused)."),
         "jailpilot_deploy_seconds": ("gauge", "Duration of the app's last successful deploy."),
         "jailpilot_live_info": ("gauge", "The live release of each app, with its branch and ring (value 1)."),
         "jailpilot_live_since_seconds": ("gauge", "When the app's live release went live (unix time)."),

@@ -89,3 +89,37 @@ func gitDaemon(base: String) async throws -> (Background, Int) {
         ], port: port)
     return (daemon, port)
 }
+
+/// Whether a real Prometheus and node_exporter can run here (Debian's packages).
+let canMonitor = have("prometheus") && have("prometheus-node-exporter") && have("curl") && have("git")
+
+/// One node_exporter per host (only its textfile collector, reading the host's directory under
+/// `dir`), and Prometheus on a free loopback port scraping them every second — evaluating
+/// `rules` (a rule file) every second too, when given.
+func startPrometheus(_ dir: String, hosts: [String], rules: String? = nil) async throws -> ([Background], String) {
+    var servers: [Background] = []
+    var config = "global:\n  scrape_interval: 1s\n  evaluation_interval: 1s\n"
+    if let rules { config += "rule_files: ['\(rules)']\n" }
+    config += "scrape_configs:\n"
+    for host in hosts {
+        let port = freePort()
+        try FileIO.makeDirectories("\(dir)/\(host)")
+        servers.append(
+            try await Background(
+                [
+                    "prometheus-node-exporter", "--web.listen-address=127.0.0.1:\(port)", "--collector.disable-defaults",
+                    "--collector.textfile", "--collector.textfile.directory=\(dir)/\(host)",
+                ], port: port))
+        config +=
+            "  - job_name: \(host)\n    static_configs:\n      - targets: ['127.0.0.1:\(port)']\n        labels: {instance: \(host)}\n"
+    }
+    try FileIO.replace("\(dir)/prometheus.yml", text: config)
+    let port = freePort()
+    servers.append(
+        try await Background(
+            [
+                "prometheus", "--config.file=\(dir)/prometheus.yml", "--storage.tsdb.path=\(dir)/tsdb",
+                "--web.listen-address=127.0.0.1:\(port)", "--log.level=warn",
+            ], port: port))
+    return (servers, "http://127.0.0.1:\(port)")
+}
