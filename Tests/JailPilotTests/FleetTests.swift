@@ -151,6 +151,7 @@ struct ThreeHostTests {
             let seen = await fleet()
             #expect(agreed, "\(seen)")
             #expect(seen.first { $0.host == "canary-1" }?.quarantined[bad] == "probation", "\(seen)")
+            #expect(seen.filter { $0.branch == "stable" }.allSatisfy { $0.quarantined[direct] == "not promoted" }, "\(seen)")
             let text = try await run(["fleet", "status", "--prometheus", url]).stdoutText
             #expect(text.contains("stable-2  stable (from main)  live \(next.prefix(12))"), "\(text)")
 

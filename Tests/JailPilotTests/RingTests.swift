@@ -178,6 +178,36 @@ struct RingDeployTests {
         #expect(after.contains("jailpilot_hold_info{app=\"hello\""), "\(after)")
         #expect(!after.contains("app=\"other\""), "its failing polls too: \(after)")
     }
+
+    /// Each family's text is kept between writes until one of its series changes: every write
+    /// must still show every change, each family once, its series together.
+    @Test func everyWriteShowsEveryChangeWithEachFamilyOnce() async throws {
+        let scratch = try Scratch("metrics")
+        let file = "\(scratch.path)/jailpilot.prom"
+        let metrics = Metrics(path: file)
+        func written() throws -> [String] {
+            try String(contentsOfFile: file, encoding: .utf8).split(separator: "\n").map(String.init)
+        }
+        for round in 1...3 {
+            for app in ["b", "a"] { await metrics.count("jailpilot_polls_total", [("app", app), ("result", "ok")]) }
+            await metrics.set("jailpilot_up", [], 1)
+            await metrics.set("jailpilot_poll_failures_consecutive", [("app", "a")], round == 3 ? 4 : 0)
+            await metrics.flush()
+            let lines = try written()
+            #expect(lines.contains("jailpilot_polls_total{app=\"a\",result=\"ok\"} \(round)"), "\(lines)")
+            #expect(lines.contains("jailpilot_polls_total{app=\"b\",result=\"ok\"} \(round)"), "\(lines)")
+            #expect(lines.contains("jailpilot_poll_failures_consecutive{app=\"a\"} \(round == 3 ? 4 : 0)"), "\(lines)")
+            let families = lines.filter { !$0.hasPrefix("#") }.map { String($0.prefix { $0 != "{" && $0 != " " }) }
+            #expect(families == families.sorted(), "each family's series together: \(lines)")
+            let types = lines.filter { $0.hasPrefix("# TYPE ") }
+            #expect(types.count == Set(families).count, "one TYPE per family: \(lines)")
+        }
+        if have("promtool") {
+            let check = try await HostProcessRunner().run(
+                Command("/bin/sh", ["-c", "promtool check metrics < \"$1\"", "check", file]), timeout: .seconds(30))
+            #expect(check.status == 0, "\(check.stdoutText)\(check.stderrText)")
+        }
+    }
 }
 
 /// The mirror's copy of a ring's ref, fetched with the branch (libgit2, a real remote).

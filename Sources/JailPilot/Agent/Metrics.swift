@@ -4,8 +4,32 @@ import FoundationEssentials
 /// node_exporter's textfile collector (no HTTP server in the agent).
 public actor Metrics {
     private let path: String?
-    var counters: [String: Double] = [:]
-    var gauges: [String: Double] = [:]
+    /// The series by family name, each family's text kept until one of its series changes: an
+    /// idle agent re-renders only the poll counters at each write (docs/BENCHMARKS.md).
+    var families: [String: Family] = [:]
+
+    /// One metric family: its series by key (`name{labels}`) and, while unchanged, its text.
+    struct Family {
+        var series: [String: Double] = [:]
+        var text: String?
+
+        subscript(key: String) -> Double? {
+            get { series[key] }
+            set {
+                guard series[key] != newValue else { return }
+                series[key] = newValue
+                text = nil
+            }
+        }
+
+        /// Drops the series `remove` says go.
+        mutating func removeAll(where remove: (String) -> Bool) {
+            let before = series.count
+            series = series.filter { !remove($0.key) }
+            if series.count != before { text = nil }
+        }
+    }
+
     static let help: [String: (type: String, text: String)] = [
         "jailpilot_up": ("gauge", "1 while the agent runs."),
         "jailpilot_polls_total": ("counter", "Polls of an app's remote, by result."),
@@ -39,36 +63,45 @@ public actor Metrics {
     public static var names: Set<String> { Set(help.keys) }
 
     public func count(_ name: String, _ labels: [(String, String)], by value: Double = 1) {
-        counters[key(name, labels), default: 0] += value
+        let key = key(name, labels)
+        families[name, default: Family()][key] = (families[name]?[key] ?? 0) + value
     }
 
     public func set(_ name: String, _ labels: [(String, String)], _ value: Double) {
-        gauges[key(name, labels)] = value
+        families[name, default: Family()][key(name, labels)] = value
     }
+
+    /// The value of one series (nil when it is not written).
+    func value(_ name: String, _ labels: [(String, String)]) -> Double? { families[name]?[key(name, labels)] }
 
     /// Writes the textfile (a no-op without `metrics_file`).
     public func flush() {
         guard let path else { return }
-        gauges["jailpilot_metrics_written_seconds"] = Date().timeIntervalSince1970.rounded()
-        // One sort of every series; a family's HELP and TYPE before its first one. ("{" sorts
-        // after the letters and "_", so `a_b{…}` may follow `a_bc`: families are told by name.)
+        set("jailpilot_metrics_written_seconds", [], Date().timeIntervalSince1970.rounded())
         var text = ""
-        text.reserveCapacity(64 * (counters.count + gauges.count))
-        var family = ""
-        let all = counters.merging(gauges) { $1 }.map {
-            (name: String($0.key.prefix { $0 != "{" }), series: $0.key, value: $0.value)
-        }
-        for (name, series, value) in all.sorted(by: { ($0.name, $0.series) < ($1.name, $1.series) }) {
-            if name != family {
-                family = name
-                if let h = Self.help[name] { text += "# HELP \(name) \(h.text)\n# TYPE \(name) \(h.type)\n" }
+        for name in families.keys.sorted() {
+            guard var family = families[name], !family.series.isEmpty else { continue }
+            if family.text == nil {
+                family.text = Self.render(name, family.series)
+                families[name] = family
             }
-            text += "\(series) \(value == value.rounded() ? String(Int(value)) : String(value))\n"
+            text += family.text ?? ""
         }
         // Written every time, changed or not: its mtime is how node_exporter (and alerts on
         // node_textfile_mtime_seconds) tell a live agent from a stopped one.
         try? FileIO.makeDirectories(FileIO.parent(path))
         try? FileIO.replace(path, text: text)
+    }
+
+    /// A family in the text format: HELP and TYPE, then its series sorted.
+    static func render(_ name: String, _ series: [String: Double]) -> String {
+        var text = ""
+        text.reserveCapacity(64 * series.count + 128)
+        if let h = help[name] { text += "# HELP \(name) \(h.text)\n# TYPE \(name) \(h.type)\n" }
+        for (key, value) in series.sorted(by: { $0.key < $1.key }) {
+            text += "\(key) \(value == value.rounded() ? String(Int(value)) : String(value))\n"
+        }
+        return text
     }
 
     func key(_ name: String, _ labels: [(String, String)]) -> String {
