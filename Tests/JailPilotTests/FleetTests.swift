@@ -51,12 +51,8 @@ struct ThreeHostTests {
         await E2ELock.shared.acquire()
         let result = await Result {
             let scratch = try Scratch("fleet")
-            let repo = try await GitFixture()
-            let good = try await repo.commitHello("good")
-            try await repo.git(["branch", "stable", good])
             // The forge: a bare repository every host polls and `promote` pushes to.
-            let remote = "\(scratch.path)/remote.git"
-            try await repo.git(["clone", "-q", "--bare", repo.work, remote], in: nil)
+            let (repo, _, remote) = try await GitFixture.ringForge(in: scratch)
             try await repo.git(["remote", "add", "forge", remote])
             let (servers, url) = try await startPrometheus(
                 "\(scratch.path)/metrics", hosts: Self.names, rules: "\(E2EHost.repoRoot)/monitoring/jailpilot.rules.yml")

@@ -109,11 +109,7 @@ struct PromoteCommandTests {
     @Test func aGoodCommitIsPromotedAfterTheSoakAndAFlippedBackOneNever() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: CrashTests.binary), "build the jailpilot binary first")
         let scratch = try Scratch("promote")
-        let repo = try await GitFixture()
-        let good = try await repo.commitHello("good")
-        try await repo.git(["branch", "stable", good])
-        let remote = "\(scratch.path)/remote.git"
-        try await repo.git(["clone", "-q", "--bare", repo.work, remote], in: nil)
+        let (repo, good, remote) = try await GitFixture.ringForge(in: scratch)
         let next = try await repo.commitHello("next")
         try await repo.git(["push", "-q", remote, "main"])
         let bad = try await repo.commitHello("bad")

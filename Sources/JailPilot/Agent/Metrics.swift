@@ -71,9 +71,6 @@ public actor Metrics {
         families[name, default: Family()][key(name, labels)] = value
     }
 
-    /// The value of one series (nil when it is not written).
-    func value(_ name: String, _ labels: [(String, String)]) -> Double? { families[name]?[key(name, labels)] }
-
     /// Writes the textfile (a no-op without `metrics_file`).
     public func flush() {
         guard let path else { return }

@@ -206,3 +206,16 @@ enum GoFixture {
             """
     }
 }
+
+extension GitFixture {
+    /// A repository whose first commit, "good", is on main and stable, cloned bare to
+    /// `scratch/remote.git` (the forge of the ring tests): (the work tree, good, the remote's path).
+    static func ringForge(in scratch: Scratch) async throws -> (repo: GitFixture, good: String, remote: String) {
+        let repo = try await GitFixture()
+        let good = try await repo.commitHello("good")
+        try await repo.git(["branch", "stable", good])
+        let remote = "\(scratch.path)/remote.git"
+        try await repo.git(["clone", "-q", "--bare", repo.work, remote], in: nil)
+        return (repo, good, remote)
+    }
+}
