@@ -41,6 +41,25 @@ import Testing
         await #expect(throws: Boom.self) { try await BlockingPool.shared.run { throw Boom() } }
     }
 
+    /// A watcher's deploy runs in a child task (its frames freed with it): the deploy's result
+    /// and errors reach the watcher as before, and stopping the watcher stops the deploy.
+    @Test func aChildTaskReturnsAndThrowsAsTheBodyAndEndsWithItsCaller() async throws {
+        struct Boom: Error {}
+        #expect(try await inChildTask { 42 } == 42)
+        await #expect(throws: Boom.self) { try await inChildTask { () async throws -> Int in throw Boom() } }
+        let started = Mutex(false)
+        let caller = Task {
+            try await inChildTask {
+                started.withLock { $0 = true }
+                try await Task.sleep(for: .seconds(600))
+                return "slept"
+            }
+        }
+        while !started.withLock({ $0 }) { await Task.yield() }
+        caller.cancel()
+        await #expect(throws: CancellationError.self) { try await caller.value }
+    }
+
     @Test func jsonRoundTripKeepsEveryValue() throws {
         let text =
             #"{"apps":{"http":{"servers":{"other":{"listen":[":443"],"idle":12.5,"n":300000000000,"x":null,"on":true}}}},"admin":{"listen":"127.0.0.1:2019"}}"#

@@ -46,7 +46,7 @@ struct WatchContext: Sendable {
         var forced = pinChanged ? app.pin : nil
         if let deployer {
             do {
-                try await deployer.resumeProbation(app)
+                try await inChildTask { [app] in try await deployer.resumeProbation(app) }
             } catch is CancellationError {
                 return
             } catch {
@@ -64,7 +64,12 @@ struct WatchContext: Sendable {
             do {
                 if let deployer, app.verification.method != .none {
                     let now = CommitGate.stamp(app) + " live=\((try? store.live(app: app.name))??.sha ?? "-")"
-                    if checked != now, let verdict = await reverifyLive(deployer, wasUnverified: unverified) {
+                    let wasUnverified = unverified
+                    if checked != now,
+                        let verdict = try await inChildTask({ [self] in
+                            await reverifyLive(deployer, wasUnverified: wasUnverified)
+                        })
+                    {
                         checked = now
                         unverified = verdict
                     }
@@ -98,7 +103,9 @@ struct WatchContext: Sendable {
                     }
                 } else {
                     forced = nil
-                    try await deploy(wanted, source: source, actor: wokenBy ?? "agent")
+                    // In a child task: its frames are freed with it (the watcher lives on).
+                    let actor = wokenBy ?? "agent"
+                    try await inChildTask { [self] in try await deploy(wanted, source: source, actor: actor) }
                 }
             } catch is CancellationError {
                 break
