@@ -77,6 +77,19 @@ struct CaddyLifeTests {
             #expect(
                 await eventually(.seconds(2)) { RouteTable.load(stateDir: world.state.path).addresses["hello"] == live.address })
             #expect(log(world).contains("event=routes.repaired"))
+
+            // The store changed by another process's connection, the file untouched: the agent,
+            // which skips the comparison while neither changes, still sees it.
+            let other = try StateStore(stateDir: world.state.path)
+            let ghost = try other.createRelease(
+                app: "ghost", sha: String(repeating: "e", count: 40), state: .live, address: "172.31.253.249")
+            #expect(
+                await eventually(.seconds(2)) {
+                    RouteTable.load(stateDir: world.state.path).addresses["ghost"] == "172.31.253.249"
+                })
+            try other.update(ghost, state: .destroyed)
+            #expect(await eventually(.seconds(2)) { RouteTable.load(stateDir: world.state.path).addresses["ghost"] == nil })
+            #expect(RouteTable.load(stateDir: world.state.path).addresses["hello"] == live.address)
             await agent.stop()
             await running.value
         }

@@ -1,6 +1,7 @@
 import Foundation
-import JailPilot
 import Testing
+
+@testable import JailPilot
 
 @Suite struct StoreTests {
     @Test func eventsSurviveReopening() throws {
@@ -35,6 +36,34 @@ import Testing
         #expect(error?.from == .destroyed && error?.description.contains("cannot go from destroyed to retired") == true)
         for from in ReleaseState.allCases { #expect(from.canMove(to: from) == (true), "\(from) may stay") }
         #expect(!ReleaseState.failed.canMove(to: .live) && !ReleaseState.provisioned.canMove(to: .live))
+    }
+
+    /// Statements are prepared once and kept, yet a kept one holds no read transaction: another
+    /// connection can still write and checkpoint the whole log, and this one sees its rows.
+    @Test func keptStatementsSeeOtherWritersAndBlockNoCheckpoint() throws {
+        let state = try Scratch("store")
+        let store = try StateStore(stateDir: state.path)
+        let other = try StateStore(stateDir: state.path)
+        let before = store.changeStamp
+        for i in 0..<3 {
+            _ = try other.createRelease(
+                app: "hello", sha: String(repeating: "\(i)", count: 40), state: .built, address: "10.0.0.\(i + 2)")
+            #expect(try store.releases(app: "hello").count == i + 1, "a kept statement reads the newest rows")
+        }
+        #expect(store.changeStamp != before, "another connection's commits change the stamp")
+        let same = store.changeStamp
+        #expect(store.changeStamp == same, "reading changes nothing")
+        _ = try store.createRelease(app: "api", sha: String(repeating: "a", count: 40), state: .built, address: "10.0.0.9")
+        #expect(store.changeStamp != same, "its own writes change it too")
+        // busy, frames in the log, frames checkpointed: a statement left mid-step would hold
+        // a read mark and make it busy.
+        let checkpoint = try other.locked { try $0.query("PRAGMA wal_checkpoint(TRUNCATE)") }.first ?? []
+        #expect(checkpoint.first == .int(0), "\(checkpoint)")
+        // SQL made from data cannot grow the cache without end.
+        for i in 0..<(SQLiteConnection.preparedLimit * 2) { try store.locked { _ = try $0.query("SELECT \(i)") } }
+        #expect(store.locked { $0.preparedCount } <= SQLiteConnection.preparedLimit)
+        #expect(try store.locked { try $0.query("SELECT ?", [.int(7)]) } == [[.int(7)]], "bindings are not kept from use to use")
+        #expect(try store.locked { try $0.query("SELECT ?", []) } == [[.null]])
     }
 
     @Test func theEventsTableKeepsTheNewestRows() throws {

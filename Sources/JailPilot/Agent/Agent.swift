@@ -23,6 +23,8 @@ public actor Agent {
     var routesFailing = false
     /// The route table could not be repaired at the last tick (logged once until it can).
     var repairFailing = false
+    /// The store's change stamp and the route file's when the table last matched the store.
+    var routesChecked: String?
     /// After a probe that disagreed with a Caddy config that was already right: when to ask again.
     var probeQuietUntil: ContinuousClock.Instant?
     var configStamp: String?

@@ -20,17 +20,18 @@ extension Metrics {
         // Without metrics_file nobody reads them: no store queries for nothing.
         guard hasFile else { return }
         // Series keys start `name{app="APP",…}` when they are about an app.
-        let names = Set(apps.map { key("", [("app", $0.name)]).dropLast() })
-        /// nil when `series` is about no app; else whether it is about one of `apps`.
+        let names = Set(apps.map(\.name))
+        /// nil when `series` is about no app; else whether it is about one of `apps`. App names
+        /// need no escaping in a label (Names.appNameProblem), so the value ends at the next quote.
         func aboutApps(_ series: String) -> Bool? {
             guard let start = series.firstIndex(of: "{"), series[start...].hasPrefix("{app=\"") else { return nil }
-            let labels = series[start...]
-            return names.contains { labels.hasPrefix($0 + ",") || labels.hasPrefix($0 + "}") }
+            let value = series[series.index(start, offsetBy: 6)...].prefix { $0 != "\"" }
+            return names.contains(String(value))
         }
         // Emptied and refilled: a family that ends as it was keeps its rendered text.
         let previous = families
         for name in Array(families.keys) {
-            if let host {
+            if host != nil {
                 // All of agent.conf's apps: every fleet series is made again, and an app gone from
                 // agent.conf takes all its series with it (its failing polls would keep an alert firing).
                 families[name]?.removeAll { Self.releaseFamilies.contains(name) || aboutApps($0) == false }

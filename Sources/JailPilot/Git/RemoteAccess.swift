@@ -40,6 +40,8 @@ public struct RemoteAccess: Sendable, Hashable {
     public var redactedURL: String { Self.redact(url) }
 
     public static func redact(_ url: String) -> String {
+        // Most remotes have no credentials in them: no string searching at every poll for those.
+        guard url.utf8.contains(UInt8(ascii: "@")) else { return url }
         guard let scheme = url.firstRange(of: "://"), let info = userinfo(url),
             let at = url[scheme.upperBound...].firstIndex(of: "@")
         else { return url }

@@ -58,9 +58,16 @@ public struct SQLiteError: Error, Sendable, CustomStringConvertible {
 }
 
 /// One SQLite connection, used from one thread at a time (callers serialise).
+///
+/// Statements are prepared once per SQL text and kept: the agent runs the same few queries at
+/// every poll of every app, and preparing (parsing, resolving names) cost more than running them.
 final class SQLiteConnection {
     let path: String
     private let handle: OpaquePointer
+    /// Prepared statements by their SQL, reset after each use (so none holds a read transaction).
+    private var prepared: [String: OpaquePointer] = [:]
+    /// At most this many kept: SQL made from data would otherwise grow the cache without end.
+    static let preparedLimit = 64
 
     init(path: String) throws {
         var db: OpaquePointer?
@@ -76,14 +83,41 @@ final class SQLiteConnection {
         sqlite3_busy_timeout(db, 5000)
     }
 
-    deinit { sqlite3_close(handle) }
+    deinit {
+        for statement in prepared.values { sqlite3_finalize(statement) }
+        sqlite3_close(handle)
+    }
+
+    /// The prepared statement for `sql`, from the cache or prepared now.
+    private func statement(_ sql: String) throws -> OpaquePointer {
+        if let kept = prepared[sql] { return kept }
+        var statement: OpaquePointer?
+        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK, let statement else {
+            sqlite3_finalize(statement)
+            throw error(sql)
+        }
+        if prepared.count >= Self.preparedLimit {
+            for old in prepared.values { sqlite3_finalize(old) }
+            prepared.removeAll(keepingCapacity: true)
+        }
+        prepared[sql] = statement
+        return statement
+    }
+
+    /// Rows this connection's statements have changed since it opened.
+    var totalChanges: Int64 { sqlite3_total_changes64(handle) }
+
+    /// Statements kept prepared (for tests).
+    var preparedCount: Int { prepared.count }
 
     /// Runs `sql` (one statement) with `bindings`, returning every row.
     @discardableResult
     func query(_ sql: String, _ bindings: [SQLValue] = []) throws -> [[SQLValue]] {
-        var statement: OpaquePointer?
-        guard sqlite3_prepare_v2(handle, sql, -1, &statement, nil) == SQLITE_OK else { throw error(sql) }
-        defer { sqlite3_finalize(statement) }
+        let statement = try statement(sql)
+        defer {
+            sqlite3_reset(statement)
+            sqlite3_clear_bindings(statement)
+        }
         for (i, value) in bindings.enumerated() {
             let index = Int32(i + 1)
             switch value {

@@ -91,7 +91,13 @@ extension StateStore {
 
     /// The live release of `app`, if any.
     public func live(app: String) throws -> Release? {
-        try releases(app: app).first { $0.state == .live }
+        // Asked at every poll of every app: one row, not all the app's releases parsed.
+        try locked { db in
+            try db.query(
+                "SELECT \(Self.releaseColumns) FROM releases WHERE app = ? AND state = ? ORDER BY id DESC LIMIT 1",
+                [.text(app), .text(ReleaseState.live.rawValue)]
+            ).first.map(Self.release)
+        }
     }
 
     /// Throws unless the row's current state (not a caller's copy of it) may move to `state`.

@@ -37,6 +37,16 @@ public final class StateStore: @unchecked Sendable {
         }
     }
 
+    /// Changes whenever the database does, by this process or another (PRAGMA data_version
+    /// counts other connections' commits, total_changes this one's): what is derived from the
+    /// store need not be derived again while it stays the same.
+    public var changeStamp: String {
+        locked { db in
+            let others = (try? db.query("PRAGMA data_version").first?.first?.int) ?? nil
+            return "\(others.map(String.init) ?? "?"):\(db.totalChanges)"
+        }
+    }
+
     /// Runs `body` holding the store's lock.
     @discardableResult
     func locked<T>(_ body: (SQLiteConnection) throws -> T) rethrows -> T {
