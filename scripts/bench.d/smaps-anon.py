@@ -27,7 +27,7 @@ for row in sorted(rows, key=lambda r: -r["rss"]):
     if row["name"] == "[anonymous]":
         if size in (8192, 8188, 8196):
             guess = "thread stack (8 MB)"
-        elif size <= 65536 and size >= 1024 and size % 4 == 0 and row["perms"] == "rw-p":
+        elif 1024 <= size <= 65536 and row["perms"] == "rw-p":
             guess = "glibc arena heap or mmap'd allocation"
     print(f"{row['rss']:8d} KB rss of {size:8d} KB  {row['perms']}  {guess}")
 print(f"{total:8d} KB in all")
