@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import JailPilot
 import Testing
@@ -184,7 +185,7 @@ final class TCPRecorder: @unchecked Sendable {
     var accepted: Int { lock.withLock { count } }
 
     deinit {
-        shutdown(fd, Int32(SHUT_RDWR))
+        shutdown(fd, JP_SHUT_RDWR)
         close(fd)
     }
 }

@@ -78,7 +78,8 @@ struct FreeBSDBuildJailTests {
             #expect(error.contains("failed"), "\(error)")
             #expect(listener.accepted == 0, "the build reached the host")
             let made = try #require(world.standIn.lock.withLock { world.standIn.created.last })
-            #expect(made["ip4"] == "disable" && made["ip4.addr"] == nil && made["interface"] == nil)
+            // A VNET jail with no interface: its own stack, a loopback only.
+            #expect(made["vnet"] == "true" && made["vnet.interface"] == nil && made["ip4.addr"] == nil)
             expectNoBuildJail(world)
         }
     }
@@ -134,6 +135,90 @@ struct FreeBSDBuildJailTests {
             try await jail.teardown(scopes[2])
             let pool = AddressPool(config: world.runtime.config, store: world.runtime.store)
             #expect(pool.reserved == Set(FreeBSDBuildJail.addresses(in: network, count: 1)), "never given to a release")
+        }
+    }
+
+    /// The world's build jail with a 20 ms first pause between destroy attempts (250 ms by default).
+    func quickJail(_ world: FreeBSDWorld) throws -> FreeBSDBuildJail {
+        var jail = try #require(try world.runtime.buildConfinement() as? FreeBSDBuildJail)
+        jail.retryPause = .milliseconds(20)
+        return jail
+    }
+
+    /// The world's builder, confined in `jail`.
+    func builder(_ world: FreeBSDWorld, _ jail: FreeBSDBuildJail) -> Builder {
+        let runtime = world.runtime
+        return Builder(
+            agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log,
+            confinement: { jail })
+    }
+
+    /// Builds the branch head of the world's app in `jail`; the error text, "" on success.
+    func build(_ world: FreeBSDWorld, in jail: FreeBSDBuildJail) async -> String {
+        do {
+            let (mirror, stats) = try await SourcePipeline(runtime: world.runtime).fetch(world.app)
+            _ = try await builder(world, jail).build(world.app, sha: stats.head, mirror: mirror)
+            return ""
+        } catch { return "\(error)" }
+    }
+
+    /// The build jails made so far with a network: an address (alias) or an interface (VNET).
+    func networkedBuildJails(_ world: FreeBSDWorld) -> Int {
+        world.standIn.lock.withLock { world.standIn.created }.filter {
+            ($0["path"] ?? "").contains("/builds/jailpilot_build_") && ($0["ip4.addr"] != nil || $0["vnet.interface"] != nil)
+        }.count
+    }
+
+    /// A build jail whose connections sit in TIME_WAIT stays dying after `jail -r`: 3 s here,
+    /// longer than the old 8 destroy attempts lasted at a 20 ms first pause (20 + 40 + 80 + 160 +
+    /// 320 + 640 + 1280 ms = 2.54 s). The teardown waits it out, the clone goes, and the one build
+    /// address is free for the next networked build.
+    @Test func aBuildJailThatStaysDyingIsWaitedOutAndTheNextBuildGetsTheAddress() async throws {
+        try await FreeBSDWorld.with { world in
+            let jail = try quickJail(world)
+            world.standIn.dyingFor = .seconds(3)
+            defer { world.standIn.dyingFor = .zero }
+            try await world.repo.commitHello("one")
+            let first = await build(world, in: jail)
+            #expect(first == "", "\(first)")
+            expectNoBuildJail(world)
+            try await world.repo.commitHello("two")
+            let second = await build(world, in: jail)
+            #expect(second == "", "\(second)")
+            expectNoBuildJail(world)
+            #expect(networkedBuildJails(world) == 2, "both builds had the network, and the one build address")
+        }
+    }
+
+    /// A teardown that fails after the build ran (the clone cannot be destroyed): the build's own
+    /// result stands, an event says which jail is left and what to do, the address is free for the
+    /// next build, and the agent's start-up sweep removes the clones once the host lets it.
+    @Test func aFailedTeardownKeepsTheBuildFreesTheAddressAndIsSweptAtStart() async throws {
+        try await FreeBSDWorld.with { world in
+            let jail = try quickJail(world)
+            let refusal = "cannot destroy: pool I/O is currently suspended"
+            world.standIn.lock.withLock { world.standIn.refusals["zfs destroy -r zroot/jails/builds/"] = refusal }
+            try await world.repo.commitHello("one")
+            let first = await build(world, in: jail)
+            #expect(first == "", "a teardown failure does not fail the build: \(first)")
+            #expect(world.standIn.buildDatasets.count == 1, "the clone is left")
+            #expect(!world.standIn.jailNames.contains { $0.hasPrefix("jailpilot_build_") }, "the jail itself is gone")
+            let log = (try? String(contentsOfFile: world.runtime.config.agent.logFile ?? "", encoding: .utf8)) ?? ""
+            let event = log.split(separator: "\n").first { $0.contains("build.teardown_failed") } ?? ""
+            #expect(event.contains("jail=jailpilot_build_hello_"), "\(event)")
+            #expect(event.contains("pool I/O is currently suspended"), "\(event)")
+            #expect(event.contains("fix="), "\(event)")
+            #expect(!log.contains("build.failed"), "\(log)")
+
+            try await world.repo.commitHello("two")
+            let second = await build(world, in: jail)
+            #expect(second == "", "the address was released: \(second)")
+            #expect(world.standIn.buildDatasets.count == 2)
+
+            world.standIn.lock.withLock { world.standIn.refusals = [:] }
+            let reclaimed = await builder(world, jail).reclaimAbandoned()
+            #expect(reclaimed.count == 2, "\(reclaimed)")
+            expectNoBuildJail(world)
         }
     }
 }

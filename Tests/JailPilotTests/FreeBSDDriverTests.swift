@@ -7,34 +7,35 @@ import Testing
 /// failures FreeBSD reports (bad jail.conf, address in use, busy dataset, a dying service).
 @Suite(.serialized, .enabled(if: canStandIn, "needs root, python3, go and setpriv"))
 struct FreeBSDDriverTests {
-    @Test func deployRollbackAndRemoveKeepOnlyTheLiveReleaseInTheBootList() async throws {
+    @Test func deployRollbackAndRemoveLeaveRcDJailAndTheOperatorsJailListAlone() async throws {
         try await FreeBSDWorld.with { world in
             let v1 = try await world.repo.commitHello("one")
             let first = try await world.deployer.deploy(world.app).release
             #expect(await world.fetch(first) == "one")
             #expect(world.standIn.running(first.name) != nil)
-            #expect(try world.bootList() == [first.name])
+            #expect(world.bootVisible() == [], "rc.d/jail never sees a release")
 
             _ = try await world.repo.commitHello("two")
             let second = try await world.deployer.deploy(world.app).release
             #expect(await world.fetch(second) == "two")
             #expect(world.standIn.running(first.name) == nil, "the old release is retired (stopped)")
             #expect(world.standIn.hasDataset(first.name), "and kept for rollback")
-            #expect(try world.bootList() == [second.name])
+            #expect(world.bootVisible() == [], "rc.d/jail never sees a release")
 
             let back = try await world.deployer.rollback(world.app, to: v1).release
             #expect(back.name == first.name)
             #expect(await world.fetch(back) == "one")
-            #expect(try world.bootList() == [first.name])
+            #expect(world.bootVisible() == [], "rc.d/jail never sees a release")
 
             _ = try await world.deployer.remove(world.app)
             for name in [first.name, second.name] {
                 #expect(world.standIn.running(name) == nil)
                 #expect(!world.standIn.hasDataset(name))
-                #expect(!FileManager.default.fileExists(atPath: "\(world.standIn.root)/etc/jail.conf.d/\(name).conf"))
+                #expect(
+                    !FileManager.default.fileExists(atPath: "\(world.runtime.config.agent.stateDir)/jail.conf.d/\(name).conf"))
                 #expect(!FileManager.default.fileExists(atPath: "\(world.standIn.root)/var/log/jail_console_\(name).log"))
             }
-            #expect(try world.bootList() == [])
+            #expect(world.bootVisible() == [], "rc.d/jail never sees a release")
         }
     }
 
@@ -70,7 +71,7 @@ struct FreeBSDDriverTests {
             #expect("\(error.map { "\($0)" } ?? "")".contains("boom: no database"), "\(String(describing: error))")
             #expect(try world.runtime.store.live(app: "hello")?.sha == live.sha)
             #expect(await world.fetch(live) == "steady")
-            #expect(try world.bootList() == [live.name])
+            #expect(world.bootVisible() == [], "rc.d/jail never sees a release")
         }
     }
 
@@ -86,11 +87,6 @@ struct FreeBSDDriverTests {
             let clash = await #expect(throws: HostStepError.self) { try await host.start(twin) }
             #expect(clash?.description.contains("Address already in use") == true, "\(String(describing: clash))")
             #expect(await world.fetch(live) == "x")
-            // A jail.conf that does not parse: the error names the file and line.
-            let conf = "\(world.standIn.root)/etc/jail.conf.d/\(twin.name).conf"
-            try FileIO.replace(conf, text: "\(twin.name) {\n    path = \"/x\n}\n")
-            let broken = await #expect(throws: HostStepError.self) { try await host.start(twin) }
-            #expect(broken?.description.contains("line 2: syntax error") == true, "\(String(describing: broken))")
             try await host.destroy(twin)
             #expect(!world.standIn.hasDataset(twin.name))
         }
@@ -99,54 +95,97 @@ struct FreeBSDDriverTests {
     @Test func aMissingTemplateFailsTheDeployClearlyWithoutQuarantiningTheCommit() async throws {
         try await FreeBSDWorld.with { world in
             let v1 = try await world.repo.commitHello("one")
-            world.standIn.lock.withLock { world.standIn.snapshots["zroot/jails/templates/14.3-RELEASE@base"] = nil }
+            world.standIn.lock.withLock { world.standIn.snapshots["zroot/jails/templates/15.1-RELEASE@base"] = nil }
             let error = await #expect(throws: DeployError.self) { try await world.deployer.deploy(world.app) }
             let text = error.map { "\($0)" } ?? ""
-            #expect(text.contains("cannot open 'zroot/jails/templates/14.3-RELEASE@base': dataset does not exist"), "\(text)")
+            #expect(text.contains("cannot open 'zroot/jails/templates/15.1-RELEASE@base': dataset does not exist"), "\(text)")
             #expect(
                 try world.runtime.store.quarantineReason(app: "hello", sha: v1) == nil, "a host problem is not the commit's fault"
             )
             #expect(!world.standIn.hasDataset(Release.name(app: "hello", sha: v1)))
-            world.standIn.snapshot("zroot/jails/templates/14.3-RELEASE", "base")
+            world.standIn.snapshot("zroot/jails/templates/15.1-RELEASE", "base")
             #expect(
                 await world.fetch(try await world.deployer.deploy(world.app).release) == "one",
                 "the same commit deploys once the host is fixed")
         }
     }
 
+    /// A jail whose connections sit in TIME_WAIT stays dying after `jail -r` and holds its clone:
+    /// 3 s here, longer than the old 8 destroy attempts lasted at this world's 20 ms first pause
+    /// (20 + 40 + 80 + 160 + 320 + 640 + 1280 ms = 2.54 s). The destroy waits until `jls -d` no
+    /// longer lists the jail, then destroys the clone once, with its own snapshots.
     @Test func destroyWaitsOutADyingJailAndTakesTheClonesSnapshots() async throws {
         try await FreeBSDWorld.with { world in
             let live = try await world.deployed("x")
             let host = try world.host
             let spec = world.spec(live)
             world.standIn.snapshot("zroot/jails/containers/\(live.name)", "auto-2026-11-28")
-            world.standIn.dyingFor = 2
+            world.standIn.dyingFor = .seconds(3)
+            defer { world.standIn.dyingFor = .zero }
             try await host.stop(spec)
+            let removed = try await world.standIn.run(Command("jls", ["-j", live.name, "jid"]))
+            #expect(!removed.succeeded && removed.stderrText.contains("jail \"\(live.name)\" is dying"))
+            #expect(try await world.standIn.run(Command("jls", ["-d", "-j", live.name, "jid"])).succeeded)
+            let started = ContinuousClock.now
             try await host.destroy(spec)
+            #expect(ContinuousClock.now - started >= .seconds(2.5), "the destroy waited for the jail to be gone")
             #expect(!world.standIn.hasDataset(live.name))
-            let attempts = world.standIn.lock.withLock {
-                world.standIn.calls.filter { $0.hasPrefix("zfs destroy") && $0.contains("/containers/") }
-            }
-            #expect(attempts.count == 3, "two busy answers, then done: \(attempts)")
-
-            // A dataset that stays busy: a clear error after the retries, not a silent leftover.
-            _ = try await world.repo.commitHello("y")
-            let next = try await world.deployer.deploy(world.app).release
-            let nextSpec = world.spec(next)
-            world.standIn.dyingFor = 100
-            try await host.stop(nextSpec)
-            let error = await #expect(throws: HostStepError.self) { try await host.destroy(nextSpec) }
-            #expect(error?.description.contains("after 8 tries") == true, "\(String(describing: error))")
-            #expect(error?.description.contains("dataset is busy") == true)
+            let calls = world.standIn.lock.withLock { world.standIn.calls }
+            let attempts = calls.filter { $0.hasPrefix("zfs destroy") && $0.contains("/containers/") }
+            #expect(attempts.count == 1, "destroyed once the jail was gone, never while busy: \(attempts)")
+            #expect(calls.contains("jls -d -j \(live.name) jid"))
         }
     }
 
-    @Test func theAgentBringsTheLiveReleaseBackAfterAHostRebootAndRewritesTheBootList() async throws {
+    /// A jail still dying when the wait's budget runs out: an error naming the jail, how long it
+    /// waited and what to do; the clone is kept, and the destroy succeeds once the jail is gone.
+    /// The budget is 90 s, above TIME_WAIT's 60 s; here the destroy's own steps run with 300 ms.
+    @Test func aJailStillDyingAfterTheBudgetIsAClearErrorAndTheDestroyCanBeRunAgain() async throws {
+        try await FreeBSDWorld.with { world in
+            let live = try await world.deployed("x")
+            let host = try world.host
+            let spec = world.spec(live)
+            world.standIn.dyingFor = .seconds(600)
+            try await host.stop(spec)
+            var budgets: [Duration] = []
+            let steps = await host.steps(.destroy, spec).map { step -> HostStep in
+                guard case .waitWhile(let command, let budget, let reason, let fix) = step else { return step }
+                budgets.append(budget)
+                return .waitWhile(command, budget: .milliseconds(300), reason: reason, fix: fix)
+            }
+            #expect(budgets == [FreeBSDJails.dyingBudget] && FreeBSDJails.dyingBudget > .seconds(60))
+            let error = await #expect(throws: HostStepError.self) {
+                try await PlanExecutor(runner: world.standIn, retryPause: .milliseconds(20)).execute(steps)
+            }
+            let text = error.map { "\($0)" } ?? ""
+            #expect(text.contains("jail \(live.name) stays dying"), "\(text)")
+            #expect(text.contains("still succeeding after"), "\(text)")
+            #expect(text.contains("jls -d -j \(live.name)"), "what to look at: \(text)")
+            #expect(world.standIn.hasDataset(live.name))
+            let destroys = world.standIn.lock.withLock { world.standIn.calls }.filter {
+                $0.hasPrefix("zfs destroy") && $0.contains("/containers/")
+            }
+            #expect(destroys.isEmpty, "no destroy while the jail holds its clone: \(destroys)")
+            world.standIn.lock.withLock {
+                world.standIn.dyingFor = .zero
+                world.standIn.dying = [:]
+            }
+            try await host.destroy(spec)
+            #expect(!world.standIn.hasDataset(live.name))
+        }
+    }
+
+    /// A host upgraded from a version that kept jail.conf files in /etc/jail.conf.d and a boot
+    /// list in /etc/rc.conf.d/jail (which stopped an operator's jail_list-less jails from booting):
+    /// after a reboot the agent moves both out of rc.d/jail's way and starts the live release.
+    @Test func theAgentBringsTheLiveReleaseBackAfterAHostRebootAndMovesWhatEarlierVersionsLeft() async throws {
         try await FreeBSDWorld.with { world in
             let live = try await world.deployed("survives")
-            // A reboot: every jail gone; the boot list left stale by hand.
-            let conf = "\(world.standIn.root)/etc/jail.conf.d/\(live.name).conf"
+            let conf = "\(world.runtime.config.agent.stateDir)/jail.conf.d/\(live.name).conf"
+            let legacy = "\(world.standIn.root)/etc/jail.conf.d/\(live.name).conf"
             _ = try await world.standIn.run(Command("jail", ["-f", conf, "-r", live.name]))
+            #expect(rename(conf, legacy) == 0)
+            try FileIO.makeDirectories("\(world.standIn.root)/etc/rc.conf.d/jail")
             let owner = try OwnerID.load(stateDir: world.runtime.config.agent.stateDir)
             try FileIO.replace(
                 "\(world.standIn.root)/etc/rc.conf.d/jail/jailpilot_\(owner.id)",
@@ -159,7 +198,8 @@ struct FreeBSDDriverTests {
             await agent.stop()
             await running.value
             #expect(back)
-            #expect(try world.bootList() == [live.name])
+            #expect(world.bootVisible() == [], "rc.d/jail never sees a release")
+            #expect(FileManager.default.fileExists(atPath: conf) && !FileManager.default.fileExists(atPath: legacy))
         }
     }
 

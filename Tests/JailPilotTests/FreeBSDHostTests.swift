@@ -19,6 +19,10 @@ struct FreeBSDHostTests {
 
     @Test func aFreshHostDeploysWithoutLimitsOrPolicyAndSaysSoOnce() async throws {
         try await FreeBSDWorld.with(stage: .fresh) { world in
+            // The bridge made by hand (`ifconfig bridge create name jailpilot0 inet …`), nothing
+            // else of the bootstrap: without it no VNET jail has a network (FreeBSDIsolationTests).
+            let gateway = IPv4Network(world.standIn.network)?.host(1) ?? ""
+            try world.standIn.writeInterface("jailpilot0", ["kind": "bridge", "inet": gateway])
             let first = try await world.deployed("one")
             #expect(await world.fetch(first) == "one", "no reboot needed for a first deploy")
             #expect(world.standIn.rctlRules.isEmpty)
@@ -59,27 +63,30 @@ struct FreeBSDHostTests {
             #expect(checks["pf anchor"]?.ok == true, "the bootstrap's pf.conf and pf.jailpilot.conf reach jailpilot/jails")
             #expect(world.standIn.evaluatedAnchors.contains("jailpilot/jails"))
 
-            // The reboot: rc.d/jail starts the live release from its jail.conf, now with rules;
-            // pf comes back with pf.conf only, and the agent loads the jails' rules again.
-            let conf = "\(world.standIn.root)/etc/jail.conf.d/\(live.name).conf"
+            // The reboot: pf comes back with pf.conf only, nothing starts the release (rc.d/jail
+            // never sees it); the agent loads the jails' rules, then starts the live release, whose
+            // jail gets its limits now.
+            let conf = "\(world.runtime.config.agent.stateDir)/jail.conf.d/\(live.name).conf"
             _ = try await world.standIn.run(Command("jail", ["-f", conf, "-r", live.name]))
             try world.standIn.reboot()
-            #expect(try await world.standIn.run(Command("jail", ["-f", conf, "-c", live.name])).succeeded)
-            #expect(world.standIn.rctlRules.contains("jail:\(live.name):memoryuse:sigkill=\(world.app.limits.memory)"))
             #expect(world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] } == nil)
             let emptied = await doctor(world)["pf policy"]
             #expect(emptied?.ok == false && emptied?.fix?.hasPrefix("pfctl -a jailpilot/jails -f ") == true)
+            let before = world.standIn.lock.withLock { world.standIn.calls.count }
 
             let agent = try Agent(configPath: world.configPath, runner: world.standIn, freebsdPaths: world.standIn.paths)
             let running = Task { await agent.run() }
-            let loaded = await eventually(.seconds(20)) {
-                world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] }?.isEmpty == false
-            }
+            let back = await eventually(.seconds(30)) { await world.fetch(live) == "one" }
             await agent.stop()
             await running.value
-            #expect(loaded, "regression: the agent reloads the policy at start, which a reboot emptied")
+            #expect(back, "the agent starts the live release after a reboot")
+            #expect(world.standIn.rctlRules.contains("jail:\(live.name):memoryuse:sigkill=\(world.app.limits.memory)"))
+            let calls = world.standIn.lock.withLock { Array(world.standIn.calls[before...]) }
+            let policy = calls.firstIndex { $0.hasPrefix("pfctl -a jailpilot/jails -f ") }
+            let start = calls.firstIndex { $0.hasPrefix("jail -f ") && $0.hasSuffix("-c \(live.name)") }
+            #expect(policy != nil && start != nil && policy! < start!, "the policy is loaded before the jail starts: \(calls)")
             checks = await doctor(world)
-            for name in ["resource accounting", "pf loaded", "pf policy", "pf anchor", "dataset", "template", "interface"] {
+            for name in ["resource accounting", "pf loaded", "pf policy", "pf anchor", "dataset", "template", "bridge"] {
                 #expect(checks[name]?.ok == true, "\(name): \(checks[name]?.text ?? "missing")")
             }
         }
@@ -92,16 +99,17 @@ struct FreeBSDHostTests {
             #expect(rules.contains("jail:\(first.name):memoryuse:sigkill=\(world.app.limits.memory)"))
             #expect(rules.contains("jail:\(first.name):pcpu:deny=\(world.app.limits.millicores / 10)"))
             let policy = world.standIn.lock.withLock { world.standIn.pfRulesets["jailpilot/jails"] } ?? []
-            // The host's own connections to a jail may carry the jail's address as source.
             let address = first.address ?? ""
+            let epair = FreeBSDJailNetworkProbe.epair(address) ?? ""
             #expect(
-                policy.contains {
-                    $0.hasPrefix("pass in quick on lo0 proto tcp from \(address) to \(address) port \(world.port) ")
-                })
-            // Review finding: without the port, a jail reached the host's wildcard services (sshd
-            // on *:22) through its own address.
-            #expect(!policy.contains { $0.contains("from \(address) to \(address) ") && !$0.contains(" port \(world.port) ") })
+                policy.contains { $0.hasPrefix("block drop in quick on \(epair)a inet from ! \(address) to any") }, "\(policy)")
             #expect(world.standIn.evaluatedAnchors.contains("jailpilot/jails"))
+            // What the rules do, packet by packet: Caddy and the health check reach the app; the
+            // jail reaches neither the host's sshd nor anything else of it.
+            #expect(world.standIn.connect(from: .host, to: address, port: world.port).isConnected)
+            let sshd = world.standIn.connect(
+                from: .jail(first.name), to: IPv4Network(world.standIn.network)?.host(1) ?? "", port: 22)
+            #expect(!sshd.isConnected, "\(sshd)")
 
             _ = try await world.deployed("two")
             #expect(!world.standIn.rctlRules.contains { $0.hasPrefix("jail:\(first.name):") }, "jail -r removes its rules")
@@ -129,7 +137,7 @@ struct FreeBSDHostTests {
         }
     }
 
-    @Test func pfLoadedButDisabledOrSkippingLo0IsNotEnforcing() async throws {
+    @Test func pfLoadedButDisabledOrSkippingTheJailsIsNotEnforcing() async throws {
         try await FreeBSDWorld.with(stage: .ready) { world in
             let standIn = world.standIn
             _ = try await world.deployed("one")
@@ -138,15 +146,20 @@ struct FreeBSDHostTests {
             standIn.lock.withLock { standIn.pfEnabled = false }
             let disabled = try #require(await doctor(world)["pf loaded"])
             #expect(!disabled.ok && disabled.fix == "sysrc pf_enable=YES && service pf start")
-            // pf.conf examples often skip lo0, which is all of a non-VNET jail's local traffic.
+            // pf.conf examples often skip lo0: harmless, VNET jails' traffic never crosses it.
             let conf = "\(standIn.root)/etc/pf.conf"
-            try FileIO.replace(conf, text: "set skip on lo0\n" + (try String(contentsOfFile: conf, encoding: .utf8)))
+            let original = try String(contentsOfFile: conf, encoding: .utf8)
+            try FileIO.replace(conf, text: "set skip on lo0\n" + original)
             _ = try standIn.pfctl(["-f", conf])
-            let skipped = try #require(await doctor(world)["pf on lo0"])
+            #expect(await doctor(world)["pf on the jails"]?.ok == true)
+            // Skipping the jails' group is not.
+            try FileIO.replace(conf, text: "set skip on { lo0 jpjail }\n" + original)
+            _ = try standIn.pfctl(["-f", conf])
+            let skipped = try #require(await doctor(world)["pf on the jails"])
             #expect(!skipped.ok && skipped.degrades == "network policy")
             let host = try world.host
             let gaps = await host.enforcementGaps().map(\.name).sorted()
-            #expect(gaps == ["pf loaded", "pf on lo0"], "\(gaps)")
+            #expect(gaps == ["pf loaded", "pf on the jails"], "\(gaps)")
         }
     }
 
@@ -158,9 +171,11 @@ struct FreeBSDHostTests {
                 standIn.datasets["\(standIn.pool)/builds"] = nil
                 standIn.snapshots["\(standIn.pool)/templates/\(standIn.template)@base"] = nil
                 standIn.snapshots["\(standIn.pool)/templates/\(standIn.buildTemplate)@base"] = nil
-                standIn.hasLo1 = false
                 standIn.available = 10 << 20
             }
+            standIn.removeInterface("jailpilot0")
+            try FileIO.replace("\(standIn.hostDir)/sysctl/net.link.bridge.pfil_local_phys", text: "0\n")
+            try FileIO.replace("\(standIn.hostDir)/sysctl/net.inet.ip.forwarding", text: "0\n")
             unlink(standIn.paths.pfDevice)
             try FileIO.replace("\(standIn.hostDir)/sysctl/kern.racct.enable", text: "0\n")
             try FileIO.replace(standIn.paths.loaderConf, text: "")
@@ -168,7 +183,8 @@ struct FreeBSDHostTests {
                 "\(standIn.mountpoint)/templates/\(standIn.template)/etc/resolv.conf", text: "nameserver 127.0.0.1\n")
             let checks = await doctor(world)
             for name in [
-                "dataset", "template", "interface", "pool space", "jail resolver", "resource accounting", "pf loaded",
+                "dataset", "template", "bridge", "pool space", "jail resolver", "resource accounting", "pf loaded",
+                "bridge filtering", "forwarding",
                 "build template", "builds dataset", "caddy", "route resolver",
             ] {
                 let check = try #require(checks[name], "no check named \(name)")
@@ -181,7 +197,7 @@ struct FreeBSDHostTests {
             unlink("\(standIn.hostDir)/sysctl/kern.racct.enable")
             let kernel = try #require(await doctor(world)["resource accounting"])
             #expect(!kernel.ok && kernel.fix?.contains("options RACCT") == true)
-            #expect(checks["interface"]?.fix?.contains("--address \(IPv4Network(standIn.network)?.host(1) ?? "")") == true)
+            #expect(checks["bridge"]?.fix?.contains("--address \(IPv4Network(standIn.network)?.host(1) ?? "")") == true)
         }
     }
 

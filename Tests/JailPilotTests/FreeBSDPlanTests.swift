@@ -13,8 +13,7 @@ import Testing
         [jails]
         dataset = "zroot/jails"
         mountpoint = "/usr/local/jails"
-        template = "14.3-RELEASE"
-        interface = "lo1"
+        template = "15.1-RELEASE"
         network = "172.16.0.0/12"
         drain = "10s"
         [apps.hello]
@@ -85,7 +84,8 @@ import Testing
         // Regression: the pf load before the start and the retention after the retire ran but
         // were in no plan.
         let load = try #require(text.range(of: "pfctl -a jailpilot/jails -f /etc/pf.jailpilot-jails.conf"))
-        let start = try #require(text.range(of: "jail -f /etc/jail.conf.d/hello_3f2c1e0a9b7d.conf -c hello_3f2c1e0a9b7d"))
+        let start = try #require(
+            text.range(of: "jail -f /var/db/jailpilot/jail.conf.d/hello_3f2c1e0a9b7d.conf -c hello_3f2c1e0a9b7d"))
         #expect(load.upperBound < start.lowerBound)
         #expect(text.contains("zfs destroy -r zroot/jails/containers/hello_fedcba987654"))
         #expect(text.hasSuffix("rm -rf /var/db/jailpilot/artifacts/hello/\(Self.oldestSHA)\n"))
@@ -146,10 +146,14 @@ import Testing
             reach: ["hello": [.app("api"), .host(port: 5432)], "api": []])
         let pf = ReleasePlan.render(host.networkPolicyPlan(policy))
         try await expectGolden(pf, "freebsd-network.txt")
-        // DNS from local_unbound on the gateway passes before the block that keeps jails off the host.
+        // DNS from local_unbound on the gateway passes before the block that keeps jails off the host;
+        // each jail's openings come before both, on its own epair (named after its address).
         let dns = try #require(pf.range(of: "from 172.16.0.0/12 to 172.16.0.1 port 53"))
-        let block = try #require(pf.range(of: "block return in quick on lo0 from 172.16.0.0/12 to (self)"))
-        #expect(dns.lowerBound < block.lowerBound)
+        let block = try #require(pf.range(of: "block return in quick on jpjail inet from any to { (self), 172.16.0.0/12"))
+        let opening = try #require(pf.range(of: "pass in quick on jpac100003a proto tcp from 172.16.0.3 to 172.16.0.9 port 9090"))
+        #expect(opening.lowerBound < dns.lowerBound && dns.lowerBound < block.lowerBound)
+        #expect(pf.contains("block drop in quick on jpac100003a inet from ! 172.16.0.3 to any"), "its own address only")
+        #expect(!pf.contains(" lo0"), "jail traffic never crosses lo0")
         let linux = LinuxJails(settings: config.jails, runner: HostProcessRunner(), owner: host.owner)
         let rules = policy.nftables(bridge: "jp0", network: config.jails.network)
         #expect(rules.contains("iifname \"jp0\" ip saddr 172.16.0.3 tcp dport 5432 accept"))
@@ -157,6 +161,24 @@ import Testing
         #expect(rules.contains("ip saddr 172.16.0.0/12 ip daddr 172.16.0.0/12 drop"))
         #expect(!rules.contains("ip saddr 172.16.0.9 ip daddr 172.16.0.3 tcp dport"), "api opened nothing")
         #expect(linux.networkPolicyPlan(policy).count == 2)
+    }
+
+    /// `network_mode = "alias"`: the seed's lo1 aliases, and no pf rule that could not hold.
+    @Test func aliasModeIsTheSeedsLo1AndWritesNoIsolationRules() throws {
+        let network = try #require(IPv4Network("172.16.0.0/12"))
+        let lines = FreeBSDJailNetworkProbe.confLines(
+            mode: .alias, interface: "lo1", network: network, address: "172.16.0.3", startsRC: true)
+        #expect(lines == ["interface = \"lo1\";", "ip4.addr = \"172.16.0.3\";", "exec.start = \"/bin/sh /etc/rc\";"])
+        let rules = Self.policy.pf(network: network, bridge: "lo1", mode: .alias)
+        #expect(!rules.split(separator: "\n").contains { !$0.hasPrefix("#") }, "comments only: \(rules)")
+        #expect(rules.contains("network_mode = \"alias\""))
+        let refused = #expect(throws: ConfigError.self) {
+            try ConfigLoader.parse(Self.config.replacing("[jails]\n", with: "[jails]\ninterface = \"lo1\"\n"), file: "agent.conf")
+        }
+        #expect("\(refused.map { "\($0)" } ?? "")".contains("network_mode = \"alias\""))
+        #expect(FreeBSDJailNetworkProbe.epair("172.16.0.3") == "jpac100003")
+        #expect(FreeBSDJailNetworkProbe.address("jpac100003a") == "172.16.0.3")
+        #expect(FreeBSDJailNetworkProbe.address("jpzz100003a") == nil && FreeBSDJailNetworkProbe.address("epair0a") == nil)
     }
 
     @Test func theBuildRunsInAJailClonedFromTheBuildTemplate() async throws {
@@ -169,31 +191,69 @@ import Testing
         let (command, scope) = builder.job(app, sha: Self.newSHA, id: "hello-3f2c1e0a9b7d-plan")
         let text = ReleasePlan.render(jail.plan(command, scope))
         try await expectGolden(text, "freebsd-build.txt")
-        #expect(text.contains("ip4.addr = \"172.31.255.254\";"), "the last address of the network, reserved for builds")
+        #expect(
+            text.contains("exec.start += \"/sbin/ifconfig jpac1ffffeb inet 172.31.255.254/12 up\";"),
+            "the last address of the network, reserved for builds, on the build jail's own epair")
         #expect(!text.contains("/usr/local/etc"), "nothing of the host's /usr/local (agent.conf, secrets) is mounted")
         var offline = scope
         offline.network = false
         let none: String? = nil
         let conf = ReleasePlan.render(jail.setupPlan(offline, address: none))
-        #expect(conf.contains("ip4 = \"disable\";") && !conf.contains("ip4.addr"))
+        #expect(conf.contains("    vnet;\n") && !conf.contains("vnet.interface") && !conf.contains("ip4.addr"))
         #expect(FreeBSDBuildJailProbe.fstab("/a b", "/j/a b") == "/a\\040b /j/a\\040b nullfs rw 0 0")
+    }
+
+    /// A release's `jail -r` runs exec.stop (its rc.d script waits up to `drain` for the service)
+    /// and then waits up to stop.timeout (drain + 5 s) for what is left: the executor gives it at
+    /// least that, or a long drain is cut short with the mounts, the address and exec.poststop left.
+    @Test func jailRemoveIsGivenTheTimeItsDrainAndStopTimeoutTake() async throws {
+        let config = try ConfigLoader.parse(
+            Self.config.replacingOccurrences(of: "drain = \"10s\"", with: "drain = \"1h\""), file: "agent.conf")
+        let runner = TimeLimitRecorder()
+        let host = FreeBSDJails(
+            settings: config.jails, runner: runner, owner: OwnerID(id: "0123456789abcdef", stateDir: config.agent.stateDir),
+            paths: FreeBSDPaths(devDir: dev.path))
+        let spec = JailSpec(
+            app: try #require(config.app("hello")), sha: Self.newSHA, address: "172.16.0.3",
+            artifact: "/var/db/jailpilot/artifacts/hello/\(Self.newSHA)/hello")
+        var conf = ""
+        for case .write(let path, let content, _) in host.plan(.provision, spec) + host.plan(.start, spec)
+        where path.hasSuffix("/\(spec.name).conf") {
+            conf = content
+        }
+        let stopTimeout = try #require(
+            conf.split(separator: "\n").compactMap { line -> Int? in
+                let words = line.split(separator: " ")
+                return words.count == 3 && words[0] == "stop.timeout" ? Int(words[2].dropLast()) : nil
+            }.first, "stop.timeout in \(conf)")
+        #expect(stopTimeout >= 3605)
+        for action in [JailAction.stop, .destroy] {
+            try await PlanExecutor(runner: runner, retryPause: .milliseconds(1)).execute(host.plan(action, spec))
+            let limit = try #require(runner.limits().first { $0.command.hasPrefix("jail -f") }?.limit)
+            #expect(limit >= .seconds(stopTimeout + 3600), "\(action): jail -r may take \(limit)")
+            let printed = ReleasePlan.render(host.plan(action, spec))
+            #expect(printed.contains("-r \(spec.name)") && printed.contains("time limit"), "\(printed)")
+        }
+        #expect(!(await plan(.retire)).contains("time limit"), "a 10 s drain needs no more than the default")
     }
 
     @Test func limitsAreAQuotaAndRctlRulesOfTheJail() async {
         let text = await plan(.deploy)
-        #expect(text.contains("-o quota=1073741824 zroot/jails/templates/14.3-RELEASE@base"), "set with the clone")
+        #expect(text.contains("-o quota=1073741824 zroot/jails/templates/15.1-RELEASE@base"), "set with the clone")
         #expect(
             text.contains(
-                "exec.prestart = \"/usr/local/libexec/jailpilot/jail-limits add hello_3f2c1e0a9b7d memoryuse:sigkill=536870912 pcpu:deny=200\";"
+                "exec.prestart += \"/usr/local/libexec/jailpilot/jail-limits add hello_3f2c1e0a9b7d memoryuse:sigkill=536870912 pcpu:deny=200\";"
             ))
-        #expect(text.contains("exec.poststop = \"/usr/local/libexec/jailpilot/jail-limits remove hello_3f2c1e0a9b7d\";"))
+        #expect(text.contains("exec.poststop += \"/usr/local/libexec/jailpilot/jail-limits remove hello_3f2c1e0a9b7d\";"))
         #expect(text.contains("write /usr/local/libexec/jailpilot/jail-limits mode 755"), "the helper is part of the plan")
     }
 
-    @Test func bootStartsOnlyTheLiveRelease() async {
+    /// rc.d/jail never sees a release: its jail.conf is in the state_dir, and no jail_list is
+    /// written; the agent starts the live release at its own start, after the policy.
+    @Test func bootStartsNothingOfOursThroughRcDJail() async {
         let text = await plan(.deploy)
-        #expect(text.contains("jail_list=\"${jail_list} hello_3f2c1e0a9b7d\""))
-        #expect(!text.contains("hello_0123456789ab\"") && !text.contains("sysrc"))
+        #expect(text.contains("write /var/db/jailpilot/jail.conf.d/hello_3f2c1e0a9b7d.conf mode 644"))
+        #expect(!text.contains("jail_list") && !text.contains("/etc/jail.conf.d") && !text.contains("sysrc"))
     }
 
     @Test(.enabled(if: have("shellcheck"), "needs shellcheck"))
@@ -236,6 +296,26 @@ import Testing
 
     @Test func jailConfValuesCannotBreakOut() {
         #expect(FreeBSDFilesProbe.quote("a\"; allow.mount; \"$x\\") == "\"a\\\"; allow.mount; \\\"\\$x\\\\\"")
+    }
+}
+
+/// A FreeBSD host where every command succeeds at once and no jail is left dying; it notes the
+/// time limit each command was run with.
+final class TimeLimitRecorder: ProcessRunning, @unchecked Sendable {
+    private let lock = NSLock()
+    private var seen: [(command: String, limit: Duration?)] = []
+
+    func run(_ command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?) async throws -> ProcessResult {
+        lock.withLock { seen.append((command.description, timeout)) }
+        return ProcessResult(status: command.executable == "jls" ? 1 : 0)
+    }
+
+    /// Every command run since the last call, with its limit, and forgets them.
+    func limits() -> [(command: String, limit: Duration?)] {
+        lock.withLock {
+            defer { seen = [] }
+            return seen
+        }
     }
 }
 

@@ -103,7 +103,8 @@ import Testing
         let plist = try String(contentsOfFile: "\(Self.port)/pkg-plist", encoding: .utf8)
         // Regression: the runtime is linked dynamically (SwiftPM ignores --static-swift-stdlib on
         // FreeBSD, swift-package-manager#9779) while swift6 was only a build dependency.
-        #expect(text.contains("RUN_DEPENDS=\t${LOCALBASE}/swift6/lib/swift/freebsd/libswiftCore.so:lang/swift6"))
+        // By package name: the port moved its toolchain (swift6/bin, then swift6/usr/local/bin).
+        #expect(text.contains("RUN_DEPENDS=\tswift6>=6.0:lang/swift6"))
         let flags = text.split(separator: "\n").first { $0.hasPrefix("SWIFT_FLAGS=") } ?? ""
         #expect(!flags.contains("--static-swift-stdlib"), "ignored there: it would only mislead")
         for file in ["etc/jailpilot/agent.conf.sample", "etc/newsyslog.conf.d/jailpilot.conf.sample"] {

@@ -49,6 +49,8 @@ import Testing
         // Regression: the watcher wrote the policy from its own config, so `b` lost its opening.
         #expect(policy.reach["b"] == [.app("a")])
         #expect(policy.members.map(\.app) == ["a", "b", "c"], "a removed app's running release stays in the policy")
-        #expect(policy.pf(network: reloaded.config.jails.network).contains("from 10.77.0.3 to 10.77.0.2 port"))
+        #expect(
+            policy.pf(network: reloaded.config.jails.network, bridge: "jailpilot0", mode: .vnet).contains(
+                "from 10.77.0.3 to 10.77.0.2 port"))
     }
 }

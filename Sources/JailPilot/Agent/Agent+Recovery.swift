@@ -32,6 +32,15 @@ extension Agent {
                 ])
         }
         await deployer.recoverMarks()
+        // Every live release the store records, including apps no longer in agent.conf: what boots
+        // them is settled (and what earlier versions left for rc.d/jail moved) before any jail
+        // is started or stopped below. A store that cannot be read leaves it as it is.
+        do {
+            let live = try store.releases(in: [.live]).map { JailSpec(found: $0.name, service: "-") }
+            try await deployer.host.syncBootList(live)
+        } catch {
+            log.emit(app: "-", "bootlist.failed", [("error", "\(error)")])
+        }
         // Builds a crash interrupted: their build jails, mounts and staging directories.
         _ = await SourcePipeline(runtime: runtime).builder.reclaimAbandoned()
         for release in (try? store.releases(in: [.built, .provisioned, .starting, .healthy])) ?? [] {
@@ -45,8 +54,8 @@ extension Agent {
             log.emit(app: release.app, sha: release.sha, "release.undone", [("was", release.state.rawValue)])
         }
         // The jails' policy lives in the kernel (pf's anchor, nftables tables), which a reboot
-        // empties while rc.d/jail brings the live jails back by itself: load it again before
-        // anything else starts, so the jails are not unconfined for longer than needed.
+        // empties: load it again before the live releases are started below, so no jail runs
+        // unconfined (nothing else starts them at boot: rc.d/jail never sees their jail.conf).
         do { try await deployer.syncNetworkPolicy() } catch { log.emit(app: "-", "policy.failed", [("error", "\(error)")]) }
         for app in config.apps {
             if let live = try? store.live(app: app.name) {
@@ -67,14 +76,6 @@ extension Agent {
                     log.emit(app: app.name, "retire.failed", [("error", "\(error)")])
                 }
             }
-        }
-        // Every live release the store records, including apps no longer in agent.conf.
-        // A store that cannot be read leaves the boot list as it is.
-        do {
-            let live = try store.releases(in: [.live]).map { JailSpec(found: $0.name, service: "-") }
-            try await deployer.host.syncBootList(live)
-        } catch {
-            log.emit(app: "-", "bootlist.failed", [("error", "\(error)")])
         }
         do { try await deployer.sweepOrphans(keeping: Set(newer.map(\.name))) } catch {
             log.emit(app: "-", "orphans.failed", [("error", "\(error)")])

@@ -31,6 +31,7 @@ extension Runtime {
                 account: account, settings: config.jails, template: agent.buildTemplate,
                 owner: try OwnerID.load(stateDir: agent.stateDir), runner: runner, confDir: layout.staging)
             jail.parallelBuilds = agent.maxParallelBuilds
+            jail.netHelper = freebsdPaths.netHelper
             return jail
         }
     }

@@ -29,6 +29,7 @@ public protocol BuildConfinement: Sendable {
     /// The build's command, made to run confined.
     func wrap(_ command: Command, _ scope: BuildScope) -> Command
     /// Removes what `prepare` made and anything the build left running; called whatever happened.
+    /// Throws `BuildLeftover` when nothing of the build runs any more but something is left.
     func teardown(_ scope: BuildScope) async throws
     /// A few words for the log: what confines the build.
     func summary(_ scope: BuildScope) -> String
@@ -67,6 +68,26 @@ extension BuildConfinement {
             try chownTree("\(path)/\(name)", uid, gid)
         }
     }
+}
+
+/// A build's sandbox is gone as far as the build goes (nothing it started runs any more), but
+/// something of it is left on the host, such as a build jail's clone: the build's result stands,
+/// and the agent's start-up sweep (`Builder.reclaimAbandoned`) removes the rest.
+public struct BuildLeftover: Error, Sendable, CustomStringConvertible {
+    /// The sandbox left behind (the build jail's name).
+    public var jail: String
+    /// What failed.
+    public var detail: String
+    /// What the operator may do, and what happens by itself.
+    public var fix: String
+
+    public init(jail: String, detail: String, fix: String) {
+        self.jail = jail
+        self.detail = detail
+        self.fix = fix
+    }
+
+    public var description: String { "\(jail) could not be removed completely: \(detail); \(fix)" }
 }
 
 /// The account a confined build runs as, resolved to numbers once.

@@ -59,8 +59,12 @@ public struct Builder: Sendable {
         do { buildLock = try lockBuild(scope.id) } catch {
             throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
         }
+        // Set when the sandbox could not be removed completely: an empty staging directory is
+        // what the agent's start-up sweep (reclaimAbandoned) finds it by.
+        var leftover = false
         defer {
             try? FileIO.removeTree(staging)
+            if leftover { try? FileIO.makeDirectories(staging) }
             unlockBuild(scope.id, buildLock)
         }
         let logPath = layout.buildLog(app.name, sha)
@@ -89,7 +93,8 @@ public struct Builder: Sendable {
                 throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: "\(error)"), start: start, staging: staging)
             }
         }
-        return try await run(app, sha: sha, command: command, scope: scope, sandbox: sandbox, start: start)
+        return try await run(
+            app, sha: sha, command: command, scope: scope, sandbox: sandbox, start: start, leftover: &leftover)
     }
 
     /// Build `id` of `app` at `sha`: its command (before confinement) and what it may use; the
@@ -106,10 +111,11 @@ public struct Builder: Sendable {
         return (command, scope)
     }
 
-    /// Runs the build command (confined), tears the sandbox down, and keeps the binary.
+    /// Runs the build command (confined), tears the sandbox down, and keeps the binary;
+    /// `leftover` is set when the sandbox could not be removed completely.
     private func run(
         _ app: AppConfig, sha: String, command: Command, scope: BuildScope, sandbox: (any BuildConfinement)?,
-        start: ContinuousClock.Instant
+        start: ContinuousClock.Instant, leftover: inout Bool
     ) async throws -> BuildOutcome {
         let clock = ContinuousClock()
         let logPath = layout.buildLog(app.name, sha)
@@ -133,7 +139,14 @@ public struct Builder: Sendable {
         // Before anything of the build's output is trusted: nothing the build started may still
         // be running (a FreeBSD build jail outlives its command until it is removed).
         if let sandbox {
-            do { try await sandbox.teardown(scope) } catch {
+            do { try await sandbox.teardown(scope) } catch let left as BuildLeftover {
+                // Nothing the build started runs any more: its result stands, and what is left
+                // is swept at the agent's next start.
+                leftover = true
+                log.emit(
+                    app: app.name, sha: sha, "build.teardown_failed",
+                    [("jail", left.jail), ("reason", left.detail), ("fix", left.fix)])
+            } catch {
                 let detail = "the build ran, but its sandbox could not be removed: \(error)"
                 throw fail(app, sha, .cannotStart(app: app.name, sha: sha, detail: detail), start: start, staging: staging)
             }

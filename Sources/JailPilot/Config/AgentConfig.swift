@@ -62,8 +62,11 @@ public struct JailSettings: Sendable, Equatable {
     public var mountpoint: String
     /// Template name: `<dataset>/templates/<template>@base` or `<mountpoint>/templates/<template>`.
     public var template: String
-    /// Host interface holding the gateway address: `lo1` (FreeBSD) or a bridge (Linux).
+    /// Host interface holding the gateway address: a bridge (`jailpilot0` on FreeBSD with VNET
+    /// jails, `jp0` on Linux) or, with FreeBSD's `network_mode = "alias"`, the loopback `lo1`.
     public var interface: String
+    /// FreeBSD: how a jail gets its network (Linux jails always have a namespace of their own).
+    public var networkMode: JailNetworkMode = .vnet
     /// Jail addresses are allocated from this IPv4 network; its first host is the host side.
     public var network: IPv4Network
     /// Time a stopping app gets between SIGTERM and SIGKILL.
@@ -74,6 +77,17 @@ public struct JailSettings: Sendable, Equatable {
     public var logSize: Int = 10 << 20
     /// Linux: rotated logs kept per release.
     public var logKeep: Int = 5
+}
+
+/// How a FreeBSD jail is networked: `[jails] network_mode`.
+public enum JailNetworkMode: String, Sendable, Equatable, CaseIterable {
+    /// Its own network stack (VNET) with one epair(4) on the host's bridge: pf filters what it
+    /// sends on the epair's host side, so jails cannot reach each other or the host unless
+    /// `reach` opens it (docs/FREEBSD.md, "Isolation").
+    case vnet
+    /// The seed article's flow: the jail's address is an alias on `interface` (lo1) in the host's
+    /// own network stack. Such jails are not isolated: doctor and status say so.
+    case alias
 }
 
 /// `[caddy]` settings.

@@ -136,7 +136,8 @@ public enum ConfigLoader {
 
     private static func readJails(_ t: TableReader, platform: PlatformKind) -> JailSettings {
         t.rejectUnknown(known: [
-            "dataset", "mountpoint", "template", "interface", "network", "drain", "memory", "cpu", "disk", "log_size", "log_keep",
+            "dataset", "mountpoint", "template", "interface", "network_mode", "network", "drain", "memory", "cpu", "disk",
+            "log_size", "log_keep",
         ])
         let freebsd = platform == .freebsd
         let dataset = t.string("dataset", example: "\"zroot/jails\"") ?? "zroot/jails"
@@ -149,13 +150,36 @@ public enum ConfigLoader {
             t.string("mountpoint", example: "\"/usr/local/jails\"")
             ?? (freebsd ? "/usr/local/jails" : "/var/lib/jailpilot/jails")
         checkPath(t, "mountpoint", mountpoint)
-        let template = t.string("template", example: "\"14.3-RELEASE\"") ?? (freebsd ? "14.3-RELEASE" : "base")
+        let template = t.string("template", example: "\"15.1-RELEASE\"") ?? (freebsd ? "15.1-RELEASE" : "base")
         if let problem = Names.templateProblem(template) { t.issues.add(t.key("template"), problem) }
-        let interface = t.string("interface", example: "\"lo1\"") ?? (freebsd ? "lo1" : "jp0")
+        var mode = JailNetworkMode.vnet
+        if let text = t.string("network_mode", example: "\"vnet\"") {
+            if !freebsd {
+                t.issues.add(
+                    t.key("network_mode"),
+                    "network_mode is for platform = \"freebsd\"; a Linux jail always has a network namespace of its own: remove the line"
+                )
+            } else if let parsed = JailNetworkMode(rawValue: text) {
+                mode = parsed
+            } else {
+                t.issues.add(
+                    t.key("network_mode"),
+                    "'\(text)' is not a network mode: \"vnet\" (each jail its own network stack, isolated by pf) or \"alias\" (addresses on lo1 in the host's stack, not isolated)"
+                )
+            }
+        }
+        let interface =
+            t.string("interface", example: mode == .alias ? "\"lo1\"" : "\"jailpilot0\"")
+            ?? (freebsd ? (mode == .alias ? "lo1" : "jailpilot0") : "jp0")
         if interface.isEmpty || interface.count > 15
             || !interface.allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) })
         {
-            t.issues.add(t.key("interface"), "'\(interface)' must be 1-15 letters and digits, e.g. \"lo1\"")
+            t.issues.add(t.key("interface"), "'\(interface)' must be 1-15 letters and digits, e.g. \"jailpilot0\"")
+        } else if freebsd, mode == .vnet, interface.hasPrefix("lo") {
+            t.issues.add(
+                t.key("interface"),
+                "'\(interface)' is a loopback interface: VNET jails need the bridge that holds the gateway address, e.g. \"jailpilot0\" (bootstrap-freebsd-host makes it); for lo1 aliases set network_mode = \"alias\""
+            )
         }
         let networkText = t.string("network", example: "\"172.16.0.0/12\"") ?? "172.16.0.0/12"
         let network = IPv4Network(networkText)
@@ -168,6 +192,7 @@ public enum ConfigLoader {
             dataset: dataset, mountpoint: mountpoint, template: template, interface: interface,
             network: network ?? IPv4Network("172.16.0.0/12")!,
             drain: t.duration("drain", example: "10s", range: .milliseconds(100)...(.seconds(3600))) ?? .seconds(10))
+        settings.networkMode = mode
         settings.limits = t.limits(over: JailLimits())
         settings.logSize = t.size("log_size", example: "10MiB", range: (64 << 10)...(64 << 30)) ?? settings.logSize
         let keep = t.int("log_keep", example: "5") ?? settings.logKeep

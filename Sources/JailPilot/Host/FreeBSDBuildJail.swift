@@ -12,7 +12,9 @@ import Synchronization
 ///   no `reach`: the outside through NAT, nothing on the host or in other jails;
 /// - the build runs through jexec(8) as the build user, taken from the host's passwd (`-u`);
 /// - afterwards, whatever happened: `jail -r` kills what is left (stop.timeout = 0) and
-///   unmounts, then the clone is destroyed.
+///   unmounts, the removed jail is waited for until the kernel has freed it (it stays dying while
+///   its TCP connections sit in TIME_WAIT), then the clone is destroyed. The build's address is
+///   given back whatever the teardown did.
 /// Nothing of the host is visible: not /usr/local (its /etc holds agent.conf and app secrets),
 /// not the state_dir, not other apps' trees, not the release jails.
 public struct FreeBSDBuildJail: BuildConfinement {
@@ -26,6 +28,13 @@ public struct FreeBSDBuildJail: BuildConfinement {
     public let confDir: String
     /// How many builds may run at once (`max_parallel_builds`): the build addresses reserved.
     public var parallelBuilds: Int = 1
+    /// The jail-net helper a VNET build jail with network runs (FreeBSDPaths.netHelper).
+    public var netHelper: String = FreeBSDPaths().netHelper
+    /// How the build jail is networked: as the releases are (`[jails] network_mode`).
+    var network: FreeBSDJailNetwork {
+        FreeBSDJailNetwork(
+            mode: settings.networkMode, interface: settings.interface, network: settings.network, helper: netHelper)
+    }
     /// The first pause between destroy attempts while the clone is busy.
     public var retryPause: Duration = .milliseconds(250)
 
@@ -85,15 +94,22 @@ public struct FreeBSDBuildJail: BuildConfinement {
                     ])),
             // mount(8) needs the mount points; the clone is fresh and the build has not run yet.
             .run(Command("mkdir", ["-p"] + mountPoints)),
-            .write(path: conf(scope), content: jailConf(scope, address: address), mode: 0o600),
-            .run(Command("jail", ["-f", conf(scope), "-c", name(scope)])),
         ]
+            + (address != nil && settings.networkMode == .vnet
+                ? [.write(path: netHelper, content: FreeBSDJailNetwork.helperScript, mode: 0o755)] : []) + [
+                .write(path: conf(scope), content: jailConf(scope, address: address), mode: 0o600),
+                .run(Command("jail", ["-f", conf(scope), "-c", name(scope)])),
+            ]
     }
 
-    /// What removes it all again; every step runs even when an earlier one failed.
+    /// What removes it all again; every step runs even when an earlier one failed, except the
+    /// destroy after a jail that did not go.
     public func teardownPlan(_ scope: BuildScope) -> [HostStep] {
         [
             .run(Command("jail", ["-f", conf(scope), "-r", name(scope)]), mayFail: true),
+            FreeBSDJails.waitGone(
+                name(scope), dataset: dataset(scope),
+                then: "the agent's next start removes it (Builder.reclaimAbandoned; the build's staging directory marks it)"),
             .retry(Command("zfs", ["destroy", "-r", dataset(scope)]), attempts: 8, busy: FreeBSDJails.busy),
             .run(Command("rm", ["-f", conf(scope)])),
         ]
@@ -108,10 +124,13 @@ public struct FreeBSDBuildJail: BuildConfinement {
     func jailConf(_ scope: BuildScope, address: String?) -> String {
         let q = FreeBSDFiles.jailQuote
         let root = self.root(scope)
-        var network = "    ip4 = \"disable\";\n"
-        if let address {
-            network = "    interface = \(q(settings.interface));\n    ip4.addr = \(q(address));\n"
-        }
+        // `ip6 = "disable"` only in the host's own stack: kern_jail_set refuses any address
+        // restriction on a VNET jail ("vnet jails cannot have IP address restrictions"), whose
+        // IPv6 pf blocks at its epair instead.
+        let lines =
+            (settings.networkMode == .alias ? ["ip6 = \"disable\";"] : [])
+            + self.network.confLines(address: address, startsRC: false)
+        let network = lines.map { "    \($0)\n" }.joined()
         let mounts = scope.writable.map { (dir: $0, mode: "rw") } + scope.readOnly.map { (dir: $0, mode: "ro") }
         return """
             # Written by jailpilot for one build (\(scope.id)); removed with the build jail.
@@ -123,7 +142,6 @@ public struct FreeBSDBuildJail: BuildConfinement {
                 stop.timeout = 0;
                 mount.devfs;
                 devfs_ruleset = 4;
-                ip6 = "disable";
             \(network)\(mounts.map { "    mount += \(q(Self.fstabLine(source: $0.dir, target: root + $0.dir, mode: $0.mode)));\n" }.joined())}
 
             """
@@ -163,19 +181,43 @@ public struct FreeBSDBuildJail: BuildConfinement {
             try await PlanExecutor(runner: runner, retryPause: retryPause).execute(setupPlan(scope, address: address))
         } catch {
             try? await teardown(scope)
-            throw BuildJailError(snapshot: snapshot, detail: "\(error)")
+            throw error as? BuildJailError ?? BuildJailError(snapshot: snapshot, detail: "\(error)")
         }
     }
 
+    /// Removes the jail, waits until the kernel has freed it, destroys the clone; the build's
+    /// address is given back whatever happens (a lease kept would refuse every networked build
+    /// until the agent restarts). Once the jail is gone nothing of the build runs any more: a
+    /// clone that cannot be destroyed then is a `BuildLeftover` (the build's result stands; the
+    /// agent's start-up sweep removes it). A jail still running is an error of its own.
     public func teardown(_ scope: BuildScope) async throws {
+        defer { Self.leases.withLock { $0.removeValue(forKey: scope.id) }?.lock.release() }
         let executor = PlanExecutor(runner: runner, retryPause: retryPause)
         var failure: Error?
         for step in teardownPlan(scope) {
-            if case .retry = step, !(await exists(scope)) { continue }
+            switch step {
+            case .waitWhile, .retry:
+                // Nothing to wait for or destroy once the clone is gone; no destroy after a failed wait.
+                if failure != nil { continue }
+                if !(await exists(scope)) { continue }
+            default: break
+            }
             do { try await executor.execute(step) } catch { failure = failure ?? error }
         }
-        if let failure { throw failure }
-        Self.leases.withLock { $0.removeValue(forKey: scope.id) }?.lock.release()
+        if await isRunning(scope) {
+            throw HostStepError(
+                step: "jail -r \(name(scope))",
+                message:
+                    "the build jail is still running after its removal\(failure.map { " (\($0))" } ?? ""); what the build started may still change its tree, so the build is not used: remove it with `jail -r \(name(scope))`, and the agent's next start removes the rest"
+            )
+        }
+        if let failure {
+            throw BuildLeftover(
+                jail: name(scope), detail: "\(failure)",
+                fix:
+                    "nothing of the build runs any more; the agent's next start removes \(dataset(scope)) (or `zfs destroy -r \(dataset(scope))` once `jls -d -j \(name(scope))` lists nothing)"
+            )
+        }
     }
 
     /// Takes a free build address for `scope`, or says that all are in use.
@@ -189,6 +231,11 @@ public struct FreeBSDBuildJail: BuildConfinement {
             snapshot: snapshot,
             detail: "all \(addressPool.count) build addresses (\(addressPool.joined(separator: ", "))) are held by running builds"
         )
+    }
+
+    /// Whether the build jail is running (`jls -j` fails for a removed jail, dying or not).
+    func isRunning(_ scope: BuildScope) async -> Bool {
+        (try? await runner.run(Command("jls", ["-j", name(scope), "jid"]), timeout: .seconds(10)))?.succeeded ?? false
     }
 
     func exists(_ scope: BuildScope) async -> Bool {

@@ -16,15 +16,14 @@ enum FreeBSDFiles {
 
     /// `/etc/jail.conf.d/<name>.conf`, with the seed article's parameters.
     static func jailConf(
-        _ spec: JailSpec, path: String, interface: String, drain: Duration, consoleLog: String, limitsHelper: String,
-        data: (source: String, target: String)? = nil
+        _ spec: JailSpec, path: String, network: FreeBSDJailNetwork, drain: Duration, consoleLog: String,
+        limitsHelper: String, data: (source: String, target: String)? = nil
     ) -> String {
         let stopTimeout = max(1, Int(drain.seconds.rounded(.up)) + 5)
         return """
             # Written by jailpilot for \(spec.app) at \(spec.sha). Rewritten from its state store; do not edit.
             \(spec.name) {
                 # STARTUP/LOGGING
-                exec.start = "/bin/sh /etc/rc";
                 exec.stop = "/bin/sh /etc/rc.shutdown";
                 exec.consolelog = \(jailQuote(consoleLog));
                 stop.timeout = \(stopTimeout);
@@ -36,14 +35,13 @@ enum FreeBSDFiles {
                 # HOSTNAME/PATH
                 host.hostname = \(jailQuote(spec.name.replacing("_", with: "-")));
                 path = \(jailQuote(path));
-                # NETWORK
-                interface = \(jailQuote(interface));
-                ip4.addr = \(jailQuote(spec.address));
+                # NETWORK (network_mode = "\(network.mode.rawValue)"), then /etc/rc
+                \(network.confLines(address: spec.address, startsRC: true).joined(separator: "\n    "))
                 # LIMITS: \(spec.limits.summary). rctl(8) rules by jail name, added before the jail
                 # exists and removed after it stops, through jail-limits: without resource accounting
                 # (kern.racct.enable=1 in loader.conf, then a reboot) it starts the jail unlimited.
-                exec.prestart = \(jailQuote("\(limitsHelper) add \(spec.name) memoryuse:sigkill=\(spec.limits.memory) pcpu:deny=\(max(1, spec.limits.millicores / 10))"));
-                exec.poststop = \(jailQuote("\(limitsHelper) remove \(spec.name)"));\(data.map { "\n    # DATA: the app's own dataset, the same for every release; unmounted by jail -r.\n    mount += \(jailQuote(FreeBSDBuildJail.fstabLine(source: $0.source, target: $0.target, mode: "rw")));" } ?? "")
+                exec.prestart += \(jailQuote("\(limitsHelper) add \(spec.name) memoryuse:sigkill=\(spec.limits.memory) pcpu:deny=\(max(1, spec.limits.millicores / 10))"));
+                exec.poststop += \(jailQuote("\(limitsHelper) remove \(spec.name)"));\(data.map { "\n    # DATA: the app's own dataset, the same for every release; unmounted by jail -r.\n    mount += \(jailQuote(FreeBSDBuildJail.fstabLine(source: $0.source, target: $0.target, mode: "rw")));" } ?? "")
             }
 
             """

@@ -16,7 +16,7 @@ extension FreeBSDJails {
                 "template", ok: await succeeds("zfs", ["list", "-H", "-t", "snapshot", "-o", "name", snapshot]), snapshot,
                 fix: "\(Self.bootstrap) --version \(settings.template)"))
         checks.append(await spaceCheck())
-        checks.append(await interfaceCheck())
+        checks += await interfaceCheck()
         checks.append(resolverCheck())
         return checks + (await enforcementChecks())
     }
@@ -47,32 +47,55 @@ extension FreeBSDJails {
                 fix: "sysrc -f \(paths.loaderConf) kern.racct.enable=1 && shutdown -r now", degrades: "limits")
     }
 
-    /// pf loaded, and the jails' anchor reached from the main ruleset: pf evaluates an anchor
-    /// only through a rule naming it, relative to the anchor holding the rule (pf.conf(5), ANCHORS).
+    /// What keeps the jails apart, as far as this host shows it: with VNET jails, pf loaded and
+    /// enabled, run on bridge members, not skipping the jails' interfaces, and the jails'
+    /// anchor loaded and reached from the main ruleset (pf evaluates an anchor only through a
+    /// rule naming it, relative to the anchor holding the rule: pf.conf(5), ANCHORS). Alias jails
+    /// share this host's network stack: nothing here can isolate them, and this says so.
     func packetFilterChecks() async -> [HostCheck] {
-        guard FileIO.exists(paths.pfDevice) else {
+        let what = "network policy"
+        guard settings.networkMode == .vnet else {
             return [
                 HostCheck(
-                    "pf loaded", ok: false, "no \(paths.pfDevice): pf(4) is not loaded, so pfctl cannot load the jails' rules",
+                    "isolation", ok: false,
+                    "network_mode = \"alias\": the jails' addresses are this host's own (lo1 aliases), so pf cannot keep them from each other or from this host's services (docs/FREEBSD.md, \"Isolation\")",
                     fix:
-                        "sysrc pf_enable=YES && service pf start   (\(Self.bootstrap) writes a pf.conf if there is none)",
-                    degrades: "network policy")
-            ]
+                        "set network_mode = \"vnet\" under [jails] in agent.conf and run \(Self.bootstrap) (it makes the bridge jailpilot0); releases deployed after that are VNET jails",
+                    degrades: what)
+            ] + (FileIO.exists(paths.pfDevice) ? [] : [pfMissing(degrades: "outside access (NAT)")])
         }
+        // if_bridge runs pf on a member only with pfil_member=1, and on a member for what is
+        // delivered to this host (or routed on) only with pfil_local_phys=1 as well
+        // (sys/net/if_bridge.c: bridge_forward, bridge_input's GRAB_OUR_PACKETS). 15.x defaults
+        // both to 0, so the bootstrap sets them.
+        let member = await output("sysctl", ["-n", "net.link.bridge.pfil_member"])
+        let local = await output("sysctl", ["-n", "net.link.bridge.pfil_local_phys"])
+        let both = member == "1" && local == "1"
+        let filtered = HostCheck(
+            "bridge filtering", ok: both,
+            both
+                ? "net.link.bridge.pfil_member=1 and pfil_local_phys=1: pf sees what each jail sends on its epair"
+                : "net.link.bridge.pfil_member=\(member ?? "unknown"), pfil_local_phys=\(local ?? "unknown"): pf does not see all that the jails send",
+            fix:
+                "sysctl net.link.bridge.pfil_member=1 net.link.bridge.pfil_local_phys=1, and the same two lines in /etc/sysctl.conf (\(Self.bootstrap) does both)",
+            degrades: what)
+        guard FileIO.exists(paths.pfDevice) else { return [pfMissing(degrades: what), filtered] }
         // Loaded is not enabled: `kldload pf` without `pfctl -e` filters nothing.
         let info = await output("pfctl", ["-s", "info"]) ?? ""
         let enabled = info.split(separator: "\n").contains { $0.hasPrefix("Status: Enabled") }
         let loaded = HostCheck(
             "pf loaded", ok: enabled, enabled ? "pf is loaded and enabled" : "pf is loaded but not enabled",
-            fix: "sysrc pf_enable=YES && service pf start", degrades: "network policy")
-        // `set skip on lo0` (common in pf.conf examples) exempts all local traffic, which is all
-        // of a non-VNET jail's traffic to the host and to other jails.
-        let interfaces = await output("pfctl", ["-v", "-s", "Interfaces", "-i", "lo0"]) ?? ""
+            fix: "sysrc pf_enable=YES && service pf start", degrades: what)
+        // `set skip on` an interface or its group exempts it from every rule.
+        let group = FreeBSDJailNetwork.group
+        let interfaces = await output("pfctl", ["-v", "-s", "Interfaces", "-i", group]) ?? ""
         let skipped = interfaces.contains("(skip)")
-        let loopback = HostCheck(
-            "pf on lo0", ok: !skipped,
-            skipped ? "pf.conf has set skip on lo0, so the jails' rules never see their traffic" : "pf filters lo0",
-            fix: "remove `set skip on lo0` from /etc/pf.conf, then pfctl -f /etc/pf.conf", degrades: "network policy")
+        let unskipped = HostCheck(
+            "pf on the jails", ok: !skipped,
+            skipped
+                ? "pf.conf has set skip on \(group) (or its members), so the jails' rules never see their traffic"
+                : "pf filters the jails' epairs (group \(group))",
+            fix: "remove that `set skip on` from /etc/pf.conf, then pfctl -f /etc/pf.conf", degrades: what)
         let main = await output("pfctl", ["-s", "rules"]) ?? ""
         func names(_ text: String) -> [String] {
             text.split(separator: "\n").compactMap { line in
@@ -90,37 +113,66 @@ extension FreeBSDJails {
         } else {
             reached = false
         }
-        // pfctl prints the rules loaded in an anchor; the agent's file always has its block rule.
+        // pfctl prints the rules loaded in an anchor; the agent's file always has its block rules.
         let rules = await output("pfctl", ["-a", "jailpilot/jails", "-s", "rules"]) ?? ""
         return [
-            loaded, loopback,
+            loaded, filtered, unskipped,
             HostCheck(
                 "pf policy", ok: !rules.isEmpty,
                 rules.isEmpty ? "the anchor jailpilot/jails holds no rules" : "jailpilot/jails holds the jails' rules",
                 fix: "pfctl -a jailpilot/jails -f \(paths.pfJails)   (the agent loads it at every start and release start)",
-                degrades: "network policy"),
+                degrades: what),
             HostCheck(
                 "pf anchor", ok: reached,
                 reached
                     ? "the main ruleset reaches jailpilot/jails"
                     : "no rule reaches the anchor jailpilot/jails, so pf never evaluates the jails' rules", fix: fix,
-                degrades: "network policy"),
+                degrades: what),
         ]
     }
 
-    /// lo1 with the jails' gateway address (the bootstrap's cloned_interfaces and ifconfig_lo1).
-    func interfaceCheck() async -> HostCheck {
-        let gateway = settings.network.host(1) ?? ""
-        let text = await output("ifconfig", [settings.interface]) ?? ""
-        let ok = text.contains("inet \(gateway) ")
-        return HostCheck(
-            "interface", ok: ok,
-            ok ? "\(settings.interface) has \(gateway)" : "\(settings.interface) is missing or lacks \(gateway)",
-            fix: "\(Self.bootstrap) --address \(gateway) --network \(settings.network)")
+    /// pf(4) is not loaded: pfctl needs /dev/pf (sbin/pfctl/pfctl.c opens it first).
+    func pfMissing(degrades: String) -> HostCheck {
+        HostCheck(
+            "pf loaded", ok: false, "no \(paths.pfDevice): pf(4) is not loaded, so pfctl cannot load the jails' rules or NAT",
+            fix: "sysrc pf_enable=YES && service pf start   (\(Self.bootstrap) writes a pf.conf if there is none)",
+            degrades: degrades)
     }
 
-    /// Inside a non-VNET jail 127.0.0.1 is the jail's own address: a template whose resolv.conf
-    /// names only loopback resolvers gives the jails no DNS.
+    /// The interface with the jails' gateway address: the bridge jailpilot0 (vnet) or lo1
+    /// (alias), as the bootstrap makes it; with VNET jails, forwarding for their way out.
+    func interfaceCheck() async -> [HostCheck] {
+        let gateway = settings.network.host(1) ?? ""
+        let text = await output("ifconfig", [settings.interface]) ?? ""
+        let vnet = settings.networkMode == .vnet
+        let isBridge = text.split(separator: "\n").contains {
+            $0.trimmedWhitespace.hasPrefix("groups:") && $0.contains("bridge")
+        }
+        let ok = text.contains("inet \(gateway) ") && (!vnet || isBridge)
+        var checks = [
+            HostCheck(
+                vnet ? "bridge" : "interface", ok: ok,
+                ok
+                    ? "\(settings.interface) has \(gateway)"
+                    : "\(settings.interface) is missing\(vnet ? ", not a bridge," : "") or lacks \(gateway)",
+                fix:
+                    "\(Self.bootstrap) --address \(gateway) --network \(settings.network)\(vnet ? "" : " --network-mode alias")")
+        ]
+        if vnet {
+            let forwarding = await output("sysctl", ["-n", "net.inet.ip.forwarding"])
+            checks.append(
+                HostCheck(
+                    "forwarding", ok: forwarding == "1",
+                    forwarding == "1"
+                        ? "net.inet.ip.forwarding=1: the jails reach the outside through NAT"
+                        : "net.inet.ip.forwarding=\(forwarding ?? "unknown"): the jails reach nothing outside this host",
+                    fix: "sysrc gateway_enable=YES && sysctl net.inet.ip.forwarding=1", degrades: "outside access"))
+        }
+        return checks
+    }
+
+    /// Inside a non-VNET jail 127.0.0.1 is the jail's own address, inside a VNET jail its own
+    /// loopback: a template whose resolv.conf names only loopback resolvers gives the jails no DNS.
     func resolverCheck() -> HostCheck {
         let file = "\(settings.mountpoint)/templates/\(settings.template)/etc/resolv.conf"
         let servers = ((try? FileIO.readText(file)) ?? "").split(separator: "\n").compactMap { line -> String? in

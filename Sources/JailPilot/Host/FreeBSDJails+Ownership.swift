@@ -38,20 +38,28 @@ extension FreeBSDJails {
         }
     }
 
-    /// The aliases on the jail interface: ip4.addr adds each jail's address there (jail(8)).
+    /// The addresses jails hold now. VNET: each running jail's epair is named after its address,
+    /// so `ifconfig -l` (every interface's name) lists them, builds' too. Alias: the aliases on
+    /// the jail interface, where ip4.addr adds each jail's address (jail(8)).
     public func addressesInUse() async -> Set<String> {
-        guard
-            let result = try? await runner.run(Command("ifconfig", [settings.interface, "inet"]), timeout: .seconds(10)),
-            result.succeeded
+        let vnet = settings.networkMode == .vnet
+        let arguments = vnet ? ["-l"] : [settings.interface, "inet"]
+        guard let result = try? await runner.run(Command("ifconfig", arguments), timeout: .seconds(10)), result.succeeded
         else { return [] }
-        return IPv4Network.inetAddresses(result.stdoutText)
+        guard vnet else { return IPv4Network.inetAddresses(result.stdoutText) }
+        return Set(
+            result.stdoutText.split(whereSeparator: { $0 == " " || $0 == "\n" }).filter { $0.hasSuffix("a") }.compactMap {
+                FreeBSDJailNetwork.address(ofEpair: String($0))
+            })
     }
 
-    /// sockstat(1) `-4 -c -P tcp -p PORT`: connected IPv4 TCP sockets on that port, columns USER
-    /// COMMAND PID FD PROTO LOCAL FOREIGN. A non-VNET jail's sockets are in the host's stack, so
-    /// the app's accepted connections are the lines whose local address is the jail's.
+    /// sockstat(1) `-j JAIL -4 -c -P tcp -p PORT`: the jail's connected IPv4 TCP sockets on that
+    /// port, columns USER COMMAND PID FD PROTO LOCAL FOREIGN. For a VNET jail sockstat attaches to
+    /// the jail to read its own stack (usr.bin/sockstat/sockstat.c, main: jail_getvnet ==
+    /// JAIL_SYS_NEW, then jail_attach); for an alias jail it keeps the jail's sockets of the
+    /// host's. The app's accepted connections are the lines whose local address is the jail's.
     public func openConnections(_ spec: JailSpec) async -> Int? {
-        let command = Command("sockstat", ["-4", "-c", "-P", "tcp", "-p", String(spec.port)])
+        let command = Command("sockstat", ["-j", spec.name, "-4", "-c", "-P", "tcp", "-p", String(spec.port)])
         guard let result = try? await runner.run(command, timeout: .seconds(10)), result.succeeded else { return nil }
         return result.stdoutText.split(separator: "\n").filter { line in
             let fields = line.split(whereSeparator: { $0 == " " || $0 == "\t" })

@@ -1,13 +1,16 @@
 /// The FreeBSD jail driver, following the seed article's host layout: ZFS clones of
 /// `<dataset>/templates/<template>@base` under `<dataset>/containers/`, one
-/// `/etc/jail.conf.d/<name>.conf` per jail on `lo1`, the service under daemon(8) with its
-/// rc.d script, rc.conf.d knob and newsyslog rule.
+/// `<state_dir>/jail.conf.d/<name>.conf` per jail, each a VNET jail with an epair on the
+/// host's bridge (or, with `network_mode = "alias"`, an alias on lo1: FreeBSDJailNetwork), the
+/// service under daemon(8) with its rc.d script, rc.conf.d knob and newsyslog rule.
 ///
 /// Jails are started and stopped with jail(8) itself (`jail -f FILE -c NAME` / `-r NAME`), not
 /// `service jail`: rc.d/jail prints "cannot start jail" on stdout and exits 0 whatever happens
 /// (libexec/rc/rc.d/jail, jail_start), so a failure would only show as a health timeout.
-/// At boot rc.d/jail starts `jail_list`; the driver keeps exactly the live releases in its own
-/// file under /etc/rc.conf.d/jail/ (FreeBSDJails+BootList.swift), so kept releases stay down.
+/// rc.d/jail never sees these jails: the agent starts the live releases when it starts
+/// (rc.d/jailpilot at boot), after their pf policy is loaded; kept releases stay down, and an
+/// operator's own jails and `jail_list` are untouched (FreeBSDJails+Legacy.swift moves what
+/// earlier versions put under /etc).
 /// It is plain Swift emitting commands: on Linux it runs against a stand-in of the FreeBSD
 /// commands (Tests/JailPilotTests/Support/FreeBSDStandIn.swift) and is compared as plans.
 public struct FreeBSDJails: JailHost {
@@ -42,7 +45,21 @@ public struct FreeBSDJails: JailHost {
     func dataset(_ name: String) -> String { "\(settings.dataset)/containers/\(name)" }
     var snapshot: String { "\(settings.dataset)/templates/\(settings.template)@base" }
     func root(_ name: String) -> String { "\(settings.mountpoint)/containers/\(name)" }
-    func conf(_ name: String) -> String { "\(paths.jailConfDir)/\(name).conf" }
+    /// The jails' jail.conf files: this state_dir's own directory, which rc.d/jail never reads,
+    /// so neither a kept release nor an operator's `jail_list` is touched (the agent starts the
+    /// live releases itself, after loading their policy).
+    var jailConfDir: String { paths.jailConfDir ?? "\(owner.stateDir)/jail.conf.d" }
+    func conf(_ name: String) -> String { "\(jailConfDir)/\(name).conf" }
+    /// How this host's jails are networked (`[jails] network_mode`).
+    var network: FreeBSDJailNetwork {
+        FreeBSDJailNetwork(
+            mode: settings.networkMode, interface: settings.interface, network: settings.network, helper: paths.netHelper)
+    }
+    /// The jail-net helper a VNET jail.conf runs; none is needed for alias jails.
+    var helperSteps: [HostStep] {
+        settings.networkMode == .vnet
+            ? [.write(path: paths.netHelper, content: FreeBSDJailNetwork.helperScript, mode: 0o755)] : []
+    }
     func consoleLog(_ name: String) -> String { "\(paths.logDir)/jail_console_\(name).log" }
     public func logPath(_ spec: JailSpec) -> String { "\(root(spec.name))/var/log/\(spec.service).log" }
 
@@ -82,33 +99,41 @@ public struct FreeBSDJails: JailHost {
                         path: "\(root)/etc/newsyslog.conf.d/\(spec.service).conf",
                         content: FreeBSDFiles.newsyslog(service: spec.service),
                         mode: 0o644),
-                    .write(path: paths.limitsHelper, content: FreeBSDFiles.limitsScript, mode: 0o755),
-                    .write(
-                        path: conf(name),
-                        content: FreeBSDFiles.jailConf(
-                            spec, path: root, interface: settings.interface, drain: settings.drain, consoleLog: consoleLog(name),
-                            limitsHelper: paths.limitsHelper, data: spec.data.map { (dataMount(spec.app), root + $0) }),
-                        mode: 0o644),
                 ]
         case .start:
-            return [.run(Command("jail", ["-f", conf(name), "-c", name]))]
+            // The jail.conf is written from the settings in force at every start, so a kept
+            // release started again (a rollback, the agent after a reboot) gets today's network
+            // mode, limits helper and drain, e.g. a VNET jail after a host moved off lo1.
+            return [.write(path: paths.limitsHelper, content: FreeBSDFiles.limitsScript, mode: 0o755)] + helperSteps + [
+                .write(
+                    path: conf(name),
+                    content: FreeBSDFiles.jailConf(
+                        spec, path: root, network: network, drain: settings.drain, consoleLog: consoleLog(name),
+                        limitsHelper: paths.limitsHelper, data: spec.data.map { (dataMount(spec.app), root + $0) }),
+                    mode: 0o644),
+                .run(Command("jail", ["-f", conf(name), "-c", name])),
+            ]
         case .stop:
-            return [.run(Command("jail", ["-f", conf(name), "-r", name]))]
+            return [.run(Command("jail", ["-f", conf(name), "-r", name]), limit: stopLimit)]
         case .destroy:
             // -r takes the clone's own snapshots (periodic snapshot tools make them) with it; it
             // never reaches the template, whose snapshot is the clone's origin, not its child.
+            // The destroy waits for the jail to be really gone; a few retries are left for the
+            // moment after it leaves the kernel's list and before its root is released
+            // (sys/kern/kern_jail.c, prison_deref: vrele after the list lock is dropped).
             return [
-                .run(Command("jail", ["-f", conf(name), "-r", name]), mayFail: true)
-            ] + (bootList().contains(name) ? [bootListStep(adding: nil, removing: [name])] : []) + [
+                .run(Command("jail", ["-f", conf(name), "-r", name]), mayFail: true, limit: stopLimit),
+                Self.waitGone(
+                    name, dataset: dataset(name),
+                    then: "its destroy is tried again at the app's next retention (its next deploy or retire)"),
                 .retry(Command("zfs", ["destroy", "-r", dataset(name)]), attempts: 8, busy: Self.busy),
                 .run(Command("rm", ["-f", conf(name), consoleLog(name)])),
             ]
         }
     }
 
-    public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] {
-        [bootListStep(adding: spec.name, removing: old.map { [$0.name] } ?? [])]
-    }
+    /// Nothing: no boot list. The agent starts the live release at its own start (rc.d/jailpilot).
+    public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] { [] }
 
     var executor: PlanExecutor { PlanExecutor(runner: runner, retryPause: retryPause, recorder: recorder) }
 
@@ -119,7 +144,12 @@ public struct FreeBSDJails: JailHost {
         case .stop: return await isRunning(spec) ? plan(.stop, spec) : []
         case .destroy:
             let exists = await exists(spec)
-            return plan(.destroy, spec).filter { if case .retry = $0 { exists } else { true } }
+            return plan(.destroy, spec).filter {
+                switch $0 {
+                case .waitWhile, .retry: exists
+                default: true
+                }
+            }
         case .provision, .start: return plan(action, spec)
         }
     }
@@ -131,6 +161,7 @@ public struct FreeBSDJails: JailHost {
 
     /// `jail -c` exits non-zero with jail(8)'s own message when the jail cannot be made.
     public func start(_ spec: JailSpec) async throws {
+        try spec.validate()
         try await executor.execute(await steps(.start, spec))
     }
 
@@ -141,7 +172,7 @@ public struct FreeBSDJails: JailHost {
 
     public func destroy(_ spec: JailSpec) async throws {
         try await requireNotOthers(spec, to: "destroy")
-        try await withBootList { try await executor.execute(await steps(.destroy, spec)) }
+        try await executor.execute(await steps(.destroy, spec))
     }
 
     public func isRunning(_ spec: JailSpec) async -> Bool {
@@ -154,9 +185,7 @@ public struct FreeBSDJails: JailHost {
             ?? false
     }
 
-    public func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws {
-        try await withBootList { try await executor.execute(promotePlan(spec, replacing: old)) }
-    }
+    public func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws {}
 
     /// Inside a FreeBSD jail newsyslog rotates the log (its rule is in the provision plan) and
     /// daemon(8) reopens it on SIGHUP (-H): nothing for the agent to do.
@@ -166,7 +195,10 @@ public struct FreeBSDJails: JailHost {
     /// (pf.conf(5), ANCHORS: nested anchors are evaluated through their parent's rule).
     public func networkPolicyPlan(_ policy: JailNetworkPolicy) -> [HostStep] {
         [
-            .write(path: paths.pfJails, content: policy.pf(network: settings.network), mode: 0o600),
+            .write(
+                path: paths.pfJails,
+                content: policy.pf(network: settings.network, bridge: settings.interface, mode: settings.networkMode),
+                mode: 0o600),
             .run(Command("pfctl", ["-a", "jailpilot/jails", "-f", paths.pfJails])),
         ]
     }
@@ -186,15 +218,17 @@ public struct FreeBSDJails: JailHost {
 
 /// The host paths the FreeBSD driver reads and writes outside the jails' datasets.
 public struct FreeBSDPaths: Sendable, Equatable {
-    /// One jail.conf(5) file per jail; rc.d/jail looks here for `<name>.conf` by itself.
-    public var jailConfDir: String
-    /// rc.conf.d(5): load_rc_config sources every file in `<rcConfDir>/jail/`.
+    /// One jail.conf(5) file per jail; nil: `<state_dir>/jail.conf.d`.
+    public var jailConfDir: String?
+    /// Where versions before the VNET change kept release jail.conf files (moved at agent start).
+    public var legacyJailConfDir: String
+    /// rc.conf.d(5): versions before the VNET change kept a boot list in `<rcConfDir>/jail/`.
     public var rcConfDir: String
     /// Where jail(8) writes each jail's console log (exec.consolelog).
     public var logDir: String
     /// The rules of the pf anchor jailpilot/jails (what jails may reach).
     public var pfJails: String
-    /// jailpilot's own helpers that jail.conf runs (jail-limits).
+    /// jailpilot's own helpers that jail.conf runs (jail-limits, jail-net).
     public var libexecDir: String
     /// devfs: `/dev/pf` exists once pf(4) is loaded.
     public var devDir: String
@@ -202,11 +236,12 @@ public struct FreeBSDPaths: Sendable, Equatable {
     public var loaderConf: String
 
     public init(
-        jailConfDir: String = "/etc/jail.conf.d", rcConfDir: String = "/etc/rc.conf.d", logDir: String = "/var/log",
-        pfJails: String = "/etc/pf.jailpilot-jails.conf", libexecDir: String = "/usr/local/libexec/jailpilot",
-        devDir: String = "/dev", loaderConf: String = "/boot/loader.conf"
+        jailConfDir: String? = nil, legacyJailConfDir: String = "/etc/jail.conf.d", rcConfDir: String = "/etc/rc.conf.d",
+        logDir: String = "/var/log", pfJails: String = "/etc/pf.jailpilot-jails.conf",
+        libexecDir: String = "/usr/local/libexec/jailpilot", devDir: String = "/dev", loaderConf: String = "/boot/loader.conf"
     ) {
         self.jailConfDir = jailConfDir
+        self.legacyJailConfDir = legacyJailConfDir
         self.rcConfDir = rcConfDir
         self.logDir = logDir
         self.pfJails = pfJails
@@ -215,16 +250,18 @@ public struct FreeBSDPaths: Sendable, Equatable {
         self.loaderConf = loaderConf
     }
 
-    /// The same layout under `root` (tests and stand-ins).
+    /// The same layout under `root` (tests and stand-ins); jail.conf files in the state_dir.
     public init(under root: String) {
         self.init(
-            jailConfDir: "\(root)/etc/jail.conf.d", rcConfDir: "\(root)/etc/rc.conf.d", logDir: "\(root)/var/log",
+            legacyJailConfDir: "\(root)/etc/jail.conf.d", rcConfDir: "\(root)/etc/rc.conf.d", logDir: "\(root)/var/log",
             pfJails: "\(root)/etc/pf.jailpilot-jails.conf", libexecDir: "\(root)/usr/local/libexec/jailpilot",
             devDir: "\(root)/dev", loaderConf: "\(root)/boot/loader.conf")
     }
 
     /// The helper each jail.conf runs to add and remove the jail's rctl rules.
     public var limitsHelper: String { "\(libexecDir)/jail-limits" }
+    /// The helper each VNET jail.conf runs to make and destroy its epair.
+    public var netHelper: String { "\(libexecDir)/jail-net" }
     /// pf's control device; pfctl(8) exits 1 without it (sbin/pfctl/pfctl.c opens it first).
     public var pfDevice: String { "\(devDir)/pf" }
 }

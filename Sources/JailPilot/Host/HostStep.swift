@@ -3,11 +3,18 @@ import Glibc
 
 /// One step of a host plan: a command to run or a file to write, as a value.
 public enum HostStep: Sendable, Equatable, CustomStringConvertible {
-    /// Run a command; with `mayFail`, a non-zero exit is ignored (idempotent teardown).
-    case run(Command, mayFail: Bool = false)
+    /// Run a command; with `mayFail`, a non-zero exit is ignored (idempotent teardown). `limit`:
+    /// how long it may run, where a setting it wraps makes that longer than
+    /// `PlanExecutor.defaultLimit` (jail -r waits out the drain); nil is the default.
+    case run(Command, mayFail: Bool = false, limit: Duration? = nil)
     /// Run a command again, with backoff, while it fails saying `busy` (up to `attempts` runs):
     /// for a resource the kernel releases a moment later, such as a dying jail's dataset.
     case retry(Command, attempts: Int, busy: String)
+    /// Run a command again and again while it succeeds, for up to `budget`: waiting for the
+    /// kernel to let go of something, such as a removed jail that is still dying (`jls -d`).
+    /// `reason` says what is waited for and why it may take that long; `fix` what to do when it
+    /// is still so after `budget` (the step then fails).
+    case waitWhile(Command, budget: Duration, reason: String, fix: String)
     /// Write a file with exactly this content and mode, replacing it atomically.
     case write(path: String, content: String, mode: UInt16)
     /// Write a root-only (0600) file holding secrets: `plan` shows its path and `names`, never
@@ -34,9 +41,16 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     /// One line (or a file block) for `jailpilot plan`, shell-quoted for reading.
     public var description: String {
         switch self {
-        case .run(let command, let mayFail): return command.description + (mayFail ? "   # may fail: already gone" : "")
+        case .run(let command, let mayFail, let limit):
+            let notes = [
+                mayFail ? "may fail: already gone" : nil,
+                limit.flatMap { $0 == PlanExecutor.defaultLimit ? nil : "time limit \(DurationText.format($0))" },
+            ].compactMap { $0 }
+            return command.description + (notes.isEmpty ? "" : "   # " + notes.joined(separator: "; "))
         case .retry(let command, let attempts, let busy):
             return command.description + "   # retried up to \(attempts) times while it says \"\(busy)\""
+        case .waitWhile(let command, let budget, let reason, _):
+            return command.description + "   # wait up to \(DurationText.format(budget)) while it succeeds: \(reason)"
         case .write(let path, let content, let mode):
             return
                 "write \(ShellQuote.quote(path)) mode \(String(mode, radix: 8)) <<'EOF'\n\(content)\(content.hasSuffix("\n") ? "" : "\n")EOF"
@@ -75,8 +89,10 @@ public struct HostStepError: Error, Sendable, CustomStringConvertible {
 /// Runs host plans with a `ProcessRunning`: the one interpreter of the steps `plan` prints.
 public struct PlanExecutor: Sendable {
     public let runner: any ProcessRunning
-    /// The first pause of a `.retry` step; it doubles up to 4 s.
+    /// The first pause of a `.retry` step (it doubles up to 4 s) and of a `.waitWhile` step (up to 1 s).
     public var retryPause: Duration
+    /// How long a command step may run unless it says otherwise (`.run`'s `limit`).
+    public static let defaultLimit: Duration = .seconds(120)
     /// Where each step is noted as it starts (tests compare it with the printed plan).
     public var recorder: StepRecorder?
 
@@ -95,8 +111,17 @@ public struct PlanExecutor: Sendable {
     public func execute(_ step: HostStep) async throws {
         recorder?.record(step)
         switch step {
-        case .run(let command, let mayFail):
-            let result = try await runner.run(command, timeout: .seconds(120))
+        case .run(let command, let mayFail, let limit):
+            let limit = limit ?? Self.defaultLimit
+            let result = try await runner.run(command, timeout: limit)
+            if result.timedOut {
+                // Killed: whatever it was doing is half done, even for a step that may fail.
+                throw HostStepError(
+                    step: command.description,
+                    message:
+                        "killed after its time limit of \(DurationText.format(limit)); see what it left (mounts, addresses) and run it again"
+                )
+            }
             if !result.succeeded && !mayFail {
                 throw HostStepError(
                     step: command.description,
@@ -105,7 +130,7 @@ public struct PlanExecutor: Sendable {
         case .retry(let command, let attempts, let busy):
             var pause = retryPause
             for attempt in 1...max(1, attempts) {
-                let result = try await runner.run(command, timeout: .seconds(120))
+                let result = try await runner.run(command, timeout: Self.defaultLimit)
                 if result.succeeded { return }
                 guard attempt < attempts, result.stderrText.contains(busy) else {
                     throw HostStepError(
@@ -154,6 +179,8 @@ public struct PlanExecutor: Sendable {
             } catch { throw HostStepError(step: command.description, message: "\(error)") }
         case .terminate(let pidFile, let marker, let listPids, let drain):
             try await terminate(pidFile: pidFile, marker: marker, listPids: listPids, drain: drain)
+        case .waitWhile(let command, let budget, let reason, let fix):
+            try await waitWhile(command, budget: budget, reason: reason, fix: fix)
         case .remove(let path):
             do { try FileIO.removeTree(path) } catch { throw HostStepError(step: "rm -rf \(path)", message: "\(error)") }
         case .note:

@@ -82,11 +82,13 @@ public protocol JailHost: AppDataHost {
     func exitReport(_ spec: JailSpec) async -> String?
     /// Path on the host of the service's log inside the jail.
     func logPath(_ spec: JailSpec) -> String
-    /// The steps that make `spec` the release that comes back after a reboot, instead of `old`.
+    /// The steps that make `spec` the release that comes back after a reboot, instead of `old`
+    /// (none where the agent itself starts the live release at boot).
     func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep]
     /// Runs `promotePlan`.
     func promote(_ spec: JailSpec, replacing old: JailSpec?) async throws
-    /// Makes the boot set exactly `live` (the store's live releases), at agent start.
+    /// Makes what boots match `live` (the store's live releases), at agent start: FreeBSD moves
+    /// what earlier versions left for rc.d/jail.
     func syncBootList(_ live: [JailSpec]) async throws
     /// Rotates the service's log when it has grown past `limit` bytes, keeping `keep` old ones.
     func rotateLog(_ spec: JailSpec, limit: Int, keep: Int)

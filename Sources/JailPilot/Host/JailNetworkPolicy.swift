@@ -122,39 +122,75 @@ public struct JailNetworkPolicy: Sendable, Equatable {
         return text
     }
 
-    /// The FreeBSD rules for the pf anchor `jailpilot/jails`. A non-VNET jail's addresses are
-    /// this host's, so its traffic to the host or another jail is local: it enters on lo0, and
-    /// pf keeps state for what the host itself opens (Caddy, health checks). A pf.conf with
-    /// `set skip on lo0` skips these rules (docs/FREEBSD.md).
-    public func pf(network: IPv4Network) -> String {
+    /// The FreeBSD rules for the pf anchor `jailpilot/jails`. docs/FREEBSD.md, "Isolation",
+    /// argues each line from FreeBSD's sources; in short:
+    /// - `vnet`: a jail has its own network stack, and everything it sends enters this host on
+    ///   the host end of its epair (`jp<hex>a`, interface group `jpjail`), a member of `bridge`,
+    ///   where if_bridge runs pf (net.link.bridge.pfil_member=1; pfil_local_phys=1 for what is
+    ///   delivered to this host or routed on): to another jail (bridged), to this host and to
+    ///   the outside (routed, NATed on the egress). What this host sends a jail is seen going
+    ///   out on the bridge only (ip_output), never on the member.
+    ///   Each jail may send from its own address only, to what its `reach` opens and to DNS on
+    ///   the gateway; nothing else of this host or the jails' network; IPv4 to the outside. What
+    ///   goes *towards* a jail (Caddy, health checks, an allowed jail) passes with state, so its
+    ///   replies pass by that state, before any rule.
+    /// - `alias`: the jails' addresses are this host's own (aliases on lo1), and their traffic to
+    ///   the host or each other never leaves the host's stack: no rule here can isolate them, so
+    ///   none is written (the anchor is emptied) and doctor and status say they are not isolated.
+    public func pf(network: IPv4Network, bridge: String, mode: JailNetworkMode) -> String {
         var text = "# Written by jailpilot: what the jails may reach. Loaded with pfctl -a jailpilot/jails -f FILE.\n"
-        if let gateway = network.host(1) {
-            // The host's own side of lo1: what the host opens to a jail from lo1's address.
-            text += "pass in quick on lo0 from \(gateway) to \(network)\n"
+        guard mode == .vnet else {
+            return text
+                + "# network_mode = \"alias\": the jails' addresses are this host's own (lo1 aliases), so no pf rule can\n"
+                + "# isolate them (docs/FREEBSD.md, \"Isolation\"). No rules: set network_mode = \"vnet\" for isolation.\n"
         }
-        // What the host opens to a jail (Caddy, health checks) usually carries the jail's own
-        // address as its source: the route to a local address goes through a loopback
-        // interface, and in_pcbladdr (sys/netinet/in_pcb.c) then takes the source from the
-        // most specific interface address covering the destination, the jail's /32 alias. Only
-        // the app's port: a jail's connection to its own address (or to 127.0.0.1, which a
-        // non-VNET jail rewrites to it) reaches the host's wildcard sockets too (sshd on *:22).
+        let group = FreeBSDJailNetwork.group
+        let gateway = network.host(1) ?? ""
+        text += """
+            # VNET jails: what a jail sends enters this host on its epair's host end (group \(group)), a member of
+            # \(bridge), where pf sees it (net.link.bridge.pfil_member=1, pfil_local_phys=1). docs/FREEBSD.md, "Isolation".
+            # Towards a jail (from this host, or from a jail let in below): kept state, so replies pass.
+            pass out quick on \(bridge) inet from any to \(network) keep state
+            pass out quick on \(group) inet all keep state
+            # No IPv6 from a jail: a link-local address would reach this host's sockets on the bridge.
+            block drop in quick on \(group) inet6 all
+
+            """
         for member in members {
-            text +=
-                "pass in quick on lo0 proto tcp from \(member.address) to \(member.address) port \(member.port)  # \(member.app): the host to its jail\n"
+            guard let pair = FreeBSDJailNetwork.epair(for: member.address) else { continue }
+            text += "# \(member.app) at \(member.address)\n"
+            text += "block drop in quick on \(pair)a inet from ! \(member.address) to any  # its own address only\n"
+            for (from, port) in hostOpenings where from == member {
+                text +=
+                    "pass in quick on \(pair)a proto tcp from \(from.address) to (self) port \(port)  # \(from.app) reach host:\(port)\n"
+            }
+            for (from, to) in jailPairs where from == member {
+                text +=
+                    "pass in quick on \(pair)a proto tcp from \(from.address) to \(to.address) port \(to.port)  # \(from.app) reach app:\(to.app)\n"
+            }
         }
+        text += """
+            # Every jail (builds too): DNS on the gateway (local_unbound), then nothing else of this host (its
+            # addresses, broadcast and multicast, which its wildcard sockets take too) or the jails' network,
+            # then the outside (NATed on the egress interface).
+            pass in quick on \(group) proto { tcp, udp } from \(network) to \(gateway) port 53 keep state  # DNS
+            block return in quick on \(group) inet from any to { (self), \(network), 255.255.255.255, 224.0.0.0/4 }
+            pass in quick on \(group) inet from \(network) to any keep state
+            block drop in quick on \(group) all
+            # Again where what a jail sends this host comes up from the bridge (ip_input on \(bridge)): what
+            # passed above passes here by its state; this holds even if pfil_local_phys is off.
+
+            """
         for (from, port) in hostOpenings {
             text +=
-                "pass in quick on lo0 proto tcp from \(from.address) to (self) port \(port)  # \(from.app) reach host:\(port)\n"
+                "pass in quick on \(bridge) proto tcp from \(from.address) to (self) port \(port)  # \(from.app) reach host:\(port)\n"
         }
-        for (from, to) in jailPairs {
-            text +=
-                "pass in quick on lo0 proto tcp from \(from.address) to \(to.address) port \(to.port)  # \(from.app) reach app:\(to.app)\n"
-        }
-        if let gateway = network.host(1) {
-            // DNS: the bootstrap has local_unbound answer the jails on the gateway address.
-            text += "pass in quick on lo0 proto { tcp, udp } from \(network) to \(gateway) port 53  # DNS (local_unbound)\n"
-        }
-        text += "block return in quick on lo0 from \(network) to (self)\n"
+        text += """
+            pass in quick on \(bridge) proto { tcp, udp } from \(network) to \(gateway) port 53 keep state  # DNS
+            block return in quick on \(bridge) inet from \(network) to { (self), 255.255.255.255, 224.0.0.0/4 }
+            block drop in quick on \(bridge) inet6 all
+
+            """
         return text
     }
 }

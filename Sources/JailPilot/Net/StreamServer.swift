@@ -244,7 +244,7 @@ public final class StreamServer: @unchecked Sendable {
         /// an RST, which can reach the peer before the answer does (a proxy then reports 502
         /// instead of the 413 it was sent). What web servers call a lingering close.
         public func lingeringClose(limit: Int, deadline: ContinuousClock.Instant) {
-            _ = shutdown(fd, Int32(SHUT_WR))
+            _ = shutdown(fd, JP_SHUT_WR)
             var left = limit
             var buffer = [UInt8](repeating: 0, count: 64 * 1024)
             while left > 0 {

@@ -35,7 +35,7 @@ extension Deployer {
         try await syncNetworkPolicy()
         for gap in await host.enforcementGaps() {
             runtime.log.emitOnce(
-                key: "host.not_enforced \(gap.name)",
+                key: "host.not_enforced \(gap.degrades ?? gap.name)",
                 Event(
                     app: spec.app, sha: spec.sha, name: "host.not_enforced",
                     fields: [("what", gap.degrades ?? gap.name), ("detail", gap.detail), ("fix", gap.fix ?? "")]))

@@ -24,9 +24,23 @@ extension FreeBSDStandIn {
         try FileIO.makeDirectories("\(root)/dev")
         // GENERIC has RACCT compiled in, RACCT_DEFAULT_TO_DISABLED (sys/amd64/conf/GENERIC).
         try FileIO.replace("\(hostDir)/sysctl/kern.racct.enable", text: "0\n")
+        // A fresh 15.x host: if_bridge filters neither members nor locally bound packets
+        // (sys/net/if_bridge.c defaults, 0 since "bridge: default to not filtering L3"), and
+        // no forwarding without gateway_enable.
+        for (name, value) in [
+            ("net.link.bridge.pfil_member", "0"), ("net.link.bridge.pfil_local_phys", "0"),
+            ("net.link.bridge.pfil_bridge", "0"), ("net.inet.ip.forwarding", "0"),
+        ] {
+            try FileIO.replace("\(hostDir)/sysctl/\(name)", text: value + "\n")
+        }
+        try? FileManager.default.removeItem(atPath: ifaceDir)
+        try writeInterface("lo0", ["kind": "loopback", "inet": "127.0.0.1"])
+        try writeInterface(Self.egress.name, ["kind": "ether", "inet": Self.egress.address])
         unlink(pfDevice)
         lock.withLock {
             pfRulesets = [:]
+            pfParsed = [:]
+            pfStates = []
             pfEnabled = false
         }
         guard stage != .fresh else { return }
@@ -34,13 +48,27 @@ extension FreeBSDStandIn {
         // build template (pkg --rootdir; hidden in the stand-in's jexec by the host's /usr).
         let gateway = IPv4Network(network)?.host(1) ?? ""
         try FileIO.replace("\(mountpoint)/templates/\(template)/etc/resolv.conf", text: "nameserver \(gateway)\n")
+        // The bootstrap's network: the bridge (or lo1) with the gateway address, if_bridge's
+        // filtering of members and of what they send this host, forwarding, unbound on the gateway.
+        if networkMode == .vnet {
+            try writeInterface("jailpilot0", ["kind": "bridge", "inet": gateway])
+        } else {
+            try writeInterface("lo1", ["kind": "loopback", "inet": gateway])
+        }
+        for name in ["net.link.bridge.pfil_member", "net.link.bridge.pfil_local_phys", "net.inet.ip.forwarding"] {
+            try FileIO.replace("\(hostDir)/sysctl/\(name)", text: "1\n")
+        }
+        lock.withLock { hostListeners += [(gateway, 53, "udp"), (gateway, 53, "tcp")] }
         let go = "\(mountpoint)/templates/\(buildTemplate)/usr/local/bin/go"
         if !FileManager.default.fileExists(atPath: go), let real = Self.hostGo {
             try FileIO.makeDirectories(FileIO.parent(go))
             try FileManager.default.createSymbolicLink(atPath: go, withDestinationPath: real)
         }
         try FileIO.replace(paths.loaderConf, text: "kern.racct.enable=\"1\"\n")
-        try FileIO.replace("\(root)/etc/rc.conf", text: "pf_enable=\"YES\"\ncloned_interfaces=\"lo1\"\n")
+        try FileIO.replace(
+            "\(root)/etc/rc.conf",
+            text: "pf_enable=\"YES\"\ngateway_enable=\"YES\"\ncloned_interfaces=\"\(networkMode == .vnet ? "bridge0" : "lo1")\"\n"
+        )
         try FileIO.replace("\(root)/etc/pf.conf", text: try Self.bootstrapPFConf())
         try FileIO.replace("\(root)/etc/pf.jailpilot.conf", text: try Self.bootstrapAnchorConf(network: network))
         // The bootstrap: kldload -n pf; pfctl -f /etc/pf.conf; pfctl -e.
@@ -56,7 +84,13 @@ extension FreeBSDStandIn {
         let racct = loader.split(separator: "\n").contains { $0 == "kern.racct.enable=1" || $0 == "kern.racct.enable=\"1\"" }
         try FileIO.replace("\(hostDir)/sysctl/kern.racct.enable", text: racct ? "1\n" : "0\n")
         unlink(pfDevice)
-        lock.withLock { pfRulesets = [:] }
+        lock.withLock {
+            pfRulesets = [:]
+            pfParsed = [:]
+            pfStates = []
+        }
+        // Cloned interfaces are kernel state: the epairs are gone; the bridge comes back from rc.conf.
+        for (name, iface) in interfaces() where iface["kind"] == "epair" { removeInterface(name) }
         let rc = (try? String(contentsOfFile: "\(root)/etc/rc.conf", encoding: .utf8)) ?? ""
         lock.withLock { pfEnabled = false }
         if rc.contains("pf_enable=\"YES\"") {  // rc.d/pf: pfctl -f, then pfctl -e
@@ -95,6 +129,12 @@ extension FreeBSDStandIn {
             guard let text = try? String(contentsOfFile: args[1], encoding: .utf8) else {
                 return fail("pfctl: cannot open the main config file!: No such file or directory")
             }
+            // pfctl parses the whole file first and loads nothing from one it cannot read.
+            let parsed: StandInPF.Ruleset
+            do { parsed = try StandInPF.parse(text) } catch {
+                return fail("\(error)\npfctl: Syntax error in config file: pf rules not loaded")
+            }
+            lock.withLock { pfParsed[anchor] = parsed }
             var loads: [(String, String)] = []
             var rules: [String] = []
             for raw in text.split(separator: "\n") {
@@ -122,10 +162,11 @@ extension FreeBSDStandIn {
             return ok(
                 lock.withLock { pfEnabled }
                     ? "Status: Enabled for 0 days 00:00:01           Debug: Urgent\n" : "Status: Disabled\n")
-        case ("-v", 5) where args[1...] == ["-s", "Interfaces", "-i", "lo0"]:
-            // `set skip on lo0` in the main ruleset marks the interface.
-            let skipped = lock.withLock { pfRulesets[""] ?? [] }.contains { $0.hasPrefix("set skip on") && $0.contains("lo0") }
-            return ok(skipped ? "lo0 (skip)\n" : "lo0\n")
+        case ("-v", 5) where args[1...3] == ["-s", "Interfaces", "-i"]:
+            // `set skip on NAME` in the main ruleset marks the interface or group.
+            let name = args[4]
+            let skipped = lock.withLock { pfParsed[""]?.skip ?? [] }.contains(name)
+            return ok(skipped ? "\(name) (skip)\n" : "\(name)\n")
         case ("-s", 2) where args[1] == "rules":
             // pfctl prints an anchor rule as `anchor "NAME" all`.
             let rules = lock.withLock { pfRulesets[anchor] ?? [] }
@@ -164,7 +205,7 @@ extension FreeBSDStandIn {
 
     /// A line of jail.conf's exec.prestart or exec.poststop, run on the host as jail(8) does,
     /// its output not in exec.consolelog (jail(8) gives that to commands in the jail only,
-    /// usr.sbin/jail/command.c); jailpilot's helpers run with the FreeBSD tools they call
+    /// usr.sbin/jail/command.c) but on jail(8)'s own stderr; jailpilot's helpers run with the FreeBSD tools they call
     /// pointing at the stand-ins, logger(1) appending to `syslog`.
     func runHostCommand(_ line: String) async throws -> ProcessResult {
         var argv = line.split(separator: " ").map(String.init)
@@ -172,6 +213,7 @@ extension FreeBSDStandIn {
         if program.hasPrefix(root + "/"), var text = try? String(contentsOfFile: program, encoding: .utf8) {
             text = text.replacingOccurrences(of: "/sbin/sysctl", with: "\(Self.fixtures)/sysctl")
             text = text.replacingOccurrences(of: "/usr/bin/rctl", with: "\(Self.fixtures)/rctl")
+            text = text.replacingOccurrences(of: "/sbin/ifconfig", with: "\(Self.fixtures)/ifconfig")
             text = text.replacingOccurrences(of: "/usr/bin/logger -t jailpilot", with: "echo >> \(syslog) jailpilot:")
             let copy = "\(hostDir)/\((program as NSString).lastPathComponent)"
             try FileIO.replace(copy, text: text, mode: 0o755)
@@ -181,7 +223,7 @@ extension FreeBSDStandIn {
         }
         return try await real.run(
             Command("/bin/sh", argv, environment: ["PATH": "/usr/bin:/bin", "STANDIN_HOST": hostDir]), stdout: .discard,
-            stderr: .discard, timeout: .seconds(30))
+            stderr: .capture, timeout: .seconds(30))
     }
 
     /// The bootstrap's pf.conf hooks, read from scripts/bootstrap-freebsd-host itself.

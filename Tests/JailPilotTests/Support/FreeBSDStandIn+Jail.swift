@@ -22,7 +22,14 @@ extension FreeBSDStandIn {
     }
 
     private func create(_ name: String, _ conf: [String: String]) async throws -> ProcessResult {
-        guard let path = conf["path"], let address = conf["ip4.addr"] ?? (conf["ip4"] == "disable" ? "" : nil) else {
+        let vnet = conf["vnet"] == "true"
+        // kern_jail_set: "vnet jails cannot have IP address restrictions" (EINVAL).
+        if vnet, ["ip4.addr", "ip6.addr", "ip4", "ip6", "interface"].contains(where: { conf[$0] != nil }) {
+            return fail("jail: \(name): vnet jails cannot have IP address restrictions")
+        }
+        guard let path = conf["path"],
+            let address = vnet ? vnetAddress(conf) : conf["ip4.addr"] ?? (conf["ip4"] == "disable" ? "" : nil)
+        else {
             return fail("jail: \(name): missing path or ip4.addr")
         }
         // jail(8): a new jail needs persist, exec.start or command.
@@ -43,7 +50,18 @@ extension FreeBSDStandIn {
         // must succeed", or the jail is not created.
         for line in (conf["exec.prestart"] ?? "").split(separator: "\n") {
             let result = try await runHostCommand(String(line))
-            if !result.succeeded { return fail("jail: \(name): exec.prestart \(line): failed") }
+            if !result.succeeded {
+                return fail(result.stderrText + "jail: \(name): exec.prestart \(line): failed")
+            }
+        }
+        // jail(8) moves vnet.interface into the new jail after exec.created (jail.c startcommands):
+        // `ifconfig IF vnet JAIL`, which fails for an interface that does not exist.
+        if vnet, let interface = conf["vnet.interface"] {
+            guard var iface = interfaces()[interface], (iface["vnet"] ?? "").isEmpty else {
+                return fail("jail: \(name): vnet.interface \(interface): ifconfig: interface \(interface) does not exist")
+            }
+            iface["vnet"] = name
+            try writeInterface(interface, iface)
         }
         let refusal: String? = lock.withLock {
             if jails[name] != nil { return "jail: \(name): jail \(name) already exists" }
@@ -53,16 +71,29 @@ extension FreeBSDStandIn {
             if !address.isEmpty, let other = jails.first(where: { $0.value.address == address }) {
                 return "jail: \(name): ip4.addr \(address): Address already in use (jail \(other.key))"
             }
-            jails[name] = Jail(jid: nextJid, path: path, address: address, conf: conf, mounts: mounts)
+            jails[name] = Jail(jid: nextJid, path: path, address: address, conf: conf, mounts: mounts, vnet: vnet)
             created.append(conf)
             nextJid += 1
             return nil
         }
         if let refusal { return fail(refusal) }
-        if conf["exec.start"] != nil {
+        if (conf["exec.start"] ?? "").split(separator: "\n").contains("/bin/sh /etc/rc") {
             try await runServices(in: path, address: address, verb: "quietstart", console: conf["exec.consolelog"])
         }
         return ok()
+    }
+
+    /// A VNET jail's address: what its exec.start gives its vnet.interface
+    /// (`/sbin/ifconfig IF inet ADDRESS/PREFIX up`); "" for one with no interface (no network).
+    func vnetAddress(_ conf: [String: String]) -> String? {
+        guard let interface = conf["vnet.interface"] else { return "" }
+        for line in (conf["exec.start"] ?? "").split(separator: "\n") {
+            let words = line.split(separator: " ")
+            if words.count >= 4, words[0] == "/sbin/ifconfig", words[1] == interface, words[2] == "inet" {
+                return words[3].split(separator: "/").first.map(String.init)
+            }
+        }
+        return nil
     }
 
     /// jexec(8) as 14.3-RELEASE has it, `[-l] [-u USER | -U USER] NAME command...` (getopt
@@ -112,13 +143,24 @@ extension FreeBSDStandIn {
         for pid in processes(under: jail.path) { kill(pid, SIGKILL) }
         lock.withLock {
             jails[name] = nil
-            dying[jail.path] = (jail.path, dyingFor)
+            dying[name] = DyingJail(path: jail.path, jid: jail.jid, until: .now + dyingFor)
         }
+        releaseInterfaces(of: name)
         for line in (conf["exec.poststop"] ?? "").split(separator: "\n") {
             let result = try await runHostCommand(String(line))
             if !result.succeeded { return fail("jail: \(name): exec.poststop \(line): failed") }
         }
         return ok()
+    }
+
+    /// A removed VNET jail's interfaces: the stand-in returns them to the host's stack at once
+    /// (FreeBSD does when the jail is finally freed: if.c vnet_if_return); exec.poststop's
+    /// `jail-net destroy` on the host end destroys both ends either way (if_epair.c).
+    func releaseInterfaces(of name: String) {
+        for (interface, var iface) in interfaces() where iface["vnet"] == name {
+            iface["vnet"] = nil
+            try? writeInterface(interface, iface)
+        }
     }
 
     /// What /etc/rc (and /etc/rc.shutdown) do for the jail's local services.

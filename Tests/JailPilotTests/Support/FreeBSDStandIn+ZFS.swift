@@ -136,9 +136,10 @@ extension FreeBSDStandIn {
             if datasets.keys.contains(where: { $0.hasPrefix(name + "/") }) {
                 return fail("cannot destroy '\(name)': filesystem has children")
             }
-            let inUse = jails.values.contains { $0.path == dataset.mountpoint }
-            if inUse || (dying[dataset.mountpoint]?.left ?? 0) > 0 {
-                if !inUse { dying[dataset.mountpoint]?.left -= 1 }
+            // zfs destroy unmounts first (cmd/zfs/zfs_main.c, destroy_callback); a root that a
+            // running or dying jail holds fails with EBUSY, which libzfs reports as EZFS_BUSY
+            // (lib/libzfs/libzfs_mount.c, unmount_one; libzfs_util.c: "pool or dataset is busy").
+            if jails.values.contains(where: { $0.path == dataset.mountpoint }) || holds(dataset.mountpoint) {
                 return fail("cannot unmount '\(dataset.mountpoint)': pool or dataset is busy")
             }
             try? FileIO.removeTree(dataset.mountpoint)

@@ -9,7 +9,9 @@ import JailPilot
 ///   busy"), of one with snapshots without -r, of a snapshot with clones without -R.
 /// - jail(8): `-f FILE -c NAME` with a file that does not parse, a name it does not define, a
 ///   jail that already exists, a missing path, an address another jail holds; `-r` of a jail
-///   that is not running. A removed jail stays dying for `dyingFor` destroy attempts.
+///   that is not running. A removed jail stays dying for `dyingFor` after `jail -r` (its
+///   sockets in TIME_WAIT): `jls -d` still lists it, `jls` says it is dying, and its dataset
+///   is busy (FreeBSDStandIn+Dying.swift).
 /// - exec.start runs /etc/rc's job for local services: every rc.d script of the jail with
 ///   `quietstart` (libexec/rc/rc), under Fixtures/freebsd/rc.subr and the daemon(8) stand-in,
 ///   paths rewritten into the jail's root, output to exec.consolelog. exec.stop runs them with
@@ -31,6 +33,8 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
         var conf: [String: String]
         /// nullfs mounts from jail.conf `mount` lines: source, target (host path), read-only.
         var mounts: [(source: String, target: String, readOnly: Bool)] = []
+        /// A VNET jail (its own network stack); else its address is an alias of the host's.
+        var vnet = false
     }
 
     static let fixtures = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
@@ -38,7 +42,7 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
 
     let root: String
     let pool = "zroot/jails"
-    let template = "14.3-RELEASE"
+    let template = "15.1-RELEASE"
     /// The build template: a base system whose /usr is this machine's (read-only in jexec),
     /// with /bin, /lib… as symlinks into it, as a merged-/usr system has them.
     let buildTemplate = "build"
@@ -50,10 +54,14 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     /// Snapshot names in the order they were taken (zfs rollback -r destroys the later ones).
     var snapshotOrder: [String] = []
     var jails: [String: Jail] = [:]
-    var dying: [String: (path: String, left: Int)] = [:]
+    /// Removed jails by name, until the kernel frees them (FreeBSDStandIn+Dying.swift).
+    var dying: [String: DyingJail] = [:]
     var nextJid = 1
-    /// How many `zfs destroy` attempts a removed jail keeps its dataset busy.
-    var dyingFor = 0
+    /// How long a removed jail stays dying, holding its root (0: gone at once).
+    var dyingFor: Duration = .zero
+    /// Commands that fail with this message, by how their command line starts: a fault a test
+    /// puts in (an I/O error, say), not something FreeBSD decides.
+    var refusals: [String: String] = [:]
     /// The parameters of every jail created, in order.
     var created: [[String: String]] = []
     /// Every command the driver ran, in order.
@@ -62,10 +70,21 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     let network: String
     /// pf's rulesets by anchor path ("" is the main ruleset), as loaded now (FreeBSDStandIn+Host.swift).
     var pfRulesets: [String: [String]] = [:]
+    /// The same rulesets as pf evaluates them (StandInPF).
+    var pfParsed: [String: StandInPF.Ruleset] = [:]
     /// `pfctl -e` (or pf_enable at boot): loaded rules are only enforced while pf is enabled.
     var pfEnabled = false
     /// Whether lo1 exists (cloned_interfaces at boot, or `ifconfig lo1 create`).
-    var hasLo1 = true
+    var hasLo1: Bool {
+        get { FileManager.default.fileExists(atPath: "\(ifaceDir)/lo1") }
+        set { if !newValue { removeInterface("lo1") } }
+    }
+    /// pf's state table (StandInPF.evaluate).
+    var pfStates: Set<StandInPF.StateKey> = []
+    /// Sockets listening in the host's own stack: nil address is a wildcard (`*:22`).
+    var hostListeners: [(address: String?, port: Int, proto: String)] = [(nil, 22, "tcp")]
+    /// `[jails] network_mode` of the host the test models.
+    let networkMode: JailNetworkMode
     /// Bytes free in the pool (`zfs list -p -o available`).
     var available = 100 << 30
     let real = HostProcessRunner()
@@ -75,9 +94,10 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
 
     /// A host with the bootstrap's datasets and a template snapshot holding an empty base system,
     /// in `stage` (FreeBSDStandIn+Host.swift): by default bootstrapped and rebooted.
-    init(root: String, network: String, stage: HostStage = .ready) throws {
+    init(root: String, network: String, stage: HostStage = .ready, networkMode: JailNetworkMode = .vnet) throws {
         self.root = root
         self.network = network
+        self.networkMode = networkMode
         for (name, sub) in [
             (pool, ""), ("\(pool)/templates", "/templates"), ("\(pool)/containers", "/containers"), ("\(pool)/builds", "/builds"),
         ] {
@@ -114,7 +134,8 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
         dataset = "\(pool)"
         mountpoint = "\(mountpoint)"
         template = "\(template)"
-        interface = "lo1"
+        network_mode = "\(networkMode.rawValue)"
+        interface = "\(networkMode == .vnet ? "jailpilot0" : "lo1")"
         network = "\(network)"
         drain = "1s"
         """
@@ -132,24 +153,15 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     {
         let argv = command.arguments
         lock.withLock { calls.append(command.description) }
+        if let refusal = lock.withLock({ refusals.first { command.description.hasPrefix($0.key) }?.value }) {
+            return fail(refusal)
+        }
         switch command.executable {
         case "zfs": return lock.withLock { zfs(argv) }
         case "jail": return try await jail(argv)
         case "jexec": return try await jexec(argv, command: command, stdout: stdout, stderr: stderr, timeout: timeout)
-        case "jls":
-            guard argv.count == 3, argv[0] == "-j", let jail = running(argv[1]) else {
-                return fail("jls: jail \"\(argv.count > 1 ? argv[1] : "")\" not found")
-            }
-            return ok("\(jail.jid)\n")
-        case "ifconfig":
-            guard argv == ["lo1"], lock.withLock({ hasLo1 }) else {
-                return fail("ifconfig: interface \(argv.first ?? "") does not exist")
-            }
-            let addresses = lock.withLock { jails.values.map(\.address) }
-            let gateway = IPv4Network(network)?.host(1).map { "\tinet \($0) netmask 0xffffff00\n" } ?? ""
-            return ok(
-                "lo1: flags=8049<UP,LOOPBACK,RUNNING,MULTICAST> metric 0 mtu 16384\n" + gateway
-                    + addresses.map { "\tinet \($0) netmask 0xffffffff\n" }.joined())
+        case "jls": return lock.withLock { jls(argv) }
+        case "ifconfig": return ifconfig(argv)
         case "pfctl": return try pfctl(argv)
         case "sysctl", "rctl":
             return try await real.run(

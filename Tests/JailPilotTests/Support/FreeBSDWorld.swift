@@ -13,10 +13,14 @@ struct FreeBSDWorld {
     let port: Int
     let configPath: String
 
-    init(appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready) async throws {
+    init(
+        appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready, networkMode: JailNetworkMode = .vnet,
+        moreApps: String = ""
+    ) async throws {
         scratch = try Scratch("freebsd")
         standIn = try FreeBSDStandIn(
-            root: "\(scratch.path)/host", network: "127.77.\(Int.random(in: 1...250)).0/24", stage: stage)
+            root: "\(scratch.path)/host", network: "127.77.\(Int.random(in: 1...250)).0/24", stage: stage,
+            networkMode: networkMode)
         repo = try await GitFixture()
         port = freePort()
         let state = "\(scratch.path)/state"
@@ -40,6 +44,7 @@ struct FreeBSDWorld {
             health_deadline = "20s"
             probation = "1s"
             \(appExtra)
+            \(moreApps)
             """
         try FileIO.makeDirectories(state)
         configPath = "\(state)/agent.conf"
@@ -76,29 +81,37 @@ struct FreeBSDWorld {
         return response.status == 200 ? response.text : "<\(response.status)>"
     }
 
-    /// The names in this state_dir's boot-list file.
-    func bootList() throws -> [String] {
-        let owner = try OwnerID.load(stateDir: runtime.config.agent.stateDir)
-        let path = "\(standIn.root)/etc/rc.conf.d/jail/jailpilot_\(owner.id)"
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8),
-            let line = text.split(separator: "\n").first(where: { $0.hasPrefix("jail_list=") })
-        else { return [] }
-        return line.dropFirst("jail_list=\"${jail_list}".count).dropLast().split(separator: " ").map(String.init)
+    /// The jails rc.d/jail would start at boot from this host's /etc: the files in
+    /// /etc/jail.conf.d and the names `jail_list` gets from /etc/rc.conf.d/jail/.
+    func bootVisible() -> [String] {
+        let root = standIn.root
+        let confs = ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/etc/jail.conf.d")) ?? [])
+            .filter { $0.hasSuffix(".conf") }.map { String($0.dropLast(5)) }
+        let lists = ((try? FileManager.default.contentsOfDirectory(atPath: "\(root)/etc/rc.conf.d/jail")) ?? []).flatMap {
+            file -> [String] in
+            let text = (try? String(contentsOfFile: "\(root)/etc/rc.conf.d/jail/\(file)", encoding: .utf8)) ?? ""
+            return text.split(separator: "\n").filter { $0.hasPrefix("jail_list=") }.flatMap {
+                $0.split(separator: "\"").dropFirst().first?.split(separator: " ").map(String.init) ?? []
+            }.filter { !$0.hasPrefix("$") }
+        }
+        return (confs + lists).sorted()
     }
 
     /// Stops every jail the world left running (their services are real processes).
     func tearDown() async {
         if let deployer = try? deployer { _ = try? await deployer.remove(app) }
         for (name, jail) in standIn.lock.withLock({ standIn.jails }) {
-            _ = try? await standIn.run(Command("jail", ["-f", "\(standIn.root)/etc/jail.conf.d/\(name).conf", "-r", name]))
+            _ = try? await standIn.run(
+                Command("jail", ["-f", "\(runtime.config.agent.stateDir)/jail.conf.d/\(name).conf", "-r", name]))
             for pid in standIn.processes(under: jail.path) { kill(pid, SIGKILL) }
         }
     }
 
     static func with(
-        appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready, _ body: (FreeBSDWorld) async throws -> Void
+        appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready, networkMode: JailNetworkMode = .vnet,
+        moreApps: String = "", _ body: (FreeBSDWorld) async throws -> Void
     ) async throws {
-        let world = try await FreeBSDWorld(appExtra: appExtra, stage: stage)
+        let world = try await FreeBSDWorld(appExtra: appExtra, stage: stage, networkMode: networkMode, moreApps: moreApps)
         let outcome = await Result { try await body(world) }
         await world.tearDown()
         try outcome.get()

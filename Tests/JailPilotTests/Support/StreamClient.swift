@@ -1,3 +1,4 @@
+import CSpawn
 import Foundation
 import JailPilot
 
@@ -36,7 +37,7 @@ final class StreamClient: @unchecked Sendable {
 
     func close() {
         lock.withLock { closed = true }
-        shutdown(fd, Int32(SHUT_RDWR))
+        shutdown(fd, JP_SHUT_RDWR)
         Glibc.close(fd)
     }
 
