@@ -10,6 +10,13 @@ struct Check: AsyncParsableCommand {
     func run() async throws {
         do {
             let config = try options.load()
+            // The keys that decide what may be deployed, on the host they are for: the agent
+            // would refuse to verify anything with them.
+            if config.agent.platform == PlatformKind.current {
+                let problems = VerificationKeys.problems(config)
+                for problem in problems { printError("\(options.config): \(problem)".escapingControls) }
+                if !problems.isEmpty { throw ExitCode(1) }
+            }
             print("\(options.config): ok, \(config.apps.count) app(s): \(config.apps.map(\.name).joined(separator: ", "))")
             // On the host it configures, say what deploys would go on without (doctor has the rest).
             // Read-only: no state store or log is opened (check runs before the agent starts).

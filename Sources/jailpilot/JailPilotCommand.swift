@@ -8,7 +8,7 @@ struct JailPilotCommand: AsyncParsableCommand {
         abstract: "Pull-based GitOps agent: git push → Go build → fresh jail → Caddy flip.",
         version: JailPilotVersion.description,
         subcommands: [
-            Check.self, Refs.self, Build.self, Deploy.self, Rollback.self, Resume.self, Status.self, History.self,
+            Check.self, Refs.self, Build.self, Verify.self, Deploy.self, Rollback.self, Resume.self, Status.self, History.self,
             Routes.self, Resolver.self, Remove.self, Plan.self, Run.self, DoctorCommand.self, Trigger.self, Promote.self,
             Fleet.self,
         ])

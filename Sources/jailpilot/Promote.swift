@@ -7,8 +7,9 @@ struct Promote: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         abstract: "Fast-forward a ring's branch to what every host of the ring before it has run long enough.",
         discussion: """
-            Stateless: asks Prometheus what the hosts of --from run (the agents' metrics), and when
-            all of them have run one commit live for --soak, never flipped back or quarantined on
+            Stateless: asks Prometheus what the hosts of --from run (the agents' metrics; a host is
+            the name its agent exports in jailpilot_host_info, however often it is scraped), and
+            when all of them have run one commit live for --soak, never flipped back or failed on
             any host, fast-forwards --to to it with a push. The credentials are given to this
             command only (--token-file or --ssh-key), never to agents. Exits 1 when it promoted
             nothing, saying what it waits for; refuses anything but a fast-forward.
@@ -19,7 +20,8 @@ struct Promote: AsyncParsableCommand {
     @Option(help: "The ring promoted from.") var from = "main"
     @Option(help: "The ring's branch to fast-forward.") var to = "stable"
     @Option(help: "Prometheus' URL, e.g. http://prometheus:9090.") var prometheus: String
-    @Option(help: "Hosts of --from that must report; default: those that do.") var ringHosts: Int?
+    @Option(help: "Hosts of --from that must report (distinct jailpilot_host_info names); default: those that do.")
+    var ringHosts: Int?
     @Option(help: "How long every host must have run the commit live (e.g. 30m, 2h).") var soak = "30m"
     @Flag(help: "Say what would be pushed, push nothing.") var dryRun = false
     @Option(help: "HTTPS: a file whose first line is a token that may push.") var tokenFile: String?
@@ -48,6 +50,9 @@ struct Promote: AsyncParsableCommand {
         case .wait(let why):
             print("\(app): nothing promoted: \(why)")
             throw ExitCode(1)
+        case .refuse(let why):
+            print("\(app): nothing promoted, refused: \(why)")
+            throw ExitCode(1)
         }
         // The remote's two branches, fetched into a cache kept between runs.
         let home = ProcessInfo.processInfo.environment["HOME"] ?? "/tmp"
@@ -74,7 +79,7 @@ struct Promote: AsyncParsableCommand {
         if let target { ahead = await mirror.commitsAhead(of: target, head: sha) }
         let move =
             "\(to) \(target.map { String($0.prefix(12)) } ?? "(new)") → \(sha.prefix(12))\(ahead.map { " (\($0) commits)" } ?? "")"
-        let hosts = promotion.hosts.map(\.instance).joined(separator: ", ")
+        let hosts = promotion.namedHosts.compactMap(\.name).joined(separator: ", ")
         if dryRun {
             print("\(app): would fast-forward \(move): run \(DurationText.format(soak)) or more on \(hosts)")
             return

@@ -60,7 +60,7 @@ import Testing
         let backup = "\(world.root)/backup.db"
         try world.runtime.store.backup(to: backup)
         try await world.push(3)
-        let name3 = Release.name(app: "hello", sha: W.sha(3))
+        let name3 = ReleaseName(app: "hello", sha: W.sha(3)).text
         #expect(world.host.jails[name3]?.spec.mark == CommitMark(sha: W.sha(3), generation: 3), "written on the release")
 
         // state.db is put back from the older copy: it says 2 is live and 2 is the newest head.
@@ -70,11 +70,11 @@ import Testing
         // The agent's start, in its order: what the store never heard of is found, kept by the sweep.
         let newer = await restored.deployer.jailsNewerThanStore()
         #expect(newer.map(\.name) == [name3], "the release made after the backup")
-        #expect(try await restored.deployer.recoverMarks() == ["hello"])
+        #expect(await restored.deployer.recoverMarks() == ["hello"])
         try await restored.deployer.sweepOrphans(keeping: Set(newer.map(\.name)))
         #expect(restored.host.jails[name3]?.running == true, "the release that really serves is not swept away")
         #expect(try restored.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 3))
-        #expect(try await restored.deployer.recoverMarks() == [], "once: a mark never goes down or repeats")
+        #expect(await restored.deployer.recoverMarks() == [], "once: a mark never goes down or repeats")
         // The next start (the mark is the store's now): still kept, still said.
         #expect(await restored.deployer.jailsNewerThanStore().map(\.name) == [name3])
         try await restored.deployer.sweepOrphans(keeping: Set(await restored.deployer.jailsNewerThanStore().map(\.name)))
@@ -110,5 +110,69 @@ import Testing
         #expect(await world.deployer.recoverMarks() == [], "a release in probation proves nothing yet")
         #expect(try store.mark(app: "hello") == CommitMark(sha: W.sha(1), generation: 1))
         #expect(await world.deployer.jailsNewerThanStore().isEmpty, "the store knows it: not a restore")
+    }
+
+    @Test func aBranchHeadDeployedByHandOrByResumeRaisesTheMarkSoAForcePushBackIsRefused() async throws {
+        let world = try MemoryWorld()
+        defer { world.tearDown() }
+        try await world.push(1)
+        world.source.push(W.sha(2), app: "hello")
+        world.source.push(W.sha(3), app: "hello")
+        // The operator deploys the branch head by hand (`jailpilot deploy` without --sha).
+        #expect(try await world.deployer.deploy(world.app()).release.sha == W.sha(3))
+        #expect(
+            try world.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 2),
+            "a branch head raises the mark whoever deploys it")
+        _ = try await world.deployer.rollback(world.app(), to: String(W.sha(1).prefix(12)))
+        // The branch is force-pushed back to 2 (behind 3, which was live): `resume` takes the
+        // branch head, which is a rewind whoever asks for it.
+        world.source.reset("hello", to: W.sha(2))
+        let refusal = await #expect(throws: CommitRefusal.self) { _ = try await world.deployer.resume(world.app()) }
+        #expect(refusal?.reason == .rewind, "\(String(describing: refusal))")
+        #expect(try world.runtime.store.live(app: "hello")?.sha == W.sha(1), "the rollback stays live")
+
+        // A head `resume` deploys raises it too, and so does a kept release the head brings back.
+        world.source.reset("hello", to: W.sha(3))
+        world.source.push(W.sha(4), app: "hello")
+        #expect(try await world.deployer.resume(world.app()).release.sha == W.sha(4))
+        #expect(try world.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(4), generation: 3))
+        let allowing = try world.reopened(apps: [("hello", "allow_rewind = true")])
+        allowing.source.reset("hello", to: W.sha(3))
+        #expect(try await allowing.deployer.deploy(allowing.app()).release.sha == W.sha(3), "3 is kept: activated again")
+        #expect(try allowing.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 4))
+    }
+
+    @Test func marksAndOrphansOfAnAppWithAnEnvironmentAreFiledUnderThatApp() async throws {
+        let apps = [("hello", "env = { LOG_LEVEL = \"info\" }"), ("other", "")]
+        let world = try MemoryWorld(apps: apps)
+        defer { world.tearDown() }
+        try await world.push(1)
+        try await world.push(2)
+        let backup = "\(world.root)/backup.db"
+        try world.runtime.store.backup(to: backup)
+        try await world.push(3)
+        let env = try AppEnvironment.resolve(world.app(), layout: world.runtime.layout).digest
+        let name3 = ReleaseName(app: "hello", sha: W.sha(3), env: env).text
+        #expect(world.host.jails[name3] != nil, "\(world.host.jails.keys.sorted())")
+        let found = JailSpec(found: name3, service: "")
+        #expect(found.app == "hello" && found.sha == String(W.sha(3).prefix(12)), "\(found)")
+
+        // A store restored from before 3: the mark comes back under "hello".
+        let restored = try world.restored(from: backup, apps: apps)
+        defer { restored.tearDown() }
+        #expect(await restored.deployer.recoverMarks() == ["hello"])
+        #expect(try restored.runtime.store.mark(app: "hello") == CommitMark(sha: W.sha(3), generation: 3))
+        let recovered = try restored.runtime.store.events(app: "hello", limit: 10).map(\.name)
+        #expect(recovered.contains("mark.recovered"), "\(recovered)")
+
+        // An orphan of hello (an undone attempt the store has no row of) is swept for hello.
+        var orphan = JailSpec(app: world.app(), sha: W.sha(7), address: "10.99.0.77", artifact: "")
+        orphan.name = ReleaseName(app: "hello", sha: W.sha(7), env: env).text
+        orphan.envDigest = env
+        world.host.place(orphan, running: false, owner: world.host.owner)
+        try await world.deployer.sweepOrphans(app: "other")
+        #expect(world.host.jails[orphan.name] != nil, "another app's sweep leaves it")
+        try await world.deployer.sweepOrphans(app: "hello")
+        #expect(world.host.jails[orphan.name] == nil, "swept as hello's")
     }
 }

@@ -24,7 +24,7 @@ struct DeployTests {
             #expect(error?.description.contains("failed at health") == true)
             #expect(error?.description.contains("answered 500") == true)
             #expect(await world.fetch() == "two")
-            let v3Name = Release.name(app: "hello", sha: v3)
+            let v3Name = ReleaseName(app: "hello", sha: v3).text
             #expect(!FileManager.default.fileExists(atPath: "\(E2EHost.mountpoint)/containers/\(v3Name)"))
             #expect(!FileManager.default.fileExists(atPath: "/run/netns/\(v3Name)"))
             #expect(try world.runtime.store.releases(app: "hello").first { $0.sha == v3 }?.state == .failed)
@@ -141,7 +141,7 @@ struct DeployTests {
             let error = await #expect(throws: DeployError.self) { try await world.deployer.deploy(world.app) }
             #expect(error?.description.contains("not healthy within 2s") == true)
             #expect(try world.runtime.store.live(app: "hello")?.id == live.id)
-            let jail = Release.name(app: "hello", sha: silent)
+            let jail = ReleaseName(app: "hello", sha: silent).text
             #expect(!FileManager.default.fileExists(atPath: "\(E2EHost.mountpoint)/containers/\(jail)"))
             #expect(await world.fetch() == "live")
         }

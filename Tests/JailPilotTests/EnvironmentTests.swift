@@ -87,11 +87,17 @@ import Testing
 
     @Test func aReleaseWithAnEnvironmentIsNamedWithItsDigest() {
         let sha = "3f2c1e0a9b7d8e9f00112233445566778899aabb"
-        #expect(Release.name(app: "hello", sha: sha, env: "a1b2c3d4") == "hello_3f2c1e0a9b7d_a1b2c3d4")
-        #expect(Release.looksLikeName("hello_3f2c1e0a9b7d_a1b2c3d4"))
-        #expect(Release.looksLikeName("hello_3f2c1e0a9b7d"))
-        #expect(Release.looksLikeName("my_app_3f2c1e0a9b7d_a1b2c3d4"))
-        #expect(!Release.looksLikeName("hello_3f2c1e0a9b7d_a1b2"))
+        #expect(ReleaseName(app: "hello", sha: sha, env: "a1b2c3d4").text == "hello_3f2c1e0a9b7d_a1b2c3d4")
+        #expect(ReleaseName(parsing: "hello_3f2c1e0a9b7d_a1b2c3d4") != nil)
+        #expect(ReleaseName(parsing: "hello_3f2c1e0a9b7d") != nil)
+        #expect(ReleaseName(parsing: "my_app_3f2c1e0a9b7d_a1b2c3d4") != nil)
+        #expect(ReleaseName(parsing: "hello_3f2c1e0a9b7d_a1b2") == nil)
+        // Read from the end, as they are printed: the app keeps its own underscores.
+        let parsed = ReleaseName(parsing: "my_app_3f2c1e0a9b7d_a1b2c3d4")
+        #expect(parsed == ReleaseName(app: "my_app", sha: sha, env: "a1b2c3d4"), "\(String(describing: parsed))")
+        #expect(ReleaseName(parsing: "x_0123456789ab_3f2c1e0a9b7d") == ReleaseName(app: "x_0123456789ab", sha: sha))
+        #expect(ReleaseName(parsing: "hello_3f2c1e0a9b7d_a1b2c3d4")?.text == "hello_3f2c1e0a9b7d_a1b2c3d4")
+        #expect(ReleaseName(parsing: "_3f2c1e0a9b7d") == nil && ReleaseName(parsing: "3f2c1e0a9b7d_a1b2c3d4") == nil)
     }
 }
 

@@ -50,7 +50,7 @@ struct FreeBSDDriverTests {
                 world.standIn.calls.contains { $0.contains("zfs clone") && $0.contains("jailpilot:mark=\(v2)/2") },
                 "\(world.standIn.calls.filter { $0.contains("zfs clone") })")
             let marks = await (try world.host).ownedJails().map { "\($0.name) \($0.mark?.text ?? "-")" }
-            #expect(marks.sorted() == [Release.name(app: "hello", sha: v1) + " \(v1)/1", second.name + " \(v2)/2"].sorted())
+            #expect(marks.sorted() == [ReleaseName(app: "hello", sha: v1).text + " \(v1)/1", second.name + " \(v2)/2"].sorted())
             #expect(try world.runtime.store.mark(app: "hello") == CommitMark(sha: v2, generation: 2))
         }
     }
@@ -102,7 +102,7 @@ struct FreeBSDDriverTests {
             #expect(
                 try world.runtime.store.quarantineReason(app: "hello", sha: v1) == nil, "a host problem is not the commit's fault"
             )
-            #expect(!world.standIn.hasDataset(Release.name(app: "hello", sha: v1)))
+            #expect(!world.standIn.hasDataset(ReleaseName(app: "hello", sha: v1).text))
             world.standIn.snapshot("zroot/jails/templates/15.1-RELEASE", "base")
             #expect(
                 await world.fetch(try await world.deployer.deploy(world.app).release) == "one",

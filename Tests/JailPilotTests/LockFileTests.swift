@@ -70,8 +70,9 @@ final class Order: Sendable {
         try FileIO.makeDirectories("\(scratch.path)/locks")
         func holdFor(_ seconds: String) async throws -> Task<ProcessResult, Error> {
             let holder = Task { try await HostProcessRunner().run(Command("flock", ["-x", path, "sleep", seconds])) }
-            // Until flock(1) has it.
-            for _ in 0..<500 {
+            // Until flock(1) has it: an event, however long a loaded host takes to start it (the
+            // suite run as nobody under load failed when this gave up after 2.5 s).
+            for _ in 0..<12_000 {
                 if case .failure = try LockFile.acquire(path) { return holder }
                 try await Task.sleep(for: .milliseconds(5))
             }
@@ -88,11 +89,12 @@ final class Order: Sendable {
         withExtendedLifetime(lock) {}
         _ = try await holder.value
 
-        holder = try await holdFor("3")
+        holder = try await holdFor("30")  // ended by the cancel below, not by the clock
         let error = await #expect(throws: DeployError.self) {
             _ = try await AppLock.acquire(stateDir: scratch.path, app: "hello")
         }
         #expect("\(error.map { "\($0)" } ?? "")".contains("another deploy or rollback of hello is running"))
         holder.cancel()
+        _ = try? await holder.value
     }
 }

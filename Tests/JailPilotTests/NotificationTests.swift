@@ -111,11 +111,13 @@ struct NotificationTests {
         let secrets = try Scratch("notify-secrets")
         let file = try secrets.write("hello.env", "DB_PASSWORD=hunter2-very-secret\n")
         chmod(file, 0o600)
-        try await with(events: "events = [\"release.failed\"]", env: "env_files = [\"\(file)\"]") { world, out, _ in
+        try await with(events: "events = [\"release.failed\"]\nlog_tail = true", env: "env_files = [\"\(file)\"]") {
+            world, out, _ in
             try await world.push(1)
             world.health.set(W.sha(2), .never)
-            let name = Release.name(
-                app: "hello", sha: W.sha(2), env: (try AppEnvironment.resolve(world.app(), layout: world.runtime.layout)).digest)
+            let name = ReleaseName(
+                app: "hello", sha: W.sha(2), env: (try AppEnvironment.resolve(world.app(), layout: world.runtime.layout)).digest
+            ).text
             try FileIO.makeDirectories(world.runtime.layout.logs("hello"))
             try FileIO.replace(
                 "\(world.runtime.layout.logs("hello"))/\(name).log",
@@ -128,6 +130,84 @@ struct NotificationTests {
             let tail = failed["log_tail"] as? [String] ?? []
             #expect(tail.contains("connecting with [redacted]"), "\(tail)")
             #expect(!(try String(contentsOfFile: out, encoding: .utf8)).contains("hunter2"))
+        }
+    }
+
+    /// Values an app is given and prints in other forms than they are written in agent.conf.
+    static let pem = """
+        -----BEGIN PRIVATE KEY-----
+        MIIBVQIBADANBgkqhkiG9w0BAQEFAASCAT8wggE7AgEAAkEAq7BFUpkGp3+XQmXa
+        Ff3p8bYvL3+oYcQYYYs8kYh/0J9wT1Cwz1WJv8XQ2T0nQ3e2VJ3Xk3t0o5nC8Xg1
+        -----END PRIVATE KEY-----
+
+        """
+    static let quoted = #"p"a\ss'w0rd\x"#
+    static let urlish = "a b/c+d=é&f"
+    static let token = "s3cr3t-t0ken-value"
+
+    /// How the app prints them: the key as it is and inside a JSON document (with `\/`, as
+    /// PHP writes it), the password as Go's %q, the URL-ish value form- and path-encoded (in
+    /// lower case), the token in a Basic authorization and in base64.
+    static var printed: [String] {
+        let json = "\"" + pem.replacing("\n", with: "\\n").replacing("/", with: "\\/") + "\""
+        return [
+            json, #""p\"a\\ss'w0rd\\x""#, "a+b%2Fc%2Bd%3D%C3%A9%26f", "a%20b%2fc%2bd%3d%c3%a9%26f",
+            Data("user:\(token)".utf8).base64EncodedString(), Data(token.utf8).base64EncodedString(),
+        ]
+    }
+
+    /// agent.conf's `env` with those values (TOML basic strings).
+    static var hostileEnv: String {
+        func toml(_ value: String) -> String {
+            "\"" + value.replacing("\\", with: "\\\\").replacing("\"", with: "\\\"").replacing("\n", with: "\\n") + "\""
+        }
+        return "env = { TLS_KEY = \(toml(pem)), DB_PASSWORD = \(toml(quoted)), QUERY = \(toml(urlish)), TOKEN = \(toml(token)) }"
+    }
+
+    @Test func secretsAreCutFromTheLogTailInEveryFormTheAppPrintsThem() async throws {
+        try await with(events: "events = [\"release.failed\"]\nlog_tail = true", env: Self.hostileEnv) { world, out, _ in
+            try await world.push(1)
+            world.health.set(W.sha(2), .never)
+            let name = ReleaseName(
+                app: "hello", sha: W.sha(2), env: try AppEnvironment.resolve(world.app(), layout: world.runtime.layout).digest)
+            let printed = Self.printed
+            var log = "starting\nloaded key:\n\(Self.pem)config: {\"tls_key\":\(printed[0])}\n"
+            log += "auth failed for password \(printed[1])\nGET /login?pw=\(printed[2])\n"
+            log += "dial postgres://app:\(printed[3])@db/app\nAuthorization: Basic \(printed[4])\ntoken_b64=\(printed[5])\n"
+            log += "panic: no db\n"
+            try FileIO.makeDirectories(world.runtime.layout.logs("hello"))
+            try FileIO.replace("\(world.runtime.layout.logs("hello"))/\(name.text).log", text: log)
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(await Notifier(runtime: world.runtime).deliverDue() == 1)
+            let failed = try #require(received(out).first)
+            let tail = failed["log_tail"] as? [String] ?? []
+            let sent = tail.joined(separator: "\n")
+            #expect(tail.contains("panic: no db") && tail.contains("auth failed for password \"[redacted]\""), "\(tail)")
+            #expect(tail.contains("Authorization: Basic [redacted]") && tail.contains("GET /login?pw=[redacted]"), "\(tail)")
+            let pemLines = Self.pem.split(separator: "\n").map(String.init)
+            for secret in [Self.pem, Self.quoted, Self.urlish, Self.token] + pemLines + printed {
+                #expect(!sent.contains(secret), "sent: \(secret)\n\(sent)")
+            }
+            let body = try String(contentsOfFile: out, encoding: .utf8)
+            for secret in [Self.token, Self.urlish] + pemLines.dropFirst().dropLast() {
+                #expect(!body.contains(secret), "in the body as sent: \(secret)")
+            }
+        }
+    }
+
+    @Test func aReceiverGetsNoLogLinesUnlessItAsksForThem() async throws {
+        try await with(events: "events = [\"release.failed\"]", env: Self.hostileEnv) { world, out, _ in
+            try await world.push(1)
+            world.health.set(W.sha(2), .never)
+            let name = ReleaseName(
+                app: "hello", sha: W.sha(2), env: try AppEnvironment.resolve(world.app(), layout: world.runtime.layout).digest)
+            try FileIO.makeDirectories(world.runtime.layout.logs("hello"))
+            try FileIO.replace("\(world.runtime.layout.logs("hello"))/\(name.text).log", text: "starting\npanic: no db\n")
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(await Notifier(runtime: world.runtime).deliverDue() == 1)
+            let failed = try #require(received(out).first)
+            #expect(failed["event"] as? String == "release.failed")
+            #expect(failed["log_tail"] == nil, "log_tail is off unless asked for: \(failed)")
         }
     }
 
@@ -190,5 +270,43 @@ struct NotificationTests {
             let live = got.filter { $0["event"] as? String == "release.live" }.last
             #expect(live?["outcome"] as? String == "live" && live?["cause"] as? String == "manual", "\(String(describing: live))")
         }
+    }
+}
+
+/// `log_tail` in `[[agent.notify]]`: only where the lines cannot be read on the way.
+@Suite struct NotifyLogTailConfigTests {
+    func parse(_ url: String, logTail: Bool = true) throws -> AgentConfig {
+        try ConfigLoader.parse(
+            """
+            [agent]
+            platform = "linux"
+            state_dir = "/tmp/unused"
+            [[agent.notify]]
+            url = "\(url)"
+            secret_file = "/tmp/unused/notify.key"
+            log_tail = \(logTail)
+            [apps.hello]
+            repo = "https://forge.example/hello.git"
+            hostnames = ["hello.localhost"]
+            """, file: "test.conf")
+    }
+
+    @Test func logLinesGoOnlyToHTTPSOrThisHost() throws {
+        for url in [
+            "https://hooks.example.org/j", "http://127.0.0.1:9000/j", "http://127.9.8.7/j", "http://localhost:9/j",
+            "http://[::1]:9/j",
+        ] {
+            #expect(try parse(url).agent.notify.first?.logTail == true, "\(url)")
+        }
+        for url in ["http://hooks.example.org/j", "http://10.0.0.1:9000/j", "http://127.0.0.1.example.org/j", "http://[::2]:9/j"]
+        {
+            let error = #expect(throws: ConfigError.self) { try parse(url) }
+            #expect(
+                error?.description.contains("only to an https:// receiver or one on this host") == true,
+                "\(url): \(String(describing: error))")
+        }
+        #expect(
+            try parse("http://hooks.example.org/j", logTail: false).agent.notify.first?.logTail == false,
+            "without log lines: allowed")
     }
 }

@@ -24,7 +24,7 @@ struct OwnershipTests {
             }
             #expect(error?.description.contains(world.state.path) == true, "\(String(describing: error))")
             #expect(try runtime.store.quarantineReason(app: "hello", sha: v1) == nil, "a host conflict is not the commit's fault")
-            let name = Release.name(app: "hello", sha: v1)
+            let name = ReleaseName(app: "hello", sha: v1).text
             #expect(FileManager.default.fileExists(atPath: "/run/netns/\(name)"))
             #expect(await world.fetch() == "first owner")
 
@@ -45,7 +45,7 @@ struct OwnershipTests {
                 "\(wiped.path)/owner", text: try String(contentsOfFile: "\(world.state.path)/owner", encoding: .utf8))
             let runtime = try neighbour(world, stateDir: wiped.path)
             let error = await #expect(throws: StoreLostError.self) { try await runtime.deployer().deploy(world.app, sha: v1) }
-            #expect(error?.description.contains(Release.name(app: "hello", sha: v1)) == true)
+            #expect(error?.description.contains(ReleaseName(app: "hello", sha: v1).text) == true)
             #expect(error?.description.contains("Restore state.db") == true)
             // Start-up recovery's sweep refuses too, instead of removing "unknown" jails.
             await #expect(throws: StoreLostError.self) { try await runtime.deployer().sweepOrphans() }
@@ -132,9 +132,9 @@ struct OwnershipTests {
     }
 
     @Test func releaseNamesAreRecognised() {
-        #expect(Release.looksLikeName("hello_0123456789ab"))
-        #expect(Release.looksLikeName("my_app_0123456789ab"))
-        #expect(!Release.looksLikeName("hello_0123456789"))
-        #expect(!Release.looksLikeName("cni-1234"))
+        #expect(ReleaseName(parsing: "hello_0123456789ab") != nil)
+        #expect(ReleaseName(parsing: "my_app_0123456789ab") != nil)
+        #expect(ReleaseName(parsing: "hello_0123456789") == nil)
+        #expect(ReleaseName(parsing: "cni-1234") == nil)
     }
 }

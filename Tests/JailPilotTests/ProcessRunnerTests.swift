@@ -33,15 +33,23 @@ import Testing
     @Test func timeoutKillsTheWholeProcessGroup() async throws {
         let scratch = try Scratch("proc")
         let marker = "\(scratch.path)/grandchild-survived"
-        // The grandchild would write the marker after 2 s unless its process group is killed.
-        let script = "(sleep 2; touch \(marker)) & sleep 30"
+        let go = "\(scratch.path)/go"
+        let started = "\(scratch.path)/grandchild-started"
+        // The grandchild writes the marker once the test says go, which it does only after the run
+        // returned: a timer that fires late under load cannot let it write early (it did with a
+        // fixed `sleep 2`: the suite under load failed here), and a survivor writes within 50 ms.
+        let script =
+            "(touch \(started); while [ ! -e \(go) ]; do sleep 0.05; done; touch \(marker)) & "
+            + "while [ ! -e \(started) ]; do sleep 0.01; done; sleep 30"
         let clock = ContinuousClock()
         let start = clock.now
         let result = try await runner.run(
-            Command("sh", ["-c", script]), stdout: .discard, stderr: .discard, timeout: .milliseconds(300))
+            Command("sh", ["-c", script]), stdout: .discard, stderr: .discard, timeout: .seconds(2))
         #expect(result.timedOut)
-        #expect(clock.now - start < .seconds(10))
-        try await Task.sleep(for: .seconds(2.5))
+        #expect(clock.now - start < .seconds(12))
+        #expect(FileManager.default.fileExists(atPath: started), "the grandchild ran before the timeout")
+        _ = FileManager.default.createFile(atPath: go, contents: nil)
+        try await Task.sleep(for: .seconds(1))
         #expect(!FileManager.default.fileExists(atPath: marker))
     }
 

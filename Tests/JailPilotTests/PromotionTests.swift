@@ -19,9 +19,10 @@ import Testing
             app: "hello", from: "main",
             hosts: hosts.map {
                 Promotion.Host(
-                    instance: $0.0, sha: $0.1, since: now.addingTimeInterval(-$0.2), written: now.addingTimeInterval(-1))
+                    instance: $0.0, sha: $0.1, since: now.addingTimeInterval(-$0.2), written: now.addingTimeInterval(-1),
+                    name: $0.0)
             },
-            reverted: reverted, quarantined: quarantined, ringHosts: ringHosts, soak: .seconds(1800))
+            reverted: reverted, quarantined: quarantined.mapValues { [$0] }, ringHosts: ringHosts, soak: .seconds(1800))
     }
 
     @Test func aCommitEveryCanaryRanForTheSoakIsPromotedAndAnythingLessWaits() {
@@ -73,6 +74,120 @@ import Testing
             ])
         #expect(throws: PrometheusError.self) { try PrometheusAPI.parse(Data("<html>proxy error</html>".utf8)) }
         #expect(throws: PrometheusError.self) { try PrometheusAPI.parse(Data(#"{"status":"error","error":"bad query"}"#.utf8)) }
+    }
+}
+
+/// Prometheus' answers to `Promotion.ask`, without a Prometheus: each query is answered with
+/// the samples of the metric it names, in the order given (curl is never run).
+final class PrometheusAnswers: ProcessRunning, @unchecked Sendable {
+    let samples: [PrometheusSample]
+
+    init(_ samples: [PrometheusSample]) { self.samples = samples }
+
+    func run(_ command: Command, stdout: OutputTarget, stderr: OutputTarget, timeout: Duration?) async throws -> ProcessResult {
+        let query = command.arguments.first { $0.hasPrefix("query=") }?.dropFirst("query=".count) ?? ""
+        let name = String(query.prefix { $0 != "{" && $0 != " " })
+        // The comparisons the queries end with, as PromQL filters by them.
+        let keep: (Double) -> Bool = query.hasSuffix("> 0") ? { $0 > 0 } : query.hasSuffix("== 1") ? { $0 == 1 } : { _ in true }
+        let result = samples.filter { $0.labels["__name__"] == name && keep($0.value) }.map { sample -> JSONValue in
+            .object([
+                "metric": .object(sample.labels.mapValues(JSONValue.string)),
+                "value": .array([.double(1_800_000_000), .string(String(sample.value))]),
+            ])
+        }
+        let answer = JSONValue.object([
+            "status": .string("success"), "data": .object(["resultType": .string("vector"), "result": .array(result)]),
+        ])
+        return ProcessResult(status: 0, stdout: try answer.encoded())
+    }
+}
+
+/// What several agents export, as Prometheus answers it: series of one scrape target carry its
+/// `instance` and `job`, and the agent's own name for its host is `jailpilot_host_info{host}`.
+@Suite struct PromotionFromPrometheusTests {
+    typealias W = MemoryWorld
+    let now = Date(timeIntervalSince1970: 1_800_000_000)
+
+    /// The series one agent on `host` running `sha` on main writes, as target `instance`/`job` has them.
+    func agent(
+        _ host: String, sha: String, instance: String? = nil, job: String = "node", ran: Double = 3600,
+        quarantined: [(String, String)] = []
+    ) -> [PrometheusSample] {
+        let target = ["instance": instance ?? "\(host):9100", "job": job]
+        func series(_ name: String, _ labels: [String: String], _ value: Double) -> PrometheusSample {
+            PrometheusSample(labels: target.merging(labels) { $1 }.merging(["__name__": name]) { $1 }, value: value)
+        }
+        let app = ["app": "hello"]
+        return [
+            series("jailpilot_live_info", app.merging(["sha": sha, "branch": "main", "promoted_from": ""]) { $1 }, 1),
+            series("jailpilot_live_since_seconds", app.merging(["sha": sha]) { $1 }, now.timeIntervalSince1970 - ran),
+            series("jailpilot_probation", app, 0),
+            series("jailpilot_metrics_written_seconds", [:], now.timeIntervalSince1970 - 5),
+            series("jailpilot_host_info", ["host": host], 1),
+        ]
+            + quarantined.map {
+                series(
+                    "jailpilot_quarantined_info", app.merging(["sha": $0.0, "reason": $0.1]) { $1 }, now.timeIntervalSince1970)
+            }
+    }
+
+    func verdict(_ samples: [PrometheusSample], ringHosts: Int? = nil) async throws -> Promotion.Verdict {
+        let prometheus = PrometheusAPI(url: "http://prometheus.invalid:9090", runner: PrometheusAnswers(samples))
+        return try await Promotion.ask(prometheus, app: "hello", from: "main", ringHosts: ringHosts, soak: .seconds(1800))
+            .verdict(now: now)
+    }
+
+    @Test func oneHostScrapedByTwoJobsIsOneHostOfTheRing() async throws {
+        let a = W.sha(1)
+        // canary-1's node_exporter is scraped by two jobs (a second scrape config): two series
+        // of everything, one host.
+        let twice = agent("canary-1", sha: a) + agent("canary-1", sha: a, job: "node-again")
+        let counted = try await verdict(twice, ringHosts: 2)
+        #expect(counted != .promote(a), "one host is not two")
+        #expect("\(counted)".contains("1 of the 2 hosts of main"), "\(counted)")
+        // Under another instance name too (its address and its DNS name): still one host.
+        let renamed = agent("canary-1", sha: a) + agent("canary-1", sha: a, instance: "10.0.0.1:9100")
+        #expect(try await verdict(renamed, ringHosts: 2) != .promote(a))
+        // Two hosts are two hosts, however often each is scraped.
+        #expect(try await verdict(twice + agent("canary-2", sha: a), ringHosts: 2) == .promote(a))
+    }
+
+    @Test func twoSeriesClaimingOneHostWithDifferentCommitsAreRefused() async throws {
+        let a = W.sha(1), b = W.sha(2)
+        let claimed = agent("canary-1", sha: a) + agent("canary-1", sha: b, instance: "10.0.0.9:9100") + agent("canary-2", sha: a)
+        let refused = try await verdict(claimed)
+        #expect(refused != .promote(a) && refused != .promote(b))
+        let text = "\(refused)"
+        #expect(text.contains("canary-1") && text.contains("refuse"), "\(text)")
+        #expect(
+            text.contains(String(a.prefix(12))) && text.contains(String(b.prefix(12))) && text.contains("10.0.0.9:9100"),
+            "\(text)")
+        // A target that says live but not which host it is cannot be counted either.
+        let nameless = agent("canary-1", sha: a).filter { $0.labels["__name__"] != "jailpilot_host_info" }
+        guard case .refuse(let why) = try await verdict(nameless + agent("canary-2", sha: a)) else {
+            Issue.record("a series without a host was counted")
+            return
+        }
+        #expect(why.contains("canary-1:9100 (job node)") && why.contains("jailpilot_host_info"), "\(why)")
+    }
+
+    @Test func aFailureOnAnyHostBlocksTheCommitWhateverTheOrderOfTheAnswers() async throws {
+        let a = W.sha(1)
+        // canary-2's health gate failed a (quarantined); stable-1 refused it as not promoted
+        // yet. The refusal must not hide the failure, in whichever order Prometheus lists them.
+        let failed = agent("canary-1", sha: a) + agent("canary-2", sha: a, quarantined: [(a, "health")])
+        let refusal = PrometheusSample(
+            labels: [
+                "__name__": "jailpilot_quarantined_info", "instance": "stable-1:9100", "job": "node", "app": "hello", "sha": a,
+                "reason": "not promoted",
+            ], value: now.timeIntervalSince1970)
+        let first = try await verdict(failed + [refusal])
+        let second = try await verdict([refusal] + failed)
+        #expect(first != .promote(a), "\(first)")
+        #expect(second != .promote(a), "\(second)")
+        #expect(first == second, "the same answers give the same verdict")
+        // A refusal alone is the later ring's policy: it does not block.
+        #expect(try await verdict(agent("canary-1", sha: a) + [refusal]) == .promote(a))
     }
 }
 

@@ -55,6 +55,11 @@ public struct Doctor: Sendable {
         for app in runtime.config.apps {
             guard let keys = app.verification.keys else { continue }
             let readable = access(keys, R_OK) == 0
+            // Only root may change it, and gpgv must be able to read it (VerificationKeys).
+            if readable, let problem = VerificationKeys.problem(app) {
+                checks.append(HostCheck("keys of \(app.name)", ok: false, problem.text, fix: problem.fix))
+                continue
+            }
             checks.append(
                 HostCheck(
                     "keys of \(app.name)", ok: readable,

@@ -99,8 +99,10 @@ public final class Listeners: Sendable {
 
     /// One HTTP request from Caddy: checked (WebhookCheck), answered, and at most one poll.
     func answerWebhook(_ connection: StreamServer.Connection) {
-        let limit = HTTPRequest.headLimit + HTTPRequest.bodyLimit + 64 * 1024
+        // The reader refuses a request past its limits before this much has arrived; each read
+        // costs it only the new bytes.
         var reader = HTTPRequest.Reader()
+        let limit = reader.limits.wire
         let (_, timedOut) = connection.read(limit: limit, deadline: .now + Self.readDeadline) { bytes in
             reader.read(bytes) != .incomplete
         }

@@ -2,12 +2,14 @@ import FoundationEssentials
 import Glibc
 
 extension Notifier {
-    /// The JSON of one notification: the event, the commit's author and subject, the timeline
-    /// entry it ended (cause, who, phases, outcome), and for a failure the last lines of the
-    /// release's log with every secret value cut out.
-    func body(for item: OutboxItem) async -> String {
+    /// The JSON of one notification for `target`: the event, the commit's author and subject,
+    /// the timeline entry it ended (cause, who, phases, outcome), and for a failure, when
+    /// `target` asks for it over a confidential channel (NotifyTarget.logTail), the last lines of
+    /// the release's log. The app's secret values are cut from the detail, the fields and the
+    /// lines (SecretRedactor); lines whose secrets cannot be read to cut them are not sent.
+    func body(for item: OutboxItem, to target: NotifyTarget) async -> String {
         let line = Logfmt.parse(item.event)
-        var fields: [String: JSONValue] = [:]
+        var fields: [String: String] = [:]
         var event = "", app = "", shortSHA = "", time = ""
         for (key, value) in line {
             switch key {
@@ -15,12 +17,16 @@ extension Notifier {
             case "app": app = value
             case "sha": shortSHA = value
             case "ts": time = value
-            default: fields[key] = .string(value)
+            default: fields[key] = value
             }
         }
+        let config = runtime.config.app(app)
+        // The values of the app's variables and secrets, in every form it may print them.
+        let environment = config.flatMap { try? AppEnvironment.resolve($0, layout: runtime.layout) }
+        let redactor = SecretRedactor(values: environment?.values.map(\.value) ?? [])
         var body: [String: JSONValue] = [
             "id": .string(item.delivery), "event": .string(event), "app": .string(app), "time": .string(time),
-            "host": .string(Self.hostName), "fields": .object(fields),
+            "host": .string(Self.hostName), "fields": .object(fields.mapValues { .string(redactor.redact($0)) }),
         ]
         let entry = item.transition > 0 ? (try? runtime.store.transition(id: item.transition)) ?? nil : nil
         let sha =
@@ -31,7 +37,7 @@ extension Notifier {
             body["actor"] = .string(entry.actor)
             body["outcome"] = .string(entry.outcome)
             body["from"] = entry.from.map(JSONValue.string) ?? .null
-            body["detail"] = .string(entry.detail)
+            body["detail"] = .string(redactor.redact(entry.detail))
             body["phases"] = .object(
                 Dictionary(entry.phases.map { ($0.name, JSONValue.double($0.seconds)) }, uniquingKeysWith: { $1 }))
         }
@@ -41,33 +47,37 @@ extension Notifier {
             body["author"] = .string(summary.author)
             body["subject"] = .string(summary.subject)
         }
-        if ["release.failed", "release.reverted", "release.quarantined"].contains(event), let config = runtime.config.app(app) {
-            body["log_tail"] = .array(logTail(config, sha: shortSHA).map(JSONValue.string))
+        if ["release.failed", "release.reverted", "release.quarantined"].contains(event), let config, target.logTail,
+            target.isConfidential
+        {
+            if environment != nil {
+                body["log_tail"] = .array(logTail(config, sha: shortSHA, redactor: redactor).map(JSONValue.string))
+            } else {
+                body["log_tail_omitted"] = .string("the app's variables and secrets files could not be read to cut them out")
+            }
         }
         let data = (try? JSONValue.object(body).encoded()) ?? Data("{}".utf8)
         return String(decoding: data, as: UTF8.self)
     }
 
-    /// The last 20 lines of the newest kept log of `app` at `sha`, each at most 400 bytes, with
-    /// the values of its variables and secrets replaced by `[redacted]`.
-    func logTail(_ app: AppConfig, sha: String) -> [String] {
+    /// The last 20 lines of the newest kept log of `app` at `sha` (any environment), each at
+    /// most 400 bytes, with `redactor`'s values replaced by `[redacted]`. The values are cut
+    /// from the last 64 KiB as a whole before it is split, so a value over several lines goes
+    /// too; the line the window cuts in two is dropped (a secret in it would be cut in two).
+    func logTail(_ app: AppConfig, sha: String, redactor: SecretRedactor) -> [String] {
         let dir = runtime.layout.logs(app.name)
-        let prefix = "\(app.name)_\(sha.prefix(12))"
-        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter {
-            $0.hasPrefix(prefix) && $0.hasSuffix(".log")
+        let names = ((try? FileManager.default.contentsOfDirectory(atPath: dir)) ?? []).filter { file in
+            guard file.hasSuffix(".log"), let name = ReleaseName(parsing: String(file.dropLast(4))) else { return false }
+            return name.app == app.name && !sha.isEmpty && name.sha12.hasPrefix(sha.prefix(12))
         }
+        let window = 64 * 1024
         guard let newest = names.max(by: { (FileIO.stamp("\(dir)/\($0)") ?? "") < (FileIO.stamp("\(dir)/\($1)") ?? "") }),
             let bytes = try? FileIO.readBytes("\(dir)/\(newest)", limit: 1 << 24)
         else { return [] }
-        let secrets = ((try? AppEnvironment.resolve(app, layout: runtime.layout))?.values.map(\.value) ?? []).filter {
-            $0.count >= 3
-        }.sorted { $0.count > $1.count }
-        let lines = String(decoding: bytes.suffix(64 * 1024), as: UTF8.self).split(separator: "\n").suffix(20)
-        return lines.map { line in
-            var text = String(line)
-            for secret in secrets { text = text.replacing(secret, with: "[redacted]") }
-            return String(text.prefix(400))
-        }
+        var tail = bytes.suffix(window)
+        if bytes.count > window { tail = tail.firstIndex(of: 0x0A).map { tail[($0 + 1)...] } ?? [] }
+        let text = redactor.redact(String(decoding: tail, as: UTF8.self))
+        return text.split(separator: "\n").suffix(20).map { String($0.prefix(400)) }
     }
 
     /// The signature header's value for `body` sent at unix time `time`.

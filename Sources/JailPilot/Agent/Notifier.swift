@@ -10,7 +10,9 @@ import Synchronization
 /// HMAC-SHA256(key, "<t>.<body>")>`, so a receiver can refuse a forged or a replayed one; a
 /// failed delivery is retried with backoff (1 s doubling to 5 min) for a day, across restarts;
 /// an outage is logged once, its end once, and `jailpilot_notifications_undelivered` counts
-/// what waits. Secrets never go in: variables' values are cut from the log lines sent.
+/// what waits. The last lines of a failed release's log go only to a receiver that asks for
+/// them (`log_tail`) over https or loopback, with the app's secret values cut out in every form
+/// SecretRedactor knows; the detail and fields are cut the same way.
 public final class Notifier: Sendable {
     private let current: Mutex<Runtime>
     let runner: any ProcessRunning
@@ -117,7 +119,7 @@ public final class Notifier: Sendable {
         }
         var body = item.body
         if body.isEmpty {
-            body = await self.body(for: item)
+            body = await self.body(for: item, to: target)
             try? store.setNotificationBody(item.id, body)
         }
         do {

@@ -27,7 +27,7 @@ extension ConfigLoader {
     static func readNotify(_ t: TableReader) -> [NotifyTarget] {
         guard let entries = t.tables("notify", example: "[[agent.notify]] with url = \"https://…\"") else { return [] }
         return entries.compactMap { entry in
-            entry.rejectUnknown(known: ["url", "secret_file", "events", "ca_file"])
+            entry.rejectUnknown(known: ["url", "secret_file", "events", "ca_file", "log_tail"])
             let before = entry.issues.issues.count
             let url = entry.string("url", example: "\"https://hooks.example.org/jailpilot\"") ?? ""
             if !(url.hasPrefix("http://") || url.hasPrefix("https://")) || url.contains(where: { $0.isWhitespace }) {
@@ -55,9 +55,19 @@ extension ConfigLoader {
             }
             let ca = entry.string("ca_file", example: "\"/usr/local/etc/jailpilot/receiver-ca.pem\"")
             if let ca { checkPath(entry, "ca_file", ca) }
-            guard entry.issues.issues.count == before else { return nil }
             var target = NotifyTarget(url: url, secretFile: secret, events: Set(events))
             target.caFile = ca
+            target.logTail = entry.bool("log_tail") ?? false
+            if target.logTail && !target.isConfidential {
+                // Log lines are what an app printed: a secret in a form no redaction knows
+                // (README, "What a notification may contain") must not cross a network in clear.
+                entry.issues.add(
+                    entry.key("log_tail"),
+                    "sends the last lines of a failed release's log, which may hold what the app printed of its secrets: "
+                        + "only to an https:// receiver or one on this host (http://127.0.0.1, http://[::1], http://localhost); "
+                        + "'\(Notifier.label(url))' is neither")
+            }
+            guard entry.issues.issues.count == before else { return nil }
             return target
         }
     }

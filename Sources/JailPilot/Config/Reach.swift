@@ -25,6 +25,26 @@ public struct NotifyTarget: Sendable, Equatable {
     public var events: Set<String>
     /// https: a PEM file of the CA(s) to trust for this receiver instead of the system's.
     public var caFile: String? = nil
+    /// Whether failures carry the last lines of the release's log (`log_tail`, off by default):
+    /// only to a receiver the lines cannot be read on the way to (`isConfidential`).
+    public var logTail = false
+
+    /// Whether what is sent to it cannot be read on the way: https://, or http:// to this host
+    /// (127.0.0.0/8, [::1], localhost).
+    public var isConfidential: Bool {
+        if url.hasPrefix("https://") { return true }
+        guard url.hasPrefix("http://") else { return false }
+        let authority = url.dropFirst("http://".count).prefix { $0 != "/" && $0 != "?" && $0 != "#" }
+        guard !authority.contains("@") else { return false }
+        let host: Substring
+        if authority.hasPrefix("[") {
+            host = authority.prefix { $0 != "]" } + "]"
+        } else {
+            host = authority.prefix { $0 != ":" }
+        }
+        if host == "localhost" || host == "[::1]" { return true }
+        return IPv4Network.parse(String(host)).map { $0 >> 24 == 127 } ?? false
+    }
 
     /// Every event a receiver can ask for.
     public static let allEvents: [String] = [

@@ -1,51 +1,33 @@
 import CGit2
 import FoundationEssentials
 
-/// A commit's signature, as git stores it in the `gpgsig` header, and the bytes it signs.
-public struct CommitSignature: Sendable, Equatable {
-    /// The armored signature (`-----BEGIN SSH SIGNATURE-----` or `-----BEGIN PGP SIGNATURE-----`).
-    public var signature: [UInt8]
-    /// The commit object without its signature header: what the signer signed.
-    public var payload: [UInt8]
-
-    public init(signature: [UInt8], payload: [UInt8]) {
-        self.signature = signature
-        self.payload = payload
-    }
-
-    /// The signature's kind, from its armor.
-    public var kind: CommitVerification.Method? {
-        let head = String(decoding: signature.prefix(40), as: UTF8.self)
-        if head.hasPrefix("-----BEGIN SSH SIGNATURE-----") { return .ssh }
-        if head.hasPrefix("-----BEGIN PGP SIGNATURE-----") { return .gpg }
-        return nil
-    }
-}
-
 /// What the release engine asks of an app's history: signatures and ancestry.
 extension Mirror {
-    /// The signature of commit `sha` (`git_commit_extract_signature`); nil when it is unsigned.
-    public func signature(of sha: String) async throws -> CommitSignature? {
+    /// Commit `sha` read as git reads a signed commit (SignedCommit), from its raw object: not
+    /// libgit2's `git_commit_extract_signature`, which reads some objects otherwise than git.
+    public func signedCommit(_ sha: String) async throws -> SignedCommit {
+        SignedCommit(object: try await rawCommit(sha))
+    }
+
+    /// The bytes of commit object `sha` as the object database holds them (`git_odb_read`),
+    /// without the `commit <size>\0` of its storage; nothing of them is parsed.
+    public func rawCommit(_ sha: String) async throws -> [UInt8] {
         let path = self.path
         return try await blocking {
             try Self.withRepository(path) { repo in
                 var oid = try Self.oid(sha)
-                var signature = git_buf()
-                var payload = git_buf()
-                defer {
-                    git_buf_dispose(&signature)
-                    git_buf_dispose(&payload)
+                var odb: OpaquePointer?
+                try git("git_repository_odb") { git_repository_odb(&odb, repo) }
+                defer { git_odb_free(odb) }
+                var object: OpaquePointer?
+                try git("git_odb_read") { git_odb_read(&object, odb, &oid) }
+                defer { git_odb_object_free(object) }
+                guard git_odb_object_type(object) == GIT_OBJECT_COMMIT, let data = git_odb_object_data(object) else {
+                    throw GitError(
+                        call: "git_odb_read", code: -1, message: "\(sha) is not a commit",
+                        hint: "give the SHA of a commit on the app's branch")
                 }
-                let rc = git_commit_extract_signature(&signature, &payload, repo, &oid, nil)
-                if rc == GIT_ENOTFOUND.rawValue { return nil }
-                _ = try git("git_commit_extract_signature") { rc }
-                func bytes(_ buffer: git_buf) -> [UInt8] {
-                    guard let pointer = buffer.ptr else { return [] }
-                    return pointer.withMemoryRebound(to: UInt8.self, capacity: buffer.size) {
-                        Array(UnsafeBufferPointer(start: $0, count: buffer.size))
-                    }
-                }
-                return CommitSignature(signature: bytes(signature), payload: bytes(payload))
+                return Array(UnsafeRawBufferPointer(start: data, count: git_odb_object_size(object)))
             }
         }
     }

@@ -1,6 +1,6 @@
 /// Everything a driver needs to make one release's jail.
 public struct JailSpec: Sendable, Equatable {
-    /// `<app>_<sha12>`: the jail, its filesystem and its config file.
+    /// The jail, its filesystem and its config file (ReleaseName): `<app>_<sha12>[_<env8>]`.
     public var name: String
     public var app: String
     public var sha: String
@@ -41,8 +41,8 @@ public struct JailSpec: Sendable, Equatable {
 
     public init(app: AppConfig, sha: String, address: String, artifact: String, env: AppEnvironment? = nil) {
         self.init(
-            name: Release.name(app: app.name, sha: sha, env: env?.digest ?? ""), app: app.name, sha: sha, service: app.service,
-            port: app.port, address: address, artifact: artifact)
+            name: ReleaseName(app: app.name, sha: sha, env: env?.digest ?? "").text, app: app.name, sha: sha,
+            service: app.service, port: app.port, address: address, artifact: artifact)
         limits = app.limits
         data = app.data
         self.env = env
@@ -118,11 +118,14 @@ public protocol JailHost: AppDataHost {
 }
 
 extension JailSpec {
-    /// A spec that names an existing jail found on the host, for stopping or destroying it.
+    /// A spec that names an existing jail found on the host, for stopping or destroying it: its
+    /// app, commit (12 digits) and environment digest as the name says (ReleaseName); all ""
+    /// when `name` is not a release name.
     public init(found name: String, service: String) {
-        let app = name.split(separator: "_").dropLast().joined(separator: "_")
-        let sha = String(name.split(separator: "_").last ?? "")
-        self.init(name: name, app: app, sha: sha, service: service, port: 1, address: "", artifact: "")
+        let parsed = ReleaseName(parsing: name)
+        self.init(
+            name: name, app: parsed?.app ?? "", sha: parsed?.sha12 ?? "", service: service, port: 1, address: "", artifact: "")
+        envDigest = parsed?.env ?? ""
     }
 }
 
@@ -145,7 +148,7 @@ extension JailSpec {
         if let p = Names.appNameProblem(app) { problems.append("app '\(app)' \(p)") }
         if let p = Names.serviceNameProblem(service) { problems.append("service '\(service)' \(p)") }
         if !Names.isFullSHA(sha) { problems.append("sha '\(sha)' is not 40 lowercase hex digits") }
-        if name != Release.name(app: app, sha: sha, env: envDigest) {
+        if name != ReleaseName(app: app, sha: sha, env: envDigest).text {
             problems.append("jail name '\(name)' is not <app>_<sha12>[_<env8>]")
         }
         if !envDigest.isEmpty && !Names.isLowerHex(Substring(envDigest), count: 8) {

@@ -36,7 +36,7 @@ extension LinuxJails {
             }
         }
         let namespaces = (try? FileManager.default.contentsOfDirectory(atPath: "/run/netns")) ?? []
-        for name in namespaces.sorted() where !containers.contains(name) && Release.looksLikeName(name) {
+        for name in namespaces.sorted() where !containers.contains(name) && ReleaseName(parsing: name) != nil {
             if await netnsOwnership(name) == .ours { found.append(OwnedJail(name: name, hasFilesystem: false)) }
         }
         return found

@@ -81,21 +81,9 @@ enum EnvFile {
     static let limit = 64 << 10
 
     static func read(_ path: String, app: String) throws -> [(String, String)] {
-        var info = stat()
-        guard lstat(path, &info) == 0 else {
-            throw EnvFileError(app: app, file: path, line: nil, problem: "cannot read it: \(String(cString: strerror(errno)))")
-        }
-        guard (info.st_mode & S_IFMT) == S_IFREG else {
-            throw EnvFileError(app: app, file: path, line: nil, problem: "is not a regular file (a symlink is refused too)")
-        }
-        guard info.st_uid == 0, info.st_mode & 0o077 == 0 else {
-            throw EnvFileError(
-                app: app, file: path, line: nil,
-                problem:
-                    "holds secrets but is mode \(String(info.st_mode & 0o777, radix: 8)) owned by uid \(info.st_uid); make it root's alone: chown root \(path) && chmod 600 \(path)"
-            )
-        }
-        guard info.st_size <= limit else {
+        let (size, problem) = RootOwnedFile.check(path, for: .secret)
+        if let problem { throw EnvFileError(app: app, file: path, line: nil, problem: problem.sentence) }
+        guard size <= limit else {
             throw EnvFileError(app: app, file: path, line: nil, problem: "is larger than 64 KiB")
         }
         let bytes = try FileIO.readBytes(path, limit: limit)

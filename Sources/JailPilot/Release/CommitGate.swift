@@ -5,8 +5,9 @@ public protocol CommitChecking: Sendable {
     /// Throws `CommitRefusal` unless `sha` may replace `live`. `fromBranch`: `sha` is the branch
     /// head the agent follows, which must descend from the live release and from `mark`, the
     /// app's commit mark (the newest head it had live), unless allow_rewind; a pin or `--sha`
-    /// names its commit on purpose, and may go back.
-    func check(_ app: AppConfig, sha: String, live: String?, mark: String?, fromBranch: Bool) async throws
+    /// names its commit on purpose, and may go back. Returns who signed what it verified.
+    @discardableResult
+    func check(_ app: AppConfig, sha: String, live: String?, mark: String?, fromBranch: Bool) async throws -> GatePass
     /// Throws `CommitRefusal` unless the live commit `sha` still carries a good signature by a
     /// key of `app`'s (keys change; the release keeps running either way).
     func verifyLive(_ app: AppConfig, sha: String) async throws
@@ -23,8 +24,17 @@ public protocol CommitHistory: Sendable {
     func commits(to head: String, since base: String?, limit: Int) async throws -> [String]?
     /// Throws `CommitRefusal` unless `commit` carries a good signature by a key of `app`'s.
     func verifySignature(_ app: AppConfig, commit: String) async throws
+    /// As `verifySignature`, and returns who signed (nil when the history cannot say).
+    func verifiedSigner(_ app: AppConfig, commit: String) async throws -> String?
     /// The head of `branch` of `app`'s remote as last fetched; nil when it has none.
     func head(of branch: String, app: AppConfig) async -> String?
+}
+
+extension CommitHistory {
+    public func verifiedSigner(_ app: AppConfig, commit: String) async throws -> String? {
+        try await verifySignature(app, commit: commit)
+        return nil
+    }
 }
 
 /// The gate: no rewind of the followed branch unless `allow_rewind`, then the signatures that
@@ -73,7 +83,8 @@ public struct CommitGate: CommitChecking {
         return (try? await history(app).descends(sha, from: ancestor)) ?? false
     }
 
-    public func check(_ app: AppConfig, sha: String, live: String?, mark: String?, fromBranch: Bool) async throws {
+    @discardableResult
+    public func check(_ app: AppConfig, sha: String, live: String?, mark: String?, fromBranch: Bool) async throws -> GatePass {
         if fromBranch, !app.verification.allowRewind {
             for (floor, what) in [(live, "the live release"), (mark, "the newest branch head it had live")] {
                 guard let floor, await !descends(app, sha, from: floor) else { continue }
@@ -101,12 +112,12 @@ public struct CommitGate: CommitChecking {
                 )
             }
         }
-        try await verify(app, sha: sha, live: live, history: history(app))
+        return try await verify(app, sha: sha, live: live, history: history(app))
     }
 
-    private func verify(_ app: AppConfig, sha: String, live: String?, history: any CommitHistory) async throws {
+    private func verify(_ app: AppConfig, sha: String, live: String?, history: any CommitHistory) async throws -> GatePass {
         let policy = app.verification
-        guard policy.method != .none else { return }
+        guard policy.method != .none else { return GatePass() }
         var commits = [sha]
         if policy.scope == .strict, let live, live != sha {
             guard let range = try await history.commits(to: sha, since: live, limit: Self.strictLimit) else {
@@ -116,14 +127,16 @@ public struct CommitGate: CommitChecking {
             }
             commits = range.isEmpty ? [sha] : range
         }
+        var pass = GatePass()
         for commit in commits {
             do {
-                try await history.verifySignature(app, commit: commit)
+                pass.signed.append(GatePass.Signed(commit: commit, signer: try await history.verifiedSigner(app, commit: commit)))
             } catch var refusal as CommitRefusal {
                 refusal.deploying = sha
                 throw refusal
             }
         }
+        return pass
     }
 }
 
@@ -139,6 +152,10 @@ struct MirrorHistory: CommitHistory {
     }
 
     func verifySignature(_ app: AppConfig, commit: String) async throws {
+        _ = try await verifiedSigner(app, commit: commit)
+    }
+
+    func verifiedSigner(_ app: AppConfig, commit: String) async throws -> String? {
         try await SignatureVerifier(runtime: runtime).verify(app, commit: commit, mirror: mirror)
     }
 

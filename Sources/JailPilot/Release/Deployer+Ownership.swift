@@ -47,8 +47,7 @@ extension Deployer {
         let recorded = Set(((try? store.releases(in: ReleaseState.allCases)) ?? []).map(\.name))
         var newer: [OwnedJail] = []
         for jail in await host.ownedJails() where !recorded.contains(jail.name) {
-            guard let mark = jail.mark else { continue }
-            let app = JailSpec(found: jail.name, service: "").app
+            guard let mark = jail.mark, let app = ReleaseName(parsing: jail.name)?.app else { continue }
             if mark.generation >= ((try? store.mark(app: app)) ?? nil)?.generation ?? 0 { newer.append(jail) }
         }
         return newer
@@ -81,5 +80,5 @@ extension Deployer {
     }
 
     private func serviceName(_ app: String) -> String { runtime.config.app(app)?.service ?? app }
-    private func serviceName(spec name: String) -> String { serviceName(JailSpec(found: name, service: "").app) }
+    private func serviceName(spec name: String) -> String { serviceName(ReleaseName(parsing: name)?.app ?? "") }
 }

@@ -1,13 +1,17 @@
 extension Deployer {
     /// Runs the source's commit gate; a refusal quarantines the commit under the app's current
     /// keys and rewind setting (so it is tried again once they change, or the branch moves) and
-    /// is logged as `release.refused`.
-    func checkCommit(_ app: AppConfig, _ commit: String, live: Release?, fromBranch: Bool, cause: String) async throws {
-        if let note = ReleasePlan.verifyNote(app) { recorder?.record(note) }
-        let mark = try await commitMark(app)
+    /// is logged as `release.refused`. `dry` (`jailpilot verify`, through `verdict`): the same
+    /// gate over the same mark, changing nothing (no quarantine, log, timeline or mark).
+    @discardableResult
+    func checkCommit(
+        _ app: AppConfig, _ commit: String, live: Release?, fromBranch: Bool, cause: String, dry: Bool = false
+    ) async throws -> GatePass {
+        if !dry, let note = ReleasePlan.verifyNote(app) { recorder?.record(note) }
+        let mark = try await commitMark(app, dry: dry)
         do {
-            try await source.gate.check(app, sha: commit, live: live?.sha, mark: mark?.sha, fromBranch: fromBranch)
-        } catch let refusal as CommitRefusal {
+            return try await source.gate.check(app, sha: commit, live: live?.sha, mark: mark?.sha, fromBranch: fromBranch)
+        } catch let refusal as CommitRefusal where !dry {
             try? store.quarantine(
                 app: app.name, sha: commit, reason: "refused (\(refusal.reason.rawValue)): \(refusal.detail)",
                 gate: CommitGate.stamp(app, live: live?.sha, mark: mark?.sha, ring: await source.gate.ringHead(app)))
@@ -37,9 +41,11 @@ extension Deployer {
     }
 
     /// The app's commit mark; when the store has none (a store from before marks, or rebuilt),
-    /// the newest one written on this state_dir's releases on the host.
-    func commitMark(_ app: AppConfig) async throws -> CommitMark? {
+    /// the newest one written on this state_dir's releases on the host (`dry`: read there, not
+    /// recovered into the store).
+    func commitMark(_ app: AppConfig, dry: Bool = false) async throws -> CommitMark? {
         if let mark = try store.mark(app: app.name) { return mark }
+        if dry { return await hostMarks(app: app.name)[app.name] }
         _ = await recoverMarks(app: app.name)
         return try store.mark(app: app.name)
     }
@@ -53,18 +59,8 @@ extension Deployer {
     /// point count. One a crash stopped mid-deploy or in probation raised nothing.
     @discardableResult
     public func recoverMarks(app: String? = nil) async -> [String] {
-        let rows = Dictionary(
-            ((try? store.releases(in: ReleaseState.allCases)) ?? []).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
-        var newest: [String: CommitMark] = [:]
-        for jail in await host.ownedJails() {
-            guard let mark = jail.mark else { continue }
-            if let row = rows[jail.name], !row.wasLivePastProbation { continue }
-            let owner = JailSpec(found: jail.name, service: "").app
-            guard app == nil || owner == app else { continue }
-            if (newest[owner]?.generation ?? 0) < mark.generation { newest[owner] = mark }
-        }
         var raised: [String] = []
-        for (owner, mark) in newest.sorted(by: { $0.key < $1.key }) {
+        for (owner, mark) in await hostMarks(app: app).sorted(by: { $0.key < $1.key }) {
             let before = try? store.mark(app: owner)
             guard (try? store.raiseMark(app: owner, mark)) == true else { continue }
             raised.append(owner)
@@ -76,5 +72,20 @@ extension Deployer {
                 ])
         }
         return raised
+    }
+
+    /// The newest mark written on each app's releases on the host (of `app` only, when given),
+    /// as `recoverMarks` counts them; nothing is raised.
+    func hostMarks(app: String? = nil) async -> [String: CommitMark] {
+        let rows = Dictionary(
+            ((try? store.releases(in: ReleaseState.allCases)) ?? []).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+        var newest: [String: CommitMark] = [:]
+        for jail in await host.ownedJails() {
+            guard let mark = jail.mark else { continue }
+            if let row = rows[jail.name], !row.wasLivePastProbation { continue }
+            guard let owner = ReleaseName(parsing: jail.name)?.app, app == nil || owner == app else { continue }
+            if (newest[owner]?.generation ?? 0) < mark.generation { newest[owner] = mark }
+        }
+        return newest
     }
 }

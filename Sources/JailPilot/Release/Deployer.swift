@@ -115,7 +115,8 @@ public struct Deployer: Sendable {
         if var kept = try store.releases(app: app.name).first(where: {
             $0.sha == built.sha && $0.env == env.digest && [.standby, .retired].contains($0.state)
         }) {
-            if cause == "push", let newMark { kept = try store.assignMark(kept, generation: newMark.generation) }
+            // A branch head raises the mark whoever deploys it (followsBranch), kept or new.
+            if fromBranch, let newMark { kept = try store.assignMark(kept, generation: newMark.generation) }
             progress("\(kept.name) is kept: activating it instead of building a new jail")
             return try await activate(kept, app: app, replacing: live, phases: phases, cause: cause)
         }
@@ -126,7 +127,7 @@ public struct Deployer: Sendable {
         var release = try store.createRelease(
             app: app.name, sha: built.sha, state: .built, allocating: AddressPool(config: runtime.config, store: store),
             excluding: await host.addressesInUse(), env: env.digest, cause: why,
-            mark: cause == "push" ? newMark?.generation ?? 0 : 0)
+            mark: fromBranch ? newMark?.generation ?? 0 : 0)
         let address = release.address ?? ""
         var spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact, env: env)
         spec.mark = newMark

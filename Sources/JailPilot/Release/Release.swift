@@ -44,9 +44,10 @@ public struct Release: Sendable, Equatable {
     /// probation; 0 when it does not (a rollback, or a pin back).
     public var mark: Int = 0
 
-    /// The jail, dataset and config name: `<app>_<sha12>`, or `<app>_<sha12>_<env8>` when the
-    /// release has an environment, so the same commit with other variables is another release.
-    public var name: String { Release.name(app: app, sha: sha, env: env) }
+    /// The jail, dataset and config name (ReleaseName): `<app>_<sha12>`, or
+    /// `<app>_<sha12>_<env8>` when the release has an environment, so the same commit with
+    /// other variables is another release.
+    public var name: String { ReleaseName(app: app, sha: sha, env: env).text }
 
     /// Whether it has served past its probation (live now without one, or live before and
     /// standing by or retired since): what its commit mark says happened.
@@ -56,24 +57,6 @@ public struct Release: Sendable, Equatable {
         case .standby, .retired: true
         default: false
         }
-    }
-
-    public static func name(app: String, sha: String, env: String = "") -> String {
-        "\(app)_\(sha.prefix(12))" + (env.isEmpty ? "" : "_\(env)")
-    }
-
-    /// Whether `text` has the form of a release name, `<app>_<sha12>` or `<app>_<sha12>_<env8>`.
-    public static func looksLikeName(_ text: String) -> Bool {
-        guard let cut = text.lastIndex(of: "_") else { return false }
-        let head = String(text[..<cut])
-        let tail = text[text.index(after: cut)...]
-        if Names.isLowerHex(tail, count: 8), let inner = head.lastIndex(of: "_"),
-            Names.isLowerHex(head[head.index(after: inner)...], count: 12),
-            Names.appNameProblem(String(head[..<inner])) == nil
-        {
-            return true
-        }
-        return Names.appNameProblem(head) == nil && Names.isLowerHex(tail, count: 12)
     }
 
     public static func == (a: Release, b: Release) -> Bool {

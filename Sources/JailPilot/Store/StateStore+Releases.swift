@@ -14,7 +14,7 @@ extension StateStore {
             try db.query(
                 "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(app), .text(sha), .text(Release.name(app: app, sha: sha, env: env)), .text(state.rawValue),
+                    .text(app), .text(sha), .text(ReleaseName(app: app, sha: sha, env: env).text), .text(state.rawValue),
                     address.map(SQLValue.text) ?? .null, .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
                 ])
             let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
@@ -39,7 +39,7 @@ extension StateStore {
             try db.query(
                 "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    .text(app), .text(sha), .text(Release.name(app: app, sha: sha, env: env)), .text(state.rawValue),
+                    .text(app), .text(sha), .text(ReleaseName(app: app, sha: sha, env: env).text), .text(state.rawValue),
                     .text(address), .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
                 ])
             let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
