@@ -131,29 +131,8 @@ struct SignedCommitTests {
         let repo = try await GitFixture()
         let signer = try await GPGSigner.make(in: scratch.path, name: "carol")
         let stranger = try await GPGSigner.make(in: scratch.path, name: "dave")
-        let config = try ConfigLoader.parse(
-            """
-            [agent]
-            platform = "linux"
-            state_dir = "\(scratch.path)/state"
-            [apps.hello]
-            repo = "\(repo.fileURL)"
-            hostnames = ["hello.localhost"]
-            verify = "gpg"
-            keyring = "\(signer.keyring)"
-            """, file: "\(scratch.path)/agent.conf")
-        let runtime = try Runtime(config: config, echo: false)
-        let app = try #require(runtime.config.app("hello"))
-        func reason() async throws -> CommitRefusal.Reason? {
-            let head = try await SourcePipeline(runtime: runtime).fetch(app, sha: nil)
-            do { try await CommitGate(runtime: runtime).check(app, sha: head, live: nil, mark: nil, fromBranch: true) } catch let
-                r
-                as CommitRefusal
-            {
-                return r.reason
-            }
-            return nil
-        }
+        let runtime = try SignatureReadingTests.gpgRuntime(scratch, repo: repo, keyring: signer.keyring)
+        func reason() async throws -> CommitRefusal.Reason? { try await SignatureReadingTests.gpgReason(runtime) }
         try await signer.commit(repo, Self.app, message: "signed")
         #expect(try await reason() == nil)
         try await stranger.commit(repo, ["x": "1"], message: "by a key not in the keyring")

@@ -184,20 +184,6 @@ enum FreeBSDFiles {
         "# Written by jailpilot.\n\(service)_enable=\"YES\"\n"
     }
 
-    /// This state_dir's file in /etc/rc.conf.d/jail/: its live releases, appended to the
-    /// operator's own `jail_list` (the file is sourced by sh after rc.conf).
-    static func bootList(_ names: [String], stateDir: String) -> String {
-        // Release names are <app>_<sha12>, validated at the edge; anything else never reaches sh.
-        let names = names.filter { $0.allSatisfy { $0.isASCII && ($0.isLowercase || $0.isNumber || $0 == "_" || $0 == "-") } }
-        let comment = stateDir.unicodeScalars.map { $0.properties.generalCategory == .control ? "?" : String($0) }.joined()
-        return """
-            # Written by jailpilot for state_dir \(comment): the live releases rc.d/jail starts at boot.
-            # Rewritten at every flip and agent start; do not edit.
-            jail_list="${jail_list}\(names.map { " \($0)" }.joined())"
-
-            """
-    }
-
     /// newsyslog.conf(5) rule for the service log: 5 bzip2'd files of 100 KB; SIGHUP to daemon(8).
     static func newsyslog(service: String) -> String {
         "# Written by jailpilot.\n/var/log/\(service).log\tnobody:nobody\t644\t5\t100\t*\tJC\t/var/run/\(service).daemon.pid\n"

@@ -74,11 +74,6 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
     var pfParsed: [String: StandInPF.Ruleset] = [:]
     /// `pfctl -e` (or pf_enable at boot): loaded rules are only enforced while pf is enabled.
     var pfEnabled = false
-    /// Whether lo1 exists (cloned_interfaces at boot, or `ifconfig lo1 create`).
-    var hasLo1: Bool {
-        get { FileManager.default.fileExists(atPath: "\(ifaceDir)/lo1") }
-        set { if !newValue { removeInterface("lo1") } }
-    }
     /// pf's state table (StandInPF.evaluate).
     var pfStates: Set<StandInPF.StateKey> = []
     /// Sockets listening in the host's own stack: nil address is a wildcard (`*:22`).
