@@ -24,13 +24,7 @@ struct Plan: AsyncParsableCommand {
             guard action == .rollback else { throw ValidationError("--with-data goes with --action rollback") }
             let plan = try await deployer.dataRollbackPlan(app, to: sha)
             print(plan.describe(app: app).split(separator: "\n").map { "# \($0)" }.joined(separator: "\n"))
-            let stateDir = runtime.config.agent.stateDir
-            let steps = await ReleasePlan(
-                host: deployer.host, app: app, stateDir: stateDir, routes: RouteTable.load(stateDir: stateDir),
-                policy: try deployer.networkPolicy()
-            ).dataRollbackSteps(
-                plan: plan, running: releases.filter { [.live, .standby].contains($0.state) }.map(spec),
-                target: spec(plan.target), replacing: live.flatMap { $0.id == plan.target.id ? nil : spec($0) })
+            let steps = try await deployer.render(try deployer.dataRollbackScript(app, plan: plan))
             print(
                 "# rollback --with-data \(plan.target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run"
             )
@@ -38,16 +32,20 @@ struct Plan: AsyncParsableCommand {
             return
         }
         let target: JailSpec
+        var mark = 0
         switch action {
         case .deploy:
             let commit = try await commitToDeploy(app, runtime: runtime)
+            let follows = Deployer.followsBranch(app, sha: sha, cause: "manual")
             // Its environment is read as a deploy would: the plan shows names, never values.
-            target = try await deployer.deploySpec(
-                app, commit: commit, followsBranch: Deployer.followsBranch(app, sha: sha, cause: "manual"))
+            target = try await deployer.deploySpec(app, commit: commit, followsBranch: follows)
+            mark = follows ? target.mark?.generation ?? 0 : 0
             print(
                 "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
             )
             try printBuildJail(app, sha: commit, runtime: runtime)
+        case .remove:
+            target = live.map(spec) ?? JailSpec(found: "\(app.name)_-", service: app.service)
         case .rollback, .retire, .destroy:
             let candidates = releases.filter { $0.state.hasJail && (action != .rollback || $0.state != .live) }
             let chosen =
@@ -60,9 +58,13 @@ struct Plan: AsyncParsableCommand {
             }
             target = spec(chosen)
         }
-        try target.validate()
-        let steps = try await deployer.plan(action, app: app, spec: target, replacing: live.map(spec))
-        print("# \(action.rawValue) \(target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run")
+        if action != .remove { try target.validate() }
+        let script = try await deployer.script(action, app: app, spec: target, mark: mark)
+        let steps = try await deployer.render(script)
+        let what = script.kind.rawValue == action.rawValue ? action.rawValue : "\(action.rawValue) (\(script.kind.rawValue))"
+        print(
+            "# \(what) \(action == .remove ? app.name : target.name) on \(runtime.config.agent.platform.rawValue): nothing below has been run"
+        )
         print(ReleasePlan.render(steps), terminator: "")
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// Caddy has a life of its own: it is restarted by its service, reloaded by an operator with
@@ -81,7 +82,7 @@ struct CaddyLifeTests {
             // The store changed by another process's connection, the file untouched: the agent,
             // which skips the comparison while neither changes, still sees it.
             let other = try StateStore(stateDir: world.state.path)
-            let ghost = try other.createRelease(
+            let ghost = try other.seedRelease(
                 app: "ghost", sha: String(repeating: "e", count: 40), state: .live, address: "172.31.253.249")
             #expect(
                 await eventually(.seconds(2)) {
@@ -232,7 +233,7 @@ struct OperatorCaddy {
                 group.addTask {
                     for round in 0..<10 {
                         _ = try? RouteTable.commit(store: store, stateDir: state.path) {
-                            let release = try store.createRelease(
+                            let release = try store.seedRelease(
                                 app: app, sha: String(repeating: "a", count: 40), state: .healthy,
                                 address: "10.0.\(n).\(round + 1)")
                             let old = try store.live(app: app)

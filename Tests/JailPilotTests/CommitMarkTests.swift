@@ -103,7 +103,7 @@ import Testing
         #expect(spec.mark == CommitMark(sha: W.sha(2), generation: 2))
         let store = world.runtime.store
         let previous = try #require(try store.live(app: "hello"))
-        let row = try store.createRelease(
+        let row = try store.seedRelease(
             app: "hello", sha: W.sha(2), state: .healthy, address: spec.address, cause: "push", mark: 2)
         world.host.place(spec, running: true, owner: world.host.owner)
         _ = try store.flip(to: row, from: previous, probation: true)

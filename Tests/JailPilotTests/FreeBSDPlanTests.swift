@@ -49,17 +49,54 @@ import Testing
         JailSpec(app: app, sha: sha, address: address, artifact: "/var/db/jailpilot/artifacts/hello/\(sha)/hello")
     }
 
-    /// The plan of `action`; a deploy's retention destroys the release kept before the replaced one.
+    /// The script of `action` as the deployer builds it from a store holding the replaced
+    /// release (live) and an older kept one: a deploy's retention destroys the older one.
+    static func script(_ action: ReleasePlan.Action, app: AppConfig, new: JailSpec, old: JailSpec, oldest: JailSpec)
+        -> ReleaseScript
+    {
+        switch action {
+        case .deploy:
+            var steps: [ScriptStep] = [.routes, .create(new), .provision(new), .move(new, .provisioned)]
+            if app.data != nil { steps.append(.data(new)) }
+            steps += [.move(new, .starting), .start(new)]
+            if !app.release.isEmpty { steps.append(.releaseStep(new)) }
+            steps += [
+                .health(new, passes: app.healthPasses), .move(new, .healthy), .flip(to: new, from: old, probation: true),
+                .probation(new, previous: old), .retire(old), .move(old, .retired),
+            ]
+            let retention = steps.count
+            steps += [
+                .destroy(oldest), .move(oldest, .destroyed),
+                .remove(path: "/var/db/jailpilot/artifacts/hello/\(Self.oldestSHA)"),
+            ]
+            return ReleaseScript(kind: .deploy, app: app, steps: steps, retentionFrom: retention, undo: .abandon(new))
+        case .rollback:
+            return ReleaseScript(
+                kind: .activate, app: app,
+                steps: [
+                    .routes, .move(new, .starting), .start(new), .health(new, passes: ReleasePlan.keptPasses),
+                    .flip(to: new, from: old, probation: false), .hold(new),
+                ], undo: .backToKept(new), cause: "rollback")
+        case .retire:
+            return ReleaseScript(kind: .retire, app: app, steps: [.retire(new), .move(new, .retired)], retentionFrom: 2)
+        case .destroy:
+            return ReleaseScript(kind: .destroy, app: app, steps: [.destroy(new), .move(new, .destroyed)])
+        case .remove:
+            return ReleaseScript(
+                kind: .remove, app: app, steps: [.destroy(new), .move(new, .destroyed), .destroy(old), .move(old, .destroyed)])
+        }
+    }
+
+    /// The plan of `action`, rendered on the FreeBSD driver.
     func plan(_ action: ReleasePlan.Action) async -> String {
-        let oldest = spec(Self.oldestSHA, "172.16.0.4")
-        let retention =
-            await host.steps(.destroy, oldest) + [.remove(path: "/var/db/jailpilot/artifacts/hello/\(Self.oldestSHA)")]
+        let script = Self.script(
+            action, app: app, new: spec(Self.newSHA, "172.16.0.3"), old: spec(Self.oldSHA, "172.16.0.2"),
+            oldest: spec(Self.oldestSHA, "172.16.0.4"))
         return ReleasePlan.render(
             await ReleasePlan(
                 host: host, app: app, stateDir: "/var/db/jailpilot",
-                routes: RouteTable(addresses: ["api": "172.16.0.9", "hello": "172.16.0.2"]), policy: Self.policy,
-                retention: action == .deploy ? retention : []
-            ).steps(action, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2")))
+                routes: RouteTable(addresses: ["api": "172.16.0.9", "hello": "172.16.0.2"]), policy: Self.policy
+            ).render(script))
     }
     static let oldestSHA = "fedcba9876543210fedcba9876543210fedcba98"
 
@@ -103,10 +140,14 @@ import Testing
             JailSpec(app: app, sha: sha, address: address, artifact: "/var/db/jailpilot/artifacts/hello/\(sha)/hello")
         }
         let at = Date(timeIntervalSince1970: 1_795_000_000)
+        var script = Self.script(
+            .deploy, app: app, new: spec(Self.newSHA, "172.16.0.3"), old: spec(Self.oldSHA, "172.16.0.2"),
+            oldest: spec(Self.oldestSHA, "172.16.0.4"))
+        script.steps = Array(script.steps[..<(script.retentionFrom ?? script.steps.count)])
         let deploy = await ReleasePlan(
             host: host, app: app, stateDir: "/var/db/jailpilot", routes: RouteTable(addresses: ["hello": "172.16.0.2"]),
             policy: Self.policy, at: at
-        ).steps(.deploy, spec: spec(Self.newSHA, "172.16.0.3"), replacing: spec(Self.oldSHA, "172.16.0.2"))
+        ).render(script)
         let restore = host.restorePlan(
             app: "hello", name: SnapshotName.make(sha: Self.oldSHA, at: at), newer: [SnapshotName.make(sha: Self.newSHA, at: at)])
         let text =

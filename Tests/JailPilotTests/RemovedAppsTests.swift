@@ -47,7 +47,7 @@ import Testing
         let gone = try state.populate("gone")
         let serving = try state.populate("serving")
         // Removed from agent.conf but still live (its route is kept): nothing of it may go.
-        _ = try state.store.createRelease(
+        _ = try state.store.seedRelease(
             app: "serving", sha: String(repeating: "b", count: 40), state: .live, address: "10.0.0.2")
         let data = "\(state.layout.root)/../data/gone"  // the app's data lives outside state_dir and is never touched
         try FileIO.makeDirectories(data)

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 @Suite struct RoutingTests {
@@ -47,7 +48,7 @@ import Testing
         for i in 0..<5 {
             let address = try pool.allocate()
             addresses.append(address)
-            _ = try store.createRelease(app: "a", sha: String(repeating: "\(i)", count: 40), state: .live, address: address)
+            _ = try store.seedRelease(app: "a", sha: String(repeating: "\(i)", count: 40), state: .live, address: address)
         }
         #expect(addresses == ["172.31.0.2", "172.31.0.3", "172.31.0.4", "172.31.0.5", "172.31.0.6"])
         let error = #expect(throws: DeployError.self) { try pool.allocate() }

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// Routes and the jails' policy are derived from every app the host serves now, whichever
@@ -25,7 +26,7 @@ import Testing
 
     /// A live release of `app` on `address`, made through the store's legal moves.
     func live(_ store: StateStore, _ app: String, _ address: String) throws {
-        var release = try store.createRelease(
+        var release = try store.seedRelease(
             app: app, sha: String(repeating: "b", count: 40), state: .built, address: address)
         for state in [ReleaseState.provisioned, .starting, .healthy] { release = try store.update(release, state: state) }
         _ = try store.flip(to: release, from: nil)

@@ -45,8 +45,7 @@ import Testing
                 let address = try AddressPool(config: runtime.config, store: runtime.store).allocate(
                     excluding: await world.host.addressesInUse())
                 let spec = JailSpec(app: app, sha: W.sha(n), address: address, artifact: runtime.layout.artifact(app, W.sha(n)))
-                let live = try runtime.store.live(app: "hello").map { JailSpec(release: $0, app: app, layout: runtime.layout) }
-                let printed = try await world.deployer.plan(.deploy, app: app, spec: spec, replacing: live)
+                let printed = try await world.deployer.plan(.deploy, app: app, spec: spec)
                 _ = world.recorder.take()
                 try await world.push(n)
                 PlanIsWhatRunsTests.expectSame(world.recorder.take(), printed, "deploy \(n)")

@@ -1,4 +1,5 @@
 import Foundation
+import JailPilotTesting
 import Testing
 
 @testable import JailPilot
@@ -21,7 +22,7 @@ import Testing
         let state = try Scratch("store")
         let store = try StateStore(stateDir: state.path)
         let sha = String(repeating: "a", count: 40)
-        let release = try store.createRelease(app: "hello", sha: sha, state: .built, address: "10.0.0.2")
+        let release = try store.seedRelease(app: "hello", sha: sha, state: .built, address: "10.0.0.2")
         // A build that skipped its health gate never goes live.
         #expect(throws: ReleaseTransitionError.self) { try store.update(release, state: .live) }
         #expect(throws: ReleaseTransitionError.self) { _ = try store.flip(to: release, from: nil) }
@@ -46,14 +47,14 @@ import Testing
         let other = try StateStore(stateDir: state.path)
         let before = store.changeStamp
         for i in 0..<3 {
-            _ = try other.createRelease(
+            _ = try other.seedRelease(
                 app: "hello", sha: String(repeating: "\(i)", count: 40), state: .built, address: "10.0.0.\(i + 2)")
             #expect(try store.releases(app: "hello").count == i + 1, "a kept statement reads the newest rows")
         }
         #expect(store.changeStamp != before, "another connection's commits change the stamp")
         let same = store.changeStamp
         #expect(store.changeStamp == same, "reading changes nothing")
-        _ = try store.createRelease(app: "api", sha: String(repeating: "a", count: 40), state: .built, address: "10.0.0.9")
+        _ = try store.seedRelease(app: "api", sha: String(repeating: "a", count: 40), state: .built, address: "10.0.0.9")
         #expect(store.changeStamp != same, "its own writes change it too")
         // busy, frames in the log, frames checkpointed: a statement left mid-step would hold
         // a read mark and make it busy.

@@ -100,7 +100,7 @@ extension Agent {
     /// close or their drain_timeout passes.
     func retireDrained() async {
         defer { drainer = nil }
-        guard let draining = try? runtime.store.releases(in: [.standby]).filter({ $0.step == "draining" }), !draining.isEmpty,
+        guard let draining = try? runtime.store.releases(in: [.standby]).filter(\.isDraining), !draining.isEmpty,
             let deployer = try? deployer()
         else { return }
         for name in Set(draining.map(\.app)) {

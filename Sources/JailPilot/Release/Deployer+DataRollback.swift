@@ -78,45 +78,12 @@ extension Deployer {
             throw DeployError.noRelease(
                 app: app.name, wanted: String(plan.target.sha.prefix(12)), kept: ["it changed meanwhile; run the rollback again"])
         }
-        try await ensureRoutes()
         progress("stopping every running release of \(app.name): its data volume is about to be put back")
-        for release in releases where [.live, .standby].contains(release.state) {
-            try await host.stop(spec(release, app: app))
-            if release.state == .standby { try store.update(release, state: .retired) }
+        let script = try dataRollbackScript(app, plan: plan)
+        guard let live = plan.live, live.id != target.id else {
+            _ = try await run(script, live: plan.live)
+            return DeployOutcome(release: try store.release(id: target.id) ?? target, previous: nil, phases: [], unchanged: false)
         }
-        progress("restoring \(app.data ?? "data") to snapshot \(plan.snapshot.name)")
-        try await host.restoreData(app: app.name, name: plan.snapshot.name, newer: plan.newer.map(\.name))
-        try store.forgetSnapshots(plan.newer.map(\.id))
-        log.emit(
-            app: app.name, sha: target.sha, "data.restored",
-            [("snapshot", plan.snapshot.name), ("destroyed", plan.newer.map(\.name).joined(separator: ","))])
-        do {
-            let outcome: DeployOutcome
-            if let live = plan.live, live.id == target.id {
-                let spec = spec(target, app: app)
-                try await startJail(spec)
-                try await healthGate(app, spec)
-                outcome = DeployOutcome(release: target, previous: nil, phases: [], unchanged: false)
-            } else {
-                let refreshed = try store.release(id: target.id) ?? target
-                outcome = try await activate(
-                    refreshed, app: app, replacing: plan.live, phases: [], snapshot: false, cause: "rollback")
-                if let live = plan.live { try store.update(try store.release(id: live.id) ?? live, state: .retired) }
-                try store.hold(app: app.name, sha: target.sha)
-                log.emit(app: app.name, sha: target.sha, "hold.placed", [("by", "rollback --with-data")])
-            }
-            return outcome
-        } catch {
-            guard let live = plan.live, live.id != target.id else { throw error }
-            let liveSpec = spec(live, app: app)
-            progress("\(target.name) did not come up; starting \(live.name) again, on the restored data")
-            try await startJail(liveSpec)
-            try await healthGate(app, liveSpec)
-            throw DeployError.failed(
-                app: app.name, sha: target.sha, step: "rollback --with-data",
-                reason:
-                    "\(error); the data stays restored to \(plan.snapshot.name) and \(live.name) serves again",
-                log: host.logPath(spec(target, app: app)))
-        }
+        return try await finish(script, live: live, phases: [])
     }
 }

@@ -1,41 +1,6 @@
 import FoundationEssentials
 
 extension Deployer {
-    /// Flips to a healthy new release, watches it through probation, then retires the old one.
-    func goLive(
-        _ release: Release, spec: JailSpec, app: AppConfig, previous: Release?, phases: [(String, Duration)],
-        since: ContinuousClock.Instant
-    ) async throws -> DeployOutcome {
-        var phases = phases
-        var mark = since
-        func phase(_ name: String) {
-            let now = clock.now
-            phases.append((name, now - mark))
-            progress("\(name) done in \(Logfmt.seconds(now - mark))")
-            mark = now
-        }
-        var live = try await flip(to: release, from: previous, app: app, probation: previous != nil)
-        try await clock.sleep(for: flipWait)
-        phase("flip")
-        if let previous {
-            recorder?.record(ReleasePlan.probationNote(app, spec))
-            progress(
-                "probation: watching \(release.name) for \(DurationText.format(app.probation)); \(previous.name) keeps running")
-            live = try await probationOrRevert(live, app: app, previous: previous)
-            phase("probation")
-        }
-        try await retire(app: app, keepRunning: live)
-        phase("retire")
-        live = try store.update(live, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
-        // Whatever held it back before (a refusal since resolved, an earlier failure) is over.
-        try? store.unquarantine(app: app.name, sha: live.sha)
-        note(app.name, from: previous?.sha, to: live.sha, cause: live.cause, outcome: "live", phases: phases)
-        log.emit(
-            app: app.name, sha: live.sha, "release.live", took: phases.reduce(.zero) { $0 + $1.1 },
-            phases.map { ($0.0, Logfmt.seconds($0.1)) })
-        return DeployOutcome(release: live, previous: previous, phases: phases, unchanged: false)
-    }
-
     /// How long after a flip Caddy may still send new requests to the release it replaced (its
     /// cached lookup, `[caddy] refresh`) — DESIGN "What the waits buy".
     var flipWait: Duration { runtime.config.caddy.refresh + .milliseconds(20) }
@@ -49,6 +14,7 @@ extension Deployer {
         }
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
+        recorder?.record(ReleasePlan.flipNote(spec(release, app: app), from: old.map { spec($0, app: app) }))
         let (live, table) = try RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
             let live = try store.flip(to: release, from: old, probation: probation, route: ServedRoute(app))
             CrashPoint.hit("flip")
@@ -120,46 +86,49 @@ extension Deployer {
     }
 
     /// Stops every running release of `app` but the live one, then keeps the newest `keep`
-    /// stopped releases and destroys older ones — jail, filesystem, network, config.
+    /// stopped releases and destroys older ones — jail, filesystem, network, config: the
+    /// retire script (Deployer+Scripts), run.
     ///
     /// A standby release that still has open connections (streams, WebSockets) keeps running
     /// until they close or `drain_timeout` has passed since it was replaced; the agent comes
     /// back to it every second (`retireDrained`).
     func retire(app: AppConfig, keepRunning live: Release) async throws {
-        for release in try store.releases(app: app.name) where release.state == .standby && release.id != live.id {
-            let spec = spec(release, app: app)
-            if release.step != "draining" { recorder?.record(ReleasePlan.drainNote(app, spec)) }
-            var open = await host.openConnections(spec) ?? 0
-            // Caddy keeps idle keep-alive connections to an upstream for `upstreamIdle`: give
-            // those a moment to close, so that only live requests and streams hold the release.
-            let settle = clock.now + CaddyRouter.upstreamIdle + .milliseconds(500)
-            while open > 0, release.step != "draining", clock.now < settle {
-                try await clock.sleep(for: .milliseconds(250))
-                open = await host.openConnections(spec) ?? 0
-            }
-            let waited = clock.date.timeIntervalSince(release.updated)
-            if open > 0, waited < app.drainTimeout.seconds {
-                if release.step != "draining" {
-                    try store.markDraining(release)
-                    log.emit(
-                        app: app.name, sha: release.sha, "release.draining",
-                        [("connections", "\(open)"), ("until", "they close, at most \(DurationText.format(app.drainTimeout))")])
-                    progress("\(release.name) still has \(open) open connection(s); it is stopped when they close")
-                }
-                continue
-            }
-            CrashPoint.hit("retire")
-            try await host.stop(spec)
-            try store.update(release, state: .retired)
-            let drained =
-                open > 0
-                ? "drain_timeout (\(DurationText.format(app.drainTimeout))) ran out with \(open) connection(s) open"
-                : release.step == "draining" ? "its last connection closed" : "no open connections"
-            log.emit(app: app.name, sha: release.sha, "release.retired", [("drained", drained)])
+        _ = try await run(try retireScript(app, keepRunning: live), live: live)
+    }
+
+    /// What the drain gate found.
+    enum Drain {
+        /// Connections are still open within drain_timeout: the release keeps running (marked draining).
+        case waiting(Release)
+        /// It may stop now; how it drained, for the log.
+        case drained(String)
+    }
+
+    /// The drain gate of one standby release: Caddy's idle keep-alive connections get a moment
+    /// to close; live requests and streams hold it until drain_timeout after it was replaced.
+    func drain(_ release: Release, spec: JailSpec, app: AppConfig) async throws -> Drain {
+        var open = await host.openConnections(spec) ?? 0
+        // Caddy keeps idle keep-alive connections to an upstream for `upstreamIdle`: give
+        // those a moment to close, so that only live requests and streams hold the release.
+        let settle = clock.now + CaddyRouter.upstreamIdle + .milliseconds(500)
+        while open > 0, !release.isDraining, clock.now < settle {
+            try await clock.sleep(for: .milliseconds(250))
+            open = await host.openConnections(spec) ?? 0
         }
-        let plan = try retentionPlan(
-            app, releases: try store.releases(app: app.name), snapshots: try store.snapshots(app: app.name))
-        try await retain(plan, app: app)
+        let waited = clock.date.timeIntervalSince(release.updated)
+        if open > 0, waited < app.drainTimeout.seconds {
+            guard !release.isDraining else { return .waiting(release) }
+            let marked = try store.markDraining(release)
+            log.emit(
+                app: app.name, sha: release.sha, "release.draining",
+                [("connections", "\(open)"), ("until", "they close, at most \(DurationText.format(app.drainTimeout))")])
+            progress("\(release.name) still has \(open) open connection(s); it is stopped when they close")
+            return .waiting(marked)
+        }
+        return .drained(
+            open > 0
+                ? "drain_timeout (\(DurationText.format(app.drainTimeout))) ran out with \(open) connection(s) open"
+                : release.isDraining ? "its last connection closed" : "no open connections")
     }
 
     /// The jail spec of an existing release (its artifact stays where the build put it).

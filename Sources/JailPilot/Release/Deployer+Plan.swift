@@ -12,31 +12,56 @@ extension Deployer {
         return spec
     }
 
-    /// The plan `jailpilot plan` prints for `action` on `spec`: built from the store and the host
-    /// as they are now, by the functions the deploy itself runs (ReleasePlan).
-    public func plan(_ action: ReleasePlan.Action, app: AppConfig, spec: JailSpec, replacing: JailSpec?, at time: Date? = nil)
+    /// The script `jailpilot plan` prints for `action`, built as the action itself builds it
+    /// from the store and the host as they are now. `spec` is the release the action is about
+    /// (deploy: the one `deploySpec` made; others: a kept release), `mark` the commit mark
+    /// generation a deploy raises.
+    public func script(
+        _ action: ReleasePlan.Action, app: AppConfig, spec: JailSpec, mark: Int = 0, cause: String = "manual",
+        at time: Date? = nil
+    )
+        async throws -> ReleaseScript
+    {
+        let releases = try store.releases(app: app.name)
+        let live = releases.first { $0.state == .live }
+        let named = releases.first { $0.name == spec.name && $0.state.hasJail }
+        switch action {
+        case .deploy:
+            if let live, live.name == spec.name {
+                return ReleaseScript(kind: .unchanged, app: app, steps: [], undo: .none, cause: cause)
+            }
+            if let kept = named, [.standby, .retired].contains(kept.state) {
+                return try await activateScript(app, target: kept, live: live, hold: false, cause: cause)
+            }
+            var script = try deployScript(
+                app, spec: spec, live: live, cause: live?.sha == spec.sha ? "env changed" : cause, at: time ?? clock.date)
+            script.mark = mark
+            return script
+        case .rollback:
+            guard let kept = named, kept.state != .live else {
+                throw DeployError.noRelease(app: app.name, wanted: String(spec.sha.prefix(12)), kept: ["it is live, not kept"])
+            }
+            return try await activateScript(app, target: kept, live: live, hold: true, cause: "rollback")
+        case .retire:
+            guard let release = named else {
+                throw DeployError.noRelease(app: app.name, wanted: String(spec.sha.prefix(12)), kept: [])
+            }
+            return try retireScript(app, keepRunning: live?.id == release.id ? nil : live, only: release)
+        case .destroy:
+            guard let release = named else {
+                throw DeployError.noRelease(app: app.name, wanted: String(spec.sha.prefix(12)), kept: [])
+            }
+            return destroyScript(app, release: release)
+        case .remove:
+            return try removeScript(app)
+        }
+    }
+
+    /// The plan `jailpilot plan` prints for `action` on `spec`: the script, rendered.
+    public func plan(_ action: ReleasePlan.Action, app: AppConfig, spec: JailSpec, mark: Int = 0, at time: Date? = nil)
         async throws -> [HostStep]
     {
-        let now = time ?? clock.date
-        let held = try store.releases(app: app.name).contains {
-            $0.address == spec.address && ![.destroyed, .failed].contains($0.state)
-        }
-        let policy = try networkPolicy(
-            adding: held ? nil : JailNetworkPolicy.Member(app: app.name, address: spec.address, port: app.port))
-        let retention: [HostStep]
-        if action == .deploy {
-            retention = await steps(
-                of: try retentionPlan(
-                    app, releases: projected(app, deploying: spec, at: now), snapshots: try store.snapshots(app: app.name)),
-                app: app)
-        } else {
-            retention = []
-        }
-        let stateDir = runtime.config.agent.stateDir
-        return await ReleasePlan(
-            host: host, app: app, stateDir: stateDir, routes: RouteTable.load(stateDir: stateDir), policy: policy,
-            retention: retention, at: now
-        ).steps(action, spec: spec, replacing: replacing)
+        try await render(try await script(action, app: app, spec: spec, mark: mark, at: time), at: time)
     }
 
     /// The app's releases as the store will hold them after a deploy of `spec` has retired the

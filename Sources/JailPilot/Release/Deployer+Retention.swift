@@ -8,8 +8,8 @@ import Glibc
 /// reason names its log); a data snapshot while a release it belongs to is kept; the events
 /// table capped at `Retention.events` rows. Run at the end of every retire, under the app's lock.
 ///
-/// One sequence for both interpreters: `retentionPlan` says what goes, `steps(of:)` the host
-/// steps that remove it (what `plan` prints), and `retain` runs exactly those.
+/// `retentionPlan` says what goes; `retentionSteps` (Deployer+Scripts) makes it the steps of
+/// the retire script that `plan` prints and the deployer runs.
 extension Deployer {
     /// What goes when `releases` (the app's, in their states after the retire) are what the store holds.
     func retentionPlan(_ app: AppConfig, releases: [Release], snapshots: [DataSnapshot]) throws -> RetentionPlan {
@@ -45,45 +45,6 @@ extension Deployer {
         }
         plan.files += Retention.oldest(prunable.map { "\(logs)/\($0)" }, keeping: Retention.keptLogs)
         return plan
-    }
-
-    /// The host steps of `plan`, as the host is now: each release's destroy, each snapshot's, each file's removal.
-    func steps(of plan: RetentionPlan, app: AppConfig) async -> [HostStep] {
-        var steps: [HostStep] = []
-        for release in plan.destroy { steps += await host.steps(.destroy, spec(release, app: app)) }
-        for snapshot in plan.snapshots where SnapshotName.isValid(snapshot.name) {
-            steps += await host.destroySnapshotSteps(app: app.name, name: snapshot.name)
-        }
-        return steps + plan.files.map { .remove(path: $0) }
-    }
-
-    /// Runs `plan`, recording each removal in the store as it is done.
-    func retain(_ plan: RetentionPlan, app: AppConfig) async throws {
-        for release in plan.destroy {
-            CrashPoint.hit("destroy")
-            try await host.destroy(spec(release, app: app))
-            try store.update(release, state: .destroyed)
-            log.emit(app: app.name, sha: release.sha, "release.destroyed")
-        }
-        if !plan.snapshots.isEmpty {
-            for snapshot in plan.snapshots {
-                // A name the store holds reaches zfs and a path: one not of our own form is only forgotten.
-                if SnapshotName.isValid(snapshot.name) { try await host.destroySnapshot(app: app.name, name: snapshot.name) }
-                log.emit(app: app.name, "data.snapshot_destroyed", [("snapshot", snapshot.name)])
-            }
-            try store.forgetSnapshots(plan.snapshots.map(\.id))
-        }
-        do {
-            try await PlanExecutor(runner: runtime.runner, recorder: recorder).execute(plan.files.map { .remove(path: $0) })
-            let events = try store.capEvents(keeping: Retention.events)
-            if !plan.files.isEmpty || events > 0 {
-                log.emit(app: app.name, "state.pruned", [("files", "\(plan.files.count)"), ("events", "\(events)")])
-            }
-        } catch {
-            log.emitOnce(
-                key: "state.prune_failed \(app.name)",
-                Event(app: app.name, name: "state.prune_failed", fields: [("error", "\(error)")]))
-        }
     }
 
     static func names(in directory: String) -> [String] {

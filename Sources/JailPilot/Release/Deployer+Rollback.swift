@@ -28,10 +28,8 @@ extension Deployer {
                 "\(target.name): its commit was verified when it was deployed (verify = \(app.verification.method.rawValue)); not checked again"
             )
         }
-        let outcome = try await activate(target, app: app, replacing: live, phases: [], cause: "rollback")
-        try store.hold(app: app.name, sha: target.sha)
-        log.emit(app: app.name, sha: target.sha, "hold.placed", [("by", "rollback")])
-        return outcome
+        return try await finish(
+            try await activateScript(app, target: target, live: live, hold: true, cause: "rollback"), live: live, phases: [])
     }
 
     /// Lifts the hold placed by rollback and deploys the pin or branch head again.
@@ -41,51 +39,11 @@ extension Deployer {
     }
 
     /// Brings a kept release back: started and health-gated if stopped, then flipped to.
-    func activate(
-        _ target: Release, app: AppConfig, replacing live: Release?, phases: [(String, Duration)], snapshot: Bool = true,
-        cause: String
-    ) async throws -> DeployOutcome {
-        var phases = phases
-        let clock = self.clock
-        var mark = clock.now
-        let spec = self.spec(target, app: app)
-        var target = target
-        try await ensureRoutes()
-        // Before each flip, the data as the live release leaves it (plain rollback leaves data alone).
-        if snapshot, let live, live.id != target.id { try await takeSnapshot(for: target, app: app, holding: live) }
-        if await !host.isRunning(spec) {
-            guard await host.exists(spec) else {
-                throw DeployError.noRelease(
-                    app: app.name, wanted: String(target.sha.prefix(12)), kept: ["its filesystem is gone"])
-            }
-            progress("starting kept release \(spec.name) on \(spec.address)")
-            target = try store.update(target, state: .starting)
-            do {
-                try await startJail(spec)
-                phases.append(("start", clock.now - mark))
-                mark = clock.now
-                try await healthGate(app, spec, passes: ReleasePlan.keptPasses)
-                phases.append(("health", clock.now - mark))
-                mark = clock.now
-            } catch {
-                try? await host.stop(spec)
-                _ = try? store.update(target, state: .retired)
-                let reason = (error as? HealthGateError)?.reason ?? "\(error)"
-                note(app.name, from: live?.sha, to: target.sha, cause: cause, outcome: "failed", detail: "start: \(reason)")
-                log.emit(app: app.name, sha: target.sha, "release.failed", [("step", "start"), ("reason", reason)])
-                throw DeployError.failed(app: app.name, sha: target.sha, step: "start", reason: reason, log: host.logPath(spec))
-            }
-        }
-        let flipStart = clock.now
-        let flipped = try await flip(to: target, from: live, app: app)
-        try await clock.sleep(for: flipWait)
-        phases.append(("flip", clock.now - flipStart))
-        let final = try store.update(flipped, state: .live, phases: phases.map { ($0.0, $0.1.seconds) })
-        note(app.name, from: live?.sha, to: final.sha, cause: cause, outcome: "live", phases: phases)
-        log.emit(
-            app: app.name, sha: final.sha, "release.live", took: phases.reduce(.zero) { $0 + $1.1 },
-            phases.map { ($0.0, Logfmt.seconds($0.1)) })
-        return DeployOutcome(release: final, previous: live, phases: phases, unchanged: false)
+    func activate(_ target: Release, app: AppConfig, replacing live: Release?, phases: [(String, Duration)], cause: String)
+        async throws -> DeployOutcome
+    {
+        try await finish(
+            try await activateScript(app, target: target, live: live, hold: false, cause: cause), live: live, phases: phases)
     }
 }
 
@@ -96,13 +54,9 @@ extension Deployer {
         let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         try RouteTable.rebuild(from: store, stateDir: runtime.config.agent.stateDir, excluding: [app.name])
-        var removed = 0
-        for release in try store.releases(app: app.name) where release.state.hasJail {
-            try await host.destroy(spec(release, app: app))
-            try store.update(release, state: .destroyed)
-            log.emit(app: app.name, sha: release.sha, "release.destroyed", [("by", "remove")])
-            removed += 1
-        }
+        let script = try removeScript(app)
+        _ = try await run(script, live: nil)
+        let removed = script.steps.filter { if case .destroy = $0 { true } else { false } }.count
         _ = try store.release(holdOn: app.name)
         try await sweepOrphans(app: app.name)
         return removed

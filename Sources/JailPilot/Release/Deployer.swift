@@ -120,50 +120,41 @@ public struct Deployer: Sendable {
             progress("\(kept.name) is kept: activating it instead of building a new jail")
             return try await activate(kept, app: app, replacing: live, phases: phases, cause: cause)
         }
-        try await requireStoreMatchesHost()
-        try await claimName(JailSpec(app: app, sha: built.sha, address: "", artifact: built.build.artifact, env: env), app: app)
-        try await ensureRoutes()
         let why = live?.sha == built.sha ? "env changed" : cause
-        var release = try store.createRelease(
-            app: app.name, sha: built.sha, state: .built, allocating: AddressPool(config: runtime.config, store: store),
-            excluding: await host.addressesInUse(), env: env.digest, cause: why,
-            mark: fromBranch ? newMark?.generation ?? 0 : 0)
-        let address = release.address ?? ""
-        var spec = JailSpec(app: app, sha: built.sha, address: address, artifact: built.build.artifact, env: env)
+        var spec = JailSpec(
+            app: app, sha: built.sha,
+            address: try AddressPool(config: runtime.config, store: store).allocate(excluding: await host.addressesInUse()),
+            artifact: built.build.artifact, env: env)
         spec.mark = newMark
-        log.emit(
-            app: app.name, sha: built.sha, "release.started",
-            [("jail", spec.name), ("address", address), ("cause", why)]
-                + (env.values.isEmpty ? [] : [("env", env.names.joined(separator: ","))]))
-        do {
-            progress("provisioning jail \(spec.name)")
-            CrashPoint.hit("clone")
-            try await host.provision(spec)
-            release = try store.update(release, state: .provisioned)
-            phase("provision")
-            // The data as the live release leaves it, before any of the new code touches it.
-            let snapshot = try await takeSnapshot(for: release, app: app, holding: live)
-            progress("starting \(spec.name) on \(address):\(app.port)")
-            release = try store.update(release, state: .starting)
-            CrashPoint.hit("start")
-            try await startJail(spec)
-            phase("start")
-            if !app.release.isEmpty {
-                release = try await releaseStep(app, spec, release: release, snapshot: snapshot, live: live)
-                phase("release step")
-            }
-            progress("waiting for GET \(app.health) to answer 200 \(app.healthPasses) times")
-            CrashPoint.hit("health")
-            try await healthGate(app, spec)
-            release = try store.update(release, state: .healthy)
-            phase("health")
-            log.emit(app: app.name, sha: built.sha, "healthy", took: phases.last?.1)
-        } catch {
-            let inStep = error is ReleaseStepError || (release.releaseStepRan && release.state == .starting)
-            let step = inStep ? "release step" : release.state == .healthy ? "flip" : nextStep(release.state)
-            throw await abandon(release, spec: spec, app: app, step: step, error: error)
+        var script = try deployScript(app, spec: spec, live: live, cause: why, at: clock.date)
+        script.mark = fromBranch ? newMark?.generation ?? 0 : 0
+        return try await finish(script, live: live, phases: phases)
+    }
+
+    /// Runs a deploy or activation script and records the release it made live: its phases,
+    /// the timeline, `release.live`; whatever held its commit back before is over.
+    func finish(_ script: ReleaseScript, live: Release?, phases: [(String, Duration)]) async throws -> DeployOutcome {
+        let run = try await run(script, live: live, phases: phases)
+        guard let made = run.live else {
+            throw DeployError.failed(
+                app: script.app.name, sha: script.target?.sha ?? "-", step: "flip", reason: "the script made nothing live",
+                log: nil)
         }
-        return try await goLive(release, spec: spec, app: app, previous: live, phases: phases, since: mark)
+        let final = try store.update(made, state: .live, phases: run.phases.map { ($0.0, $0.1.seconds) })
+        if script.kind == .deploy {
+            do { try store.unquarantine(app: final.app, sha: final.sha) } catch {
+                log.emitOnce(
+                    key: "store.write_failed unquarantine \(final.app)",
+                    Event(
+                        app: final.app, sha: final.sha, name: "store.write_failed",
+                        fields: [("what", "unquarantine"), ("error", "\(error)")]))
+            }
+        }
+        note(final.app, from: live?.sha, to: final.sha, cause: script.cause, outcome: "live", phases: run.phases)
+        log.emit(
+            app: final.app, sha: final.sha, "release.live", took: run.phases.reduce(.zero) { $0 + $1.1 },
+            run.phases.map { ($0.0, Logfmt.seconds($0.1)) })
+        return DeployOutcome(release: final, previous: live, phases: run.phases, unchanged: false)
     }
 
     func nextStep(_ state: ReleaseState) -> String {

@@ -2,7 +2,7 @@ import FoundationEssentials
 
 /// Where a release is in its life. See docs/DESIGN.md for the transitions.
 public enum ReleaseState: String, Sendable, CaseIterable {
-    case building, built, provisioned, starting, healthy
+    case built, provisioned, starting, healthy
     /// Routed: Caddy sends this app's traffic here.
     case live
     /// Running but not routed: the previous release during probation, or after a rollback.
@@ -15,7 +15,7 @@ public enum ReleaseState: String, Sendable, CaseIterable {
     case failed
 
     /// States whose jail may still exist on the host.
-    public var hasJail: Bool { ![.building, .built, .destroyed, .failed].contains(self) }
+    public var hasJail: Bool { ![.built, .destroyed, .failed].contains(self) }
 }
 
 /// One release of an app at one commit: the jail `<app>_<sha12>` and its history.
@@ -43,6 +43,18 @@ public struct Release: Sendable, Equatable {
     /// The generation of the app's commit mark this release raises it to once live past
     /// probation; 0 when it does not (a rollback, or a pin back).
     public var mark: Int = 0
+
+    /// Whether it stands by with open connections, stopped once they close (ReleaseCondition.draining).
+    public var isDraining: Bool { state == .standby && step == ReleaseCondition.draining.rawValue }
+
+    /// The conditions it holds within its state (ReleaseCondition), as the store recorded them.
+    public var conditions: Set<ReleaseCondition> {
+        var held: Set<ReleaseCondition> = []
+        if state == .live, probationOf != nil { held.insert(.onProbation) }
+        if isDraining { held.insert(.draining) }
+        if releaseStepRan { held.insert(.releaseStepRan) }
+        return held
+    }
 
     /// The jail, dataset and config name (ReleaseName): `<app>_<sha12>`, or
     /// `<app>_<sha12>_<env8>` when the release has an environment, so the same commit with

@@ -1,13 +1,13 @@
 import FoundationEssentials
 
-/// The whole host sequence of a deploy, rollback, retire or destroy: the driver's commands and
-/// files, the network policy load, the deployer's gates (routes, health, probation, drain), the
-/// route table flip and retention. `jailpilot plan` prints it; the deployer runs the same phases,
-/// built by the same functions (tests compare the steps it recorded with this list).
+/// How a release script reads on this host: each step as the driver's commands and files, the
+/// network policy load, the deployer's gates (routes, health, probation, drain), the store's
+/// moves, the route table flip. `jailpilot plan` prints it; the deployer notes the same lines
+/// as it runs each step (tests compare the two).
 public struct ReleasePlan: Sendable {
     /// What `jailpilot plan --action` can show.
     public enum Action: String, Sendable, CaseIterable {
-        case deploy, rollback, retire, destroy
+        case deploy, rollback, retire, destroy, remove
     }
 
     public var host: any JailHost
@@ -17,53 +17,59 @@ public struct ReleasePlan: Sendable {
     public var routes: RouteTable
     /// What the jails may reach once the release holds its address.
     public var policy: JailNetworkPolicy
-    /// What the retire after the flip removes (releases past `keep`, snapshots, files).
-    public var retention: [HostStep]
     /// The data snapshot's time (its name holds it).
     public var now: Date
 
     public init(
         host: any JailHost, app: AppConfig, stateDir: String, routes: RouteTable, policy: JailNetworkPolicy,
-        retention: [HostStep] = [], at now: Date = Date()
+        at now: Date = Date()
     ) {
         self.host = host
         self.app = app
         self.stateDir = stateDir
         self.routes = routes
         self.policy = policy
-        self.retention = retention
         self.now = now
     }
 
-    /// The steps of `action` for `spec` on the host as it is now; `replacing` is the live release.
-    public func steps(_ action: Action, spec: JailSpec, replacing: JailSpec?) async -> [HostStep] {
-        switch action {
-        case .deploy:
-            return (Self.verifyNote(app).map { [$0] } ?? []) + [Self.routesNote] + (await host.steps(.provision, spec))
-                + (await data(spec)) + (await start(spec))
-                + releaseStep(spec) + [Self.healthNote(app, spec)] + flip(spec, replacing: replacing)
-                + (await retireOld(spec, replacing: replacing)) + retention
-        case .rollback:
-            return [Self.routesNote] + (replacing == nil ? [] : await data(spec)) + (await start(spec))
-                + [Self.healthNote(app, spec, passes: Self.keptPasses)] + flip(spec, replacing: replacing)
-        case .retire:
-            return [Self.drainNote(app, spec)] + (await host.steps(.stop, spec))
-        case .destroy:
-            return await host.steps(.destroy, spec)
+    /// Every step of `script`, in order, as the host will see it.
+    public func render(_ script: ReleaseScript) async -> [HostStep] {
+        var lines: [HostStep] = script.kind == .deploy ? (Self.verifyNote(app).map { [$0] } ?? []) : []
+        if case .unchanged = script.kind, let spec = script.steps.first?.spec ?? script.target {
+            lines.append(.note("\(spec.name) is live already: nothing to do"))
         }
+        var routes = self.routes
+        for step in script.steps { lines += await render(step, routes: &routes) }
+        return lines
     }
 
-    /// `rollback --with-data`: every running release stopped, the volume put back to `snapshot`
-    /// (the newer ones destroyed), then the target started, health-checked and flipped to.
-    public func dataRollbackSteps(plan: DataRollbackPlan, running: [JailSpec], target: JailSpec, replacing: JailSpec?) async
-        -> [HostStep]
-    {
-        var stripped = self
-        stripped.app.data = nil
-        var steps: [HostStep] = []
-        for spec in running { steps += await host.steps(.stop, spec) }
-        return steps + host.restorePlan(app: app.name, name: plan.snapshot.name, newer: plan.newer.map(\.name))
-            + (await stripped.steps(.rollback, spec: target, replacing: replacing))
+    /// One step as the host will see it; a flip updates `routes` as it writes them.
+    func render(_ step: ScriptStep, routes: inout RouteTable) async -> [HostStep] {
+        switch step {
+        case .routes: return [Self.routesNote]
+        case .create(let spec): return [Self.createNote(spec)]
+        case .provision(let spec): return await host.steps(.provision, spec)
+        case .data(let spec): return await data(spec)
+        case .start(let spec): return await start(spec)
+        case .releaseStep(let spec): return releaseStep(spec)
+        case .health(let spec, let passes): return [Self.healthNote(app, spec, passes: passes)]
+        case .move(let spec, let state): return [Self.moveNote(spec, state)]
+        case .flip(let to, let from, _):
+            routes.addresses[app.name] = to.address
+            return host.promotePlan(to, replacing: from) + [
+                Self.flipNote(to, from: from), Self.routeWrite(stateDir: stateDir, routes),
+            ]
+        case .probation(let spec, _): return [Self.probationNote(app, spec)]
+        case .retire(let spec): return [Self.drainNote(app, spec)] + (await host.steps(.stop, spec))
+        case .stop(let spec): return await host.steps(.stop, spec)
+        case .destroy(let spec): return await host.steps(.destroy, spec)
+        case .destroySnapshot(let app, let name):
+            // A name of another form is only forgotten: it never reaches zfs or a path.
+            return SnapshotName.isValid(name) ? await host.destroySnapshotSteps(app: app, name: name) : []
+        case .remove(let path): return [.remove(path: path)]
+        case .restore(let app, let snapshot, let newer): return host.restorePlan(app: app, name: snapshot, newer: newer)
+        case .hold(let spec): return [Self.holdNote(spec)]
+        }
     }
 
     /// The network policy with the release's address in it, then the jail started.
@@ -95,18 +101,6 @@ public struct ReleasePlan: Sendable {
         )
     }
 
-    /// The boot set, then the route table Caddy's resolver reads, with the new address.
-    func flip(_ spec: JailSpec, replacing: JailSpec?) -> [HostStep] {
-        var table = routes
-        table.addresses[app.name] = spec.address
-        return host.promotePlan(spec, replacing: replacing) + [Self.routeWrite(stateDir: stateDir, table)]
-    }
-
-    func retireOld(_ spec: JailSpec, replacing: JailSpec?) async -> [HostStep] {
-        guard let old = replacing else { return [] }
-        return [Self.probationNote(app, spec), Self.drainNote(app, old)] + (await host.steps(.stop, old))
-    }
-
     /// The commit gate, when the app verifies signatures (it runs after the fetch, before the build).
     static func verifyNote(_ app: AppConfig) -> HostStep? {
         let policy = app.verification
@@ -131,6 +125,23 @@ public struct ReleasePlan: Sendable {
         return .note(
             "health: GET http://\(spec.address):\(spec.port)\(app.health) until it answers 200 \(times) (deadline \(DurationText.format(app.healthDeadline)))"
         )
+    }
+
+    static func createNote(_ spec: JailSpec) -> HostStep {
+        .note(
+            "store: \(spec.name) recorded as built, address \(spec.address) (the next free one if another deploy takes it first)")
+    }
+
+    static func moveNote(_ spec: JailSpec, _ state: ReleaseState) -> HostStep {
+        .note("store: \(spec.name) → \(state.rawValue)")
+    }
+
+    static func flipNote(_ to: JailSpec, from: JailSpec?) -> HostStep {
+        .note("store: \(to.name) → live" + (from.map { ", \($0.name) → standby (one transaction)" } ?? ""))
+    }
+
+    static func holdNote(_ spec: JailSpec) -> HostStep {
+        .note("store: \(spec.app) held at \(spec.sha.prefix(12)) until `jailpilot resume \(spec.app)`")
     }
 
     static func probationNote(_ app: AppConfig, _ spec: JailSpec) -> HostStep {

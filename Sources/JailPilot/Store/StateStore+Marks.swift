@@ -16,8 +16,13 @@ extension StateStore {
     /// A kept release brought back by a branch head (allow_rewind) raises the mark like a new one.
     public func assignMark(_ release: Release, generation: Int) throws -> Release {
         try locked { db in
+            let current = try Self.existing(db, id: release.id, wanted: "mark \(generation)")
+            // Only a kept release on its way back takes a mark this way (a new one is created with it).
+            guard [.standby, .retired].contains(current.state) else {
+                throw ReleaseTransitionError(release: "\(current.name) (id \(current.id))", from: current.state, to: .live)
+            }
             try db.query("UPDATE releases SET mark = ? WHERE id = ?", [.int(Int64(generation)), .int(release.id)])
-            return try Self.release(db, id: release.id)!
+            return try Self.existing(db, id: release.id, wanted: "mark \(generation)")
         }
     }
 

@@ -4,29 +4,25 @@ extension StateStore {
     static let releaseColumns =
         "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step, mark"
 
-    /// Creates a release row in `state` and returns it. `env` is its environment's digest (never
-    /// a value); `cause` says why it was made.
+    /// Creates a release row in the table's first state (`ReleaseState.first`: its commit is
+    /// built) and returns it. `env` is its environment's digest (never a value); `cause` says
+    /// why it was made. Every later state is reached through `update` and `flip`, which the
+    /// transition table checks.
     public func createRelease(
-        app: String, sha: String, state: ReleaseState, address: String?, env: String = "", cause: String = "", mark: Int = 0
+        app: String, sha: String, address: String?, env: String = "", cause: String = "", mark: Int = 0
     ) throws -> Release {
         let now = clock.date.timeIntervalSince1970
         return try locked { db in
-            try db.query(
-                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    .text(app), .text(sha), .text(ReleaseName(app: app, sha: sha, env: env).text), .text(state.rawValue),
-                    address.map(SQLValue.text) ?? .null, .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
-                ])
-            let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
-            return try Self.release(db, id: id)!
+            try Self.insert(db, app: app, sha: sha, address: address, env: env, cause: cause, mark: mark, now: now)
         }
     }
 
-    /// Creates a release row with the first free address of `pool`, in one transaction: two
-    /// deploys at once (parallel watchers, or the agent and a CLI command) never get the same one.
+    /// Creates a release row (in `ReleaseState.first`) with the first free address of `pool`, in
+    /// one transaction: two deploys at once (parallel watchers, or the agent and a CLI command)
+    /// never get the same one.
     public func createRelease(
-        app: String, sha: String, state: ReleaseState, allocating pool: AddressPool, excluding inUse: Set<String>,
-        env: String = "", cause: String = "", mark: Int = 0
+        app: String, sha: String, allocating pool: AddressPool, excluding inUse: Set<String>, env: String = "",
+        cause: String = "", mark: Int = 0
     ) throws -> Release {
         let now = clock.date.timeIntervalSince1970
         let marks = AddressPool.holding.map { _ in "?" }.joined(separator: ", ")
@@ -36,15 +32,21 @@ extension StateStore {
                 AddressPool.holding.map { .text($0.rawValue) }
             ).compactMap { $0.first?.string }
             let address = try pool.pick(held: held, inUse: inUse)
-            try db.query(
-                "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [
-                    .text(app), .text(sha), .text(ReleaseName(app: app, sha: sha, env: env).text), .text(state.rawValue),
-                    .text(address), .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
-                ])
-            let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
-            return try Self.release(db, id: id)!
+            return try Self.insert(db, app: app, sha: sha, address: address, env: env, cause: cause, mark: mark, now: now)
         }
+    }
+
+    private static func insert(
+        _ db: SQLiteConnection, app: String, sha: String, address: String?, env: String, cause: String, mark: Int, now: Double
+    ) throws -> Release {
+        try db.query(
+            "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            [
+                .text(app), .text(sha), .text(ReleaseName(app: app, sha: sha, env: env).text), .text(ReleaseState.first.rawValue),
+                address.map(SQLValue.text) ?? .null, .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
+            ])
+        let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
+        return try existing(db, id: id, wanted: "create")
     }
 
     /// Moves a release to `state`, optionally recording the failing step, a reason or phase timings.
@@ -54,8 +56,11 @@ extension StateStore {
         phases: [(String, Double)]? = nil
     ) throws -> Release {
         try locked { db in
-            try Self.requireMove(db, release.id, to: state)
+            let current = try Self.requireMove(db, release.id, to: state)
             var sets = ["state = ?", "updated = ?"]
+            // Probation and draining end with the state they belong to (ReleaseCondition).
+            if current.state != state, current.isDraining, step == nil { sets.append("step = NULL") }
+            if current.state != state { sets.append("probation_of = NULL") }
             var values: [SQLValue] = [.text(state.rawValue), .real(clock.date.timeIntervalSince1970)]
             if let address { sets.append("address = ?"); values.append(address.map(SQLValue.text) ?? .null) }
             if let step { sets.append("step = ?"); values.append(.text(step)) }
@@ -66,15 +71,16 @@ extension StateStore {
             }
             values.append(.int(release.id))
             try db.query("UPDATE releases SET \(sets.joined(separator: ", ")) WHERE id = ?", values)
-            return try Self.release(db, id: release.id)!
+            return try Self.existing(db, id: release.id, wanted: state.rawValue)
         }
     }
 
     /// Every release of `app`, newest first.
     public func releases(app: String) throws -> [Release] {
         try locked { db in
-            try db.query("SELECT \(Self.releaseColumns) FROM releases WHERE app = ? ORDER BY id DESC", [.text(app)]).map(
-                Self.release)
+            try db.query("SELECT \(Self.releaseColumns) FROM releases WHERE app = ? ORDER BY id DESC", [.text(app)]).map {
+                try Self.release($0)
+            }
         }
     }
 
@@ -85,7 +91,7 @@ extension StateStore {
             try db.query(
                 "SELECT \(Self.releaseColumns) FROM releases WHERE state IN (\(marks)) ORDER BY id DESC",
                 states.map { .text($0.rawValue) }
-            ).map(Self.release)
+            ).map { try Self.release($0) }
         }
     }
 
@@ -96,48 +102,81 @@ extension StateStore {
             try db.query(
                 "SELECT \(Self.releaseColumns) FROM releases WHERE app = ? AND state = ? ORDER BY id DESC LIMIT 1",
                 [.text(app), .text(ReleaseState.live.rawValue)]
-            ).first.map(Self.release)
+            ).first.map { try Self.release($0) }
         }
     }
 
-    /// Throws unless the row's current state (not a caller's copy of it) may move to `state`.
-    static func requireMove(_ db: SQLiteConnection, _ id: Int64, to state: ReleaseState) throws {
-        guard let current = try release(db, id: id) else { return }
+    /// The row's current state (not a caller's copy of it), if it may move to `state`; throws
+    /// when it may not, or when the row is missing.
+    @discardableResult
+    static func requireMove(_ db: SQLiteConnection, _ id: Int64, to state: ReleaseState) throws -> Release {
+        let current = try existing(db, id: id, wanted: state.rawValue)
         guard current.state.canMove(to: state) else {
             throw ReleaseTransitionError(release: "\(current.name) (id \(id))", from: current.state, to: state)
         }
+        return current
+    }
+
+    /// The row's current state, if it may take `condition` on (it is in the condition's state).
+    @discardableResult
+    static func requireCondition(_ db: SQLiteConnection, _ id: Int64, _ condition: ReleaseCondition) throws -> Release {
+        let current = try existing(db, id: id, wanted: condition.rawValue)
+        guard current.state == condition.state else {
+            throw ReleaseTransitionError(
+                release: "\(current.name) (id \(id))", from: current.state, to: condition.state, condition: condition)
+        }
+        return current
+    }
+
+    /// The row with `id`; a missing one is an error naming what was asked, never a crash.
+    static func existing(_ db: SQLiteConnection, id: Int64, wanted: String) throws -> Release {
+        guard let release = try release(db, id: id) else { throw ReleaseMissingError(id: id, wanted: wanted) }
+        return release
     }
 
     static func release(_ db: SQLiteConnection, id: Int64) throws -> Release? {
-        try db.query("SELECT \(releaseColumns) FROM releases WHERE id = ?", [.int(id)]).first.map(release)
+        try db.query("SELECT \(releaseColumns) FROM releases WHERE id = ?", [.int(id)]).first.map { try release($0) }
     }
 
-    static func release(_ row: [SQLValue]) -> Release {
-        Release(
-            id: row[0].int ?? 0, app: row[1].string ?? "", sha: row[2].string ?? "",
-            state: ReleaseState(rawValue: row[3].string ?? "") ?? .failed, address: row[4].string, step: row[5].string,
+    /// A row as a Release; a state this version does not know is an error naming the row.
+    static func release(_ row: [SQLValue]) throws -> Release {
+        let id = row[0].int ?? 0
+        let app = row[1].string ?? ""
+        let sha = row[2].string ?? ""
+        let env = row[11].string ?? ""
+        let stored = row[3].string ?? ""
+        guard let state = ReleaseState(rawValue: stored) else {
+            throw UnknownReleaseStateError(id: id, name: ReleaseName(app: app, sha: sha, env: env).text, state: stored)
+        }
+        return Release(
+            id: id, app: app, sha: sha, state: state, address: row[4].string, step: row[5].string,
             reason: row[6].string, created: Date(timeIntervalSince1970: row[7].double ?? 0),
             updated: Date(timeIntervalSince1970: row[8].double ?? 0),
             phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int,
-            env: row[11].string ?? "", cause: row[12].string ?? "", releaseStepRan: (row[13].int ?? 0) != 0,
+            env: env, cause: row[12].string ?? "", releaseStepRan: (row[13].int ?? 0) != 0,
             mark: Int(row[14].int ?? 0))
     }
 
-    /// Notes that a standby release is draining (its step), leaving `updated`, the time it was
-    /// replaced, as it is: the drain deadline counts from there.
-    public func markDraining(_ release: Release) throws {
+    /// Notes that a standby release is draining (ReleaseCondition.draining), leaving `updated`,
+    /// the time it was replaced, as it is: the drain deadline counts from there.
+    @discardableResult
+    public func markDraining(_ release: Release) throws -> Release {
         try locked { db in
-            try db.query("UPDATE releases SET step = 'draining' WHERE id = ?", [.int(release.id)])
+            try Self.requireCondition(db, release.id, .draining)
+            try db.query(
+                "UPDATE releases SET step = ? WHERE id = ?", [.text(ReleaseCondition.draining.rawValue), .int(release.id)])
+            return try Self.existing(db, id: release.id, wanted: ReleaseCondition.draining.rawValue)
         }
     }
 
-    /// Records that the release step of `release` is about to run: from here on a flip-back
-    /// could undo what it did to the data.
+    /// Records that the release step of `release` is about to run (ReleaseCondition.releaseStepRan):
+    /// from here on a flip-back could undo what it did to the data.
     @discardableResult
     public func markReleaseStepRan(_ release: Release) throws -> Release {
         try locked { db in
+            try Self.requireCondition(db, release.id, .releaseStepRan)
             try db.query("UPDATE releases SET release_step = 1 WHERE id = ?", [.int(release.id)])
-            return try Self.release(db, id: release.id)!
+            return try Self.existing(db, id: release.id, wanted: ReleaseCondition.releaseStepRan.rawValue)
         }
     }
 
@@ -155,8 +194,9 @@ extension StateStore {
     @discardableResult
     public func endProbation(_ release: Release) throws -> Release {
         try transaction { db in
+            try Self.requireCondition(db, release.id, .onProbation)
             try db.query("UPDATE releases SET probation_of = NULL WHERE id = ?", [.int(release.id)])
-            let ended = try Self.release(db, id: release.id)!
+            let ended = try Self.existing(db, id: release.id, wanted: "probation ended")
             if ended.state == .live { try Self.raiseMark(db, for: ended) }
             return ended
         }
@@ -177,14 +217,14 @@ extension StateStore {
             try Self.requireMove(db, release.id, to: .live)
             if let old, old.id != release.id {
                 try db.query(
-                    "UPDATE releases SET state = ?, updated = ?, probation_of = NULL WHERE id = ?",
+                    "UPDATE releases SET state = ?, updated = ?, probation_of = NULL, step = NULL WHERE id = ?",
                     [.text(ReleaseState.standby.rawValue), .real(now), .int(old.id)])
             }
             let previous: SQLValue = probation ? (old.map { .int($0.id) } ?? .null) : .null
             try db.query(
                 "UPDATE releases SET state = ?, updated = ?, probation_of = ? WHERE id = ?",
                 [.text(ReleaseState.live.rawValue), .real(now), previous, .int(release.id)])
-            let live = try Self.release(db, id: release.id)!
+            let live = try Self.existing(db, id: release.id, wanted: ReleaseState.live.rawValue)
             if !probation { try Self.raiseMark(db, for: live) }
             return live
         }
