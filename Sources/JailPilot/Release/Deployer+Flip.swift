@@ -52,10 +52,19 @@ extension Deployer {
         // Caddy may still send new requests to `live` from its cached lookup for the flip wait:
         // it is destroyed after that. Cleanup must finish even if the agent is asked to stop now.
         let (host, clock, wait) = (self.host, self.clock, flipWait)
-        await Task.detached {
+        let destroyed: Error? = await Task.detached {
             try? await clock.sleep(for: wait)
-            try? await host.destroy(spec)
+            do { try await host.destroy(spec) } catch { return error }
+            return nil
         }.value
+        if let destroyed {
+            log.emit(
+                app: app.name, sha: live.sha, "release.destroy_failed",
+                [
+                    ("jail", spec.name), ("error", "\(destroyed)"), ("note", "flipped back; its jail is left"),
+                    ("fix", "the agent's next start removes it (orphan sweep), or jailpilot remove after fixing the host"),
+                ])
+        }
         _ = try store.update(live, state: .failed, step: "probation", reason: failure)
         note(app.name, from: previous.sha, to: live.sha, cause: live.cause, outcome: "reverted", detail: "probation: \(failure)")
         note(app.name, from: live.sha, to: previous.sha, cause: "flip-back", outcome: "live")

@@ -12,9 +12,15 @@ extension Deployer {
         do {
             return try await source.gate.check(app, sha: commit, live: live?.sha, mark: mark?.sha, fromBranch: fromBranch)
         } catch let refusal as CommitRefusal where !dry {
-            try? store.quarantine(
-                app: app.name, sha: commit, reason: "refused (\(refusal.reason.rawValue)): \(refusal.detail)",
-                gate: CommitGate.stamp(app, live: live?.sha, mark: mark?.sha, ring: await source.gate.ringHead(app)))
+            do {
+                try store.quarantine(
+                    app: app.name, sha: commit, reason: "refused (\(refusal.reason.rawValue)): \(refusal.detail)",
+                    gate: CommitGate.stamp(app, live: live?.sha, mark: mark?.sha, ring: await source.gate.ringHead(app)))
+            } catch {
+                storeWriteFailed(
+                    app.name, sha: commit, what: "quarantine", error: error,
+                    note: "the commit stays refused, but is checked again at the next poll")
+            }
             var fields = [("reason", refusal.reason.rawValue), ("detail", refusal.detail)]
             if refusal.sha != commit { fields.append(("commit", refusal.sha)) }
             if refusal.reason == .rewind, let from = live?.sha ?? mark?.sha {
@@ -45,7 +51,7 @@ extension Deployer {
     /// recovered into the store).
     func commitMark(_ app: AppConfig, dry: Bool = false) async throws -> CommitMark? {
         if let mark = try store.mark(app: app.name) { return mark }
-        if dry { return await hostMarks(app: app.name)[app.name] }
+        if dry { return try await hostMarks(app: app.name)[app.name] }
         _ = await recoverMarks(app: app.name)
         return try store.mark(app: app.name)
     }
@@ -60,9 +66,23 @@ extension Deployer {
     @discardableResult
     public func recoverMarks(app: String? = nil) async -> [String] {
         var raised: [String] = []
-        for (owner, mark) in await hostMarks(app: app).sorted(by: { $0.key < $1.key }) {
-            let before = try? store.mark(app: owner)
-            guard (try? store.raiseMark(app: owner, mark)) == true else { continue }
+        let marks: [String: CommitMark]
+        do { marks = try await hostMarks(app: app) } catch {
+            // Without the rows, every marked jail would count, even one that never went live.
+            log.emit(
+                app: app ?? "-", "mark.recover_failed",
+                [("error", "\(error)"), ("note", "no mark raised from the host's releases"), ("fix", "check state_dir's disk, then restart the agent")])
+            return []
+        }
+        for (owner, mark) in marks.sorted(by: { $0.key < $1.key }) {
+            let before: CommitMark?
+            do {
+                before = try store.mark(app: owner)
+                guard try store.raiseMark(app: owner, mark) else { continue }
+            } catch {
+                log.emit(app: owner, sha: mark.sha, "mark.recover_failed", [("error", "\(error)")])
+                continue
+            }
             raised.append(owner)
             log.emit(
                 app: owner, sha: mark.sha, "mark.recovered",
@@ -76,9 +96,8 @@ extension Deployer {
 
     /// The newest mark written on each app's releases on the host (of `app` only, when given),
     /// as `recoverMarks` counts them; nothing is raised.
-    func hostMarks(app: String? = nil) async -> [String: CommitMark] {
-        let rows = Dictionary(
-            ((try? store.releases(in: ReleaseState.allCases)) ?? []).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
+    func hostMarks(app: String? = nil) async throws -> [String: CommitMark] {
+        let rows = Dictionary(try store.releases(in: ReleaseState.allCases).map { ($0.name, $0) }, uniquingKeysWith: { $1 })
         var newest: [String: CommitMark] = [:]
         for jail in await host.ownedJails() {
             guard let mark = jail.mark else { continue }
