@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import JailPilot
+@testable import JailPilotCore
 
 @Suite struct StoreTests {
     @Test func eventsSurviveReopening() throws {
