@@ -22,12 +22,30 @@ let package = Package(
             providers: [.apt(["libsqlite3-dev"]), .brew(["sqlite"])]
         ),
         .target(name: "CSpawn"),
+        // The library in three layers, each depending only on those below it (docs/DESIGN.md,
+        // "Layers"): the model, config and store; the host's side effects and drivers; the
+        // release engine and the agent, which re-exports the two below.
+        .target(
+            name: "JailPilotCore",
+            dependencies: [
+                "CSpawn",
+                "CSQLite",
+            ]
+        ),
+        .target(
+            name: "JailPilotHost",
+            dependencies: [
+                "JailPilotCore",
+                "CGit2",
+                "CSpawn",
+            ]
+        ),
         .target(
             name: "JailPilot",
             dependencies: [
-                "CGit2",
+                "JailPilotCore",
+                "JailPilotHost",
                 "CSpawn",
-                "CSQLite",
             ]
         ),
         .executableTarget(

@@ -1,5 +1,6 @@
-// libFuzzer entry point for jailpilot's parsers of outside input (scripts/fuzz builds it with
-// every library source in one module, instrumented by `swiftc -sanitize=fuzzer,address`).
+// libFuzzer entry point for jailpilot's parsers of outside input (scripts/fuzz builds it into the
+// library's top module, JailPilot, over its two lower layers, all instrumented by
+// `swiftc -sanitize=fuzzer,address`).
 // JAILPILOT_FUZZ_TARGET picks the parser: toml, dns, http, known_hosts or webhook.
 import FoundationEssentials
 import Glibc

@@ -2,6 +2,7 @@ import Foundation
 import Testing
 
 @testable import JailPilot
+@testable import JailPilotHost
 
 /// When the Linux driver lets a release step into a started jail: only once the jail's pid 1
 /// has mounted /dev and the data volume. No root needed: the "supervisor" is a plain shell

@@ -3,6 +3,7 @@ import JailPilotTesting
 import Testing
 
 @testable import JailPilot
+@testable import JailPilotCore
 
 @Suite struct StoreTests {
     @Test func eventsSurviveReopening() throws {

@@ -3,6 +3,7 @@ import Synchronization
 import Testing
 
 @testable import JailPilot
+@testable import JailPilotCore
 
 /// The small pieces that replaced Foundation APIs in the agent (which links only
 /// FoundationEssentials to keep its memory small): they must behave like what they replaced.

@@ -66,13 +66,7 @@ public final class Notifier: Sendable {
 
     /// A receiver as logs and metrics name it: scheme and host only (a path or a user part can
     /// hold a token).
-    public static func label(_ url: String) -> String {
-        let scheme = url.hasPrefix("https://") ? "https://" : "http://"
-        let rest = url.dropFirst(scheme.count)
-        var authority = rest.prefix { $0 != "/" && $0 != "?" && $0 != "#" }
-        if let at = authority.lastIndex(of: "@") { authority = authority[authority.index(after: at)...] }
-        return scheme + authority + (rest.count > authority.count ? "/…" : "")
-    }
+    public static func label(_ url: String) -> String { NotifyTarget.label(url) }
 
     /// Most notifications one receiver gets in one pass (each pass is a second apart).
     static let perPass = 50
