@@ -20,6 +20,8 @@ public final class FakeSource: SourceBuilding, CommitHistory, BranchHeads, Senda
         var builds = 0
         /// Runs at the start of every build (a build that hangs, or tells the test it began).
         var buildHook: (@Sendable (String) async -> Void)?
+        /// Runs at every poll of an app's heads, with the app's name.
+        var pollHook: (@Sendable (String) async -> Void)?
     }
     private let state = Mutex(State())
     let layout: StateLayout
@@ -57,6 +59,9 @@ public final class FakeSource: SourceBuilding, CommitHistory, BranchHeads, Senda
     public var builds: Int { state.withLock { $0.builds } }
     /// Every build from now on first runs `hook` with its commit (nil: none).
     public func onBuild(_ hook: (@Sendable (String) async -> Void)?) { state.withLock { $0.buildHook = hook } }
+    /// Every poll of an agent's watcher from now on first runs `hook` with the app's name (nil:
+    /// none). A watcher polls first after the agent's start-up recovery.
+    public func onPoll(_ hook: (@Sendable (String) async -> Void)?) { state.withLock { $0.pollHook = hook } }
 
     public func fetch(_ app: AppConfig, sha: String?) async throws -> String {
         state.withLock { sha ?? app.pin ?? $0.heads[app.name] ?? $0.heads["*"] ?? "" }
@@ -105,6 +110,7 @@ public final class FakeSource: SourceBuilding, CommitHistory, BranchHeads, Senda
 
     /// What an agent's watcher polls: the app's head and its ring's, as pushed here.
     package func heads(of app: AppConfig) async throws -> (head: String, ring: String?) {
+        await state.withLock { $0.pollHook }?(app.name)
         let heads = state.withLock { state in
             (state.heads[app.name] ?? state.heads["*"], app.promotedFrom.flatMap { state.rings["\(app.name)/\($0)"] })
         }

@@ -15,7 +15,7 @@ import Testing
         let stuck = Stuck()
         world.source.onBuild { sha in await stuck.hang(sha) }
         world.source.push(MemoryWorld.sha(1))
-        let agent = try world.agent(resolver: "127.0.0.1:\(freePort())", shutdownGrace: .milliseconds(200))
+        let agent = try await world.agent(resolver: "127.0.0.1:\(freePort())", shutdownGrace: .milliseconds(200))
         let running = Task { await agent.run() }
         let building = await stuck.first(within: .seconds(60))
         try #require(building == MemoryWorld.sha(1), "the agent never started the deploy")
@@ -33,6 +33,6 @@ import Testing
         #expect(log.contains("unfinished=hello"), "\(log)")
         #expect(log.contains("event=agent.stopped"), "\(log)")
         // The lock is released: the agent can be started again.
-        _ = try world.agent(resolver: "127.0.0.1:\(freePort())")
+        _ = try await world.agent(resolver: "127.0.0.1:\(freePort())")
     }
 }

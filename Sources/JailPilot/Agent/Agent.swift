@@ -64,7 +64,7 @@ public actor Agent {
         self.lock = try AgentLock(stateDir: config.agent.stateDir)
         self.runtime = try Runtime(
             config: config, echo: config.agent.logFile == nil, runner: seams.runner, freebsdPaths: seams.freebsdPaths,
-            clock: seams.clock)
+            clock: seams.clock, crash: seams.crash)
         self.seams = seams
         self.slots = BuildSlots(config.agent.maxParallelBuilds)
         self.metrics = Metrics(path: config.agent.metricsFile)

@@ -7,6 +7,8 @@ package struct AgentSeams: Sendable {
     package var freebsdPaths: FreeBSDPaths
     /// The release engine's clock (the store's too).
     package var clock: any ReleaseClock
+    /// What reaching a step of a deploy does (nothing: only crash tests make it something).
+    package var crash: any CrashPoints
     /// Where each watcher reads its app's branch heads.
     package var heads: any BranchHeads
     /// Makes the deployer on the agent's runtime and build slots; nil: the runtime's own
@@ -15,12 +17,14 @@ package struct AgentSeams: Sendable {
 
     package init(
         runner: any ProcessRunning = HostProcessRunner(), freebsdPaths: FreeBSDPaths = FreeBSDPaths(),
-        clock: any ReleaseClock = SystemClock(), heads: any BranchHeads = RemoteBranchHeads(),
+        clock: any ReleaseClock = SystemClock(), crash: any CrashPoints = NoCrashPoints(),
+        heads: any BranchHeads = RemoteBranchHeads(),
         deployer: (@Sendable (Runtime, BuildSlots) throws -> Deployer)? = nil
     ) {
         self.runner = runner
         self.freebsdPaths = freebsdPaths
         self.clock = clock
+        self.crash = crash
         self.heads = heads
         self.deployer = deployer
     }

@@ -60,7 +60,7 @@ extension Deployer {
     /// Runs `plan`, recording each removal in the store as it is done.
     func retain(_ plan: RetentionPlan, app: AppConfig) async throws {
         for release in plan.destroy {
-            CrashPoint.hit("destroy")
+            await crash.reach("destroy")
             try await host.destroy(spec(release, app: app))
             try store.update(release, state: .destroyed)
             log.emit(app: app.name, sha: release.sha, "release.destroyed")

@@ -137,7 +137,7 @@ public struct Deployer: Sendable {
                 + (env.values.isEmpty ? [] : [("env", env.names.joined(separator: ","))]))
         do {
             progress("provisioning jail \(spec.name)")
-            CrashPoint.hit("clone")
+            await crash.reach("clone")
             try await host.provision(spec)
             release = try store.update(release, state: .provisioned)
             phase("provision")
@@ -145,7 +145,7 @@ public struct Deployer: Sendable {
             let snapshot = try await takeSnapshot(for: release, app: app, holding: live)
             progress("starting \(spec.name) on \(address):\(app.port)")
             release = try store.update(release, state: .starting)
-            CrashPoint.hit("start")
+            await crash.reach("start")
             try await startJail(spec)
             phase("start")
             if !app.release.isEmpty {
@@ -153,7 +153,7 @@ public struct Deployer: Sendable {
                 phase("release step")
             }
             progress("waiting for GET \(app.health) to answer 200 \(app.healthPasses) times")
-            CrashPoint.hit("health")
+            await crash.reach("health")
             try await healthGate(app, spec)
             release = try store.update(release, state: .healthy)
             phase("health")
