@@ -60,6 +60,11 @@ let package = Package(
             name: "jailpilot-bench",
             dependencies: ["JailPilot"]
         ),
+        // Crash-test driver for CrashTests: the agent with SIGKILL crash points; not shipped.
+        .executableTarget(
+            name: "jailpilot-crashtest",
+            dependencies: ["JailPilot"]
+        ),
         // In-memory drivers, fakes and a virtual clock for the state-machine tests; not shipped.
         .target(
             name: "JailPilotTesting",

@@ -6,7 +6,7 @@ import Synchronization
 /// has real files to keep or remove) unless it is marked as failing. It keeps each app's
 /// history (every push's parent is the head before it) and which commits are signed by whom,
 /// so the real CommitGate runs over it.
-public final class FakeSource: SourceBuilding, CommitHistory, Sendable {
+public final class FakeSource: SourceBuilding, CommitHistory, BranchHeads, Sendable {
     struct State {
         var heads: [String: String] = [:]
         /// Other branches of an app's remote ("app/branch" → head): a `promoted_from` ring.
@@ -18,6 +18,10 @@ public final class FakeSource: SourceBuilding, CommitHistory, Sendable {
         /// App → the keys it trusts.
         var trusted: [String: Set<String>] = [:]
         var builds = 0
+        /// Runs at the start of every build (a build that hangs, or tells the test it began).
+        var buildHook: (@Sendable (String) async -> Void)?
+        /// Runs at every poll of an app's heads, with the app's name.
+        var pollHook: (@Sendable (String) async -> Void)?
     }
     private let state = Mutex(State())
     let layout: StateLayout
@@ -53,12 +57,18 @@ public final class FakeSource: SourceBuilding, CommitHistory, Sendable {
     public func breakBuild(_ sha: String) { state.withLock { _ = $0.failing.insert(sha) } }
     /// Builds so far.
     public var builds: Int { state.withLock { $0.builds } }
+    /// Every build from now on first runs `hook` with its commit (nil: none).
+    public func onBuild(_ hook: (@Sendable (String) async -> Void)?) { state.withLock { $0.buildHook = hook } }
+    /// Every poll of an agent's watcher from now on first runs `hook` with the app's name (nil:
+    /// none). A watcher polls first after the agent's start-up recovery.
+    public func onPoll(_ hook: (@Sendable (String) async -> Void)?) { state.withLock { $0.pollHook = hook } }
 
     public func fetch(_ app: AppConfig, sha: String?) async throws -> String {
         state.withLock { sha ?? app.pin ?? $0.heads[app.name] ?? $0.heads["*"] ?? "" }
     }
 
     public func build(_ app: AppConfig, commit: String) async throws -> BuildOutcome {
+        await state.withLock { $0.buildHook }?(commit)
         let fails = state.withLock { state -> Bool in
             state.builds += 1
             return state.failing.contains(commit)
@@ -96,6 +106,18 @@ public final class FakeSource: SourceBuilding, CommitHistory, Sendable {
         let chain = [head] + ancestors(head)
         let range = base.flatMap { chain.firstIndex(of: $0) }.map { Array(chain[..<$0]) } ?? chain
         return range.count > limit ? nil : Array(range.reversed())
+    }
+
+    /// What an agent's watcher polls: the app's head and its ring's, as pushed here.
+    package func heads(of app: AppConfig) async throws -> (head: String, ring: String?) {
+        await state.withLock { $0.pollHook }?(app.name)
+        let heads = state.withLock { state in
+            (state.heads[app.name] ?? state.heads["*"], app.promotedFrom.flatMap { state.rings["\(app.name)/\($0)"] })
+        }
+        guard let head = heads.0 else {
+            throw GitWatchError.branchMissing(branch: app.branch, url: app.repo, available: [])
+        }
+        return (head, heads.1)
     }
 
     public func head(of branch: String, app: AppConfig) async -> String? {

@@ -13,6 +13,8 @@ public struct MemoryWorld: Sendable {
     public let health: FakeHealth
     public let clock: VirtualClock
     public let recorder: StepRecorder
+    /// The apps, network and extra lines agent.conf was made with (an agent's gets the same).
+    let conf: (apps: [(String, String)], network: String, extra: String)
 
     /// `apps` maps each app's name to extra lines of its `[apps.NAME]` table.
     /// `extra` is appended to agent.conf (tables such as `[[agent.notify]]`).
@@ -29,10 +31,14 @@ public struct MemoryWorld: Sendable {
         router = MemoryRouter()
         source = FakeSource(layout: runtime.layout)
         health = FakeHealth(host: host)
+        conf = (apps, network, extra)
     }
 
-    private init(_ world: MemoryWorld, root: String? = nil, runtime: Runtime) {
+    private init(
+        _ world: MemoryWorld, root: String? = nil, runtime: Runtime, apps: [(String, String)], network: String
+    ) {
         self.root = root ?? world.root
+        conf = (apps, network, "")
         self.runtime = runtime
         host = world.host
         router = world.router
@@ -46,7 +52,8 @@ public struct MemoryWorld: Sendable {
     /// agent.conf: the agent restarted, or a CLI command run beside it.
     public func reopened(apps: [(String, String)], network: String = "10.99.0.0/24") throws -> MemoryWorld {
         let config = try ConfigLoader.parse(Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
-        return MemoryWorld(self, runtime: try Runtime(config: config, echo: false, clock: clock))
+        return MemoryWorld(
+            self, runtime: try Runtime(config: config, echo: false, clock: clock), apps: apps, network: network)
     }
 
     /// The same host, Caddy and remote with this state_dir's store put back from `backup`
@@ -60,20 +67,26 @@ public struct MemoryWorld: Sendable {
         try FileManager.default.copyItem(atPath: backup, toPath: "\(root)/state/state.db")
         let config = try ConfigLoader.parse(
             Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
-        return MemoryWorld(self, root: root, runtime: try Runtime(config: config, echo: false, clock: clock))
+        return MemoryWorld(
+            self, root: root, runtime: try Runtime(config: config, echo: false, clock: clock), apps: apps, network: network)
     }
 
-    static func configText(root: String, apps: [(String, String)], network: String) -> String {
+    /// `agent` and `caddy` are extra lines of those tables.
+    static func configText(
+        root: String, apps: [(String, String)], network: String, agent: String = "", caddy: String = ""
+    ) -> String {
         var text = """
             [agent]
             platform = "linux"
             state_dir = "\(root)/state"
+            \(agent)
             [jails]
             mountpoint = "\(root)/jails"
             network = "\(network)"
             [caddy]
             probe = ""
             refresh = "50ms"
+            \(caddy)
 
             """
         for (name, extra) in apps {
@@ -93,6 +106,48 @@ public struct MemoryWorld: Sendable {
         var deployer = Deployer(runtime: runtime, host: host, router: router, source: source, health: health)
         deployer.recorder = recorder
         return deployer
+    }
+
+    /// Where an agent made by `agent(resolver:shutdownGrace:crash:)` logs its events.
+    public var agentLog: String { "\(root)/agent.log" }
+
+    /// The agent `jailpilot run` would be on this world: its own runtime on this state_dir and
+    /// clock, deploying through this world's host, Caddy, source and health, polling the heads
+    /// pushed to `source`. It logs to `agentLog`; its route resolver answers on `resolver`
+    /// (a free UDP address: another test's agent may be running).
+    /// `crash` says what reaching a step of a deploy does (CrashAt: the agent dies there).
+    ///
+    /// An agent that just stopped in this process may seem to hold the state_dir's lock a moment
+    /// longer: a child another test is spawning holds a copy of every descriptor until it execs
+    /// (see AppLock.patience). The lock is asked for again for that long, as AppLock does.
+    public func agent(
+        resolver: String, shutdownGrace: Duration = .seconds(30), crash: any CrashPoints = NoCrashPoints()
+    ) async throws -> Agent {
+        let deadline = ContinuousClock.now + AppLock.patience
+        while true {
+            do {
+                return try makeAgent(resolver: resolver, shutdownGrace: shutdownGrace, crash: crash)
+            } catch is AgentAlreadyRunning where ContinuousClock.now < deadline {
+                try await Task.sleep(for: .milliseconds(10))
+            }
+        }
+    }
+
+    private func makeAgent(resolver: String, shutdownGrace: Duration, crash: any CrashPoints) throws -> Agent {
+        let path = "\(root)/agent.conf"
+        try FileIO.replace(
+            path,
+            text: Self.configText(
+                root: root, apps: conf.apps, network: conf.network, agent: "log_file = \"\(agentLog)\"",
+                caddy: "resolver = \"\(resolver)\"") + conf.extra)
+        let (host, router, source, health, recorder) = (host, router, source, health, recorder)
+        let seams = AgentSeams(clock: clock, crash: crash, heads: source) { runtime, slots in
+            var deployer = Deployer(
+                runtime: runtime, host: host, router: router, buildSlots: slots, source: source, health: health)
+            deployer.recorder = recorder
+            return deployer
+        }
+        return try Agent(configPath: path, shutdownGrace: shutdownGrace, seams: seams)
     }
 
     /// The app called `name` in this world's config.

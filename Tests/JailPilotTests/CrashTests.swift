@@ -3,17 +3,29 @@ import JailPilot
 import Testing
 
 /// kill -9 the agent at every step of a deploy; on restart it converges and nothing is orphaned.
-/// Runs the real `jailpilot` binary with JAILPILOT_CRASH_AT (root, like the deploy tests).
+/// Runs the agent as `jailpilot-crashtest run --crash-at STEP` (the agent of `jailpilot run`
+/// with SIGKILL crash points, not shipped), on the real host (root, like the deploy tests).
 @Suite(.serialized, .enabled(if: canDeploy, "needs root, caddy, go, btrfs-progs and iproute2"))
 struct CrashTests {
-    static var binary: String {
-        let dir = URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path
-        return "\(dir)/jailpilot"
+    /// The built executables' directory.
+    static var products: String { URL(fileURLWithPath: CommandLine.arguments[0]).deletingLastPathComponent().path }
+    /// The shipped `jailpilot` binary.
+    static var binary: String { "\(products)/jailpilot" }
+    /// The crash-test driver.
+    static var crashTest: String { "\(products)/jailpilot-crashtest" }
+    /// Every crash point of a deploy, in order.
+    static let steps = ["fetch", "build", "clone", "install", "start", "health", "flip", "probation", "retire", "destroy"]
+
+    /// The agent on `config`, killed with SIGKILL when a deploy reaches `step`.
+    static func runKilled(at step: String, config: String, stderr: String) async throws -> ProcessResult {
+        try await HostProcessRunner().run(
+            Command(Self.crashTest, ["run", "-c", config, "--crash-at", step]), stdout: .discard,
+            stderr: .append(path: stderr), timeout: .seconds(90))
     }
 
-    @Test(arguments: ["fetch", "build", "clone", "install", "start", "health", "flip", "probation", "retire", "destroy"])
+    @Test(arguments: Self.steps)
     func agentKilledAtStepConvergesWithoutOrphans(step: String) async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.crashTest), "build jailpilot-crashtest first")
         try await E2EWorld.with(appExtra: "keep = 1", probation: "300ms") { world in
             let store = world.runtime.store
             try await world.repo.commitHello("zero")
@@ -23,11 +35,8 @@ struct CrashTests {
             let v2 = try await world.repo.commitHello("two")
 
             // The agent dies at `step` while deploying v2.
-            var env = ProcessInfo.processInfo.environment
-            env["JAILPILOT_CRASH_AT"] = step
-            let crashed = try await HostProcessRunner().run(
-                Command(Self.binary, ["run", "-c", world.configPath], environment: env), stdout: .discard,
-                stderr: .append(path: "\(world.state.path)/crashed.out"), timeout: .seconds(90))
+            let crashed = try await Self.runKilled(
+                at: step, config: world.configPath, stderr: "\(world.state.path)/crashed.out")
             #expect(crashed.status == 128 + SIGKILL, "the agent should have died at \(step)")
             #expect(["one", "two"].contains(await world.fetch()), "something serves while the agent is down")
 
@@ -72,18 +81,15 @@ struct CrashTests {
     /// later: the restarted agent resumes the probation and flips back, instead of retiring the
     /// good release and leaving the failing one live for good.
     @Test func agentKilledDuringProbationStillFlipsBackAFailingRelease() async throws {
-        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        try #require(FileManager.default.isExecutableFile(atPath: Self.crashTest), "build jailpilot-crashtest first")
         try await E2EWorld.with(probation: "10s") { world in
             let store = world.runtime.store
             let v1 = try await world.repo.commitHello("steady")
             _ = try await world.deployer.deploy(world.app)
             let v2 = try await world.repo.commitHello("flaky", failAfterMs: 4000)
 
-            var env = ProcessInfo.processInfo.environment
-            env["JAILPILOT_CRASH_AT"] = "probation"
-            let crashed = try await HostProcessRunner().run(
-                Command(Self.binary, ["run", "-c", world.configPath], environment: env), stdout: .discard,
-                stderr: .append(path: "\(world.state.path)/crashed.out"), timeout: .seconds(90))
+            let crashed = try await Self.runKilled(
+                at: "probation", config: world.configPath, stderr: "\(world.state.path)/crashed.out")
             #expect(crashed.status == 128 + SIGKILL, "the agent should have died in probation")
             #expect(try store.live(app: "hello")?.sha == v2)
 

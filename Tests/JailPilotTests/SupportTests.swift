@@ -1,4 +1,5 @@
 import Foundation
+import JailPilotTesting
 import Synchronization
 import Testing
 
@@ -59,6 +60,31 @@ import Testing
         while !started.withLock({ $0 }) { await Task.yield() }
         caller.cancel()
         await #expect(throws: CancellationError.self) { try await caller.value }
+    }
+
+    /// The first racer to end is the answer; the others are cancelled, not awaited: a racer that
+    /// ignores cancellation does not hold the caller (the agent's bounded shutdown rests on it).
+    @Test func firstOfAnswersWithTheFirstToEndAndCancelsTheRest() async throws {
+        let (cancelled, sawCancel) = AsyncStream.makeStream(of: Bool.self)
+        let winner = try await firstOf([
+            { @Sendable in "quick" },
+            { @Sendable in
+                do { try await Task.sleep(for: .seconds(3600)) } catch { sawCancel.yield(error is CancellationError) }
+                return "slow"
+            },
+        ])
+        #expect(winner == "quick")
+        #expect(await cancelled.first { _ in true } == true, "the loser was not cancelled")
+
+        let stuck = Stuck()
+        let given = await withTimeout(.milliseconds(50)) {
+            await stuck.hang("ignores cancellation")
+            return 1
+        }
+        #expect(given == nil)
+        #expect(await withTimeout(.seconds(1)) { 2 } == 2)
+        struct Boom: Error {}
+        await #expect(throws: Boom.self) { try await firstOf([{ @Sendable () async throws -> Int in throw Boom() }]) }
     }
 
     @Test func jsonRoundTripKeepsEveryValue() throws {

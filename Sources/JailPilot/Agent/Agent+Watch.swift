@@ -15,7 +15,7 @@ extension Agent {
         }
         let context = WatchContext(
             app: app, runtime: runtime, deployer: try? made.get(), metrics: metrics, interval: config.agent.pollInterval,
-            pinChanged: pinChanged, triggers: triggers)
+            pinChanged: pinChanged, triggers: triggers, heads: seams.heads)
         watchers[app.name] = (app, Task { await context.run() })
     }
 }
@@ -31,6 +31,8 @@ struct WatchContext: Sendable {
     let pinChanged: Bool
     /// Where "poll now" comes from (`jailpilot trigger`, webhooks).
     let triggers: Triggers
+    /// Where the branch heads are read (the remote, through libgit2).
+    let heads: any BranchHeads
 
     var log: EventLog { runtime.log }
     var store: StateStore { runtime.store }
@@ -74,7 +76,7 @@ struct WatchContext: Sendable {
                         unverified = verdict
                     }
                 }
-                let (head, ring) = try await RemoteRefs().heads(of: app.branch, and: app.promotedFrom, at: RemoteAccess(app: app))
+                let (head, ring) = try await heads.heads(of: app)
                 await metrics.count("jailpilot_polls_total", [("app", app.name), ("result", "ok")])
                 if failures > 0 { log.emit(app: app.name, sha: head, "poll.recovered", [("after_failures", "\(failures)")]) }
                 failures = 0

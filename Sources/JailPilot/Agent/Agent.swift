@@ -2,6 +2,7 @@ import CSpawn
 import Dispatch
 import FoundationEssentials
 import Glibc
+import Synchronization
 
 /// `jailpilot run`: the long-running agent. Every app converges to what git and agent.conf say:
 /// the pin if set, else a rollback's hold, else the tracked branch head.
@@ -29,6 +30,8 @@ public actor Agent {
     var probeQuietUntil: ContinuousClock.Instant?
     var configStamp: String?
     let shutdownGrace: Duration
+    /// The drivers, clock and remote the agent acts through (the host's in production).
+    let seams: AgentSeams
     private var signalSources: [DispatchSourceSignal] = []
     /// The running pass over draining releases (a stop may take seconds; ticks go on meanwhile).
     var drainer: Task<Void, Never>?
@@ -46,6 +49,12 @@ public actor Agent {
         configPath: String, shutdownGrace: Duration = .seconds(30), runner: any ProcessRunning = HostProcessRunner(),
         freebsdPaths: FreeBSDPaths = FreeBSDPaths()
     ) throws {
+        try self.init(
+            configPath: configPath, shutdownGrace: shutdownGrace, seams: AgentSeams(runner: runner, freebsdPaths: freebsdPaths))
+    }
+
+    /// The agent on `seams`: a test's drivers, clock and remote instead of the host's.
+    package init(configPath: String, shutdownGrace: Duration = .seconds(30), seams: AgentSeams) throws {
         // Two malloc arenas are plenty for an agent that mostly waits; glibc's default (one per
         // thread, up to 8 per core) kept megabytes of freed memory spread over idle arenas.
         jp_limit_malloc_arenas(2)
@@ -54,7 +63,9 @@ public actor Agent {
         self.config = config
         self.lock = try AgentLock(stateDir: config.agent.stateDir)
         self.runtime = try Runtime(
-            config: config, echo: config.agent.logFile == nil, runner: runner, freebsdPaths: freebsdPaths)
+            config: config, echo: config.agent.logFile == nil, runner: seams.runner, freebsdPaths: seams.freebsdPaths,
+            clock: seams.clock, crash: seams.crash)
+        self.seams = seams
         self.slots = BuildSlots(config.agent.maxParallelBuilds)
         self.metrics = Metrics(path: config.agent.metricsFile)
         self.shutdownGrace = shutdownGrace
@@ -170,19 +181,38 @@ public actor Agent {
         }
     }
 
-    /// Cancels every watcher (in-flight steps finish or are undone) and waits, bounded.
+    /// Cancels every watcher (in-flight steps finish or are undone) and waits for them at most
+    /// `shutdownGrace`: one stuck in a call that ignores cancellation is logged and left behind
+    /// (the process exits under it; the next start recovers what it was doing).
     private func drain() async {
         runtime.log.emit(app: "-", "agent.stopping", [("watchers", "\(watchers.count)")])
         listeners.stop()
-        let tasks = watchers.values.map(\.task)
-        tasks.forEach { $0.cancel() }
-        let all = Task { for task in tasks { await task.value } }
-        let timeout = Task {
-            try? await Task.sleep(for: shutdownGrace)
-            all.cancel()
+        let running = watchers.map { (name: $0.key, task: $0.value.task) }.sorted { $0.name < $1.name }
+        running.forEach { $0.task.cancel() }
+        let finished = FinishedWatchers()
+        let inTime = await withTimeout(shutdownGrace) {
+            await withTaskGroup(of: Void.self) { group in
+                for watcher in running {
+                    group.addTask {
+                        await watcher.task.value
+                        finished.add(watcher.name)
+                    }
+                }
+            }
+            return true
         }
-        await all.value
-        timeout.cancel()
+        if inTime == nil {
+            let left = running.map(\.name).filter { !finished.contains($0) }
+            runtime.log.emit(
+                app: "-", "agent.stop_timeout",
+                [
+                    ("grace", DurationText.format(shutdownGrace)), ("unfinished", left.joined(separator: ",")),
+                    (
+                        "note",
+                        "stopping without them; what they were doing is undone or resumed at the next start (a deploy stuck in a host command: see the release log)"
+                    ),
+                ])
+        }
         await metrics.set("jailpilot_up", [], 0)
         await metrics.flush()
         resolverStopped.set()
@@ -190,7 +220,10 @@ public actor Agent {
         lock.release()
     }
 
-    func deployer() throws -> Deployer { try runtime.deployer(buildSlots: slots) }
+    func deployer() throws -> Deployer {
+        if let make = seams.deployer { return try make(runtime, slots) }
+        return try runtime.deployer(buildSlots: slots)
+    }
 
     /// Delivers queued notifications every second (from this agent's events and CLI commands'),
     /// in a task of its own: a receiver that is slow or down never holds up a deploy.
@@ -213,4 +246,11 @@ public actor Agent {
     }
 
     static func stamp(_ path: String) -> String? { FileIO.stamp(path) }
+}
+
+/// The watchers that ended while the agent drained.
+private final class FinishedWatchers: Sendable {
+    private let names = Mutex(Set<String>())
+    func add(_ name: String) { _ = names.withLock { $0.insert(name) } }
+    func contains(_ name: String) -> Bool { names.withLock { $0.contains(name) } }
 }

@@ -3,17 +3,24 @@ extension Runtime {
     /// The jail driver `[agent] platform` names.
     public func jailHost() throws -> any JailHost {
         Self.jailHost(
-            config: config, owner: try OwnerID.load(stateDir: config.agent.stateDir), runner: runner, paths: freebsdPaths)
+            config: config, owner: try OwnerID.load(stateDir: config.agent.stateDir), runner: runner, paths: freebsdPaths,
+            crash: crash)
     }
 
     /// The driver for `config` without a runtime (no store, no log): for read-only checks.
     public static func jailHost(
         config: AgentConfig, owner: OwnerID, runner: any ProcessRunning = HostProcessRunner(),
-        paths: FreeBSDPaths = FreeBSDPaths()
+        paths: FreeBSDPaths = FreeBSDPaths(), crash: any CrashPoints = NoCrashPoints()
     ) -> any JailHost {
         switch config.agent.platform {
-        case .linux: return LinuxJails(settings: config.jails, runner: runner, owner: owner)
-        case .freebsd: return FreeBSDJails(settings: config.jails, runner: runner, owner: owner, paths: paths)
+        case .linux:
+            var host = LinuxJails(settings: config.jails, runner: runner, owner: owner)
+            host.crash = crash
+            return host
+        case .freebsd:
+            var host = FreeBSDJails(settings: config.jails, runner: runner, owner: owner, paths: paths)
+            host.crash = crash
+            return host
         }
     }
 

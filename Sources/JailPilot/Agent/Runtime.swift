@@ -13,15 +13,19 @@ public struct Runtime: Sendable {
     public let served: ServedApps
     /// The notification receivers in force, shared like `served`: events are queued for them.
     let receivers: Receivers
+    /// What reaching a step of a deploy does: nothing, unless a crash test injected its own.
+    public let crash: any CrashPoints
     /// The release engine's clock (the store's too).
     public var clock: any ReleaseClock { store.clock }
 
     /// Opens the state store under `config.agent.stateDir` and the agent log.
     public init(
         config: AgentConfig, echo: Bool = true, runner: any ProcessRunning = HostProcessRunner(),
-        freebsdPaths: FreeBSDPaths = FreeBSDPaths(), clock: any ReleaseClock = SystemClock()
+        freebsdPaths: FreeBSDPaths = FreeBSDPaths(), clock: any ReleaseClock = SystemClock(),
+        crash: any CrashPoints = NoCrashPoints()
     ) throws {
         self.config = config
+        self.crash = crash
         self.layout = StateLayout(root: config.agent.stateDir)
         self.store = try StateStore(stateDir: config.agent.stateDir, clock: clock)
         self.log = EventLog(path: config.agent.logFile, echo: echo, store: store)
@@ -48,9 +52,10 @@ public struct Runtime: Sendable {
 
     private init(
         config: AgentConfig, layout: StateLayout, store: StateStore, log: EventLog, runner: any ProcessRunning,
-        freebsdPaths: FreeBSDPaths, served: ServedApps, receivers: Receivers
+        freebsdPaths: FreeBSDPaths, served: ServedApps, receivers: Receivers, crash: any CrashPoints
     ) {
         self.config = config
+        self.crash = crash
         self.layout = layout
         self.store = store
         self.log = log
@@ -66,7 +71,7 @@ public struct Runtime: Sendable {
         receivers.config = config
         return Runtime(
             config: config, layout: layout, store: store, log: log, runner: runner, freebsdPaths: freebsdPaths, served: served,
-            receivers: receivers)
+            receivers: receivers, crash: crash)
     }
 
     /// The app called `name`, or an error listing the configured ones.

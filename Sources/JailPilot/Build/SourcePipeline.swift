@@ -10,7 +10,7 @@ public struct SourcePipeline: Sendable {
         let clock = ContinuousClock()
         let start = clock.now
         let access = RemoteAccess(app: app)
-        CrashPoint.hit("fetch")
+        await runtime.crash.reach("fetch")
         do {
             let stats = try await mirror.fetch(access, branch: app.branch, also: app.promotedFrom)
             try runtime.store.saveHead(app: app.name, branch: app.branch, sha: stats.head)
@@ -33,9 +33,11 @@ public struct SourcePipeline: Sendable {
 
     /// The builder, confined as `[agent] build_sandbox` says.
     public var builder: Builder {
-        Builder(
+        var builder = Builder(
             agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log,
             confinement: { [runtime] in try runtime.buildConfinement() })
+        builder.crash = runtime.crash
+        return builder
     }
 
     /// Fetches; returns the full SHA of `sha`, else the pin, else the branch head.

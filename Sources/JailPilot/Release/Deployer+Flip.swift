@@ -15,9 +15,9 @@ extension Deployer {
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
         recorder?.record(ReleasePlan.flipNote(spec(release, app: app), from: old.map { spec($0, app: app) }))
-        let (live, table) = try RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
+        let (live, table) = try await RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
             let live = try store.flip(to: release, from: old, probation: probation, route: ServedRoute(app))
-            CrashPoint.hit("flip")
+            await crash.reach("flip")
             return live
         }
         recorder?.record(ReleasePlan.routeWrite(stateDir: runtime.config.agent.stateDir, table))
@@ -88,7 +88,7 @@ extension Deployer {
             } else {
                 failures = 0
             }
-            CrashPoint.hit("probation")
+            await crash.reach("probation")
             try? await clock.sleep(for: .milliseconds(500))
         }
         return nil

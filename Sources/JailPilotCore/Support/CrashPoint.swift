@@ -1,16 +1,16 @@
-import FoundationEssentials
-import Glibc
+/// What reaching a step of a deploy does, injected with the runtime: nothing in the shipped agent
+/// and CLI (which read no environment variable for it). Crash tests inject their own: the
+/// crash-test driver (jailpilot-crashtest) dies there with SIGKILL, a memory-host test suspends
+/// the deploy there for good. Steps: fetch, build, clone, install, start, health, flip,
+/// probation, retire, destroy.
+public protocol CrashPoints: Sendable {
+    /// Called as work reaches `step`; returns when the work may go on (never, for a crash).
+    func reach(_ step: String) async
+}
 
-/// Test hook: with `JAILPILOT_CRASH_AT=<step>` the process kills itself with SIGKILL when it
-/// reaches that step, exactly as `kill -9` would, so tests can prove recovery from every step.
-/// Steps: fetch, build, clone, install, start, health, flip, retire, destroy.
-public enum CrashPoint {
-    static let armed = ProcessInfo.processInfo.environment["JAILPILOT_CRASH_AT"]
+/// The shipped crash points: reaching one does nothing.
+public struct NoCrashPoints: CrashPoints {
+    public init() {}
 
-    /// Dies here if this step is the armed one.
-    public static func hit(_ step: String) {
-        guard armed == step else { return }
-        FileIO.writeStandardError("jailpilot: crash point \(step) reached (JAILPILOT_CRASH_AT)\n")
-        kill(getpid(), SIGKILL)
-    }
+    public func reach(_ step: String) async {}
 }

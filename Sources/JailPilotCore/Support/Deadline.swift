@@ -14,19 +14,69 @@ public struct DeadlineExceeded: Error, Sendable, CustomStringConvertible {
 public func withDeadline<T: Sendable>(
     _ limit: Duration, _ what: String, _ body: @escaping @Sendable () async throws -> T
 ) async throws -> T {
-    let once = ResumeOnce<T>()
-    return try await withCheckedThrowingContinuation { continuation in
-        once.set(continuation)
-        // A sleeping task as the timer: cancelling it frees it at once (a cancelled Dispatch
-        // timer stays queued until its deadline, which kept 30 s of polls' timers in memory).
-        let timer = Task {
+    try await firstOf([
+        body,
+        {
+            // A sleeping task as the timer: cancelling it frees it at once (a cancelled Dispatch
+            // timer stays queued until its deadline, which kept 30 s of polls' timers in memory).
             try await Task.sleep(for: limit)
-            once.resume(.failure(DeadlineExceeded(what: what, limit: limit)))
+            throw DeadlineExceeded(what: what, limit: limit)
+        },
+    ])
+}
+
+/// `work`'s result, or nil when `limit` passes first (or the caller is cancelled): the work is
+/// then cancelled and left running, unawaited, however long it ignores that.
+public func withTimeout<T: Sendable>(_ limit: Duration, _ work: @escaping @Sendable () async -> T) async -> T? {
+    do {
+        return try await firstOf([
+            { Optional(await work()) },
+            {
+                try await Task.sleep(for: limit)
+                return nil
+            },
+        ])
+    } catch {
+        return nil  // only the timer throws, and only when the caller is cancelled
+    }
+}
+
+/// The outcome of whichever of `racers` ends first, its value or its error, without waiting for
+/// the others: they are cancelled, and one that ignores cancellation runs on, unawaited.
+/// Cancelling the caller cancels every racer (it returns when the first of them ends).
+public func firstOf<T: Sendable>(_ racers: [@Sendable () async throws -> T]) async throws -> T {
+    precondition(!racers.isEmpty, "firstOf needs something to wait for")
+    let once = ResumeOnce<T>()
+    let started = Racers()
+    defer { started.cancelAll() }
+    return try await withTaskCancellationHandler {
+        try await withCheckedThrowingContinuation { continuation in
+            once.set(continuation)
+            started.add(racers.map { racer in Task { once.resume(await Result { try await racer() }) } })
         }
-        Task {
-            once.resume(await Result { try await body() })
-            timer.cancel()
+    } onCancel: {
+        started.cancelAll()
+    }
+}
+
+/// The tasks of one `firstOf`; cancelling them before they are added cancels them as they come.
+private final class Racers: Sendable {
+    private let state = Mutex<(tasks: [Task<Void, Never>], cancelled: Bool)>(([], false))
+
+    func add(_ tasks: [Task<Void, Never>]) {
+        let cancelled = state.withLock { state in
+            state.tasks += tasks
+            return state.cancelled
         }
+        if cancelled { tasks.forEach { $0.cancel() } }
+    }
+
+    func cancelAll() {
+        let tasks = state.withLock { state in
+            state.cancelled = true
+            return state.tasks
+        }
+        tasks.forEach { $0.cancel() }
     }
 }
 

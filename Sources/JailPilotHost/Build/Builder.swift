@@ -30,6 +30,8 @@ public struct Builder: Sendable {
     /// What confines each build (nil: unconfined, `build_sandbox = false`); an error here fails
     /// the build before it runs.
     public let confinement: @Sendable () throws -> (any BuildConfinement)?
+    /// What reaching the build step does (nothing unless a crash test injected its own).
+    public var crash: any CrashPoints = NoCrashPoints()
 
     public init(
         agent: AgentSettings, runner: any ProcessRunning, store: StateStore, log: EventLog,
@@ -132,7 +134,7 @@ public struct Builder: Sendable {
             try? FileIO.append(logPath, text: "# sandbox: \(command.description)\n")
         }
         log.emit(app: app.name, sha: sha, "build.started", fields)
-        CrashPoint.hit("build")
+        await crash.reach("build")
         let ran = await Result {
             try await runner.run(
                 command, stdout: .append(path: logPath), stderr: .append(path: logPath), timeout: app.buildTimeout)

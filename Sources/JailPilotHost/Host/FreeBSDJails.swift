@@ -26,6 +26,8 @@ public struct FreeBSDJails: JailHost {
     public var retryPause: Duration = .milliseconds(250)
     /// Where the steps run are noted (tests); nil in production.
     public var recorder: StepRecorder?
+    /// What reaching a step does (nothing unless a crash test injected its own).
+    public var crash: any CrashPoints = NoCrashPoints()
 
     public init(settings: JailSettings, runner: any ProcessRunning, owner: OwnerID, paths: FreeBSDPaths = FreeBSDPaths()) {
         self.settings = settings
@@ -137,7 +139,7 @@ public struct FreeBSDJails: JailHost {
     /// Nothing: no boot list. The agent starts the live release at its own start (rc.d/jailpilot).
     public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] { [] }
 
-    var executor: PlanExecutor { PlanExecutor(runner: runner, retryPause: retryPause, recorder: recorder) }
+    var executor: PlanExecutor { PlanExecutor(runner: runner, retryPause: retryPause, recorder: recorder, crash: crash) }
 
     /// A jail that is not running is already stopped (`jail -r` would say "not found"); a
     /// clone that is already gone is not destroyed again (destroy is idempotent).

@@ -96,11 +96,17 @@ public struct PlanExecutor: Sendable {
     public static let defaultLimit: Duration = .seconds(120)
     /// Where each step is noted as it starts (tests compare it with the printed plan).
     public var recorder: StepRecorder?
+    /// What reaching a step does (nothing unless a crash test injected its own).
+    public var crash: any CrashPoints
 
-    public init(runner: any ProcessRunning, retryPause: Duration = .milliseconds(250), recorder: StepRecorder? = nil) {
+    public init(
+        runner: any ProcessRunning, retryPause: Duration = .milliseconds(250), recorder: StepRecorder? = nil,
+        crash: any CrashPoints = NoCrashPoints()
+    ) {
         self.runner = runner
         self.retryPause = retryPause
         self.recorder = recorder
+        self.crash = crash
     }
 
     /// Runs `steps` in order; stops at the first failure.
@@ -160,7 +166,7 @@ public struct PlanExecutor: Sendable {
                 throw HostStepError(step: "echo \(value) > \(path)", message: String(cString: strerror(errno)))
             }
         case .install(let from, let to, let mode):
-            CrashPoint.hit("install")
+            await crash.reach("install")
             do {
                 try FileIO.makeDirectories(FileIO.parent(to))
                 try FileIO.copy(from: from, to: to, mode: mode_t(mode))

@@ -19,6 +19,8 @@ public struct LinuxJails: JailHost {
     let cgroups: CgroupLayout
     /// Where the steps run are noted (tests); nil in production.
     public var recorder: StepRecorder?
+    /// What reaching a step does (nothing unless a crash test injected its own).
+    public var crash: any CrashPoints = NoCrashPoints()
     /// How long a release step waits for a started jail to be ready.
     public var readyTimeout: Duration = .seconds(30)
 
@@ -191,7 +193,7 @@ public struct LinuxJails: JailHost {
         "mount --bind \(ShellQuote.quote(volume(spec.app))) \"$root\"\(ShellQuote.quote(path)) || fail \"cannot mount its data volume\""
     }
 
-    var executor: PlanExecutor { PlanExecutor(runner: runner, recorder: recorder) }
+    var executor: PlanExecutor { PlanExecutor(runner: runner, recorder: recorder, crash: crash) }
 
     /// Linux releases are not started at boot by the host; the agent restarts the live ones.
     public func promotePlan(_ spec: JailSpec, replacing old: JailSpec?) -> [HostStep] { [] }

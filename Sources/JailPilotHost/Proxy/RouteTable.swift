@@ -48,11 +48,28 @@ public struct RouteTable: Sendable, Equatable {
     ) throws -> (T, RouteTable) {
         try LockFile.withExclusive(lockPath(stateDir: stateDir)) {
             let result = try change()
-            var table = try derived(from: store)
-            for app in excluding { table.addresses[app] = nil }
-            try table.save(stateDir: stateDir)
-            return (result, table)
+            return (result, try written(from: store, stateDir: stateDir, excluding: excluding))
         }
+    }
+
+    /// `commit` for a change that awaits (a crash test's crash point between the store's flip and
+    /// the file): the lock is waited for without holding a thread (LockFile).
+    @discardableResult
+    public static func commit<T>(
+        store: StateStore, stateDir: String, excluding: Set<String> = [], _ change: () async throws -> T
+    ) async throws -> (T, RouteTable) {
+        try await LockFile.withExclusive(lockPath(stateDir: stateDir)) {
+            let result = try await change()
+            return (result, try written(from: store, stateDir: stateDir, excluding: excluding))
+        }
+    }
+
+    /// Writes the table the store says, without the apps in `excluding`; the caller holds the lock.
+    private static func written(from store: StateStore, stateDir: String, excluding: Set<String>) throws -> RouteTable {
+        var table = try derived(from: store)
+        for app in excluding { table.addresses[app] = nil }
+        try table.save(stateDir: stateDir)
+        return table
     }
 
     /// Rewrites `state_dir/routes` from the store (see `commit`).

@@ -114,13 +114,13 @@ extension Deployer {
             preconditionFailure("create is run by run(_:)")
         case .provision(let spec):
             progress("provisioning jail \(spec.name)")
-            CrashPoint.hit("clone")
+            await crash.reach("clone")
             try await host.provision(spec)
         case .data(let spec):
             state.snapshot = try await takeSnapshot(for: try row(spec, state), app: app, holding: state.live)
         case .start(let spec):
             progress("starting \(spec.name) on \(spec.address):\(spec.port)")
-            CrashPoint.hit("start")
+            await crash.reach("start")
             try await startJail(spec)
             phase("start", &state)
         case .releaseStep(let spec):
@@ -129,7 +129,7 @@ extension Deployer {
             phase("release step", &state)
         case .health(let spec, let passes):
             progress("waiting for GET \(app.health) to answer 200 \(passes) times")
-            CrashPoint.hit("health")
+            await crash.reach("health")
             try await healthGate(app, spec, passes: passes)
             phase("health", &state)
             if script.kind == .deploy { log.emit(app: app.name, sha: spec.sha, "healthy", took: state.phases.last?.1) }
@@ -173,14 +173,14 @@ extension Deployer {
                 state.draining.insert(spec.name)
                 state.releases[spec.name] = marked
             case .drained(let how):
-                CrashPoint.hit("retire")
+                await crash.reach("retire")
                 try await host.stop(spec)
                 state.drained[spec.name] = how
             }
         case .stop(let spec):
             try await host.stop(spec)
         case .destroy(let spec):
-            CrashPoint.hit("destroy")
+            await crash.reach("destroy")
             try await host.destroy(spec)
         case .destroySnapshot(let app, let name):
             if SnapshotName.isValid(name) { try await host.destroySnapshot(app: app, name: name) }
