@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// Replays every input scripts/fuzz ever crashed a parser with (fuzz/regressions/TARGET/) and
@@ -22,6 +23,15 @@ import Testing
             }
         }
         #expect(replayed > 0, "no seeds for \(target) in \(Self.root)/seeds")
+    }
+
+    // Regression (#32): FuzzInput was library code, linked into the shipped binary with its
+    // fatalError (it traps on purpose when the request parsers disagree).
+    @Test func theShippedBinaryHoldsNoFuzzHarness() throws {
+        try #require(FileManager.default.isExecutableFile(atPath: CrashTests.binary), "build the jailpilot binary first")
+        let binary = try Data(contentsOf: URL(fileURLWithPath: CrashTests.binary))
+        #expect(binary.range(of: Data("9FuzzInputO".utf8)) == nil, "FuzzInput is linked into \(CrashTests.binary)")
+        #expect(binary.range(of: Data("HTTPRequest.Reader saw".utf8)) == nil, "the harness's trap is in the binary")
     }
 
     /// The inputs libFuzzer found, as readable cases: a signed chunk size and Content-Length.

@@ -43,9 +43,10 @@ public func withTimeout<T: Sendable>(_ limit: Duration, _ work: @escaping @Senda
 
 /// The outcome of whichever of `racers` ends first, its value or its error, without waiting for
 /// the others: they are cancelled, and one that ignores cancellation runs on, unawaited.
-/// Cancelling the caller cancels every racer (it returns when the first of them ends).
+/// Cancelling the caller cancels every racer (it returns when the first of them ends). With no
+/// racers there is nothing to wait for: CancellationError.
 public func firstOf<T: Sendable>(_ racers: [@Sendable () async throws -> T]) async throws -> T {
-    precondition(!racers.isEmpty, "firstOf needs something to wait for")
+    guard !racers.isEmpty else { throw CancellationError() }
     let once = ResumeOnce<T>()
     let started = Racers()
     defer { started.cancelAll() }

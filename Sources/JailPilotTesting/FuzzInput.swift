@@ -1,8 +1,10 @@
 import FoundationEssentials
+import JailPilot
 
 /// Feeds one input to a parser of outside input, discarding the result: what scripts/fuzz runs
 /// under libFuzzer and what the regression tests replay from fuzz/regressions/. A parser that
-/// traps, overflows its stack or hangs on any input is a bug.
+/// traps, overflows its stack or hangs on any input is a bug. Test code, never shipped: it traps
+/// on purpose when two parsers disagree. scripts/fuzz compiles it into the library's module.
 public enum FuzzInput {
     /// Parses `bytes` with the parser `target` names (toml, dns, http, known_hosts, webhook).
     public static func run(_ bytes: [UInt8], target: String, resolver: RouteResolver) {
