@@ -200,6 +200,14 @@ import Testing
         #expect(rules.contains("iifname \"jp0\" ip saddr 172.16.0.3 tcp dport 5432 accept"))
         #expect(rules.contains("ip saddr 172.16.0.3 ip daddr 172.16.0.9 tcp dport 9090 accept"))
         #expect(rules.contains("ip saddr 172.16.0.0/12 ip daddr 172.16.0.0/12 drop"))
+        // The bridge hook sees every bridge's frames: each rule is for jp0's ports only.
+        let group = "meta iifgroup \(JailNetworkPolicy.portGroup(bridge: "jp0")) "
+        let bridgeRules = rules.components(separatedBy: "table bridge").last!.split(separator: "\n").filter {
+            $0.hasSuffix("accept") || $0.contains("accept  #") || $0.hasSuffix("drop")
+        }
+        #expect(bridgeRules.count == 3)
+        #expect(bridgeRules.allSatisfy { $0.contains(group) }, "\(bridgeRules)")
+        #expect(JailNetworkPolicy.portGroup(bridge: "jp0") != JailNetworkPolicy.portGroup(bridge: "jp1"))
         #expect(!rules.contains("ip saddr 172.16.0.9 ip daddr 172.16.0.3 tcp dport"), "api opened nothing")
         #expect(linux.networkPolicyPlan(policy).count == 2)
     }

@@ -39,11 +39,20 @@ struct JailNetworkTests {
                 let apiAddress = try #require(try runtime.store.live(app: "api")?.address)
                 let helloAddress = try #require(try runtime.store.live(app: "hello")?.address)
 
-                #expect(await dial(world, from: "hello", "\(apiAddress):8080") == "connected", "reach app:api")
-                #expect(await dial(world, from: "hello", "\(gateway):\(opened.port)") == "connected", "reach host:PORT")
-                #expect(await dial(world, from: "hello", "\(gateway):\(closed.port)").hasPrefix("refused"))
-                #expect(await dial(world, from: "api", "\(helloAddress):8080").hasPrefix("refused"), "api opened nothing")
-                #expect(await dial(world, from: "api", "\(gateway):\(opened.port)").hasPrefix("refused"))
+                // Another jail network on this host (another state_dir's bridge) whose range
+                // overlaps this one: its rules are for its own ports and cut nothing here.
+                try await Self.loadForeignPolicy()
+                // Each answer is read first so that a failure prints what the jail said.
+                let toApi = await dial(world, from: "hello", "\(apiAddress):8080")
+                #expect(toApi == "connected", "reach app:api")
+                let toOpened = await dial(world, from: "hello", "\(gateway):\(opened.port)")
+                #expect(toOpened == "connected", "reach host:PORT")
+                let toClosed = await dial(world, from: "hello", "\(gateway):\(closed.port)")
+                #expect(toClosed.hasPrefix("refused"))
+                let apiToHello = await dial(world, from: "api", "\(helloAddress):8080")
+                #expect(apiToHello.hasPrefix("refused"), "api opened nothing")
+                let apiToHost = await dial(world, from: "api", "\(gateway):\(opened.port)")
+                #expect(apiToHost.hasPrefix("refused"))
                 #expect(closed.accepted == 0, "a closed host port was reached")
                 #expect(opened.accepted == 1, "only hello's one allowed dial reached the host")
                 // The host still reaches every jail (health checks, Caddy).
@@ -51,7 +60,28 @@ struct JailNetworkTests {
             } catch {
                 Issue.record(error)
             }
+            await Self.deleteForeignPolicy()
             _ = try? await deployer.remove(apiApp)
+        }
+    }
+
+    static let foreignBridge = "jpforeign0"
+
+    /// The policy a second agent with no jails yet loads for its bridge, over 172.16.0.0/12.
+    static func loadForeignPolicy() async throws {
+        let network = try #require(IPv4Network("172.16.0.0/12"))
+        let scratch = try Scratch("foreign-policy")
+        let file = "\(scratch.path)/network.nft"
+        try FileIO.replace(
+            file, text: JailNetworkPolicy(members: [], reach: [:]).nftables(bridge: foreignBridge, network: network))
+        let result = try await HostProcessRunner().run(Command("nft", ["-f", file]), timeout: .seconds(30))
+        try #require(result.status == 0, "nft -f \(file) failed")
+    }
+
+    static func deleteForeignPolicy() async {
+        for family in ["inet", "bridge"] {
+            _ = try? await HostProcessRunner().run(
+                Command("nft", ["delete", "table", family, "jailpilot_jails_\(foreignBridge)"]), timeout: .seconds(30))
         }
     }
 }

@@ -195,6 +195,28 @@ struct NotificationTests {
         }
     }
 
+    /// Regression: the tail was read from the whole file, up to 16 MiB: a longer log (a chatty
+    /// app that ran for days) sent no lines at all.
+    @Test func aLogLongerThanSixteenMebibytesStillSendsItsTail() async throws {
+        try await with(events: "events = [\"release.failed\"]\nlog_tail = true", env: "env = { LEVEL = \"debug\" }") {
+            world, out, _ in
+            try await world.push(1)
+            world.health.set(W.sha(2), .never)
+            let name = ReleaseName(
+                app: "hello", sha: W.sha(2), env: try AppEnvironment.resolve(world.app(), layout: world.runtime.layout).digest)
+            try FileIO.makeDirectories(world.runtime.layout.logs("hello"))
+            let line = String(repeating: "x", count: 1023) + "\n"
+            let log = String(repeating: line, count: 17 * 1024) + "panic: no db\n"
+            try FileIO.replace("\(world.runtime.layout.logs("hello"))/\(name.text).log", text: log)
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            #expect(await Notifier(runtime: world.runtime).deliverDue() == 1)
+            let failed = try #require(received(out).first)
+            let tail = failed["log_tail"] as? [String] ?? []
+            #expect(tail.last == "panic: no db", "\(tail.suffix(2))")
+            #expect(tail.count == 20)
+        }
+    }
+
     @Test func aReceiverGetsNoLogLinesUnlessItAsksForThem() async throws {
         try await with(events: "events = [\"release.failed\"]", env: Self.hostileEnv) { world, out, _ in
             try await world.push(1)

@@ -72,8 +72,9 @@ extension Notifier {
         }
         let window = 64 * 1024
         guard let newest = names.max(by: { (FileIO.stamp("\(dir)/\($0)") ?? "") < (FileIO.stamp("\(dir)/\($1)") ?? "") }),
-            let bytes = try? FileIO.readBytes("\(dir)/\(newest)", limit: 1 << 24)
+            let bytes = try? FileIO.readBytes("\(dir)/\(newest)", lastBytes: window + 1)
         else { return [] }
+        // One byte more than the window says whether the file goes on before it.
         var tail = bytes.suffix(window)
         if bytes.count > window { tail = tail.firstIndex(of: 0x0A).map { tail[($0 + 1)...] } ?? [] }
         let text = redactor.redact(String(decoding: tail, as: UTF8.self))

@@ -11,34 +11,32 @@ public enum VerificationKeys {
     /// What is wrong with `app`'s key file ("allowed_signers /p decides which commits may be
     /// deployed but is mode 666 owned by uid 0"), and the command that fixes it; nil when it may
     /// be used or the app verifies nothing.
-    public static func problem(_ app: AppConfig) -> (text: String, fix: String?)? {
+    public static func problem(_ app: AppConfig) -> RootOwnedFile.Problem? {
         let policy = app.verification
         guard policy.method != .none, let file = policy.keys else { return nil }
         let key = policy.method == .ssh ? "allowed_signers" : "keyring"
-        if let problem = RootOwnedFile.check(file, for: .trust).problem { return ("\(key) \(file) \(problem.text)", problem.fix) }
+        if let problem = RootOwnedFile.check(file, for: .trust).problem {
+            return RootOwnedFile.Problem(text: "\(key) \(file) \(problem.text)", fix: problem.fix)
+        }
         let start = Self.start(of: file).drop { $0 == 0x20 || $0 == 0x0a || $0 == 0x0d || $0 == 0x09 }
         if policy.method == .gpg, start.starts(with: armor) {
             let converted = file.hasSuffix(".asc") ? String(file.dropLast(4)) + ".gpg" : file + ".gpg"
-            return (
-                "keyring \(file) is ASCII-armored (gpg --armor --export), which gpgv cannot read: every signature would be by an unknown key",
-                "convert it with gpg --dearmor < \(file) > \(converted) and set keyring = \"\(converted)\""
-            )
+            return RootOwnedFile.Problem(
+                text:
+                    "keyring \(file) is ASCII-armored (gpg --armor --export), which gpgv cannot read: every signature would be by an unknown key",
+                fix: "convert it with gpg --dearmor < \(file) > \(converted) and set keyring = \"\(converted)\"")
         }
         return nil
     }
 
     /// Each app's problem as one sentence, "app: problem; fix", in agent.conf's order.
     public static func problems(_ config: AgentConfig) -> [String] {
-        config.apps.compactMap { app in problem(app).map { "\(app.name): \(sentence($0))" } }
-    }
-
-    static func sentence(_ problem: (text: String, fix: String?)) -> String {
-        problem.fix.map { "\(problem.text); \($0)" } ?? problem.text
+        config.apps.compactMap { app in problem(app).map { "\(app.name): \($0.sentence)" } }
     }
 
     /// Throws `VerificationKeysError` when `app`'s key file may not be used.
     package static func require(_ app: AppConfig) throws {
-        if let problem = problem(app) { throw VerificationKeysError(app: app.name, problem: sentence(problem)) }
+        if let problem = problem(app) { throw VerificationKeysError(app: app.name, problem: problem.sentence) }
     }
 
     /// The first bytes of `file` (empty when it cannot be read).

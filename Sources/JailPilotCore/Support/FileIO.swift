@@ -158,16 +158,33 @@ public enum FileIO {
     /// The file as UTF-8 text (invalid bytes replaced); with `lastBytes`, only its tail, for logs
     /// that may have grown large.
     public static func readText(_ path: String, lastBytes: Int? = nil) throws -> String {
+        guard let lastBytes else { return String(decoding: try readAll(path), as: UTF8.self) }
+        return String(decoding: try readBytes(path, lastBytes: lastBytes), as: UTF8.self)
+    }
+
+    private static func readAll(_ path: String) throws -> [UInt8] {
         let fd = open(path, O_RDONLY | O_CLOEXEC)
         guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
         defer { close(fd) }
-        if let lastBytes {
-            let size = lseek(fd, 0, SEEK_END)
-            _ = lseek(fd, max(0, size - off_t(lastBytes)), SEEK_SET)
-        }
         var bytes: [UInt8] = []
         try readChunks(fd, path: path) { bytes.append(contentsOf: $0) }
-        return String(decoding: bytes, as: UTF8.self)
+        return bytes
+    }
+
+    /// The last `lastBytes` bytes of the file (all of it when shorter), however large it is.
+    public static func readBytes(_ path: String, lastBytes: Int) throws -> [UInt8] {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { throw FileIOError(operation: "open", path: path, code: errno) }
+        defer { close(fd) }
+        let size = lseek(fd, 0, SEEK_END)
+        _ = lseek(fd, max(0, size - off_t(lastBytes)), SEEK_SET)
+        var bytes: [UInt8] = []
+        try readChunks(fd, path: path) {
+            bytes.append(contentsOf: $0)
+            // A file still growing while it is read: keep only its tail.
+            if bytes.count > lastBytes { bytes.removeFirst(bytes.count - lastBytes) }
+        }
+        return bytes
     }
 
     /// The file's bytes, refusing (EFBIG) a file larger than `limit`: outside input is read

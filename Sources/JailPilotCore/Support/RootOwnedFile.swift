@@ -2,7 +2,7 @@ import Glibc
 
 /// A file only root may change, that the agent trusts: secrets (`env_files`, which nobody else
 /// may read either) and trust anchors (`allowed_signers`, `keyring`, which decide what may run).
-package enum RootOwnedFile {
+public enum RootOwnedFile {
     /// What the file is for, which decides who else may read it.
     package enum Use {
         /// Secrets: root's alone (no access at all for group or others).
@@ -12,11 +12,13 @@ package enum RootOwnedFile {
     }
 
     /// Why a file may not be used, and the command that makes it usable (when there is one).
-    package struct Problem: Sendable, Equatable {
-        var text: String
-        var fix: String?
+    public struct Problem: Sendable, Equatable {
+        /// What is wrong with it.
+        public var text: String
+        /// The command or change that makes it usable.
+        public var fix: String?
         /// "<text>; <fix>", as error messages say it.
-        package var sentence: String { fix.map { "\(text); \($0)" } ?? text }
+        public var sentence: String { fix.map { "\(text); \($0)" } ?? text }
     }
 
     /// Why `path` may not be used for `use`, nil when it may; with its size. It must be a

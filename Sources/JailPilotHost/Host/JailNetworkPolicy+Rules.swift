@@ -1,12 +1,25 @@
 import JailPilotCore
 
 extension JailNetworkPolicy {
+    /// The interface group the Linux driver puts every jail's port of `bridge` in (its veth's
+    /// host end, `ip link set … group`): nonzero, and the same for the bridge's name every time.
+    public static func portGroup(bridge: String) -> UInt32 {
+        UInt32(fnv1a("jailpilot port group:" + bridge) % 0x7fff_fffe) + 1
+    }
+
     /// The Linux ruleset: an inet table for jails → host (input from the jails' bridge) and a
     /// bridge table for jail → jail (bridged traffic never reaches the inet hooks). nft(8) applies
     /// a file as one transaction; declaring each table before deleting it makes that valid when
     /// it does not exist yet.
+    ///
+    /// A bridge table's forward hook sees the frames of every bridge on the host, so each of its
+    /// rules names the ports it is for: those in this bridge's `portGroup` (`meta iifgroup`, core
+    /// nftables in every family; `meta ibrname` needs CONFIG_NFT_BRIDGE_META, which not every
+    /// kernel has). Unscoped, another jail network's drop (another state_dir, an overlapping
+    /// range) cut this one's jails off from each other.
     public func nftables(bridge: String, network: IPv4Network) -> String {
         let quotedBridge = "\"\(bridge)\""
+        let ports = "meta iifgroup \(Self.portGroup(bridge: bridge))"
         // One pair of tables per bridge: two state_dirs on one host (two jail networks) never
         // overwrite each other's rules. Bridge names are 1-15 letters and digits (agent.conf).
         let table = "jailpilot_jails_\(bridge)"
@@ -37,11 +50,11 @@ extension JailNetworkPolicy {
             """
         for (from, to) in jailPairs {
             text +=
-                "        ip saddr \(from.address) ip daddr \(to.address) tcp dport \(to.port) accept  # \(from.app) reach app:\(to.app)\n"
-            text += "        ip saddr \(to.address) ip daddr \(from.address) tcp sport \(to.port) accept\n"
+                "        \(ports) ip saddr \(from.address) ip daddr \(to.address) tcp dport \(to.port) accept  # \(from.app) reach app:\(to.app)\n"
+            text += "        \(ports) ip saddr \(to.address) ip daddr \(from.address) tcp sport \(to.port) accept\n"
         }
         text += """
-                    ip saddr \(network) ip daddr \(network) drop
+                    \(ports) ip saddr \(network) ip daddr \(network) drop
                 }
             }
 

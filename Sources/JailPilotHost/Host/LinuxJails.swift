@@ -88,7 +88,7 @@ public struct LinuxJails: JailHost {
                         netns add \(name)
                         link add \(vethHost(name)) type veth peer name \(vethJail(name)) address \(mac(name))
                         link set \(vethJail(name)) netns \(name)
-                        link set \(vethHost(name)) master \(settings.interface) up
+                        link set \(vethHost(name)) master \(settings.interface) group \(JailNetworkPolicy.portGroup(bridge: settings.interface)) up
 
                         """, mode: 0o600),
                 .run(Command("ip", ["-batch", batchFile(name, "host")])),
