@@ -108,37 +108,41 @@ public struct MemoryWorld: Sendable {
         return deployer
     }
 
-    /// Where an agent made by `agent(resolver:shutdownGrace:crash:)` logs its events.
+    /// Where an agent made by `agent(resolver:shutdownGrace:crash:settings:)` logs its events.
     public var agentLog: String { "\(root)/agent.log" }
 
     /// The agent `jailpilot run` would be on this world: its own runtime on this state_dir and
     /// clock, deploying through this world's host, Caddy, source and health, polling the heads
     /// pushed to `source`. It logs to `agentLog`; its route resolver answers on `resolver`
     /// (a free UDP address: another test's agent may be running).
-    /// `crash` says what reaching a step of a deploy does (CrashAt: the agent dies there).
+    /// `crash` says what reaching a step of a deploy does (CrashAt: the agent dies there);
+    /// `settings` are extra lines of its `[agent]` table.
     ///
     /// An agent that just stopped in this process may seem to hold the state_dir's lock a moment
     /// longer: a child another test is spawning holds a copy of every descriptor until it execs
     /// (see AppLock.patience). The lock is asked for again for that long, as AppLock does.
     public func agent(
-        resolver: String, shutdownGrace: Duration = .seconds(30), crash: any CrashPoints = NoCrashPoints()
+        resolver: String, shutdownGrace: Duration = .seconds(30), crash: any CrashPoints = NoCrashPoints(),
+        settings: String = ""
     ) async throws -> Agent {
         let deadline = ContinuousClock.now + AppLock.patience
         while true {
             do {
-                return try makeAgent(resolver: resolver, shutdownGrace: shutdownGrace, crash: crash)
+                return try makeAgent(resolver: resolver, shutdownGrace: shutdownGrace, crash: crash, settings: settings)
             } catch is AgentAlreadyRunning where ContinuousClock.now < deadline {
                 try await Task.sleep(for: .milliseconds(10))
             }
         }
     }
 
-    private func makeAgent(resolver: String, shutdownGrace: Duration, crash: any CrashPoints) throws -> Agent {
+    private func makeAgent(resolver: String, shutdownGrace: Duration, crash: any CrashPoints, settings: String) throws
+        -> Agent
+    {
         let path = "\(root)/agent.conf"
         try FileIO.replace(
             path,
             text: Self.configText(
-                root: root, apps: conf.apps, network: conf.network, agent: "log_file = \"\(agentLog)\"",
+                root: root, apps: conf.apps, network: conf.network, agent: "log_file = \"\(agentLog)\"\n\(settings)",
                 caddy: "resolver = \"\(resolver)\"") + conf.extra)
         let (host, router, source, health, recorder) = (host, router, source, health, recorder)
         let seams = AgentSeams(clock: clock, crash: crash, heads: source) { runtime, slots in

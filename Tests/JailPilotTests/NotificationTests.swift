@@ -244,6 +244,22 @@ struct NotificationTests {
         }
     }
 
+    // Regression (#32): a delivered notification the store could not take off the queue was
+    // sent again at once, up to 50 times a pass, and nothing said why.
+    @Test func aDeliveredNotificationTheQueueCannotLetGoOfIsSaidAndNotRepeatedWithinAPass() async throws {
+        try await with { world, out, _ in
+            try await world.push(1)
+            try world.runtime.store.failEvery("DELETE", on: "outbox")
+            let notifier = Notifier(runtime: world.runtime)
+            #expect(await notifier.deliverDue() == 1)
+            #expect(received(out).count == 1, "sent once in the pass, not again and again")
+            _ = await notifier.deliverDue()
+            let said = try world.runtime.store.events(app: "-", limit: 100).filter { $0.name == "notify.outbox_failed" }
+            #expect(said.count == 1, "said once")
+            #expect(said.first.map(EventLog.format)?.contains("sent again") == true, "\(said.map(EventLog.format))")
+        }
+    }
+
     @Test func aReceiverGetsItsEventsInOrderWhileTheOldestWaitsOutItsBackoff() async throws {
         try await with { world, out, down in
             _ = FileManager.default.createFile(atPath: down, contents: nil)

@@ -223,12 +223,12 @@ struct WatchContext: Sendable {
 
     /// Logs a moved head once, and says so when a force-push moved it backwards.
     func noteHead(_ head: String) async {
-        let known = try? store.head(app: app.name)?.sha
+        let known = recordingHead("read") { try store.head(app: app.name)?.sha } ?? nil
         guard let previous = known, previous != head else {
-            if known == nil { try? store.saveHead(app: app.name, branch: app.branch, sha: head) }
+            if known == nil { recordingHead("save") { try store.saveHead(app: app.name, branch: app.branch, sha: head) } }
             return
         }
-        try? store.saveHead(app: app.name, branch: app.branch, sha: head)
+        recordingHead("save") { try store.saveHead(app: app.name, branch: app.branch, sha: head) }
         let mirror = Mirror(path: runtime.layout.mirror(app.name))
         let previousAhead = await mirror.commitsAhead(of: head, head: previous) ?? 0
         let headAhead = await mirror.commitsAhead(of: previous, head: head) ?? 1
@@ -245,6 +245,27 @@ struct WatchContext: Sendable {
                                 : "force-push: a head that is not a descendant of the live release is refused (allow_rewind = true deploys it)"
                         )
                     ] : []))
+    }
+
+    /// Reads or saves the branch head the store keeps for `status` and for telling a push from a
+    /// force-push; a failure is logged once (this app, this operation) and gives nil.
+    @discardableResult
+    func recordingHead<T>(_ operation: String, _ body: () throws -> T) -> T? {
+        do { return try body() } catch {
+            log.emitOnce(
+                key: "store.failed head \(operation) \(app.name)",
+                Event(
+                    app: app.name, name: "store.failed",
+                    fields: [
+                        ("what", "\(operation) the branch head"), ("error", "\(error)"),
+                        (
+                            "effect",
+                            "status shows an old head and moves of the branch (force-pushes too) are not told; deploys go on"
+                        ),
+                        ("fix", "check the disk of state_dir and state.db (jailpilot doctor); said once"),
+                    ]))
+            return nil
+        }
     }
 
     /// The poll interval with ±10% jitter, doubled per consecutive failure up to 32x, at most 10 minutes.

@@ -67,7 +67,7 @@ public actor Agent {
             clock: seams.clock, crash: seams.crash)
         self.seams = seams
         self.slots = BuildSlots(config.agent.maxParallelBuilds)
-        self.metrics = Metrics(path: config.agent.metricsFile)
+        self.metrics = Metrics(path: config.agent.metricsFile, log: runtime.log)
         self.shutdownGrace = shutdownGrace
         self.configStamp = Self.stamp(configPath)
         self.listeners = Listeners(triggers: triggers, log: runtime.log)

@@ -4,6 +4,8 @@ import FoundationEssentials
 /// node_exporter's textfile collector (no HTTP server in the agent).
 public actor Metrics {
     private let path: String?
+    /// Where a metrics file that cannot be written is said (once).
+    private let log: EventLog?
     /// The series by family name, each family's text kept until one of its series changes: an
     /// idle agent re-renders only the poll counters at each write (docs/BENCHMARKS.md).
     var families: [String: Family] = [:]
@@ -54,7 +56,11 @@ public actor Metrics {
         "jailpilot_notifications_undelivered": ("gauge", "Notifications waiting for their receiver."),
     ]
 
-    public init(path: String?) { self.path = path }
+    /// Writes to `path` (nil: nowhere); a file that cannot be written is said once in `log`.
+    public init(path: String?, log: EventLog? = nil) {
+        self.path = path
+        self.log = log
+    }
 
     /// Whether anything is written (`[agent] metrics_file` is set).
     var hasFile: Bool { path != nil }
@@ -86,8 +92,26 @@ public actor Metrics {
         }
         // Written every time, changed or not: its mtime is how node_exporter (and alerts on
         // node_textfile_mtime_seconds) tell a live agent from a stopped one.
-        try? FileIO.makeDirectories(FileIO.parent(path))
-        try? FileIO.replace(path, text: text)
+        do {
+            try FileIO.makeDirectories(FileIO.parent(path))
+            try FileIO.replace(path, text: text)
+        } catch {
+            log?.emitOnce(
+                key: "metrics.write_failed \(path)",
+                Event(
+                    app: "-", name: "metrics.write_failed",
+                    fields: [
+                        ("file", path), ("error", "\(error)"),
+                        (
+                            "effect",
+                            "node_exporter keeps the last file written: its metrics go stale (node_textfile_mtime_seconds)"
+                        ),
+                        (
+                            "fix",
+                            "make metrics_file's directory writable by the agent, or free its disk; retried every 5 s, said once"
+                        ),
+                    ]))
+        }
     }
 
     /// A family in the text format: HELP and TYPE, then its series sorted.

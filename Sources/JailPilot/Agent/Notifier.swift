@@ -77,55 +77,70 @@ public final class Notifier: Sendable {
     /// beyond its own timeout.
     @discardableResult
     public func deliverDue() async -> Int {
-        let store = runtime.store
-        guard let heads = try? store.notificationHeads() else { return 0 }
+        let unread = "nothing is delivered while it cannot be read"
+        guard let heads = outbox("read the queue", unread, { try $0.notificationHeads() }) else { return 0 }
         var delivered = 0
         for head in heads {
             var next: OutboxItem? = head
             var sent = 0
             while let item = next, item.dueAt <= runtime.clock.date.timeIntervalSince1970, sent < Self.perPass {
-                guard await deliver(item) else { break }
-                sent += 1
-                next = try? store.nextNotification(target: item.target)
+                let (went, goOn) = await deliver(item)
+                if went { sent += 1 }
+                guard goOn else { break }
+                next = outbox("read the queue", unread, { try $0.nextNotification(target: item.target) }) ?? nil
             }
             delivered += sent
         }
         return delivered
     }
 
-    /// Tries `item` once; false when it failed (and was deferred).
-    private func deliver(_ item: OutboxItem) async -> Bool {
-        let store = runtime.store
+    /// Tries `item` once: whether it is done with (sent, or dropped), and whether the receiver's
+    /// next item may follow in this pass (not when it failed and was deferred, nor when it could
+    /// not be taken off the queue: it would be next again at once).
+    private func deliver(_ item: OutboxItem) async -> (sent: Bool, goOn: Bool) {
         guard let target = runtime.config.agent.notify.first(where: { $0.url == item.target }) else {
             // A receiver no longer configured: its queue goes.
-            try? store.removeNotification(item.id)
-            return true
+            let removed: Void? = outbox("remove an item of a receiver no longer configured", "it is tried again at every pass") {
+                try $0.removeNotification(item.id)
+            }
+            return (removed != nil, removed != nil)
         }
         if runtime.clock.date.timeIntervalSince(item.created) > Self.giveUpAfter.seconds {
-            try? store.removeNotification(item.id)
+            guard
+                outbox(
+                    "drop an item retried for a day", "it is tried again at every pass", { try $0.removeNotification(item.id) })
+                    != nil
+            else { return (false, false) }
             runtime.log.emit(
                 app: "-", "notify.dropped",
                 [
                     ("receiver", Self.label(item.target)), ("after", DurationText.format(Self.giveUpAfter)),
                     ("delivery", item.delivery),
                 ])
-            return true
+            return (true, true)
         }
         var body = item.body
         if body.isEmpty {
             body = await self.body(for: item, to: target)
-            try? store.setNotificationBody(item.id, body)
+            outbox("keep a notification's body", "it is made again at its next try (its log lines may differ)") {
+                try $0.setNotificationBody(item.id, body)
+            }
         }
         do {
             try await send(body, item: item, to: target)
-            try? store.removeNotification(item.id)
             if failing.withLock({ $0.remove(item.target) }) != nil {
                 runtime.log.emit(app: "-", "notify.recovered", [("receiver", Self.label(item.target))])
             }
-            return true
+            let removed: Void? = outbox(
+                "remove a delivered notification",
+                "it stays queued and is sent again at every pass (same delivery id: a receiver can drop the repeats)"
+            ) { try $0.removeNotification(item.id) }
+            return (true, removed != nil)
         } catch {
             let delay = Duration.seconds(min(300, 1 << min(item.attempts, 9)))
-            try? store.deferNotification(item.id, retryIn: delay, error: "\(error)")
+            outbox("defer a failed delivery", "it is retried at every pass, without backoff") {
+                try $0.deferNotification(item.id, retryIn: delay, error: "\(error)")
+            }
             if failing.withLock({ $0.insert(item.target).inserted }) {
                 runtime.log.emit(
                     app: "-", "notify.failed",
@@ -134,7 +149,24 @@ public final class Notifier: Sendable {
                         ("note", "retried with backoff for a day, in order; said once until it works again"),
                     ])
             }
-            return false
+            return (false, false)
+        }
+    }
+
+    /// Reads or writes the outbox; a failure is logged once per operation, saying what failed,
+    /// what it means and what to do, and gives nil.
+    @discardableResult
+    private func outbox<T>(_ what: String, _ effect: String, _ body: (StateStore) throws -> T) -> T? {
+        do { return try body(runtime.store) } catch {
+            runtime.log.emitOnce(
+                key: "notify.outbox_failed \(what)",
+                Event(
+                    app: "-", name: "notify.outbox_failed",
+                    fields: [
+                        ("what", what), ("error", "\(error)"), ("effect", effect),
+                        ("fix", "check the disk of state_dir and state.db (jailpilot doctor); said once"),
+                    ]))
+            return nil
         }
     }
 

@@ -239,10 +239,21 @@ public struct Builder: Sendable {
         }
         log.emit(app: app.name, sha: sha, "build.failed", took: took, [("reason", error.reason)])
         if case .failed(_, _, _, let logPath, _) = error {
-            try? store.saveBuild(
-                BuildRecord(
-                    app: app.name, sha: sha, fingerprint: Self.fingerprint(app: app, agent: agent), artifact: "", log: logPath,
-                    ok: false, took: took))
+            do {
+                try store.saveBuild(
+                    BuildRecord(
+                        app: app.name, sha: sha, fingerprint: Self.fingerprint(app: app, agent: agent), artifact: "",
+                        log: logPath, ok: false, took: took))
+            } catch let unsaved {
+                log.emitOnce(
+                    key: "build.unrecorded \(app.name)",
+                    Event(
+                        app: app.name, sha: sha, name: "build.unrecorded",
+                        fields: [
+                            ("error", "\(unsaved)"), ("effect", "the failed build is missing from the store's build records"),
+                            ("log", logPath), ("fix", "check the disk of state_dir and state.db (jailpilot doctor); said once"),
+                        ]))
+            }
         }
         return error
     }

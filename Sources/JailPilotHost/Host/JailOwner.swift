@@ -37,11 +37,19 @@ public struct OwnerID: Sendable, Equatable {
 
     static func isID(_ text: String) -> Bool { Names.isLowerHex(Substring(text), count: 16) }
 
-    /// The identity of `stateDir`, created on first use.
+    /// The identity of `stateDir`, created on first use. One that cannot be read, or is not an
+    /// id, is refused (OwnerFileDamaged), never replaced: every jail carries it, and a new one
+    /// would make them all another state_dir's.
     public static func load(stateDir: String) throws -> OwnerID {
         let path = "\(stateDir)/owner"
-        if let text = try? FileIO.readText(path), let id = Optional(text.trimmedWhitespace), isID(id) {
-            return OwnerID(id: id, stateDir: stateDir)
+        do {
+            let text = try FileIO.readText(path)
+            guard isID(text.trimmedWhitespace) else { throw OwnerFileDamaged(path: path, problem: "it holds no owner id") }
+            return OwnerID(id: text.trimmedWhitespace, stateDir: stateDir)
+        } catch let error as FileIOError where error.code != ENOENT {
+            throw OwnerFileDamaged(path: path, problem: "\(error)")
+        } catch is FileIOError {
+            // Absent: a state_dir used for the first time.
         }
         var bytes = [UInt8](repeating: 0, count: 8)
         let got = bytes.withUnsafeMutableBytes { getentropy($0.baseAddress, 8) }
@@ -50,6 +58,15 @@ public struct OwnerID: Sendable, Equatable {
         try FileIO.makeDirectories(stateDir, mode: 0o750)
         try FileIO.replace(path, text: id + "\n", mode: 0o644)
         return OwnerID(id: id, stateDir: stateDir)
+    }
+}
+
+/// `state_dir/owner` exists but cannot be used: the jails' markers say which id it held.
+public struct OwnerFileDamaged: Error, Sendable, CustomStringConvertible {
+    public var path: String
+    public var problem: String
+    public var description: String {
+        "\(path.escapingControls) cannot be used (\(problem.escapingControls)): it names this state_dir's jails, so it is not replaced; write back the 16 hex digits of id= from one of its jails' owner markers (docs/DESIGN.md, \"Ownership\", says where they are), or remove it to start a new identity (every existing jail then counts as another state_dir's)"
     }
 }
 
