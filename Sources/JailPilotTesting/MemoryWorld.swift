@@ -13,15 +13,24 @@ public struct MemoryWorld: Sendable {
     public let health: FakeHealth
     public let clock: VirtualClock
     public let recorder: StepRecorder
+    /// The agent.conf this world's runtime read.
+    public let conf: TestAgentConf
 
     /// `apps` maps each app's name to extra lines of its `[apps.NAME]` table.
-    /// `extra` is appended to agent.conf (tables such as `[[agent.notify]]`).
-    public init(apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24", extra: String = "") throws {
+    /// `extra` is appended to agent.conf (tables such as `[[agent.notify]]`); `tune` changes
+    /// whatever else the test needs of it.
+    public init(
+        apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24", extra: String = "",
+        tune: (inout TestAgentConf) -> Void = { _ in }
+    ) throws {
         // No shared parent directory: one made by another user (root) would refuse this one.
         root = "/tmp/jailpilot-memory-\(UInt64.random(in: 0...UInt64.max))"
         try FileIO.makeDirectories("\(root)/state")
-        let config = try ConfigLoader.parse(
-            Self.configText(root: root, apps: apps, network: network) + extra, file: "\(root)/agent.conf")
+        var conf = Self.conf(root: root, apps: apps, network: network)
+        conf.extra = extra
+        tune(&conf)
+        self.conf = conf
+        let config = try conf.parsed(file: "\(root)/agent.conf")
         clock = VirtualClock()
         runtime = try Runtime(config: config, echo: false, clock: clock)
         recorder = StepRecorder()
@@ -31,8 +40,9 @@ public struct MemoryWorld: Sendable {
         health = FakeHealth(host: host)
     }
 
-    private init(_ world: MemoryWorld, root: String? = nil, runtime: Runtime) {
+    private init(_ world: MemoryWorld, root: String? = nil, conf: TestAgentConf, runtime: Runtime) {
         self.root = root ?? world.root
+        self.conf = conf
         self.runtime = runtime
         host = world.host
         router = world.router
@@ -45,8 +55,15 @@ public struct MemoryWorld: Sendable {
     /// The same host, Caddy, remote and store as a fresh process sees them with another
     /// agent.conf: the agent restarted, or a CLI command run beside it.
     public func reopened(apps: [(String, String)], network: String = "10.99.0.0/24") throws -> MemoryWorld {
-        let config = try ConfigLoader.parse(Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
-        return MemoryWorld(self, runtime: try Runtime(config: config, echo: false, clock: clock))
+        try reopened(with: Self.conf(root: root, apps: apps, network: network))
+    }
+
+    /// The same host, Caddy, remote and store as a fresh process sees them with `conf` (this
+    /// world's own unless given): the agent restarted, or a CLI command run beside it.
+    public func reopened(with conf: TestAgentConf? = nil) throws -> MemoryWorld {
+        let conf = conf ?? self.conf
+        let config = try conf.parsed(file: "\(root)/agent.conf")
+        return MemoryWorld(self, conf: conf, runtime: try Runtime(config: config, echo: false, clock: clock))
     }
 
     /// The same host, Caddy and remote with this state_dir's store put back from `backup`
@@ -58,34 +75,21 @@ public struct MemoryWorld: Sendable {
         try FileIO.makeDirectories("\(root)/state")
         try FileIO.replace("\(root)/state/owner", text: try FileIO.readText("\(runtime.config.agent.stateDir)/owner"))
         try FileManager.default.copyItem(atPath: backup, toPath: "\(root)/state/state.db")
-        let config = try ConfigLoader.parse(
-            Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
-        return MemoryWorld(self, root: root, runtime: try Runtime(config: config, echo: false, clock: clock))
+        let conf = Self.conf(root: root, apps: apps, network: network)
+        let config = try conf.parsed(file: "\(root)/agent.conf")
+        return MemoryWorld(self, root: root, conf: conf, runtime: try Runtime(config: config, echo: false, clock: clock))
     }
 
-    static func configText(root: String, apps: [(String, String)], network: String) -> String {
-        var text = """
-            [agent]
-            platform = "linux"
-            state_dir = "\(root)/state"
-            [jails]
-            mountpoint = "\(root)/jails"
-            network = "\(network)"
-            [caddy]
-            probe = ""
-            refresh = "50ms"
-
-            """
-        for (name, extra) in apps {
-            text += """
-                [apps.\(name)]
-                repo = "https://forge.example/\(name).git"
-                hostnames = ["\(name).localhost"]
-                \(extra)
-
-                """
-        }
-        return text
+    /// This world's agent.conf: `apps` as (name, extra lines of its table), jail addresses from `network`.
+    public static func conf(root: String, apps: [(String, String)], network: String) -> TestAgentConf {
+        var conf = TestAgentConf(
+            stateDir: "\(root)/state",
+            apps: apps.map { TestAgentConf.App($0.0, repo: "https://forge.example/\($0.0).git", lines: $0.1) })
+        // Its events stay with it (the agent's default log is /var/log/jailpilot.log).
+        conf.logFile = "\(root)/state/agent.log"
+        conf.jails = TestAgentConf.Jails(mountpoint: "\(root)/jails", network: network)
+        conf.caddy = TestAgentConf.Caddy(probe: "", refresh: "50ms")
+        return conf
     }
 
     /// The deployer the agent would use, on this world's drivers.

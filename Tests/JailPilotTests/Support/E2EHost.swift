@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// The Caddy the end-to-end tests drive: `JAILPILOT_TEST_CADDY` (scripts/test sets it to the
@@ -105,12 +106,13 @@ final class E2EWorld: @unchecked Sendable {
     /// Runs `body` in a fresh world and tears the world down whatever happened.
     static func with(
         appExtra: String = "", probation: String = "1s", extra: String = "", ownResolver: Bool = true,
-        _ body: (E2EWorld) async throws -> Void
+        tune: (inout TestAgentConf) -> Void = { _ in }, _ body: (E2EWorld) async throws -> Void
     ) async throws {
         // Worlds share one bridge, address range and Caddy: one at a time across all suites.
         await E2ELock.shared.acquire()
         let result = await Result {
-            let world = try await E2EWorld(appExtra: appExtra, probation: probation, extra: extra, ownResolver: ownResolver)
+            let world = try await E2EWorld(
+                appExtra: appExtra, probation: probation, extra: extra, ownResolver: ownResolver, tune: tune)
             let outcome = await Result { try await body(world) }
             await world.tearDown()
             try outcome.get()
@@ -119,15 +121,16 @@ final class E2EWorld: @unchecked Sendable {
         try result.get()
     }
 
-    /// The agent.conf text of this world (written to `configPath` for agent tests).
-    var configText: String = ""
-    var adminAddress: String = ""
+    /// The agent.conf of this world (written to `configPath` for agent tests).
+    let conf: TestAgentConf
     var configPath: String { "\(state.path)/agent.conf" }
 
     /// With `ownResolver`, a route resolver runs on a thread of the test process (a test that
-    /// runs `jailpilot resolver` as a process of its own says false).
+    /// runs `jailpilot resolver` as a process of its own says false). `tune` changes whatever
+    /// else the test needs of agent.conf.
     init(
-        appExtra: String = "", probation: String = "1s", admin: String? = nil, extra: String = "", ownResolver: Bool = true
+        appExtra: String = "", probation: String = "1s", extra: String = "", ownResolver: Bool = true,
+        tune: (inout TestAgentConf) -> Void = { _ in }
     ) async throws {
         try await E2EHost.shared.prepare()
         repo = try await GitFixture()
@@ -135,37 +138,24 @@ final class E2EWorld: @unchecked Sendable {
         resolverPort = freePort()
         frontPort = await E2EHost.shared.frontPort
         let adminPort = await E2EHost.shared.adminPort
-        let adminAddress = admin ?? "http://127.0.0.1:\(adminPort)"
-        let text = """
-            [agent]
-            platform = "linux"
-            state_dir = "\(state.path)"
-            log_file = "\(state.path)/agent.log"
-            poll_interval = "200ms"
-            [jails]
-            mountpoint = "\(E2EHost.mountpoint)"
-            interface = "\(E2EHost.bridge)"
-            network = "\(E2EHost.network)"
-            drain = "2s"
-            [caddy]
-            admin = "\(adminAddress)"
-            listen = ["127.0.0.1:\(frontPort)"]
-            automatic_https = false
-            resolver = "127.0.0.1:\(resolverPort)"
-            probe = "127.0.0.1:\(freePort())"
-            refresh = "50ms"
-            [apps.hello]
-            repo = "\(repo.fileURL)"
-            hostnames = ["hello.localhost"]
-            \(appExtra.contains("health_deadline") ? "" : "health_deadline = \"8s\"")
-            probation = "\(probation)"
-            \(appExtra)
-            \(extra)
-            """
-        configText = text
-        self.adminAddress = adminAddress
-        let config = try ConfigLoader.parse(text, file: "e2e.conf")
-        try FileIO.replace("\(state.path)/agent.conf", text: text)
+        let adminAddress = "http://127.0.0.1:\(adminPort)"
+        var conf = TestAgentConf(stateDir: state.path)
+        conf.logFile = "\(state.path)/agent.log"
+        conf.pollInterval = "200ms"
+        conf.jails = TestAgentConf.Jails(
+            mountpoint: E2EHost.mountpoint, interface: E2EHost.bridge, network: E2EHost.network, drain: "2s")
+        conf.caddy = TestAgentConf.Caddy(
+            admin: adminAddress, listen: ["127.0.0.1:\(frontPort)"], automaticHTTPS: false,
+            resolver: "127.0.0.1:\(resolverPort)", probe: "127.0.0.1:\(freePort())", refresh: "50ms")
+        var app = TestAgentConf.App("hello", repo: repo.fileURL, lines: appExtra)
+        app.healthDeadline = appExtra.contains("health_deadline") ? nil : "8s"
+        app.probation = probation
+        conf.apps = [app]
+        conf.extra = extra
+        tune(&conf)
+        self.conf = conf
+        let config = try conf.parsed(file: "e2e.conf")
+        try FileIO.replace("\(state.path)/agent.conf", text: conf.text)
         runtime = try Runtime(config: config, echo: false)
         let resolver = RouteResolver(stateDir: state.path)
         let address = "127.0.0.1:\(resolverPort)"
