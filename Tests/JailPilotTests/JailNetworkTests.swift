@@ -19,13 +19,14 @@ struct JailNetworkTests {
     @Test func jailsReachOnlyWhatTheirAppOpens() async throws {
         let opened = try TCPRecorder(address: "0.0.0.0")
         let closed = try TCPRecorder(address: "0.0.0.0")
-        try await E2EWorld.with(appExtra: "reach = [\"app:api\", \"host:\(opened.port)\"]") { world in
-            // A second app from the world's repo.
+        var api = TestAgentConf.App("api", repo: "file:///nonexistent/api")
+        api.healthDeadline = "8s"
+        api.probation = "1s"
+        try await E2EWorld.with(appExtra: "reach = [\"app:api\", \"host:\(opened.port)\"]", tune: { $0.apps.append(api) }) {
+            world in
+            // The api app was configured before the repo existed: point it at the world's repo.
             var conf = world.conf
-            var api = TestAgentConf.App("api", repo: world.repo.fileURL)
-            api.healthDeadline = "8s"
-            api.probation = "1s"
-            conf.apps.append(api)
+            conf[app: "api"].repo = world.repo.fileURL
             let runtime = try Runtime(config: try conf.parsed(file: "net.conf"), echo: false)
             let deployer = try runtime.deployer()
             let apiApp = try #require(runtime.config.app("api"))

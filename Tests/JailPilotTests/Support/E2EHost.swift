@@ -58,15 +58,23 @@ actor E2EHost {
                 ]) { $1 }),
             log: "\(scratch)/caddy.log")
         if let pid = caddy?.pid { try FileIO.replace("\(scratch)/caddy.pid", text: "\(pid)\n") }
+        try FileIO.replace("\(scratch)/owner.pid", text: "\(getpid())\n")
         for _ in 0..<100 where !listening(adminPort) { try await Task.sleep(for: .milliseconds(50)) }
     }
 
     /// The shared Caddy outlives the test process (a static is never deinitialised): stop the
-    /// ones earlier runs left, found by their pid files and checked by command line.
+    /// ones earlier runs left, found by their pid files and checked by command line. A Caddy
+    /// whose test process still runs (another worktree's) is its own: left alone.
     func stopEarlierCaddies() {
         let root = Scratch.root
         for dir in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where dir.hasPrefix("caddy-") {
             let scratch = "\(root)/\(dir)"
+            if let text = try? String(contentsOfFile: "\(scratch)/owner.pid", encoding: .utf8),
+                let owner = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), owner != getpid(),
+                kill(owner, 0) == 0
+            {
+                continue
+            }
             if let text = try? String(contentsOfFile: "\(scratch)/caddy.pid", encoding: .utf8),
                 let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
                 let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
@@ -228,21 +236,43 @@ final class E2EWorld: @unchecked Sendable {
     }
 }
 
-/// Serialises end-to-end worlds across test suites (Swift Testing runs suites in parallel).
+/// Serialises end-to-end worlds across test suites (Swift Testing runs suites in parallel) and
+/// across test processes on this machine: worktrees share the bridge, its addresses, the
+/// test-jails filesystem and Scratch.root, and a process's first world removes what it finds
+/// there. In-process waiters queue here; the holder also holds an flock on `path`, which the
+/// kernel drops if the process dies.
 actor E2ELock {
     static let shared = E2ELock()
+    static let path = "/tmp/jailpilot-e2e.lock"
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var machineWide: Int32 = -1
 
     func acquire() async {
-        if !busy {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
             busy = true
-            return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        machineWide = await Self.lockMachineWide()
     }
 
     func release() {
+        if machineWide >= 0 { close(machineWide) }
+        machineWide = -1
         if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+
+    /// Waits on a thread of its own for the flock (another test process may hold it for minutes).
+    /// Close-on-exec: a Caddy or agent the world starts must not inherit it. -1 if it cannot be
+    /// opened (as another user: those runs make no end-to-end worlds).
+    static func lockMachineWide() async -> Int32 {
+        await withCheckedContinuation { done in
+            Thread.detachNewThread {
+                let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                if fd >= 0 { _ = flock(fd, LOCK_EX) }
+                done.resume(returning: fd)
+            }
+        }
     }
 }
