@@ -18,7 +18,10 @@ public final class MemoryRouter: Router, Sendable {
 
     public func applyRoutes(for apps: [AppConfig]) async throws -> Bool {
         try state.withLock { state in
-            if state.down { throw RouterError(admin: "memory", message: "connection refused (Caddy is down)") }
+            if state.down {
+                throw RouterError(
+                    admin: "memory", message: "unreachable (connection refused); is Caddy running? Nothing was changed")
+            }
             let names = apps.map(\.name)
             guard names != state.apps else { return false }
             state.apps = names

@@ -13,17 +13,24 @@ public struct MemoryWorld: Sendable {
     public let health: FakeHealth
     public let clock: VirtualClock
     public let recorder: StepRecorder
-    /// The apps, network and extra lines agent.conf was made with (an agent's gets the same).
-    let conf: (apps: [(String, String)], network: String, extra: String)
+    /// The agent.conf this world's runtime read.
+    public let conf: TestAgentConf
 
     /// `apps` maps each app's name to extra lines of its `[apps.NAME]` table.
-    /// `extra` is appended to agent.conf (tables such as `[[agent.notify]]`).
-    public init(apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24", extra: String = "") throws {
+    /// `extra` is appended to agent.conf (tables such as `[[agent.notify]]`); `tune` changes
+    /// whatever else the test needs of it.
+    public init(
+        apps: [(String, String)] = [("hello", "")], network: String = "10.99.0.0/24", extra: String = "",
+        tune: (inout TestAgentConf) -> Void = { _ in }
+    ) throws {
         // No shared parent directory: one made by another user (root) would refuse this one.
         root = "/tmp/jailpilot-memory-\(UInt64.random(in: 0...UInt64.max))"
         try FileIO.makeDirectories("\(root)/state")
-        let config = try ConfigLoader.parse(
-            Self.configText(root: root, apps: apps, network: network) + extra, file: "\(root)/agent.conf")
+        var conf = Self.conf(root: root, apps: apps, network: network)
+        conf.extra = extra
+        tune(&conf)
+        self.conf = conf
+        let config = try conf.parsed(file: "\(root)/agent.conf")
         clock = VirtualClock()
         runtime = try Runtime(config: config, echo: false, clock: clock)
         recorder = StepRecorder()
@@ -31,14 +38,11 @@ public struct MemoryWorld: Sendable {
         router = MemoryRouter()
         source = FakeSource(layout: runtime.layout)
         health = FakeHealth(host: host)
-        conf = (apps, network, extra)
     }
 
-    private init(
-        _ world: MemoryWorld, root: String? = nil, runtime: Runtime, apps: [(String, String)], network: String
-    ) {
+    private init(_ world: MemoryWorld, root: String? = nil, conf: TestAgentConf, runtime: Runtime) {
         self.root = root ?? world.root
-        conf = (apps, network, "")
+        self.conf = conf
         self.runtime = runtime
         host = world.host
         router = world.router
@@ -51,9 +55,15 @@ public struct MemoryWorld: Sendable {
     /// The same host, Caddy, remote and store as a fresh process sees them with another
     /// agent.conf: the agent restarted, or a CLI command run beside it.
     public func reopened(apps: [(String, String)], network: String = "10.99.0.0/24") throws -> MemoryWorld {
-        let config = try ConfigLoader.parse(Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
-        return MemoryWorld(
-            self, runtime: try Runtime(config: config, echo: false, clock: clock), apps: apps, network: network)
+        try reopened(with: Self.conf(root: root, apps: apps, network: network))
+    }
+
+    /// The same host, Caddy, remote and store as a fresh process sees them with `conf` (this
+    /// world's own unless given): the agent restarted, or a CLI command run beside it.
+    public func reopened(with conf: TestAgentConf? = nil) throws -> MemoryWorld {
+        let conf = conf ?? self.conf
+        let config = try conf.parsed(file: "\(root)/agent.conf")
+        return MemoryWorld(self, conf: conf, runtime: try Runtime(config: config, echo: false, clock: clock))
     }
 
     /// The same host, Caddy and remote with this state_dir's store put back from `backup`
@@ -65,40 +75,21 @@ public struct MemoryWorld: Sendable {
         try FileIO.makeDirectories("\(root)/state")
         try FileIO.replace("\(root)/state/owner", text: try FileIO.readText("\(runtime.config.agent.stateDir)/owner"))
         try FileManager.default.copyItem(atPath: backup, toPath: "\(root)/state/state.db")
-        let config = try ConfigLoader.parse(
-            Self.configText(root: root, apps: apps, network: network), file: "\(root)/agent.conf")
-        return MemoryWorld(
-            self, root: root, runtime: try Runtime(config: config, echo: false, clock: clock), apps: apps, network: network)
+        let conf = Self.conf(root: root, apps: apps, network: network)
+        let config = try conf.parsed(file: "\(root)/agent.conf")
+        return MemoryWorld(self, root: root, conf: conf, runtime: try Runtime(config: config, echo: false, clock: clock))
     }
 
-    /// `agent` and `caddy` are extra lines of those tables.
-    static func configText(
-        root: String, apps: [(String, String)], network: String, agent: String = "", caddy: String = ""
-    ) -> String {
-        var text = """
-            [agent]
-            platform = "linux"
-            state_dir = "\(root)/state"
-            \(agent)
-            [jails]
-            mountpoint = "\(root)/jails"
-            network = "\(network)"
-            [caddy]
-            probe = ""
-            refresh = "50ms"
-            \(caddy)
-
-            """
-        for (name, extra) in apps {
-            text += """
-                [apps.\(name)]
-                repo = "https://forge.example/\(name).git"
-                hostnames = ["\(name).localhost"]
-                \(extra)
-
-                """
-        }
-        return text
+    /// This world's agent.conf: `apps` as (name, extra lines of its table), jail addresses from `network`.
+    public static func conf(root: String, apps: [(String, String)], network: String) -> TestAgentConf {
+        var conf = TestAgentConf(
+            stateDir: "\(root)/state",
+            apps: apps.map { TestAgentConf.App($0.0, repo: "https://forge.example/\($0.0).git", lines: $0.1) })
+        // Its events stay with it (the agent's default log is /var/log/jailpilot.log).
+        conf.logFile = "\(root)/state/agent.log"
+        conf.jails = TestAgentConf.Jails(mountpoint: "\(root)/jails", network: network)
+        conf.caddy = TestAgentConf.Caddy(probe: "", refresh: "50ms")
+        return conf
     }
 
     /// The deployer the agent would use, on this world's drivers.
@@ -139,11 +130,11 @@ public struct MemoryWorld: Sendable {
         -> Agent
     {
         let path = "\(root)/agent.conf"
-        try FileIO.replace(
-            path,
-            text: Self.configText(
-                root: root, apps: conf.apps, network: conf.network, agent: "log_file = \"\(agentLog)\"\n\(settings)",
-                caddy: "resolver = \"\(resolver)\"") + conf.extra)
+        var conf = conf
+        conf.logFile = agentLog
+        conf.agentLines += settings.isEmpty ? "" : settings + "\n"
+        conf.caddy.resolver = resolver
+        try FileIO.replace(path, text: conf.text)
         let (host, router, source, health, recorder) = (host, router, source, health, recorder)
         let seams = AgentSeams(clock: clock, crash: crash, heads: source) { runtime, slots in
             var deployer = Deployer(

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// `jailpilot run` end to end against real local remotes (root, like the deploy tests).
@@ -26,20 +27,24 @@ struct AgentTests {
             #expect(await world.fetch() == "two")
 
             // Ops pin v1: the agent notices the file change without a restart.
-            try FileIO.replace(world.configPath, text: world.configText + "\npin = \"\(v1.prefix(10))\"\n")
+            var pinned = world.conf
+            pinned[app: "hello"].pin = String(v1.prefix(10))
+            try FileIO.replace(world.configPath, text: pinned.text)
             try await world.expectLive(v1)
-            let pinned = try #require(try ConfigLoader.load(path: world.configPath).app("hello"))
+            let pinnedApp = try #require(try ConfigLoader.load(path: world.configPath).app("hello"))
             let status = try await AppStatus.collect(
-                pinned, store: world.runtime.store, mirror: world.runtime.layout.mirror("hello"))
+                pinnedApp, store: world.runtime.store, mirror: world.runtime.layout.mirror("hello"))
             #expect(status.text.contains("pinned at \(v1.prefix(12)), main is 1 commit ahead at \(v2.prefix(12))"))
 
             // A config that does not validate is refused; the last good one keeps running.
-            try FileIO.replace(world.configPath, text: world.configText + "\nkeep = 0\n")
+            var invalid = world.conf
+            invalid[app: "hello"].keep = 0
+            try FileIO.replace(world.configPath, text: invalid.text)
             #expect(await eventually { events(world).contains("event=config.rejected") })
             #expect(try live(world) == v1)
 
             // Unpin: the head goes live again.
-            try FileIO.replace(world.configPath, text: world.configText)
+            try FileIO.replace(world.configPath, text: world.conf.text)
             try await world.expectLive(v2)
             await agent.stop()
             await running.value
@@ -95,7 +100,9 @@ struct AgentTests {
             #expect(await world.fetch() == "second")
             #expect(events(world).components(separatedBy: "event=release.refused").count == 2, "refused once, then skipped")
 
-            try FileIO.replace(world.configPath, text: world.configText + "\nallow_rewind = true\n")
+            var allowing = world.conf
+            allowing[app: "hello"].allowRewind = true
+            try FileIO.replace(world.configPath, text: allowing.text)
             try await world.expectLive(v1)
             #expect(await world.fetch() == "first")
             await agent.stop()

@@ -1,6 +1,7 @@
 import CSpawn
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// A commit is input from outside: each attack a pushed tree can make on the build host, as a
@@ -68,7 +69,7 @@ struct BuildSandboxTests {
     func build(_ repo: GitFixture, extraApp: String = "") async throws -> (error: String, log: String, state: Scratch) {
         let state = try Scratch("state")
         let runtime = try Runtime(
-            config: try testConfig(stateDir: state.path, repo: repo.fileURL, extraApp: extraApp), echo: false)
+            config: try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL, lines: extraApp).config(), echo: false)
         var text = ""
         do { _ = try await SourcePipeline(runtime: runtime).build(try runtime.app("hello")) } catch { text = "\(error)" }
         let logs = (try? FileManager.default.subpathsOfDirectory(atPath: "\(state.path)/logs")) ?? []
@@ -128,7 +129,7 @@ struct BuildSandboxTests {
         let repo = try await GitFixture()
         try await repo.commitHello()
         let state = try Scratch("state")
-        let runtime = try Runtime(config: try testConfig(stateDir: state.path, repo: repo.fileURL), echo: false)
+        let runtime = try Runtime(config: try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL).config(), echo: false)
         let outcome = try await SourcePipeline(runtime: runtime).build(try runtime.app("hello"))
         let log = try FileManager.default.attributesOfItem(atPath: outcome.build.log)
         #expect((log[.posixPermissions] as? Int) == 0o600)

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 @Suite(.serialized) struct BuildTests {
@@ -8,7 +9,7 @@ import Testing
         let repo = try await GitFixture()
         let sha = try await repo.commitHello()
         let state = try Scratch("state")
-        let runtime = try Runtime(config: try testConfig(stateDir: state.path, repo: repo.fileURL), echo: false)
+        let runtime = try Runtime(config: try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL).config(), echo: false)
         let pipeline = SourcePipeline(runtime: runtime)
         let first = try await pipeline.build(try runtime.app("hello"))
         #expect(first.sha == sha)
@@ -33,9 +34,10 @@ import Testing
         let repo = try await GitFixture()
         try await repo.commit(["x": "1"])
         let state = try Scratch("state")
-        let config = try testConfig(
+        let config = try TestAgentConf.hello(
             stateDir: state.path, repo: repo.fileURL,
-            extraApp: "build = [\"sh\", \"-c\", \"env > \\\"$0\\\"\", \"{out}\"]\nbuild_env = { EXTRA = \"yes\" }")
+            lines: "build = [\"sh\", \"-c\", \"env > \\\"$0\\\"\", \"{out}\"]\nbuild_env = { EXTRA = \"yes\" }"
+        ).config()
         let runtime = try Runtime(config: config, echo: false)
         setenv("JAILPILOT_TEST_LEAK", "leaked", 1)
         let result = try await SourcePipeline(runtime: runtime).build(try runtime.app("hello"))
@@ -55,7 +57,7 @@ import Testing
             "main.go": "package main\n\nfunc main() { undefinedThing() }\n", "go.mod": "module broken\n\ngo 1.19\n",
         ])
         let state = try Scratch("state")
-        let runtime = try Runtime(config: try testConfig(stateDir: state.path, repo: repo.fileURL), echo: false)
+        let runtime = try Runtime(config: try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL).config(), echo: false)
         let error = await #expect(throws: BuildError.self) {
             try await SourcePipeline(runtime: runtime).build(try runtime.app("hello"))
         }
@@ -72,9 +74,10 @@ import Testing
         let repo = try await GitFixture()
         try await repo.commit(["x": "1"])
         let state = try Scratch("state")
-        let config = try testConfig(
+        let config = try TestAgentConf.hello(
             stateDir: state.path, repo: repo.fileURL,
-            extraApp: "build = [\"sh\", \"-c\", \"echo compiling; sleep 60\", \"{out}\"]\nbuild_timeout = \"500ms\"")
+            lines: "build = [\"sh\", \"-c\", \"echo compiling; sleep 60\", \"{out}\"]\nbuild_timeout = \"500ms\""
+        ).config()
         let runtime = try Runtime(config: config, echo: false)
         let clock = ContinuousClock()
         let start = clock.now
@@ -91,7 +94,8 @@ import Testing
         let repo = try await GitFixture()
         try await repo.commit(["x": "1"])
         let state = try Scratch("state")
-        let config = try testConfig(stateDir: state.path, repo: repo.fileURL, extraApp: "build = [\"true\", \"{out}\"]")
+        let config = try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL, lines: "build = [\"true\", \"{out}\"]")
+            .config()
         let runtime = try Runtime(config: config, echo: false)
         let error = await #expect(throws: BuildError.self) {
             try await SourcePipeline(runtime: runtime).build(try runtime.app("hello"))
@@ -108,7 +112,7 @@ import Testing
         let state = try Scratch("state")
         try await sh(["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", state.path])
         defer { _ = try? FileIO.removeTree("\(state.path)/staging") }
-        let runtime = try Runtime(config: try testConfig(stateDir: state.path, repo: repo.fileURL), echo: false)
+        let runtime = try Runtime(config: try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL).config(), echo: false)
         let error = await #expect(throws: BuildError.self) {
             try await SourcePipeline(runtime: runtime).build(try runtime.app("hello"))
         }
@@ -124,7 +128,7 @@ import Testing
         try await repo.commit(["a.txt": "small\n"])
         let state = try Scratch("state")
         try await sh(["mount", "-t", "tmpfs", "-o", "size=3m", "tmpfs", state.path])
-        let runtime = try Runtime(config: try testConfig(stateDir: state.path, repo: repo.fileURL), echo: false)
+        let runtime = try Runtime(config: try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL).config(), echo: false)
         let pipeline = SourcePipeline(runtime: runtime)
         let first = try await pipeline.fetch(try runtime.app("hello")).1.head
         // 6 MiB of random bytes do not compress: the next fetch cannot fit.
@@ -142,7 +146,7 @@ import Testing
         let repo = try await GitFixture()
         try await repo.commit(["x": "1"])
         let state = try Scratch("state")
-        let runtime = try Runtime(config: try testConfig(stateDir: state.path, repo: repo.fileURL), echo: false)
+        let runtime = try Runtime(config: try TestAgentConf.hello(stateDir: state.path, repo: repo.fileURL).config(), echo: false)
         let error = await #expect(throws: GitWatchError.self) {
             try await SourcePipeline(runtime: runtime).build(try runtime.app("hello"), sha: "0123456789abcdef")
         }

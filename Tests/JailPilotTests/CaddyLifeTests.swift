@@ -151,11 +151,13 @@ extension CaddyLifeTests {
     @Test(.enabled(if: have(caddyBinary), "needs caddy"))
     func caddyfileSnippetAdapts() async throws {
         let scratch = try Scratch("adapt")
-        for caddySection in [
-            "listen = [\":443\"]", "listen = [\"127.0.0.1:8080\", \":8081\"]\nautomatic_https = false",
+        for caddy in [
+            TestAgentConf.Caddy(listen: [":443"]),
+            TestAgentConf.Caddy(listen: ["127.0.0.1:8080", ":8081"], automaticHTTPS: false),
         ] {
-            let config = try testConfig(
-                stateDir: scratch.path, repo: "https://example.org/x.git", extra: "[caddy]\n\(caddySection)")
+            var conf = TestAgentConf.hello(stateDir: scratch.path, repo: "https://example.org/x.git")
+            conf.caddy = caddy
+            let config = try conf.config()
             let text = CaddyRouter(settings: config.caddy).caddyfile(for: config.apps)
             let file = try scratch.write("snippet.caddyfile", text)
             let adapted = try await sh([caddyBinary, "adapt", "--config", file, "--adapter", "caddyfile"])
@@ -201,11 +203,11 @@ struct OperatorCaddy {
             log: "\(scratch.path)/caddy.log")
         let front = self.front
         _ = await eventually(.seconds(10)) { await Self.answers(front) }
-        let listen = "listen = [\"127.0.0.1:\(front)\"]" + (importsSnippet ? "\ncaddyfile = \"\(snippet)\"" : "")
-        let text = world.configText
-            .replacingOccurrences(of: world.adminAddress, with: "http://127.0.0.1:\(admin)")
-            .replacingOccurrences(of: "listen = [\"127.0.0.1:\(world.frontPort)\"]", with: listen)
-        try FileIO.replace(world.configPath, text: text)
+        var conf = world.conf
+        conf.caddy.admin = "http://127.0.0.1:\(admin)"
+        conf.caddy.listen = ["127.0.0.1:\(front)"]
+        if importsSnippet { conf.caddy.caddyfile = snippet }
+        try FileIO.replace(world.configPath, text: conf.text)
     }
 
     static func answers(_ port: Int) async -> Bool {
@@ -259,7 +261,7 @@ struct OperatorCaddy {
     /// until connects failed with "cannot assign requested address" (502s).
     @Test func upstreamConnectionsStayPooledAndCloseWhenIdle() throws {
         let scratch = try Scratch("transport")
-        let config = try testConfig(stateDir: scratch.path, repo: "https://example.org/x.git")
+        let config = try TestAgentConf.hello(stateDir: scratch.path, repo: "https://example.org/x.git").config()
         let servers = CaddyRouter(settings: config.caddy).merged([:], apps: config.apps)
         let text = String(decoding: try JSONValue.object(servers).encoded(), as: UTF8.self)
         #expect(text.contains("\"max_idle_conns_per_host\":32"), "\(text)")

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// An app's variables and secrets: read from agent.conf and root-only files, given to the app
@@ -13,7 +14,8 @@ import Testing
     }
 
     func app(_ extra: String, state: String) throws -> AppConfig {
-        try #require(try testConfig(stateDir: state, repo: "https://example.org/x.git", extraApp: extra).app("hello"))
+        try #require(
+            try TestAgentConf.hello(stateDir: state, repo: "https://example.org/x.git", lines: extra).config().app("hello"))
     }
 
     @Test(.enabled(if: isRoot, "the file must be root's"))
@@ -78,10 +80,10 @@ import Testing
         #expect(Names.envNameProblem("DATABASE_URL") == nil)
         for bad in ["PORT", "JAILPILOT_SHA", "1X", "A-B", "", "A B", "É"] { #expect(Names.envNameProblem(bad) != nil, "\(bad)") }
         #expect(throws: (any Error).self) {
-            try testConfig(stateDir: "/tmp/x", repo: "https://e.org/x.git", extraApp: "env = { PORT = \"1\" }")
+            try TestAgentConf.hello(stateDir: "/tmp/x", repo: "https://e.org/x.git", lines: "env = { PORT = \"1\" }").config()
         }
         #expect(throws: (any Error).self) {
-            try testConfig(stateDir: "/tmp/x", repo: "https://e.org/x.git", extraApp: "env_files = [\"rel.env\"]")
+            try TestAgentConf.hello(stateDir: "/tmp/x", repo: "https://e.org/x.git", lines: "env_files = [\"rel.env\"]").config()
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// What a FreeBSD jail can reach, packet by packet: the real driver deploys real releases on the
@@ -17,16 +18,12 @@ struct FreeBSDIsolationTests {
     ) async throws {
         let repo = try await GitFixture()
         try await repo.commitHello("api")
+        var apiTable = TestAgentConf.App("api", repo: repo.fileURL)
+        apiTable.port = api
+        apiTable.healthDeadline = "20s"
+        apiTable.probation = "1s"
         try await FreeBSDWorld.with(
-            appExtra: "reach = [\"app:api\", \"host:5432\"]", networkMode: networkMode,
-            moreApps: """
-                [apps.api]
-                repo = "\(repo.fileURL)"
-                hostnames = ["api.localhost"]
-                port = \(api)
-                health_deadline = "20s"
-                probation = "1s"
-                """
+            appExtra: "reach = [\"app:api\", \"host:5432\"]", networkMode: networkMode, moreApps: [apiTable]
         ) { world in
             world.standIn.lock.withLock {
                 world.standIn.hostListeners += [(nil, 5432, "tcp"), (nil, 514, "udp")]  // a database, syslogd

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// What a jail can reach on the Linux driver: nothing on the host and nothing in other jails,
@@ -18,17 +19,15 @@ struct JailNetworkTests {
     @Test func jailsReachOnlyWhatTheirAppOpens() async throws {
         let opened = try TCPRecorder(address: "0.0.0.0")
         let closed = try TCPRecorder(address: "0.0.0.0")
-        let api = """
-            [apps.api]
-            repo = "file:///nonexistent/api"
-            hostnames = ["api.localhost"]
-            health_deadline = "8s"
-            probation = "1s"
-            """
-        try await E2EWorld.with(appExtra: "reach = [\"app:api\", \"host:\(opened.port)\"]", extra: api) { world in
-            // The api table was written before the repo existed: point it at the world's repo.
-            let text = world.configText.replacingOccurrences(of: "file:///nonexistent/api", with: world.repo.fileURL)
-            let runtime = try Runtime(config: try ConfigLoader.parse(text, file: "net.conf"), echo: false)
+        var api = TestAgentConf.App("api", repo: "file:///nonexistent/api")
+        api.healthDeadline = "8s"
+        api.probation = "1s"
+        try await E2EWorld.with(appExtra: "reach = [\"app:api\", \"host:\(opened.port)\"]", tune: { $0.apps.append(api) }) {
+            world in
+            // The api app was configured before the repo existed: point it at the world's repo.
+            var conf = world.conf
+            conf[app: "api"].repo = world.repo.fileURL
+            let runtime = try Runtime(config: try conf.parsed(file: "net.conf"), echo: false)
             let deployer = try runtime.deployer()
             let apiApp = try #require(runtime.config.app("api"))
             do {

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// Jail names are global on a host: a state_dir creates over, stops or destroys nothing it did
@@ -9,8 +10,10 @@ import Testing
 struct OwnershipTests {
     /// A second state_dir on the same host, with the world's config otherwise.
     func neighbour(_ world: E2EWorld, stateDir: String) throws -> Runtime {
-        let text = world.configText.replacingOccurrences(of: world.state.path, with: stateDir)
-        return try Runtime(config: try ConfigLoader.parse(text, file: "\(stateDir)/agent.conf"), echo: false)
+        var conf = world.conf
+        conf.stateDir = stateDir
+        conf.logFile = "\(stateDir)/agent.log"
+        return try Runtime(config: try conf.parsed(file: "\(stateDir)/agent.conf"), echo: false)
     }
 
     @Test func anotherStateDirCannotCreateOverOrDestroyALiveJail() async throws {

@@ -1,4 +1,5 @@
 import Foundation
+import JailPilotTesting
 import Testing
 
 @testable import JailPilot
@@ -26,10 +27,11 @@ import Testing
     // bound and could not open $JAILPILOT_DATA/migrations (exit 2, seen in CI's DataTests).
     @Test func aReleaseStepWaitsUntilTheJailHasMountedItsDataNotJustUntilPid1HasAChild() async throws {
         let scratch = try Scratch("ready")
-        let config = try testConfig(
+        var conf = TestAgentConf.hello(
             stateDir: "\(scratch.path)/state", repo: "https://example.org/h.git",
-            extraApp: "data = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]",
-            extra: "[jails]\nmountpoint = \"\(scratch.path)/jails\"")
+            lines: "data = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]")
+        conf.jails.mountpoint = "\(scratch.path)/jails"
+        let config = try conf.config()
         let runner = Recorder()
         var host = LinuxJails(
             settings: config.jails, runner: runner, owner: OwnerID(id: "0123456789abcdef", stateDir: scratch.path))

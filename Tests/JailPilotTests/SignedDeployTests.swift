@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// Signed commits end to end on the Linux driver: a signed commit is built and served, an
@@ -149,8 +150,9 @@ extension SignedDeployTests {
             }
             #expect(rewind?.reason == .rewind, "\(String(describing: rewind))")
             #expect(await world.fetch() == "by carol again", "what was live stays live")
-            let text = world.configText.replacingOccurrences(of: extra, with: extra + "\nallow_rewind = true")
-            let allowing = try Runtime(config: try ConfigLoader.parse(text, file: world.configPath), echo: false)
+            var conf = world.conf
+            conf[app: "hello"].allowRewind = true
+            let allowing = try Runtime(config: try conf.parsed(file: world.configPath), echo: false)
             let app = try #require(allowing.config.app("hello"))
             #expect(try await allowing.deployer().deploy(app, cause: "push").release.sha == first)
             #expect(await world.fetch() == "by carol")

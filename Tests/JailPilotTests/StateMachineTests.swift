@@ -6,7 +6,8 @@ import Testing
 /// The release state machine on in-memory drivers (Sources/JailPilotTesting): no root, no
 /// jails, no network, no git or Go, and a clock that moves only when waited on, so a 30 s
 /// probation or a 5 min drain timeout takes microseconds. End-to-end tests cover what only a
-/// real host shows.
+/// real host shows; the scenarios that run on both (flip-back, Caddy down, rollback,
+/// retention) are in ScenarioTests.
 @Suite struct StateMachineTests {
     typealias W = MemoryWorld
 
@@ -53,33 +54,6 @@ import Testing
         }
     }
 
-    @Test func retentionKeepsTheNewestStoppedReleasesAndTheirArtifactsOnly() async throws {
-        try await with([("hello", "keep = 1")]) { world in
-            for n in 1...5 { try await world.push(n) }
-            #expect(
-                try states(world) == [
-                    W.sha(1): .destroyed, W.sha(2): .destroyed, W.sha(3): .destroyed, W.sha(4): .retired, W.sha(5): .live,
-                ])
-            #expect(Set(world.host.jails.values.map(\.spec.sha)) == [W.sha(4), W.sha(5)])
-            let artifacts = try FileManager.default.contentsOfDirectory(atPath: "\(world.runtime.layout.root)/artifacts/hello")
-            #expect(Set(artifacts) == [W.sha(4), W.sha(5)], "an artifact lives as long as its release")
-        }
-    }
-
-    @Test func aReleaseThatNeverGetsHealthyIsDestroyedQuarantinedAndTheLiveOneStays() async throws {
-        try await with { world in
-            let live = try await world.push(1).release
-            world.health.set(W.sha(2), .never)
-            await #expect(throws: DeployError.self) { try await world.push(2) }
-            #expect(try world.runtime.store.live(app: "hello")?.id == live.id)
-            #expect(try states(world)[W.sha(2)] == .failed)
-            #expect(world.host.jails.keys.sorted() == [live.name], "the failed release's jail is gone")
-            #expect(try world.runtime.store.quarantineReason(app: "hello", sha: W.sha(2)) != nil)
-            #expect(world.host.bootSet == [live.name])
-            #expect(world.health.asked(W.sha(2)) > 100, "probed until the 30 s deadline, on the virtual clock")
-        }
-    }
-
     @Test func aHostFaultIsNotHeldAgainstTheCommit() async throws {
         try await with { world in
             try await world.push(1)
@@ -99,25 +73,6 @@ import Testing
             #expect(try world.runtime.store.live(app: "hello")?.id == live.id)
             #expect(try world.runtime.store.quarantineReason(app: "hello", sha: W.sha(2)) != nil)
             #expect(world.host.jails.count == 1)
-        }
-    }
-
-    @Test func failingInProbationFlipsBackByItself() async throws {
-        try await with { world in
-            let first = try await world.push(1).release
-            // Passes its three-request gate, then answers 500.
-            world.health.set(W.sha(2), .failsAfter(3))
-            await #expect {
-                try await world.push(2)
-            } throws: { error in
-                if case DeployError.reverted = error { return true }
-                return false
-            }
-            #expect(try world.runtime.store.live(app: "hello")?.id == first.id)
-            #expect(try states(world)[W.sha(2)] == .failed)
-            #expect(world.host.bootSet == [first.name])
-            #expect(world.host.jails[first.name]?.running == true, "the previous release kept running all along")
-            #expect(RouteTable.load(stateDir: world.runtime.config.agent.stateDir).addresses["hello"] == first.address)
         }
     }
 
@@ -191,16 +146,6 @@ import Testing
         }
     }
 
-    @Test func rollbackFlipsToTheKeptReleaseAndPlacesAHold() async throws {
-        try await with { world in
-            let first = try await world.push(1).release
-            try await world.push(2)
-            let back = try await world.deployer.rollback(world.app())
-            #expect(back.release.id == first.id)
-            #expect(try world.runtime.store.holdSHA(app: "hello") == W.sha(1))
-        }
-    }
-
     @Test func aLostStoreOverOurLiveJailsIsRefusedNotTreatedAsFresh() async throws {
         try await with { world in
             // Jails of this state_dir on the host, and a store that knows none of them.
@@ -223,17 +168,6 @@ import Testing
             world.host.place(foreign, running: true, owner: OwnerID(id: "ffffffffffffffff", stateDir: "/elsewhere"))
             await #expect(throws: NotOwnedError.self) { try await world.push(3) }
             #expect(world.host.jails[foreign.name]?.running == true, "another state_dir's jail is left alone")
-        }
-    }
-
-    @Test func caddyDownStopsTheDeployBeforeAnythingChanges() async throws {
-        try await with { world in
-            let first = try await world.push(1).release
-            world.router.setDown(true)
-            world.host.setConnections(first.name, 0)
-            await #expect(throws: RouterError.self) { try await world.push(2) }
-            #expect(try world.runtime.store.releases(app: "hello").count == 1, "no release row, no jail")
-            #expect(world.host.jails.count == 1)
         }
     }
 

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// "Poll now" end to end, with a poll interval long enough that only a trigger can explain a
@@ -71,8 +72,9 @@ struct TriggerTests {
                 """
         ) { world in
             // Polls a minute apart: only a trigger explains a deploy within seconds.
-            let text = world.configText.replacingOccurrences(of: "poll_interval = \"200ms\"", with: "poll_interval = \"60s\"")
-            try FileIO.replace(world.configPath, text: text)
+            var conf = world.conf
+            conf.pollInterval = "60s"
+            try FileIO.replace(world.configPath, text: conf.text)
             let v1 = try await world.repo.commitHello("one")
             let agent = try Agent(configPath: world.configPath)
             let running = Task { await agent.run() }

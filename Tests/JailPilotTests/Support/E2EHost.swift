@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// The Caddy the end-to-end tests drive: `JAILPILOT_TEST_CADDY` (scripts/test sets it to the
@@ -57,15 +58,23 @@ actor E2EHost {
                 ]) { $1 }),
             log: "\(scratch)/caddy.log")
         if let pid = caddy?.pid { try FileIO.replace("\(scratch)/caddy.pid", text: "\(pid)\n") }
+        try FileIO.replace("\(scratch)/owner.pid", text: "\(getpid())\n")
         for _ in 0..<100 where !listening(adminPort) { try await Task.sleep(for: .milliseconds(50)) }
     }
 
     /// The shared Caddy outlives the test process (a static is never deinitialised): stop the
-    /// ones earlier runs left, found by their pid files and checked by command line.
+    /// ones earlier runs left, found by their pid files and checked by command line. A Caddy
+    /// whose test process still runs (another worktree's) is its own: left alone.
     func stopEarlierCaddies() {
         let root = Scratch.root
         for dir in (try? FileManager.default.contentsOfDirectory(atPath: root)) ?? [] where dir.hasPrefix("caddy-") {
             let scratch = "\(root)/\(dir)"
+            if let text = try? String(contentsOfFile: "\(scratch)/owner.pid", encoding: .utf8),
+                let owner = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)), owner != getpid(),
+                kill(owner, 0) == 0
+            {
+                continue
+            }
             if let text = try? String(contentsOfFile: "\(scratch)/caddy.pid", encoding: .utf8),
                 let pid = pid_t(text.trimmingCharacters(in: .whitespacesAndNewlines)),
                 let cmdline = try? String(contentsOfFile: "/proc/\(pid)/cmdline", encoding: .utf8),
@@ -105,12 +114,13 @@ final class E2EWorld: @unchecked Sendable {
     /// Runs `body` in a fresh world and tears the world down whatever happened.
     static func with(
         appExtra: String = "", probation: String = "1s", extra: String = "", ownResolver: Bool = true,
-        _ body: (E2EWorld) async throws -> Void
+        tune: (inout TestAgentConf) -> Void = { _ in }, _ body: (E2EWorld) async throws -> Void
     ) async throws {
         // Worlds share one bridge, address range and Caddy: one at a time across all suites.
         await E2ELock.shared.acquire()
         let result = await Result {
-            let world = try await E2EWorld(appExtra: appExtra, probation: probation, extra: extra, ownResolver: ownResolver)
+            let world = try await E2EWorld(
+                appExtra: appExtra, probation: probation, extra: extra, ownResolver: ownResolver, tune: tune)
             let outcome = await Result { try await body(world) }
             await world.tearDown()
             try outcome.get()
@@ -119,15 +129,16 @@ final class E2EWorld: @unchecked Sendable {
         try result.get()
     }
 
-    /// The agent.conf text of this world (written to `configPath` for agent tests).
-    var configText: String = ""
-    var adminAddress: String = ""
+    /// The agent.conf of this world (written to `configPath` for agent tests).
+    let conf: TestAgentConf
     var configPath: String { "\(state.path)/agent.conf" }
 
     /// With `ownResolver`, a route resolver runs on a thread of the test process (a test that
-    /// runs `jailpilot resolver` as a process of its own says false).
+    /// runs `jailpilot resolver` as a process of its own says false). `tune` changes whatever
+    /// else the test needs of agent.conf.
     init(
-        appExtra: String = "", probation: String = "1s", admin: String? = nil, extra: String = "", ownResolver: Bool = true
+        appExtra: String = "", probation: String = "1s", extra: String = "", ownResolver: Bool = true,
+        tune: (inout TestAgentConf) -> Void = { _ in }
     ) async throws {
         try await E2EHost.shared.prepare()
         repo = try await GitFixture()
@@ -135,37 +146,24 @@ final class E2EWorld: @unchecked Sendable {
         resolverPort = freePort()
         frontPort = await E2EHost.shared.frontPort
         let adminPort = await E2EHost.shared.adminPort
-        let adminAddress = admin ?? "http://127.0.0.1:\(adminPort)"
-        let text = """
-            [agent]
-            platform = "linux"
-            state_dir = "\(state.path)"
-            log_file = "\(state.path)/agent.log"
-            poll_interval = "200ms"
-            [jails]
-            mountpoint = "\(E2EHost.mountpoint)"
-            interface = "\(E2EHost.bridge)"
-            network = "\(E2EHost.network)"
-            drain = "2s"
-            [caddy]
-            admin = "\(adminAddress)"
-            listen = ["127.0.0.1:\(frontPort)"]
-            automatic_https = false
-            resolver = "127.0.0.1:\(resolverPort)"
-            probe = "127.0.0.1:\(freePort())"
-            refresh = "50ms"
-            [apps.hello]
-            repo = "\(repo.fileURL)"
-            hostnames = ["hello.localhost"]
-            \(appExtra.contains("health_deadline") ? "" : "health_deadline = \"8s\"")
-            probation = "\(probation)"
-            \(appExtra)
-            \(extra)
-            """
-        configText = text
-        self.adminAddress = adminAddress
-        let config = try ConfigLoader.parse(text, file: "e2e.conf")
-        try FileIO.replace("\(state.path)/agent.conf", text: text)
+        let adminAddress = "http://127.0.0.1:\(adminPort)"
+        var conf = TestAgentConf(stateDir: state.path)
+        conf.logFile = "\(state.path)/agent.log"
+        conf.pollInterval = "200ms"
+        conf.jails = TestAgentConf.Jails(
+            mountpoint: E2EHost.mountpoint, interface: E2EHost.bridge, network: E2EHost.network, drain: "2s")
+        conf.caddy = TestAgentConf.Caddy(
+            admin: adminAddress, listen: ["127.0.0.1:\(frontPort)"], automaticHTTPS: false,
+            resolver: "127.0.0.1:\(resolverPort)", probe: "127.0.0.1:\(freePort())", refresh: "50ms")
+        var app = TestAgentConf.App("hello", repo: repo.fileURL, lines: appExtra)
+        app.healthDeadline = appExtra.contains("health_deadline") ? nil : "8s"
+        app.probation = probation
+        conf.apps = [app]
+        conf.extra = extra
+        tune(&conf)
+        self.conf = conf
+        let config = try conf.parsed(file: "e2e.conf")
+        try FileIO.replace("\(state.path)/agent.conf", text: conf.text)
         runtime = try Runtime(config: config, echo: false)
         let resolver = RouteResolver(stateDir: state.path)
         let address = "127.0.0.1:\(resolverPort)"
@@ -238,21 +236,43 @@ final class E2EWorld: @unchecked Sendable {
     }
 }
 
-/// Serialises end-to-end worlds across test suites (Swift Testing runs suites in parallel).
+/// Serialises end-to-end worlds across test suites (Swift Testing runs suites in parallel) and
+/// across test processes on this machine: worktrees share the bridge, its addresses, the
+/// test-jails filesystem and Scratch.root, and a process's first world removes what it finds
+/// there. In-process waiters queue here; the holder also holds an flock on `path`, which the
+/// kernel drops if the process dies.
 actor E2ELock {
     static let shared = E2ELock()
+    static let path = "/tmp/jailpilot-e2e.lock"
     private var busy = false
     private var waiting: [CheckedContinuation<Void, Never>] = []
+    private var machineWide: Int32 = -1
 
     func acquire() async {
-        if !busy {
+        if busy {
+            await withCheckedContinuation { waiting.append($0) }
+        } else {
             busy = true
-            return
         }
-        await withCheckedContinuation { waiting.append($0) }
+        machineWide = await Self.lockMachineWide()
     }
 
     func release() {
+        if machineWide >= 0 { close(machineWide) }
+        machineWide = -1
         if waiting.isEmpty { busy = false } else { waiting.removeFirst().resume() }
+    }
+
+    /// Waits on a thread of its own for the flock (another test process may hold it for minutes).
+    /// Close-on-exec: a Caddy or agent the world starts must not inherit it. -1 if it cannot be
+    /// opened (as another user: those runs make no end-to-end worlds).
+    static func lockMachineWide() async -> Int32 {
+        await withCheckedContinuation { done in
+            Thread.detachNewThread {
+                let fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0o600)
+                if fd >= 0 { _ = flock(fd, LOCK_EX) }
+                done.resume(returning: fd)
+            }
+        }
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 
 /// A stand-in for the FreeBSD commands the FreeBSD driver runs (zfs, jail, jls, ifconfig,
 /// sockstat), written from their man pages, so that the driver's own code runs here as it would
@@ -123,17 +124,11 @@ final class FreeBSDStandIn: ProcessRunning, @unchecked Sendable {
         try setStage(stage)
     }
 
-    var settingsText: String {
-        """
-        [jails]
-        dataset = "\(pool)"
-        mountpoint = "\(mountpoint)"
-        template = "\(template)"
-        network_mode = "\(networkMode.rawValue)"
-        interface = "\(networkMode == .vnet ? "jailpilot0" : "lo1")"
-        network = "\(network)"
-        drain = "1s"
-        """
+    /// agent.conf's `[jails]` for this host.
+    var jailSettings: TestAgentConf.Jails {
+        TestAgentConf.Jails(
+            dataset: pool, mountpoint: mountpoint, template: template, networkMode: networkMode.rawValue,
+            interface: networkMode == .vnet ? "jailpilot0" : "lo1", network: network, drain: "1s")
     }
 
     func running(_ name: String) -> Jail? { lock.withLock { jails[name] } }

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 
 /// One app deployed by the real Deployer through the FreeBSD driver, on the FreeBSD stand-in
 /// (Support/FreeBSDStandIn.swift): real git, real go build, real state store and health gate;
@@ -12,10 +13,12 @@ struct FreeBSDWorld {
     let runtime: Runtime
     let port: Int
     let configPath: String
+    /// The agent.conf written to `configPath`.
+    let conf: TestAgentConf
 
     init(
         appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready, networkMode: JailNetworkMode = .vnet,
-        moreApps: String = ""
+        moreApps: [TestAgentConf.App] = [], tune: (inout TestAgentConf) -> Void = { _ in }
     ) async throws {
         scratch = try Scratch("freebsd")
         standIn = try FreeBSDStandIn(
@@ -24,33 +27,25 @@ struct FreeBSDWorld {
         repo = try await GitFixture()
         port = freePort()
         let state = "\(scratch.path)/state"
-        let text = """
-            [agent]
-            platform = "freebsd"
-            state_dir = "\(state)"
-            log_file = "\(state)/agent.log"
-            poll_interval = "200ms"
-            \(standIn.settingsText)
-            [caddy]
-            admin = "http://127.0.0.1:\(freePort())"
-            listen = ["127.0.0.1:\(freePort())"]
-            automatic_https = false
-            resolver = "127.0.0.1:\(freePort())"
-            probe = ""
-            [apps.hello]
-            repo = "\(repo.fileURL)"
-            hostnames = ["hello.localhost"]
-            port = \(port)
-            health_deadline = "20s"
-            probation = "1s"
-            \(appExtra)
-            \(moreApps)
-            """
+        var conf = TestAgentConf(platform: "freebsd", stateDir: state)
+        conf.logFile = "\(state)/agent.log"
+        conf.pollInterval = "200ms"
+        conf.jails = standIn.jailSettings
+        conf.caddy = TestAgentConf.Caddy(
+            admin: "http://127.0.0.1:\(freePort())", listen: ["127.0.0.1:\(freePort())"], automaticHTTPS: false,
+            resolver: "127.0.0.1:\(freePort())", probe: "")
+        var hello = TestAgentConf.App("hello", repo: repo.fileURL, lines: appExtra)
+        hello.port = port
+        hello.healthDeadline = "20s"
+        hello.probation = "1s"
+        conf.apps = [hello] + moreApps
+        tune(&conf)
+        self.conf = conf
         try FileIO.makeDirectories(state)
         configPath = "\(state)/agent.conf"
-        try FileIO.replace(configPath, text: text)
+        try FileIO.replace(configPath, text: conf.text)
         runtime = try Runtime(
-            config: try ConfigLoader.parse(text, file: configPath), echo: false, runner: standIn, freebsdPaths: standIn.paths)
+            config: try conf.parsed(file: configPath), echo: false, runner: standIn, freebsdPaths: standIn.paths)
     }
 
     var app: AppConfig { runtime.config.app("hello")! }
@@ -109,9 +104,11 @@ struct FreeBSDWorld {
 
     static func with(
         appExtra: String = "", stage: FreeBSDStandIn.HostStage = .ready, networkMode: JailNetworkMode = .vnet,
-        moreApps: String = "", _ body: (FreeBSDWorld) async throws -> Void
+        moreApps: [TestAgentConf.App] = [], tune: (inout TestAgentConf) -> Void = { _ in },
+        _ body: (FreeBSDWorld) async throws -> Void
     ) async throws {
-        let world = try await FreeBSDWorld(appExtra: appExtra, stage: stage, networkMode: networkMode, moreApps: moreApps)
+        let world = try await FreeBSDWorld(
+            appExtra: appExtra, stage: stage, networkMode: networkMode, moreApps: moreApps, tune: tune)
         let outcome = await Result { try await body(world) }
         await world.tearDown()
         try outcome.get()

@@ -40,10 +40,13 @@ final class GitFixture: @unchecked Sendable {
 
     /// Commits the seed article's hello-world app, saying `greeting` on `/`.
     @discardableResult
-    func commitHello(_ greeting: String = "Hello World!", upStatus: Int = 200, failAfterMs: Int? = nil) async throws -> String {
+    func commitHello(
+        _ greeting: String = "Hello World!", upStatus: Int = 200, failAfterMs: Int? = nil, failAfterAnswers: Int? = nil
+    ) async throws -> String {
         try await commit(
             [
-                "main.go": GoFixture.hello(greeting, upStatus: upStatus, failAfterMs: failAfterMs),
+                "main.go": GoFixture.hello(
+                    greeting, upStatus: upStatus, failAfterMs: failAfterMs, failAfterAnswers: failAfterAnswers),
                 "go.mod": "module hello\n\ngo 1.19\n",
             ],
             message: greeting)
@@ -159,9 +162,14 @@ enum GoFixture {
     }
 
     /// The seed's hello world with `/up`, listening on `:$PORT` (default 8080). With
-    /// `failAfterMs`, `/up` answers 500 once the app has run that long.
-    static func hello(_ greeting: String, upStatus: Int = 200, failAfterMs: Int? = nil) -> String {
-        let up = failAfterMs.map { "if time.Since(started) > \($0)*time.Millisecond { w.WriteHeader(500); return }; " } ?? ""
+    /// `failAfterMs`, `/up` answers 500 once the app has run that long; with `failAfterAnswers`,
+    /// once it has answered that many times.
+    static func hello(_ greeting: String, upStatus: Int = 200, failAfterMs: Int? = nil, failAfterAnswers: Int? = nil)
+        -> String
+    {
+        let afterTime = failAfterMs.map { "if time.Since(started) > \($0)*time.Millisecond { w.WriteHeader(500); return }; " }
+        let afterAnswers = failAfterAnswers.map { "if atomic.AddInt64(&answered, 1) > \($0) { w.WriteHeader(500); return }; " }
+        let up = (afterTime ?? "") + (afterAnswers ?? "")
         return """
             package main
 
@@ -170,9 +178,9 @@ enum GoFixture {
             \t"log"
             \t"net/http"
             \t"os"
-            \t"time"
+            \(failAfterAnswers == nil ? "" : "\t\"sync/atomic\"\n")\t"time"
             )
-
+            \(failAfterAnswers == nil ? "" : "\nvar answered int64 // answers of /up so far\n")
             var started = time.Now()
 
             func main() {

@@ -1,5 +1,6 @@
 import Foundation
 import JailPilot
+import JailPilotTesting
 import Testing
 
 /// One more host on this machine, for the fleet tests: the real `jailpilot run` in a network
@@ -50,34 +51,20 @@ final class SimHost: @unchecked Sendable {
 
         let mountpoint = "\(Self.root)/\(name)"
         let network = "172.31.\(240 + index).0/24"
-        let text = """
-            [agent]
-            platform = "linux"
-            state_dir = "\(state.path)"
-            log_file = "\(state.path)/agent.log"
-            metrics_file = "\(metricsFile)"
-            poll_interval = "300ms"
-            [jails]
-            mountpoint = "\(mountpoint)"
-            interface = "jpsim0"
-            network = "\(network)"
-            drain = "2s"
-            [caddy]
-            admin = "http://127.0.0.1:\(Self.adminPort)"
-            listen = ["127.0.0.1:\(Self.frontPort)"]
-            automatic_https = false
-            resolver = "127.0.0.1:\(Self.resolverPort)"
-            probe = "127.0.0.1:\(Self.probePort)"
-            refresh = "50ms"
-            [apps.hello]
-            repo = "\(remote)"
-            hostnames = ["hello.localhost"]
-            health_deadline = "8s"
-            probation = "3s"
-            \(app)
-            """
-        _ = try ConfigLoader.parse(text, file: configPath)
-        try FileIO.replace(configPath, text: text)
+        var conf = TestAgentConf(stateDir: state.path)
+        conf.logFile = "\(state.path)/agent.log"
+        conf.metricsFile = metricsFile
+        conf.pollInterval = "300ms"
+        conf.jails = TestAgentConf.Jails(mountpoint: mountpoint, interface: "jpsim0", network: network, drain: "2s")
+        conf.caddy = TestAgentConf.Caddy(
+            admin: "http://127.0.0.1:\(Self.adminPort)", listen: ["127.0.0.1:\(Self.frontPort)"], automaticHTTPS: false,
+            resolver: "127.0.0.1:\(Self.resolverPort)", probe: "127.0.0.1:\(Self.probePort)", refresh: "50ms")
+        var hello = TestAgentConf.App("hello", repo: remote, lines: app)
+        hello.healthDeadline = "8s"
+        hello.probation = "3s"
+        conf.apps = [hello]
+        _ = try conf.parsed(file: configPath)
+        try FileIO.replace(configPath, text: conf.text)
         // One process per host: the namespaces, the host's own /run/netns and name, its btrfs
         // (bootstrapped as users do), then the agent. The script is fixed text; data are its
         // arguments.
