@@ -57,8 +57,9 @@ import Testing
         let repo = try await GitFixture()
         try await repo.commit(["x": "1"])
         let state = try Scratch("state")
-        let config = try testConfig(
-            stateDir: state.path, repo: repo.fileURL, extraApp: "build = [\"sh\", \"-c\", \"echo broken; exit 3\", \"{out}\"]")
+        let config = try TestAgentConf.hello(
+            stateDir: state.path, repo: repo.fileURL, lines: "build = [\"sh\", \"-c\", \"echo broken; exit 3\", \"{out}\"]"
+        ).config()
         let runtime = try Runtime(config: config, echo: false)
         try runtime.store.failEvery("INSERT", on: "builds")
         await #expect(throws: BuildError.self) { try await SourcePipeline(runtime: runtime).build(try runtime.app("hello")) }

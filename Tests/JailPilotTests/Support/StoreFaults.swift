@@ -1,4 +1,4 @@
-@testable import JailPilot
+@testable import JailPilotCore
 
 extension StateStore {
     /// Every `operation` (INSERT, UPDATE or DELETE) on `table` fails from now on, as on a full
