@@ -16,7 +16,8 @@ import Testing
 
     /// The world's events (hello's and the agent's), one line each, as the log has them.
     func log(_ world: MemoryWorld) -> String {
-        let events = ((try? world.runtime.store.events(app: "hello", limit: 1000)) ?? [])
+        let events =
+            ((try? world.runtime.store.events(app: "hello", limit: 1000)) ?? [])
             + ((try? world.runtime.store.events(app: "-", limit: 1000)) ?? [])
         return events.map { event in
             (["event=\(event.name)"] + event.fields.map { "\($0.0)=\($0.1)" }).joined(separator: " ")
@@ -29,7 +30,10 @@ import Testing
         let result = try await HostProcessRunner().run(
             Command(
                 "python3",
-                ["-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()", db, statement]))
+                [
+                    "-c", "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.executescript(sys.argv[2]); c.commit()", db,
+                    statement,
+                ]))
         try #require(result.status == 0, "\(result.stderrText)")
     }
 
@@ -65,7 +69,8 @@ import Testing
             try await world.push(1)
             // The store takes no quarantine (a full disk, a broken file): the deploy path must say so.
             try await sql(
-                world, "CREATE TRIGGER no_quarantine BEFORE INSERT ON quarantine BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;")
+                world, "CREATE TRIGGER no_quarantine BEFORE INSERT ON quarantine BEGIN SELECT RAISE(FAIL, 'disk I/O error'); END;"
+            )
             world.health.set(W.sha(2), .never)
             await #expect(throws: DeployError.self) { try await world.push(2) }
             let text = log(world)

@@ -24,7 +24,9 @@ extension Deployer {
     /// not held back, and the log must not claim it is.
     func quarantine(_ app: AppConfig, sha: String, reason: String, env: String = "") {
         do { try store.quarantine(app: app.name, sha: sha, reason: reason, env: env) } catch {
-            storeWriteFailed(app.name, sha: sha, what: "quarantine", error: error, note: "not quarantined: the next poll may try this commit again (\(reason))")
+            storeWriteFailed(
+                app.name, sha: sha, what: "quarantine", error: error,
+                note: "not quarantined: the next poll may try this commit again (\(reason))")
             return
         }
         log.emit(
@@ -38,6 +40,9 @@ extension Deployer {
     func storeWriteFailed(_ app: String, sha: String?, what: String, error: Error, note: String) {
         log.emit(
             app: app, sha: sha, "store.write_failed",
-            [("what", what), ("error", "\(error)"), ("note", note), ("fix", "check the disk holding state_dir (df), then jailpilot status")])
+            [
+                ("what", what), ("error", "\(error)"), ("note", note),
+                ("fix", "check the disk holding state_dir (df), then jailpilot status"),
+            ])
     }
 }

@@ -71,7 +71,10 @@ extension Deployer {
             // Without the rows, every marked jail would count, even one that never went live.
             log.emit(
                 app: app ?? "-", "mark.recover_failed",
-                [("error", "\(error)"), ("note", "no mark raised from the host's releases"), ("fix", "check state_dir's disk, then restart the agent")])
+                [
+                    ("error", "\(error)"), ("note", "no mark raised from the host's releases"),
+                    ("fix", "check state_dir's disk, then restart the agent"),
+                ])
             return []
         }
         for (owner, mark) in marks.sorted(by: { $0.key < $1.key }) {

@@ -105,7 +105,8 @@ public struct Recovery: Sendable {
                 return nil
             }.value
             if let destroyed {
-                log.emit(app: app.name, sha: release.sha, "release.destroy_failed", [("jail", spec.name), ("error", "\(destroyed)")])
+                log.emit(
+                    app: app.name, sha: release.sha, "release.destroy_failed", [("jail", spec.name), ("error", "\(destroyed)")])
             }
             do {
                 _ = try store.update(
@@ -113,7 +114,8 @@ public struct Recovery: Sendable {
                     reason: "the agent stopped while the release was \(release.state.rawValue); undone at start")
             } catch {
                 deployer.storeWriteFailed(
-                    app.name, sha: release.sha, what: "undo \(release.name)", error: error, note: "it is undone again at the next start")
+                    app.name, sha: release.sha, what: "undo \(release.name)", error: error,
+                    note: "it is undone again at the next start")
                 continue
             }
             log.emit(app: app.name, sha: release.sha, "release.undone", [("was", release.state.rawValue)])
