@@ -42,4 +42,12 @@ extension Deployer {
         }
         try await host.start(spec)
     }
+
+    /// Starts a stopped release and waits for its health gate: how a restart, an undo and a
+    /// resumed probation bring a release back. A deploy runs the two as script steps of their
+    /// own, with its release step between them.
+    func bringBack(_ app: AppConfig, _ spec: JailSpec, passes: Int? = nil) async throws {
+        try await startJail(spec)
+        try await healthGate(app, spec, passes: passes)
+    }
 }

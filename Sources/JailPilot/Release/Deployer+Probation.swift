@@ -18,8 +18,7 @@ extension Deployer {
         let previousSpec = spec(previous, app: app)
         if await !host.isRunning(previousSpec) {
             do {
-                try await startJail(previousSpec)
-                try await healthGate(app, previousSpec)
+                try await bringBack(app, previousSpec)
             } catch {
                 let host = self.host
                 await Task.detached { try? await host.stop(previousSpec) }.value

@@ -135,8 +135,7 @@ public struct Recovery: Sendable {
         let spec = deployer.spec(live, app: app)
         if await !deployer.host.isRunning(spec) {
             do {
-                try await deployer.startJail(spec)
-                try await deployer.healthGate(app, spec)
+                try await deployer.bringBack(app, spec)
                 log.emit(app: app.name, sha: live.sha, "live.restarted")
             } catch {
                 log.emit(app: app.name, sha: live.sha, "live.restart_failed", [("error", "\(error)")])

@@ -260,8 +260,7 @@ extension Deployer {
             guard state.restored else { return error }
             progress("\(script.target?.name ?? "the release") did not come up; starting \(live.name) again, on the restored data")
             do {
-                try await startJail(live)
-                try await healthGate(app, live, passes: app.healthPasses)
+                try await bringBack(app, live, passes: app.healthPasses)
             } catch {
                 return DeployError.failed(
                     app: app.name, sha: live.sha, step: "rollback --with-data",
