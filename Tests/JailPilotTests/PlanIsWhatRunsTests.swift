@@ -2,9 +2,9 @@ import Foundation
 import JailPilot
 import Testing
 
-/// What `jailpilot plan` prints is what a deploy runs: the steps the executor and the deployer
-/// recorded during a real deploy equal the plan made just before it, line for line, on both
-/// drivers (the FreeBSD one on its stand-in).
+/// What `jailpilot plan` prints is what runs: the steps the executor and the deployer recorded
+/// during real deploys, a rollback, a retire and a removal equal the plan made just before
+/// each, line for line, on both drivers (the FreeBSD one on its stand-in).
 @Suite(.serialized) struct PlanIsWhatRunsTests {
     /// The plan of the next deploy of `app` at `sha`, made as `jailpilot plan` makes it.
     static func planOfNextDeploy(_ deployer: Deployer, app: AppConfig, sha: String) async throws -> [HostStep] {
@@ -58,6 +58,35 @@ import Testing
         return last
     }
 
+    /// After `threeDeploys` (keep = 1: the second commit kept, stopped): a rollback to it, the
+    /// retire of the release it replaced, and the app's removal, each compared with its plan.
+    static func rollbackRetireRemove(_ deployer: Deployer, _ recorder: StepRecorder, app: AppConfig) async throws {
+        let store = deployer.runtime.store
+        func spec(_ release: Release?) throws -> JailSpec {
+            JailSpec(release: try #require(release), app: app, layout: deployer.runtime.layout)
+        }
+        let releases = try store.releases(app: app.name).filter { $0.state != .destroyed }
+        let live = try spec(try store.live(app: app.name))
+        let kept = try spec(releases.first { $0.name != live.name })
+        var printed = try await deployer.plan(.rollback, app: app, spec: kept)
+        _ = recorder.take()
+        _ = try await deployer.rollback(app, to: String(kept.sha.prefix(12)))
+        expectSame(recorder.take(), printed, "rollback to the kept release")
+        #expect(ReleasePlan.render(printed).contains("health:"), "a stopped release is started and gated")
+
+        printed = try await deployer.plan(.retire, app: app, spec: live)
+        _ = recorder.take()
+        try await deployer.retireDrained(app)
+        expectSame(recorder.take(), printed, "retire")
+
+        let nowLive = try spec(try store.live(app: app.name))
+        printed = try await deployer.plan(.remove, app: app, spec: nowLive)
+        _ = recorder.take()
+        _ = try await deployer.remove(app)
+        expectSame(recorder.take(), printed, "remove")
+        #expect(try store.live(app: app.name) == nil)
+    }
+
     /// An app without data, and one with data and a release step (its volume made by the first
     /// deploy only, a snapshot before each, the step in the new jail).
     static let settings = ["keep = 1", "keep = 1\ndata = \"/var/db/hello\"\nrelease = [\"/usr/local/bin/hello\", \"migrate\"]"]
@@ -73,6 +102,7 @@ import Testing
             let text = try await Self.threeDeploys(deployer, recorder, repo: world.repo, app: world.app)
             #expect(text.contains("pfctl -a jailpilot/jails -f"), "the policy load is in the plan")
             #expect(text.contains("zfs destroy -r"), "so is the retention's destroy")
+            try await Self.rollbackRetireRemove(deployer, recorder, app: world.app)
         }
     }
 
@@ -88,6 +118,7 @@ import Testing
             #expect(text.contains("nft -f"), "the policy load is in the plan")
             #expect(text.contains("kill -TERM the children of"), "the stop's signal-and-wait is a step")
             #expect(text.contains("btrfs subvolume delete"), "the retention's destroy is in the plan")
+            try await Self.rollbackRetireRemove(deployer, recorder, app: world.app)
         }
     }
 }
