@@ -56,6 +56,9 @@ import Testing
             let spec = try await deployer.deploySpec(world.app(), commit: W.sha(1), followsBranch: false)
             let script = try await deployer.script(.deploy, app: world.app(), spec: spec)
             #expect(script.kind == .unchanged)
+            // Regression (#32): the unchanged script named no release, so `plan` printed nothing.
+            let text = ReleasePlan.render(try await deployer.render(script))
+            #expect(text.contains("\(spec.name) is live already: nothing to do"), "\(text)")
             let outcome = try await deployer.deploy(world.app(), sha: W.sha(1))
             #expect(outcome.unchanged)
         }

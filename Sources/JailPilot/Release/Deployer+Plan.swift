@@ -28,7 +28,9 @@ extension Deployer {
         switch action {
         case .deploy:
             if let live, live.name == spec.name {
-                return ReleaseScript(kind: .unchanged, app: app, steps: [], undo: .none, cause: cause)
+                var script = ReleaseScript(kind: .unchanged, app: app, steps: [], undo: .none, cause: cause)
+                script.unchangedLive = spec
+                return script
             }
             if let kept = named, [.standby, .retired].contains(kept.state) {
                 return try await activateScript(app, target: kept, live: live, hold: false, cause: cause)

@@ -35,7 +35,7 @@ public struct ReleasePlan: Sendable {
     /// Every step of `script`, in order, as the host will see it.
     public func render(_ script: ReleaseScript) async -> [HostStep] {
         var lines: [HostStep] = script.kind == .deploy ? (Self.verifyNote(app).map { [$0] } ?? []) : []
-        if case .unchanged = script.kind, let spec = script.steps.first?.spec ?? script.target {
+        if case .unchanged = script.kind, let spec = script.unchangedLive {
             lines.append(.note("\(spec.name) is live already: nothing to do"))
         }
         var routes = self.routes

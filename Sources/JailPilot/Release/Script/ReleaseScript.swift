@@ -47,6 +47,8 @@ public struct ReleaseScript: Sendable {
     public var cause: String
     /// The commit mark generation a new release raises the app's mark to once live (0: none).
     public var mark: Int = 0
+    /// The release an `unchanged` script is about (live already), which no step names.
+    public var unchangedLive: JailSpec?
 
     public init(
         kind: Kind, app: AppConfig, steps: [ScriptStep], retentionFrom: Int? = nil, undo: Undo = .none, cause: String = "manual"
