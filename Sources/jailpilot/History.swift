@@ -7,7 +7,7 @@ struct History: AsyncParsableCommand {
         abstract: "An app's timeline, newest first: every flip, failure and refusal, why, and who asked.",
         discussion: """
             One line each: time, from → to, outcome (live, failed, reverted, held, refused, unverified), cause (push, \
-            pin, manual, rollback, resume, flip-back, env changed, key change) and who (agent, webhook, trigger, \
+            pin, manual, rollback, resume, flip-back, config changed, key change) and who (agent, webhook, trigger, \
             cli:USER). --releases lists the releases instead, with their states.
             """)
 

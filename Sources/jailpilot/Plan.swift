@@ -41,7 +41,7 @@ struct Plan: AsyncParsableCommand {
             target = try await deployer.deploySpec(app, commit: commit, followsBranch: follows)
             mark = follows ? target.mark?.generation ?? 0 : 0
             print(
-                "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.joined(separator: " "))"
+                "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.map(ShellQuote.quote).joined(separator: " "))"
             )
             try printBuildJail(app, sha: commit, runtime: runtime)
         case .remove:

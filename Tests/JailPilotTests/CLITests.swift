@@ -40,10 +40,16 @@ import Testing
             [apps.hello]
             repo = "\(repo.fileURL)"
             hostnames = ["hello.localhost"]
+            build = ["go", "build", "-ldflags", "-X main.v=1 -s", "-o", "{out}", "."]
+            args = ["serve", "--name", "it's"]
             """)
         let result = try await run(["plan", "-c", config, "hello", "--sha", String(sha.prefix(12))])
         #expect(result.status == 0, "\(result.stderrText)")
-        #expect(result.stdoutText.contains("# deploy hello_\(sha.prefix(12))"), "\(result.stdoutText)")
+        #expect(result.stdoutText.contains("# deploy hello_\(sha.prefix(12))_"), "\(result.stdoutText)")
+        // Regression (#33): the build argv was printed unquoted, one word where go gets two.
+        #expect(result.stdoutText.contains("go build -ldflags '-X main.v=1 -s' -o '{out}' ."), "\(result.stdoutText)")
+        // The service's arguments, as its start script passes them.
+        #expect(result.stdoutText.contains("/usr/local/bin/hello 'serve' '--name' 'it'\\''s' </dev/null"), "\(result.stdoutText)")
         let unknown = try await run(["plan", "-c", config, "hello", "--sha", "0123456789ab"])
         #expect(unknown.status != 0)
         #expect(unknown.stderrText.contains("0123456789ab"))

@@ -159,12 +159,12 @@ struct EnvironmentDeployTests {
             try FileIO.replace(file, text: "API_KEY=\(rotated)\n", mode: 0o600)
             let second = try await world.deployer.deploy(world.app, cause: "push").release
             #expect(second.sha == sha && second.name != first.name)
-            #expect(second.cause == "env changed")
+            #expect(second.cause == "config changed")
             #expect(await world.getFromLive("/env?name=API_KEY") == "API_KEY=\(rotated)\n")
             let kept = try world.runtime.store.releases(app: "hello").first { $0.id == first.id }
             #expect(kept.map { [.standby, .retired].contains($0.state) } == true, "the old environment is kept for rollback")
             let status = try await AppStatus.collect(world.app, store: world.runtime.store)
-            #expect(status.text.contains("because   env changed"), "\(status.text)")
+            #expect(status.text.contains("because   config changed"), "\(status.text)")
             #expect(status.text.contains("env       \(second.env): API_KEY LOG_LEVEL (values not shown)"), "\(status.text)")
             try await expectNowhere(rotated, world)
         }
@@ -183,7 +183,7 @@ struct EnvironmentDeployTests {
             try FileIO.replace(file, text: "API_KEY=two\n", mode: 0o600)
             let redeployed = await eventually(.seconds(60)) {
                 guard let live = try? store.live(app: "hello") else { return false }
-                return live.env != before?.env && live.cause == "env changed"
+                return live.env != before?.env && live.cause == "config changed"
             }
             await agent.stop()
             await running.value

@@ -36,7 +36,7 @@ extension Deployer {
                 return try await activateScript(app, target: kept, live: live, hold: false, cause: cause)
             }
             var script = try deployScript(
-                app, spec: spec, live: live, cause: live?.sha == spec.sha ? "env changed" : cause, at: time ?? clock.date)
+                app, spec: spec, live: live, cause: live?.sha == spec.sha ? "config changed" : cause, at: time ?? clock.date)
             script.mark = mark
             return script
         case .rollback:

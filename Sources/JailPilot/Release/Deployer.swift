@@ -63,7 +63,7 @@ public struct Deployer: Sendable {
     }
 
     /// Builds and deploys `app` at `sha` (else its pin, else the branch head). `cause` is why
-    /// (push, pin, hold, manual); the same commit with another environment is "env changed".
+    /// (push, pin, hold, manual); the same commit with other variables or arguments is "config changed".
     public func deploy(_ app: AppConfig, sha: String? = nil, cause: String = "manual") async throws -> DeployOutcome {
         let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
@@ -120,7 +120,7 @@ public struct Deployer: Sendable {
             progress("\(kept.name) is kept: activating it instead of building a new jail")
             return try await activate(kept, app: app, replacing: live, phases: phases, cause: cause)
         }
-        let why = live?.sha == built.sha ? "env changed" : cause
+        let why = live?.sha == built.sha ? "config changed" : cause
         var spec = JailSpec(
             app: app, sha: built.sha,
             address: try AddressPool(config: runtime.config, store: store).allocate(excluding: await host.addressesInUse()),

@@ -27,7 +27,7 @@ public struct AppStatus: Sendable, Codable {
     public var ahead: Int?
     /// What each release's jail may use ("memory 512MiB, cpu 2, disk 1GiB").
     public var limits: String?
-    /// Why the live release was made: push, pin, hold, env changed, manual, rollback.
+    /// Why the live release was made: push, pin, hold, config changed, manual, rollback.
     public var cause: String?
     /// The live release's environment: its digest and the names it sets (never a value).
     public var env: String?

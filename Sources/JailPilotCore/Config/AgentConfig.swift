@@ -128,6 +128,9 @@ public struct AppConfig: Sendable, Equatable {
     public var buildTimeout: Duration
     /// The rc service / binary name inside the jail (letters, digits, `_`).
     public var service: String
+    /// The service's arguments after its binary (`args = ["serve", "/usr/local/etc/app.yml"]`);
+    /// part of the release's identity: changing them makes a new release of the same commit.
+    public var args: [String] = []
     public var port: Int
     public var health: String
     /// Prior releases kept for rollback.

@@ -4,7 +4,7 @@ extension ConfigLoader {
         [
             "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size",
             "memory",
-            "cpu", "disk", "reach", "service", "env", "env_files", "data", "release", "release_timeout",
+            "cpu", "disk", "reach", "service", "args", "env", "env_files", "data", "release", "release_timeout",
             "port", "health", "drain_timeout",
             "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
             "health_deadline", "probation", "allow_rewind", "webhook_secret", "promoted_from",
@@ -161,8 +161,19 @@ extension ConfigLoader {
         if t.table["release"] != nil && app.release.isEmpty {
             t.issues.add(t.key("release"), "is empty; delete the line for no release step")
         }
+        readArgs(t, into: &app)
         app.releaseTimeout =
             t.duration("release_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.releaseTimeout
+    }
+
+    /// `args`: the service's argv after its binary. Any text but NUL (each is quoted into the
+    /// start script); bounded so that a start script stays a script.
+    static func readArgs(_ t: TableReader, into app: inout AppConfig) {
+        app.args = t.strings("args", example: "[\"serve\", \"/usr/local/etc/\(app.name).yml\"]") ?? []
+        if app.args.contains(where: { $0.contains("\0") }) { t.issues.add(t.key("args"), "an argument holds a NUL byte") }
+        if app.args.count > 256 || app.args.reduce(0, { $0 + $1.utf8.count }) > 65536 {
+            t.issues.add(t.key("args"), "holds \(app.args.count) arguments; at most 256, 64 KiB in all")
+        }
     }
 
     static func crossCheck(_ apps: [AppConfig], issues: IssueCollector) {

@@ -36,7 +36,7 @@ public struct Release: Sendable, Equatable {
     public var probationOf: Int64? = nil
     /// The digest of the environment it runs with (AppEnvironment.digest); "" for none.
     public var env: String = ""
-    /// Why it was made: "push" (the branch moved), "pin", "env changed", "manual" (a CLI deploy).
+    /// Why it was made: "push" (the branch moved), "pin", "config changed", "manual" (a CLI deploy).
     public var cause: String = ""
     /// Whether its release step has run (or started): a flip-back could then undo a migration.
     public var releaseStepRan: Bool = false

@@ -10,7 +10,7 @@ public struct Transition: Sendable, Equatable, Codable {
     public var from: String?
     /// The commit it was about.
     public var to: String
-    /// push, pin, hold, manual, rollback, resume, flip-back, env changed, key change.
+    /// push, pin, hold, manual, rollback, resume, flip-back, config changed, key change.
     public var cause: String
     /// Who or what asked: `agent`, `webhook`, `trigger`, `cli:<user>`.
     public var actor: String

@@ -12,8 +12,9 @@ import JailPilotCore
 public struct AppEnvironment: Sendable, Equatable {
     /// Name and value, sorted by name.
     public var values: [(name: String, value: String)]
-    /// 8 hex digits of an HMAC of `values` under this state_dir's own key; "" with no variables.
-    /// Part of the release name: changing a variable or a secrets file makes a new release.
+    /// 8 hex digits of an HMAC of `values` and the service's `args` under this state_dir's own
+    /// key; "" with neither. Part of the release name: changing a variable, a secrets file or
+    /// an argument makes a new release.
     public var digest: String
 
     public var names: [String] { values.map(\.name) }
@@ -27,10 +28,16 @@ public struct AppEnvironment: Sendable, Equatable {
     /// Reads `app`'s variables and secrets files; the digest is keyed by `layout`'s env key.
     public static func resolve(_ app: AppConfig, layout: StateLayout) throws -> AppEnvironment {
         let merged = try merge(app)
-        guard !merged.isEmpty else { return .empty }
+        guard !merged.isEmpty || !app.args.isEmpty else { return .empty }
         let values = merged.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
         var canonical: [UInt8] = []
         for (name, value) in values { canonical += Array(name.utf8) + [0] + Array(value.utf8) + [0] }
+        // Arguments after a byte no UTF-8 text holds: no set of variables digests like them, and
+        // an app without arguments keeps the digest (and release names) it had before them.
+        if !app.args.isEmpty {
+            canonical += [0xff] + Array("args".utf8) + [0]
+            for argument in app.args { canonical += Array(argument.utf8) + [0] }
+        }
         let mac = SHA1.hmac(key: try key(layout), message: canonical)
         return AppEnvironment(values: values, digest: mac.prefix(4).map { String.hex(UInt64($0), width: 2) }.joined())
     }

@@ -95,9 +95,13 @@ enum FreeBSDFiles {
 
     /// The service's rc.d script, after the seed's, supervised by daemon(8): `-P` is the
     /// supervisor's pid (stop signals it; it forwards SIGTERM), `-r` restarts the service,
-    /// `-H` reopens the log on SIGHUP for newsyslog.
-    static func rcScript(service: String, port: Int, drain: Duration, app: String, sha: String, data: String? = nil) -> String {
+    /// `-H` reopens the log on SIGHUP for newsyslog. `args` follow the binary, each single-quoted
+    /// (daemon(8) runs the rest of its argv as the command and its arguments).
+    static func rcScript(
+        service: String, port: Int, drain: Duration, app: String, sha: String, data: String? = nil, args: [String] = []
+    ) -> String {
         let wait = max(1, Int(drain.seconds.rounded(.up)))
+        let quotedArgs = args.map { " " + ShellQuote.single($0) }.joined()
         return """
             #!/bin/sh
             #
@@ -140,7 +144,7 @@ enum FreeBSDFiles {
                 (
                     if [ -f "$envfile" ]; then set -a; . "$envfile" || exit 1; set +a; fi
                     exec /usr/sbin/daemon -P "$supervisor_pidfile" -p "$pidfile" -r -R 1 -H -o "$logfile" -t "$name" -u nobody \\
-                        /usr/bin/env PORT="${\(service)_port}" JAILPILOT_APP=\(app) JAILPILOT_SHA=\(sha)\(data.map { " JAILPILOT_DATA=\($0)" } ?? "") "$command"
+                        /usr/bin/env PORT="${\(service)_port}" JAILPILOT_APP=\(app) JAILPILOT_SHA=\(sha)\(data.map { " JAILPILOT_DATA=\($0)" } ?? "") "$command"\(quotedArgs)
                 )
             }
 

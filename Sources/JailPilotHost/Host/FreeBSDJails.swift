@@ -89,7 +89,7 @@ public struct FreeBSDJails: JailHost {
                     path: "\(root)/usr/local/etc/rc.d/\(spec.service)",
                     content: FreeBSDFiles.rcScript(
                         service: spec.service, port: spec.port, drain: settings.drain, app: spec.app, sha: spec.sha,
-                        data: spec.data), mode: 0o755)
+                        data: spec.data, args: spec.args), mode: 0o755)
             ]
                 + (spec.env.map {
                     [.secret(path: "\(root)/usr/local/etc/jailpilot/\(spec.service).env", content: $0.shellFile, names: $0.names)]

@@ -8,6 +8,9 @@ public struct JailSpec: Sendable, Equatable {
     public var sha: String
     /// Binary and rc service name inside the jail.
     public var service: String
+    /// The service's arguments after its binary (`args`), quoted into its start script at
+    /// provision; part of `envDigest`.
+    public var args: [String] = []
     public var port: Int
     public var address: String
     /// The built binary on the host.
@@ -37,6 +40,7 @@ public struct JailSpec: Sendable, Equatable {
     /// The spec of an existing release; its binary is where the build left it.
     public init(release: Release, app: AppConfig, layout: StateLayout) {
         self.init(app: app, sha: release.sha, address: release.address ?? "", artifact: layout.artifact(app, release.sha))
+        // What the release was made with: its start script holds them; these are agent.conf's now.
         envDigest = release.env
         name = release.name
     }
@@ -47,6 +51,7 @@ public struct JailSpec: Sendable, Equatable {
             service: app.service, port: app.port, address: address, artifact: artifact)
         limits = app.limits
         data = app.data
+        args = app.args
         self.env = env
         envDigest = env?.digest ?? ""
     }

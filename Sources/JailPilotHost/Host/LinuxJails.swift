@@ -160,7 +160,7 @@ public struct LinuxJails: JailHost {
             while :; do
                 # The app's variables come from a root-only file sourced by a clean sh (set -a exports
                 # them), never from arguments: nothing of them shows in a process listing.
-                \(appLaunch(spec)) /usr/local/bin/\(spec.service) </dev/null >>"$log" 2>&1 &
+                \(appLaunch(spec)) /usr/local/bin/\(spec.service)\(quotedArgs(spec)) </dev/null >>"$log" 2>&1 &
                 child=$!
                 wait "$child"
                 status=$?
@@ -186,6 +186,11 @@ public struct LinuxJails: JailHost {
                     /bin/sh -c 'if [ -f "$1" ]; then set -a; . "$1" || exit 1; set +a; fi; shift; exec "$@"' jailpilot-env "$root/.jailpilot-env" \\
                     /usr/sbin/chroot --userspec=\(AppUser.uid):\(AppUser.gid) "$root"
             """
+    }
+
+    /// The service's arguments, each single-quoted: sh expands nothing in them.
+    func quotedArgs(_ spec: JailSpec) -> String {
+        spec.args.map { " " + ShellQuote.single($0) }.joined()
     }
 
     /// The app's data volume, bound into the jail's own mount namespace (gone with it).

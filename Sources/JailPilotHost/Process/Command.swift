@@ -35,7 +35,8 @@ public struct Command: Sendable, Hashable, CustomStringConvertible {
     }
 }
 
-/// Quotes words for display as POSIX shell text; never used to run anything.
+/// Quotes words as POSIX shell text: for display, and into the start scripts the drivers
+/// generate (`single`), never into a command line that is run through a shell.
 public enum ShellQuote {
     private static let safe = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789@%+=:,./-_")
 

@@ -227,3 +227,47 @@ extension GitFixture {
         return (repo, good, remote)
     }
 }
+
+extension GitFixture {
+    /// Commits a service shaped like real Go CLIs: started bare it prints its usage and exits 2;
+    /// `serve [flags…]` serves, answering `/` with its arguments after `serve`, one per line.
+    @discardableResult
+    func commitServeCLI() async throws -> String {
+        try await commit(["main.go": GoFixture.serveCLI, "go.mod": "module servecli\n\ngo 1.19\n"], message: "serve cli")
+    }
+}
+
+extension GoFixture {
+    /// The `serve` service of `commitServeCLI`.
+    static let serveCLI = """
+        package main
+
+        import (
+        \t"fmt"
+        \t"net/http"
+        \t"os"
+        \t"strings"
+        )
+
+        func main() {
+        \tif len(os.Args) < 2 || os.Args[1] != "serve" {
+        \t\tfmt.Fprintln(os.Stderr, "Please specify one command of: serve, version")
+        \t\tos.Exit(2)
+        \t}
+        \trest := os.Args[2:]
+        \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+        \t\tfmt.Fprint(w, strings.Join(rest, "\\n"))
+        \t})
+        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {})
+        \tport := os.Getenv("PORT")
+        \tif port == "" {
+        \t\tport = "8080"
+        \t}
+        \tif err := http.ListenAndServe(os.Getenv("JAIL_IP")+":"+port, nil); err != nil {
+        \t\tfmt.Fprintln(os.Stderr, err)
+        \t\tos.Exit(1)
+        \t}
+        }
+
+        """
+}
