@@ -95,8 +95,10 @@ enum FreeBSDFiles {
 
     /// The service's rc.d script, after the seed's, supervised by daemon(8): `-P` is the
     /// supervisor's pid (stop signals it; it forwards SIGTERM), `-r` restarts the service,
-    /// `-H` reopens the log on SIGHUP for newsyslog. `args` follow the binary, each single-quoted
-    /// (daemon(8) runs the rest of its argv as the command and its arguments).
+    /// `-H` reopens the log on SIGHUP for newsyslog. `args` follow the binary, each single-quoted:
+    /// daemon(8) parses options only up to its first operand (`shortopts[] = "+cfHSp:…"`,
+    /// usr.sbin/daemon/daemon.c) and env(1) runs what follows its name=value operands as the
+    /// utility and its arguments, so an argument like `--config=…` reaches the app, not them.
     static func rcScript(
         service: String, port: Int, drain: Duration, app: String, sha: String, data: String? = nil, args: [String] = []
     ) -> String {
