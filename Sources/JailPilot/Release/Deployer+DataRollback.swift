@@ -32,10 +32,14 @@ extension Deployer {
     /// the newest taken while that release was live.
     public func dataRollbackPlan(_ app: AppConfig, to wanted: String? = nil) async throws -> DataRollbackPlan {
         guard app.data != nil else {
-            throw DeployError.noRelease(app: app.name, wanted: wanted, kept: ["\(app.name) has no data in agent.conf"])
+            throw DeployError.rollbackRefused(
+                app: app.name, what: "roll back the data of",
+                reason:
+                    "it has no data in agent.conf (data = \"/var/db/\(app.name)\"); a plain rollback needs none: jailpilot rollback \(app.name)"
+            )
         }
         if let wanted, let problem = Names.shaProblem(wanted) {
-            throw DeployError.noRelease(app: app.name, wanted: wanted, kept: [problem])
+            throw DeployError.rollbackRefused(app: app.name, what: "roll back the data of", reason: "--to '\(wanted)' \(problem)")
         }
         let releases = try store.releases(app: app.name)
         let live = releases.first { $0.state == .live }
@@ -56,11 +60,11 @@ extension Deployer {
             }
         }
         guard let chosen else {
-            throw DeployError.noRelease(
-                app: app.name, wanted: String(target.sha.prefix(12)),
-                kept: [
-                    "no data snapshot holds \(target.name)'s data (one is taken when a release replaces it); a plain rollback leaves the data as it is"
-                ])
+            throw DeployError.rollbackRefused(
+                app: app.name, what: "roll back the data of",
+                reason:
+                    "no data snapshot holds \(target.name)'s data (one is taken when a release replaces it); a plain rollback leaves the data as it is: jailpilot rollback \(app.name) --to \(target.sha.prefix(12))"
+            )
         }
         return DataRollbackPlan(target: target, live: live, snapshot: chosen, newer: snapshots.filter { $0.id > chosen.id })
     }

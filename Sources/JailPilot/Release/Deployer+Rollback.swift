@@ -7,7 +7,7 @@ extension Deployer {
         let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
         defer { withExtendedLifetime(lock) {} }
         if let wanted, let problem = Names.shaProblem(wanted) {
-            throw DeployError.noRelease(app: app.name, wanted: wanted, kept: [problem])
+            throw DeployError.rollbackRefused(app: app.name, what: "roll back", reason: "--to '\(wanted)' \(problem)")
         }
         let releases = try store.releases(app: app.name)
         let live = releases.first { $0.state == .live }

@@ -8,6 +8,9 @@ public enum DeployError: Error, Sendable, CustomStringConvertible {
     case held(app: String, sha: String, reason: String, snapshot: String?)
     case poolExhausted(network: String, used: Int)
     case noRelease(app: String, wanted: String?, kept: [String])
+    /// A rollback that cannot be done as asked (`what`: "roll back", "roll back with its data"),
+    /// and why, with what to do.
+    case rollbackRefused(app: String, what: String, reason: String)
 
     public var description: String {
         switch self {
@@ -32,6 +35,8 @@ public enum DeployError: Error, Sendable, CustomStringConvertible {
             let list = kept.isEmpty ? "none" : kept.joined(separator: ", ")
             if let wanted { return "no kept release of \(app) matches '\(wanted)'; kept releases: \(list)" }
             return "\(app) has no earlier release kept to roll back to; kept releases: \(list)"
+        case .rollbackRefused(let app, let what, let reason):
+            return "cannot \(what) \(app): \(reason)"
         }
     }
 }
