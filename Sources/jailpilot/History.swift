@@ -46,6 +46,6 @@ struct History: AsyncParsableCommand {
             return Date().addingTimeInterval(-Double(days) * 86400)
         }
         if let date = try? Date.ISO8601FormatStyle().parse(text) { return date }
-        throw ValidationError("--since '\(text)': give a duration such as 30m, 12h or 7d, or a time such as 2026-12-01T08:00:00Z")
+        throw CommandFailure("--since '\(text)': give a duration such as 30m, 12h or 7d, or a time such as 2026-12-01T08:00:00Z")
     }
 }

@@ -12,7 +12,7 @@ struct Trigger: AsyncParsableCommand {
     func run() async throws {
         let config = try options.load()
         guard config.app(app) != nil else {
-            throw ValidationError(
+            throw CommandFailure(
                 "no app '\(app)' in \(options.config) (apps: \(config.apps.map(\.name).joined(separator: ", ")))")
         }
         signal(SIGPIPE, SIG_IGN)
@@ -22,10 +22,10 @@ struct Trigger: AsyncParsableCommand {
             let bytes = try StreamServer.exchange(unix: socket, Array("trigger \(app)\n".utf8), timeout: .seconds(5))
             reply = String(decoding: bytes, as: UTF8.self).trimmedWhitespace
         } catch {
-            throw ValidationError(
+            throw CommandFailure(
                 "cannot reach the agent at \(socket): \(error). Is `jailpilot run` running (as root) with this agent.conf?")
         }
-        guard reply == "queued" || reply == "coalesced" else { throw ValidationError("the agent answered: \(reply)") }
+        guard reply == "queued" || reply == "coalesced" else { throw CommandFailure("the agent answered: \(reply)") }
         print(reply == "queued" ? "\(app): the agent polls it now" : "\(app): a poll was already asked for; it runs now")
     }
 }

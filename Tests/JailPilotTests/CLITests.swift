@@ -78,6 +78,11 @@ import Testing
             dated.status == 0 && dated.stdoutText.contains("\"outcome\" : \"live\""), "\(dated.stdoutText)\(dated.stderrText)")
         let bad = try await run(["history", "-c", config, "hello", "--since", "yesterday"])
         #expect(bad.status != 0 && bad.stderrText.contains("--since 'yesterday'"), "\(bad.stderrText)")
+        // Regression (#33): a value the command cannot use printed the usage block and exited 64.
+        #expect(bad.status == 1 && !bad.stderrText.contains("USAGE"), "\(bad.status) \(bad.stderrText)")
+        let noAgent = try await run(["trigger", "-c", config, "hello"])
+        #expect(noAgent.status == 1 && noAgent.stderrText.contains("cannot reach the agent"), "\(noAgent.stderrText)")
+        #expect(!noAgent.stderrText.contains("USAGE"), "\(noAgent.stderrText)")
     }
 
     /// agent.conf for the Linux driver in `state`, builds unsandboxed, no log file, then `rest`.
