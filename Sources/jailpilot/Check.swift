@@ -10,10 +10,10 @@ struct Check: AsyncParsableCommand {
     func run() async throws {
         do {
             let config = try options.load()
-            // The keys that decide what may be deployed, on the host they are for: the agent
-            // would refuse to verify anything with them.
+            // The files the apps name, on the host they are for: secrets, credentials and the
+            // keys that decide what may be deployed, which the agent would refuse or fail on.
             if config.agent.platform == PlatformKind.current {
-                let problems = VerificationKeys.problems(config)
+                let problems = AppFiles.problems(config)
                 for problem in problems { printError("\(options.config): \(problem)".escapingControls) }
                 if !problems.isEmpty { throw ExitCode(1) }
             }

@@ -86,6 +86,31 @@ import Testing
     }
 
     /// agent.conf for the Linux driver in `state`, builds unsandboxed, no log file, then `rest`.
+    // Regression (#33): check said ok for env_files and token_file that did not exist; the
+    // first deploy failed on them.
+    @Test func checkNamesSecretAndCredentialFilesTheAgentCannotUse() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        let state = try Scratch("check-files")
+        let config = try unsandboxedConfig(
+            state,
+            """
+            [apps.hello]
+            repo = "https://forge.example/hello.git"
+            hostnames = ["hello.localhost"]
+            env_files = ["\(state.path)/missing.env"]
+            token_file = "\(state.path)/missing.token"
+
+            """)
+        let result = try await run(["check", "-c", config])
+        #expect(result.status == 1, "\(result.stdoutText)\(result.stderrText)")
+        #expect(
+            result.stderrText.contains("hello: env_files \(state.path)/missing.env cannot read it: No such file"),
+            "\(result.stderrText)")
+        #expect(
+            result.stderrText.contains("hello: token_file \(state.path)/missing.token cannot be read: No such file"),
+            "\(result.stderrText)")
+    }
+
     func unsandboxedConfig(_ state: Scratch, _ rest: String) throws -> String {
         try state.write(
             "agent.conf",
