@@ -76,10 +76,16 @@ import Testing
         try await FreeBSDWorld.with(appExtra: Self.argsLine(Self.awkward)) { world in
             try await world.repo.commitServeCLI()
             let live = try await world.deployer.deploy(world.app).release
-            #expect(await world.fetch(live) == Self.awkward.joined(separator: "\n"))
             let root = "\(world.runtime.config.jails.mountpoint)/containers/\(live.name)"
+            // The stand-in has no chroot: it moves the script's /usr/local/ paths into the jail's
+            // root, which is where the jail's own /usr/local/etc/app.yml is on this host.
+            let expected = Self.awkward.joined(separator: "\n").replacingOccurrences(
+                of: "/usr/local/", with: "\(root)/usr/local/")
+            #expect(await world.fetch(live) == expected)
             let rc = try FileIO.readText("\(root)/usr/local/etc/rc.d/hello")
-            #expect(rc.contains("\"$command\" '--config=/usr/local/etc/app.yml' 'it'\\''s $HOME `id` \"q\" \\' 'two\nlines' ''"))
+            #expect(
+                rc.contains(
+                    "\"$command\" 'serve' '--config=/usr/local/etc/app.yml' 'it'\\''s $HOME `id` \"q\" \\' 'two\nlines' ''"))
         }
     }
 }
