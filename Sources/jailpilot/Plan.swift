@@ -9,7 +9,7 @@ struct Plan: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
     @Argument(help: "The app, as named in agent.conf.") var app: String
     @Option(help: "The commit (deploy: 7-40 hex; other actions: a known release's SHA prefix).") var sha: String?
-    @Option(help: "deploy, rollback, retire or destroy.") var action: ReleasePlan.Action = .deploy
+    @Option(help: "deploy, rollback, retire, destroy or remove.") var action: ReleasePlan.Action = .deploy
     @Flag(help: "With --action rollback: the plan of `rollback --with-data` (what it stops, restores and destroys).")
     var withData = false
 

@@ -65,6 +65,22 @@ import Testing
         }
     }
 
+    // Regression (#33): status kept showing a failure from before the deploys that followed it.
+    @Test func statusShowsAFailureOnlyUntilAReleaseGoesLiveAfterIt() async throws {
+        try await with { world in
+            try await world.push(1)
+            world.host.fail(.start, with: "jail: hello_...: not started (disk full)")
+            await #expect(throws: DeployError.self) { try await world.push(2) }
+            let failed = try await AppStatus.collect(world.app(), store: world.runtime.store)
+            #expect(failed.text.contains("failure   \(W.sha(2).prefix(12)) at "), "\(failed.text)")
+            world.host.fail(.start, with: nil)
+            world.clock.advance(.seconds(1))
+            try await world.push(3)
+            let after = try await AppStatus.collect(world.app(), store: world.runtime.store)
+            #expect(!after.text.contains("failure"), "\(after.text)")
+        }
+    }
+
     @Test func aBuildFailureQuarantinesTheCommitAndTouchesNothing() async throws {
         try await with { world in
             let live = try await world.push(1).release

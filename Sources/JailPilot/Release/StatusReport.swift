@@ -55,9 +55,10 @@ public struct AppStatus: Sendable, Codable {
         if let address = live?.address {
             health = await HealthProbe(app: app).check(address: address, port: app.port) ?? "ok"
         }
-        let failure = releases.first { $0.state == .failed }.map {
-            "\($0.sha.prefix(12)) at \($0.step ?? "?"): \($0.reason ?? "")"
-        }
+        // The last failure since the live release went live: an older one is history (`history`).
+        let failure = releases.filter { $0.state == .failed && live.map { live in $0.updated > live.updated } ?? true }
+            .max { $0.updated < $1.updated }
+            .map { "\($0.sha.prefix(12)) at \($0.step ?? "?"): \($0.reason ?? "")" }
         var routed: String?
         if let resolver {
             do {
