@@ -13,8 +13,23 @@ struct Deploy: AsyncParsableCommand {
         let runtime = try options.runtime()
         let app = try runtime.app(self.app)
         if let sha { try runtime.store.unquarantine(app: app.name, sha: sha.lowercased()) }
-        let outcome = try await runtime.cliDeployer().deploy(app, sha: sha)
+        let outcome = try await withLogTail { try await runtime.cliDeployer().deploy(app, sha: sha) }
         printOutcome(outcome)
+    }
+}
+
+/// Runs a deploy, rollback or resume; when its release failed and its app log was kept, the
+/// error ends with that log's last lines, where the app said why (a usage line, a missing
+/// file, a lock it waited on). Only the terminal sees them: the agent log and the store keep
+/// the reason alone, as an app may print what it should not.
+func withLogTail<T>(_ body: () async throws -> T) async throws -> T {
+    do { return try await body() } catch let error as DeployError {
+        guard case .failed(_, _, _, _, let log?) = error,
+            let text = try? FileIO.readText(log, lastBytes: 4096)
+        else { throw error }
+        let lines = text.split(separator: "\n", omittingEmptySubsequences: true).suffix(10)
+        guard !lines.isEmpty else { throw error }
+        throw CommandFailure("\(error)\n  the app's log ends:\n" + lines.map { "    \($0)" }.joined(separator: "\n"))
     }
 }
 

@@ -19,7 +19,7 @@ struct Rollback: AsyncParsableCommand {
         let app = try runtime.app(self.app)
         let deployer = try runtime.cliDeployer()
         guard withData else {
-            printOutcome(try await deployer.rollback(app, to: to))
+            printOutcome(try await withLogTail { try await deployer.rollback(app, to: to) })
             print("hold placed: `jailpilot resume \(self.app)` returns \(self.app) to its pin or branch head")
             return
         }
@@ -51,6 +51,7 @@ struct Resume: AsyncParsableCommand {
 
     func run() async throws {
         let runtime = try options.runtime()
-        printOutcome(try await runtime.cliDeployer().resume(try runtime.app(app)))
+        let app = try runtime.app(self.app)
+        printOutcome(try await withLogTail { try await runtime.cliDeployer().resume(app) })
     }
 }

@@ -61,12 +61,16 @@ import Testing
             #expect(second.sha == sha && second.name != first.name)
             #expect(await world.fetch() == "--verbose")
 
-            // Started bare, the same binary exits with its usage: the health gate names it.
+            // Started bare, the same binary exits with its usage: `deploy` says it exited and
+            // ends with the app's own last lines, which say why.
             conf.apps[0].lines = ""
-            let bare = try Runtime(config: try conf.parsed(file: "bare.conf"), echo: false)
-            let failed = await Result { try await bare.deployer().deploy(try #require(bare.config.app("hello"))) }
-            #expect(throws: DeployError.self) { try failed.get() }
-            #expect("\(failed)".contains("exited"), "\(failed)")
+            let bare = "\(world.state.path)/bare.conf"
+            try FileIO.replace(bare, text: conf.text)
+            let failed = try await HostProcessRunner().run(
+                Command(CLITests.binary, ["deploy", "-c", bare, "hello"]), timeout: .seconds(120))
+            #expect(failed.status == 1, "\(failed.stderrText)")
+            #expect(failed.stderrText.contains("the app exited"), "\(failed.stderrText)")
+            #expect(failed.stderrText.contains("the app's log ends:\n    Please specify one command of: serve, version"), "\(failed.stderrText)")
             #expect(await world.fetch() == "--verbose", "the live release kept serving")
         }
     }
