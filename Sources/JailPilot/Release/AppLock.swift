@@ -3,10 +3,9 @@
 public final class AppLock: Sendable {
     private let file: LockFile
 
-    /// How long a lock found held is asked for again before it counts as busy. A process that
-    /// spawns a command copies its descriptors into the child, which holds every flock of the
-    /// parent's until it execs: a lock just released by a deploy can look held for a moment.
-    public static let patience: Duration = .seconds(1)
+    /// How long a lock found held is asked for again before it counts as busy (LockFile.patience:
+    /// a lock just released by a deploy can look held while a spawning child holds its copy).
+    public static let patience: Duration = LockFile.patience
 
     private init(file: LockFile) { self.file = file }
 

@@ -7,6 +7,11 @@ package final class LockFile: @unchecked Sendable {
     private var fd: Int32
     private let mutex = Lock()
 
+    /// How long a lock found held is asked for again before it counts as held. A process that
+    /// spawns a command copies its descriptors into the child, which holds every flock of the
+    /// parent's until it execs: a lock just released can look held for a moment.
+    package static let patience: Duration = .seconds(1)
+
     /// Takes the lock, or returns the pid written by whoever holds it.
     package static func acquire(_ path: String) throws -> Result<LockFile, HeldBy> {
         try FileIO.makeDirectories(FileIO.parent(path), mode: 0o750)

@@ -178,7 +178,7 @@ public struct FreeBSDBuildJail: BuildConfinement {
 
     public func prepare(_ scope: BuildScope) async throws {
         do {
-            let address = scope.network ? try lease(scope) : nil
+            let address = scope.network ? try await lease(scope) : nil
             try await PlanExecutor(runner: runner, retryPause: retryPause).execute(setupPlan(scope, address: address))
         } catch {
             try? await teardown(scope)
@@ -221,13 +221,19 @@ public struct FreeBSDBuildJail: BuildConfinement {
         }
     }
 
-    /// Takes a free build address for `scope`, or says that all are in use.
-    public func lease(_ scope: BuildScope) throws -> String {
-        for address in addressPool {
-            guard case .success(let lock) = try LockFile.acquire("\(confDir)/addresses/\(address).lock") else { continue }
-            Self.leases.withLock { $0[scope.id] = (address, lock) }
-            return address
-        }
+    /// Takes a free build address for `scope`, or says that all are in use once they have
+    /// stayed held for `LockFile.patience` (a build's address just given back can look held
+    /// while another task's spawning child holds a copy of its flock).
+    public func lease(_ scope: BuildScope) async throws -> String {
+        let deadline = ContinuousClock.now + LockFile.patience
+        repeat {
+            for address in addressPool {
+                guard case .success(let lock) = try LockFile.acquire("\(confDir)/addresses/\(address).lock") else { continue }
+                Self.leases.withLock { $0[scope.id] = (address, lock) }
+                return address
+            }
+            try await Task.sleep(for: .milliseconds(10))
+        } while ContinuousClock.now < deadline
         throw BuildJailError(
             snapshot: snapshot,
             detail: "all \(addressPool.count) build addresses (\(addressPool.joined(separator: ", "))) are held by running builds"
