@@ -70,7 +70,9 @@ import Testing
                 Command(CLITests.binary, ["deploy", "-c", bare, "hello"]), timeout: .seconds(120))
             #expect(failed.status == 1, "\(failed.stderrText)")
             #expect(failed.stderrText.contains("the app exited"), "\(failed.stderrText)")
-            #expect(failed.stderrText.contains("the app's log ends:\n    Please specify one command of: serve, version"), "\(failed.stderrText)")
+            #expect(
+                failed.stderrText.contains("the app's log ends:\n    Please specify one command of: serve, version"),
+                "\(failed.stderrText)")
             #expect(await world.fetch() == "--verbose", "the live release kept serving")
         }
     }

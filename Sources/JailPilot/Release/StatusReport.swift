@@ -55,10 +55,13 @@ public struct AppStatus: Sendable, Codable {
         if let address = live?.address {
             health = await HealthProbe(app: app).check(address: address, port: app.port) ?? "ok"
         }
-        // The last failure since the live release went live: an older one is history (`history`).
-        let failure = releases.filter { $0.state == .failed && live.map { live in $0.updated > live.updated } ?? true }
-            .max { $0.updated < $1.updated }
-            .map { "\($0.sha.prefix(12)) at \($0.step ?? "?"): \($0.reason ?? "")" }
+        // The last failure since the live release went live (by time, then by row for one
+        // instant): an older one is history (`history`).
+        let failure = releases.filter { release in
+            release.state == .failed && (live.map { (release.updated, release.id) > ($0.updated, $0.id) } ?? true)
+        }
+        .max { ($0.updated, $0.id) < ($1.updated, $1.id) }
+        .map { "\($0.sha.prefix(12)) at \($0.step ?? "?"): \($0.reason ?? "")" }
         var routed: String?
         if let resolver {
             do {
