@@ -10,7 +10,7 @@ struct Deploy: AsyncParsableCommand {
     @Option(help: "Deploy this commit (7-40 hex, on the tracked branch) instead of the pin or branch head.") var sha: String?
 
     func run() async throws {
-        let runtime = try options.runtime()
+        let runtime = try options.rootRuntime(for: "deploy")
         let app = try runtime.app(self.app)
         if let sha { try runtime.store.unquarantine(app: app.name, sha: sha.lowercased()) }
         let outcome = try await withLogTail { try await runtime.cliDeployer().deploy(app, sha: sha) }

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Glibc
 import JailPilot
 
 @main
@@ -44,4 +45,20 @@ struct ConfigOption: ParsableArguments {
     func load() throws -> AgentConfig { try ConfigLoader.load(path: config) }
 
     func runtime(echo: Bool = true) throws -> Runtime { try Runtime(config: load(), echo: echo) }
+
+    /// The runtime of a command that changes jails, data or routes (`what`: "deploy"), which
+    /// only root may: anyone else is told so before anything is opened, instead of meeting
+    /// "unable to open database file" or "Permission denied" halfway.
+    func rootRuntime(for what: String) throws -> Runtime {
+        try Self.requireRoot(for: what)
+        return try runtime()
+    }
+
+    /// Refuses `what` unless this process runs as root.
+    static func requireRoot(for what: String) throws {
+        guard geteuid() != 0 else { return }
+        throw CommandFailure(
+            "jailpilot \(what) needs root: it changes jails, their data and the routes, and the state database is root's; run it as root (sudo jailpilot \(what) …)"
+        )
+    }
 }

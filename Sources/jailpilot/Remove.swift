@@ -9,7 +9,7 @@ struct Remove: AsyncParsableCommand {
     @Argument(help: "The app, as named in agent.conf (or one removed from it that still has a live release).") var app: String
 
     func run() async throws {
-        let runtime = try options.runtime()
+        let runtime = try options.rootRuntime(for: "remove")
         let app = try runtime.removableApp(self.app)
         let removed = try await runtime.cliDeployer().remove(app)
         print("removed \(removed) release(s) of \(self.app)")

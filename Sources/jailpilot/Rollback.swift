@@ -15,7 +15,7 @@ struct Rollback: AsyncParsableCommand {
     @Flag(help: "With --with-data: do not ask (for scripts); what is lost is still printed.") var yes = false
 
     func run() async throws {
-        let runtime = try options.runtime()
+        let runtime = try options.rootRuntime(for: "rollback")
         let app = try runtime.app(self.app)
         let deployer = try runtime.cliDeployer()
         guard withData else {
@@ -50,7 +50,7 @@ struct Resume: AsyncParsableCommand {
     @Argument(help: "The app, as named in agent.conf.") var app: String
 
     func run() async throws {
-        let runtime = try options.runtime()
+        let runtime = try options.rootRuntime(for: "resume")
         let app = try runtime.app(self.app)
         printOutcome(try await withLogTail { try await runtime.cliDeployer().resume(app) })
     }

@@ -8,7 +8,7 @@ struct Routes: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
-        let runtime = try options.runtime()
+        let runtime = try options.rootRuntime(for: "routes")
         let changed = try await runtime.deployer().syncRoutes()
         let table = RouteTable.load(stateDir: runtime.config.agent.stateDir)
         print(changed ? "Caddy routes applied" : "Caddy routes already up to date")

@@ -9,6 +9,7 @@ struct Run: AsyncParsableCommand {
     @OptionGroup var options: ConfigOption
 
     func run() async throws {
+        try ConfigOption.requireRoot(for: "run")
         let agent = try Agent(configPath: options.config)
         await agent.run()
     }

@@ -117,6 +117,30 @@ import Testing
             "[agent]\nplatform = \"linux\"\nstate_dir = \"\(state.path)/state\"\nlog_file = \"\"\nbuild_sandbox = false\n" + rest)
     }
 
+    // Regression (#33): run by anyone but root, deploy failed halfway with "unable to open
+    // database file" or "Permission denied" and never said it needs root.
+    @Test(.enabled(if: isRoot && have("setpriv"), "needs root (to become nobody) and setpriv"))
+    func commandsThatChangeJailsSayTheyNeedRoot() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        let state = try Scratch("needs-root")
+        let config = try unsandboxedConfig(
+            state, "[apps.hello]\nrepo = \"https://forge.example/hello.git\"\nhostnames = [\"hello.localhost\"]\n")
+        for command in [
+            ["deploy", "hello"], ["rollback", "hello"], ["resume", "hello"], ["remove", "hello"], ["routes"], ["run"],
+        ] {
+            let result = try await HostProcessRunner().run(
+                Command(
+                    "setpriv",
+                    ["--reuid=65534", "--regid=65534", "--clear-groups", Self.binary] + [command[0], "-c", config]
+                        + command.dropFirst()),
+                timeout: .seconds(30))
+            #expect(result.status == 1, "\(command): \(result.status) \(result.stderrText)")
+            #expect(
+                result.stderrText.contains("jailpilot \(command[0]) needs root") && !result.stderrText.contains("USAGE"),
+                "\(command): \(result.stderrText)")
+        }
+    }
+
     /// Regression: the builder chowned every artifact to root, so a build by anyone else failed,
     /// and said "stopped: chown …" as if the disk were full. Run as nobody, unsandboxed.
     @Test(.enabled(if: isRoot && have("setpriv") && have("go"), "needs root (to become nobody), setpriv and go"))
