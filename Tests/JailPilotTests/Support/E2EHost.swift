@@ -183,9 +183,11 @@ final class E2EWorld: @unchecked Sendable {
     /// Waits up to `limit` for the running agent to make `sha` live — the store names it and the
     /// go-live is in the timeline, which the deployer writes only after its flip wait, when Caddy
     /// sends every new request to it (the store alone flips `refresh` earlier) — and records why
-    /// not otherwise.
+    /// not otherwise. The default bound covers a run's first build on a fresh machine: Go
+    /// compiles its standard library with a cold cache while other suites build too (it took
+    /// over 60 s once, 2026-12-07).
     @discardableResult
-    func expectLive(_ sha: String, within limit: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation)
+    func expectLive(_ sha: String, within limit: Duration = .seconds(180), sourceLocation: SourceLocation = #_sourceLocation)
         async throws -> Bool
     {
         let store = runtime.store
