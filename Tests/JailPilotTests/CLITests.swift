@@ -85,7 +85,6 @@ import Testing
         #expect(!noAgent.stderrText.contains("USAGE"), "\(noAgent.stderrText)")
     }
 
-    /// agent.conf for the Linux driver in `state`, builds unsandboxed, no log file, then `rest`.
     // Regression (#33): check said ok for env_files and token_file that did not exist; the
     // first deploy failed on them.
     @Test func checkNamesSecretAndCredentialFilesTheAgentCannotUse() async throws {
@@ -111,6 +110,7 @@ import Testing
             "\(result.stderrText)")
     }
 
+    /// agent.conf for the Linux driver in `state`, builds unsandboxed, no log file, then `rest`.
     func unsandboxedConfig(_ state: Scratch, _ rest: String) throws -> String {
         try state.write(
             "agent.conf",
