@@ -131,6 +131,10 @@ public struct AppConfig: Sendable, Equatable {
     /// The service's arguments after its binary (`args = ["serve", "/usr/local/etc/app.yml"]`);
     /// part of the release's identity: changing them makes a new release of the same commit.
     public var args: [String] = []
+    /// Host files installed into each release, jail path → host path (`files = {
+    /// "/usr/local/etc/app.yml" = "/usr/local/etc/jailpilot/app.yml" }`); read at each deploy,
+    /// their content is part of the release's identity as `env` is.
+    public var files: [String: String] = [:]
     public var port: Int
     public var health: String
     /// Prior releases kept for rollback.

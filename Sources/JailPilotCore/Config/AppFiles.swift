@@ -13,6 +13,11 @@ public enum AppFiles {
                     problems.append("\(app.name): env_files \(file) \(problem.sentence)")
                 }
             }
+            for (jailPath, file) in app.files.sorted(by: { $0.key < $1.key }) {
+                if let problem = ReleaseFile.problem(file) {
+                    problems.append("\(app.name): files \(file) (for \(jailPath)) \(problem)")
+                }
+            }
             for (key, file) in [("token_file", app.tokenFile), ("ssh_key", app.sshKey)] {
                 guard let file, access(file, R_OK) != 0 else { continue }
                 problems.append("\(app.name): \(key) \(file) cannot be read: \(String(cString: strerror(errno)))")

@@ -4,7 +4,7 @@ extension ConfigLoader {
         [
             "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size",
             "memory",
-            "cpu", "disk", "reach", "service", "args", "env", "env_files", "data", "release", "release_timeout",
+            "cpu", "disk", "reach", "service", "args", "files", "env", "env_files", "data", "release", "release_timeout",
             "port", "health", "drain_timeout",
             "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
             "health_deadline", "probation", "allow_rewind", "webhook_secret", "promoted_from",
@@ -162,6 +162,7 @@ extension ConfigLoader {
             t.issues.add(t.key("release"), "is empty; delete the line for no release step")
         }
         readArgs(t, into: &app)
+        readFiles(t, into: &app)
         app.releaseTimeout =
             t.duration("release_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.releaseTimeout
     }
@@ -173,6 +174,21 @@ extension ConfigLoader {
         if app.args.contains(where: { $0.contains("\0") }) { t.issues.add(t.key("args"), "an argument holds a NUL byte") }
         if app.args.count > 256 || app.args.reduce(0, { $0 + $1.utf8.count }) > 65536 {
             t.issues.add(t.key("args"), "holds \(app.args.count) arguments; at most 256, 64 KiB in all")
+        }
+    }
+
+    /// `files`: jail path = host path. A jail path is a plain absolute path outside what
+    /// jailpilot writes itself (the binary, its start script, the environment) and outside
+    /// `data` (the volume is mounted over it); a host path is checked as `env_files` are.
+    static func readFiles(_ t: TableReader, into app: inout AppConfig) {
+        let example = "{ \"/usr/local/etc/\(app.name).yml\" = \"/usr/local/etc/jailpilot/\(app.name).yml\" }"
+        app.files = t.stringTable("files", example: example) ?? [:]
+        if app.files.count > 64 { t.issues.add(t.key("files"), "lists \(app.files.count) files; at most 64") }
+        for (jailPath, hostPath) in app.files.sorted(by: { $0.key < $1.key }) {
+            if let problem = Names.jailFileProblem(jailPath, service: app.service, data: app.data) {
+                t.issues.add(t.key("files"), "'\(jailPath)' \(problem), e.g. files = \(example)")
+            }
+            checkPath(t, "files", hostPath)
         }
     }
 

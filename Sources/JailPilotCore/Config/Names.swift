@@ -160,6 +160,32 @@ public enum Names {
         return nil
     }
 
+    /// Why `path` may not be a `files` target inside a jail: a plain absolute path to a file,
+    /// not one jailpilot writes itself (the service's binary, rc script and environment, the
+    /// host's device and kernel trees) nor under the app's data volume (mounted over it).
+    public static func jailFileProblem(_ path: String, service: String, data: String?) -> String? {
+        if let problem = pathProblem(path) { return problem }
+        let parts = path.split(separator: "/", omittingEmptySubsequences: false).dropFirst()
+        if parts.isEmpty || path.hasSuffix("/") { return "must name a file, not a directory" }
+        if parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." }) {
+            return "must be a plain path (no '.', '..', '//' or trailing '/')"
+        }
+        if path.utf8.count > 255 { return "is longer than 255 bytes" }
+        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) { return "holds a control character" }
+        let owned = [
+            "/usr/local/bin/\(service)", "/usr/local/etc/rc.d/\(service)", "/etc/rc.conf.d/\(service)",
+            "/usr/local/etc/jailpilot/\(service).env",
+        ]
+        if owned.contains(path) || parts.contains(where: { $0.hasPrefix(".jailpilot") }) {
+            return "is written by jailpilot itself"
+        }
+        if let first = parts.first, ["dev", "proc", "sys", "tmp"].contains(String(first)) {
+            return "is in /\(first), which the jail's own system provides"
+        }
+        if let data, path.hasPrefix(data + "/") { return "is inside the data volume (\(data)), which is mounted over it" }
+        return nil
+    }
+
     /// The URL schemes jailpilot fetches from.
     public static let schemes = ["https://", "http://", "ssh://", "git://", "file://"]
 

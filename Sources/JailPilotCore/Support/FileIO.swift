@@ -55,6 +55,14 @@ public enum FileIO {
         }
     }
 
+    /// Writes `bytes` to `path` atomically, owned by `owner` (uid, gid) before it takes its name.
+    public static func replace(_ path: String, bytes: [UInt8], mode: mode_t, owner: (uid_t, gid_t)) throws {
+        try writeAtomically(path, mode: mode) { fd, temporary in
+            try bytes.withUnsafeBytes { try writeAll(fd, $0, path: temporary) }
+            guard fchown(fd, owner.0, owner.1) == 0 else { throw FileIOError(operation: "chown", path: temporary, code: errno) }
+        }
+    }
+
     /// Creates `path` through a temporary file next to it: `fill` writes the content, then
     /// fsync, mode and rename, so readers see the old file or the whole new one.
     private static func writeAtomically(

@@ -9,6 +9,9 @@ public enum RootOwnedFile {
         case secret
         /// Keys that decide what may be deployed: anyone may read them, only root may change them.
         case trust
+        /// A file installed into an app's releases (`files`): only root may change it; who may
+        /// read it on the host decides who may in the jail.
+        case config
     }
 
     /// Why a file may not be used, and the command that makes it usable (when there is one).
@@ -47,6 +50,13 @@ public enum RootOwnedFile {
                 size,
                 Problem(
                     text: "decides which commits may be deployed but is mode \(mode) owned by uid \(info.st_uid)",
+                    fix: "only root may change it: chown root \(path) && chmod go-w \(path)")
+            )
+        case .config where info.st_uid != 0 || info.st_mode & 0o022 != 0:
+            return (
+                size,
+                Problem(
+                    text: "goes into the app's releases but is mode \(mode) owned by uid \(info.st_uid)",
                     fix: "only root may change it: chown root \(path) && chmod go-w \(path)")
             )
         default:

@@ -12,23 +12,33 @@ import JailPilotCore
 public struct AppEnvironment: Sendable, Equatable {
     /// Name and value, sorted by name.
     public var values: [(name: String, value: String)]
-    /// 8 hex digits of an HMAC of `values` and the service's `args` under this state_dir's own
-    /// key; "" with neither. Part of the release name: changing a variable, a secrets file or
-    /// an argument makes a new release.
+    /// The app's `files` as read for this release, sorted by their path in the jail.
+    public var files: [ReleaseFile] = []
+    /// 8 hex digits of an HMAC of `values`, the service's `args` and `files` (paths, modes and
+    /// content) under this state_dir's own key; "" with none. Part of the release name:
+    /// changing a variable, a secrets file, an argument or a release file makes a new release.
     public var digest: String
 
     public var names: [String] { values.map(\.name) }
 
     public static func == (a: AppEnvironment, b: AppEnvironment) -> Bool {
         a.digest == b.digest && a.values.map(\.name) == b.values.map(\.name) && a.values.map(\.value) == b.values.map(\.value)
+            && a.files == b.files
     }
 
     public static let empty = AppEnvironment(values: [], digest: "")
 
+    public init(values: [(name: String, value: String)], files: [ReleaseFile] = [], digest: String) {
+        self.values = values
+        self.files = files
+        self.digest = digest
+    }
+
     /// Reads `app`'s variables and secrets files; the digest is keyed by `layout`'s env key.
     public static func resolve(_ app: AppConfig, layout: StateLayout) throws -> AppEnvironment {
         let merged = try merge(app)
-        guard !merged.isEmpty || !app.args.isEmpty else { return .empty }
+        let files = try app.files.sorted { $0.key < $1.key }.map { try ReleaseFile.read($0.value, to: $0.key, app: app.name) }
+        guard !merged.isEmpty || !app.args.isEmpty || !files.isEmpty else { return .empty }
         let values = merged.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
         var canonical: [UInt8] = []
         for (name, value) in values { canonical += Array(name.utf8) + [0] + Array(value.utf8) + [0] }
@@ -38,8 +48,16 @@ public struct AppEnvironment: Sendable, Equatable {
             canonical += [0xff] + Array("args".utf8) + [0]
             for argument in app.args { canonical += Array(argument.utf8) + [0] }
         }
+        // Files after another such byte: path, mode, length, then exactly the content.
+        if !files.isEmpty {
+            canonical += [0xfe] + Array("files".utf8) + [0]
+            for file in files {
+                canonical += Array("\(file.path)\0\(file.mode)\0\(file.bytes.count)\0".utf8) + file.bytes
+            }
+        }
         let mac = SHA1.hmac(key: try key(layout), message: canonical)
-        return AppEnvironment(values: values, digest: mac.prefix(4).map { String.hex(UInt64($0), width: 2) }.joined())
+        return AppEnvironment(
+            values: values, files: files, digest: mac.prefix(4).map { String.hex(UInt64($0), width: 2) }.joined())
     }
 
     /// The names `app` sets now, sorted (for `status`); a file that cannot be read adds none.

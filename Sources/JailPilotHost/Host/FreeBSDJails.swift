@@ -67,6 +67,11 @@ public struct FreeBSDJails: JailHost {
     func consoleLog(_ name: String) -> String { "\(paths.logDir)/jail_console_\(name).log" }
     public func logPath(_ spec: JailSpec) -> String { "\(root(spec.name))/var/log/\(spec.service).log" }
 
+    /// The app's `files`, installed under the jail's root.
+    func releaseFiles(_ spec: JailSpec, root: String) -> [HostStep] {
+        (spec.env?.files ?? []).map { .releaseFile(path: root + $0.path, file: $0) }
+    }
+
     public func plan(_ action: JailAction, _ spec: JailSpec) -> [HostStep] {
         let name = spec.name
         let root = self.root(name)
@@ -93,7 +98,7 @@ public struct FreeBSDJails: JailHost {
             ]
                 + (spec.env.map {
                     [.secret(path: "\(root)/usr/local/etc/jailpilot/\(spec.service).env", content: $0.shellFile, names: $0.names)]
-                } ?? []) + [
+                } ?? []) + releaseFiles(spec, root: root) + [
                     // load_rc_config sources /etc/rc.conf.d/<name> (rc.subr): an atomic file write that
                     // fails loudly, where `sysrc -f` exits 0 when its write fails.
                     .write(

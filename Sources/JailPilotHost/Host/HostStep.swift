@@ -21,6 +21,10 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
     /// Write a root-only (0600) file holding secrets: `plan` shows its path and `names`, never
     /// the content.
     case secret(path: String, content: String, names: [String])
+    /// Install one of the app's `files` at `path` (on the host, inside the jail's root): root's,
+    /// group nobody, its mode from the host file's (ReleaseFile.mode). `plan` shows where it
+    /// came from and its size, never the content.
+    case releaseFile(path: String, file: ReleaseFile)
     /// Write `value` into an existing kernel interface file (cgroupfs, sysfs): a plain write,
     /// where `.write` would replace the file, which those filesystems do not allow.
     case put(path: String, value: String)
@@ -58,6 +62,9 @@ public enum HostStep: Sendable, Equatable, CustomStringConvertible {
         case .secret(let path, _, let names):
             return
                 "write \(ShellQuote.quote(path)) mode 600   # the app's environment: \(names.isEmpty ? "none" : names.joined(separator: " ")) (values not shown)"
+        case .releaseFile(let path, let file):
+            return
+                "install -o root -g \(AppUser.gid) -m \(String(file.mode, radix: 8)) \(ShellQuote.quote(file.source)) \(ShellQuote.quote(path))   # files: \(file.bytes.count) bytes as read for this release (content not shown)"
         case .put(let path, let value):
             return "echo \(ShellQuote.quote(value)) > \(ShellQuote.quote(path))"
         case .install(let from, let to, let mode):
@@ -157,6 +164,11 @@ public struct PlanExecutor: Sendable {
                 try FileIO.makeDirectories(FileIO.parent(path))
                 try FileIO.replace(path, text: content, mode: 0o600)
             } catch { throw HostStepError(step: "write \(path)", message: "\(error)") }
+        case .releaseFile(let path, let file):
+            do {
+                try FileIO.makeDirectories(FileIO.parent(path))
+                try FileIO.replace(path, bytes: file.bytes, mode: mode_t(file.mode), owner: (0, gid_t(AppUser.gid)!))
+            } catch { throw HostStepError(step: "install \(path)", message: "\(error)") }
         case .put(let path, let value):
             let fd = open(path, O_WRONLY | O_TRUNC | O_CLOEXEC)
             guard fd >= 0 else { throw HostStepError(step: "echo \(value) > \(path)", message: String(cString: strerror(errno))) }

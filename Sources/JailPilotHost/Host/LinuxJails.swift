@@ -65,16 +65,17 @@ public struct LinuxJails: JailHost {
         let ns = ["ip", "-n", name]
         switch action {
         case .provision:
-            return [
+            let make: [HostStep] = [
                 .run(Command("btrfs", ["subvolume", "snapshot", "\(root)/templates/\(settings.template)", unnamed(name)])),
                 .write(path: "\(unnamed(name))/.jailpilot-owner", content: owner.marker(spec.mark) + "\n", mode: 0o600),
                 .rename(from: unnamed(name), to: container(name)),
                 diskLimit(spec),
                 .install(from: spec.artifact, to: "\(container(name))/usr/local/bin/\(spec.service)", mode: 0o755),
-            ] + (spec.data.map { [.run(Command("mkdir", ["-p", container(name) + $0]))] } ?? [])
-                + (spec.env.map { [.secret(path: envFile(name), content: $0.shellFile, names: $0.names)] } ?? []) + [
-                    .write(path: script(name), content: supervisor(spec), mode: 0o755)
-                ]
+            ]
+            let data: [HostStep] = spec.data.map { [.run(Command("mkdir", ["-p", container(name) + $0]))] } ?? []
+            let env: [HostStep] = spec.env.map { [.secret(path: envFile(name), content: $0.shellFile, names: $0.names)] } ?? []
+            let files: [HostStep] = (spec.env?.files ?? []).map { .releaseFile(path: container(name) + $0.path, file: $0) }
+            return make + data + env + files + [.write(path: script(name), content: supervisor(spec), mode: 0o755)]
         case .start:
             return [
                 // A fresh log: the health gate reads the service's exit from it.

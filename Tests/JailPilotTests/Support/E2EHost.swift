@@ -202,9 +202,9 @@ final class E2EWorld: @unchecked Sendable {
     }
 
     /// GET / through Caddy with the app's hostname.
-    func fetch() async -> String {
+    func fetch(_ path: String = "/") async -> String {
         let response = try? await HTTPClient(timeout: .seconds(3)).send(
-            "GET", "/", to: .tcp(host: "127.0.0.1", port: frontPort), host: "hello.localhost")
+            "GET", path, to: .tcp(host: "127.0.0.1", port: frontPort), host: "hello.localhost")
         guard let response else { return "<no response>" }
         return response.status == 200 ? response.text : "<\(response.status)>"
     }

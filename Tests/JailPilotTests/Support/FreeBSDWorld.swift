@@ -68,10 +68,10 @@ struct FreeBSDWorld {
     func spec(_ release: Release) -> JailSpec { JailSpec(release: release, app: app, layout: runtime.layout) }
 
     /// GET / from a release's jail address.
-    func fetch(_ release: Release) async -> String {
+    func fetch(_ release: Release, _ path: String = "/") async -> String {
         guard let address = release.address,
             let response = try? await HTTPClient(timeout: .seconds(3)).send(
-                "GET", "/", to: .tcp(host: address, port: port), host: "hello.localhost")
+                "GET", path, to: .tcp(host: address, port: port), host: "hello.localhost")
         else { return "<no response>" }
         return response.status == 200 ? response.text : "<\(response.status)>"
     }

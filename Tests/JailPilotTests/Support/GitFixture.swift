@@ -230,7 +230,9 @@ extension GitFixture {
 
 extension GitFixture {
     /// Commits a service shaped like real Go CLIs: started bare it prints its usage and exits 2;
-    /// `serve [flags…]` serves, answering `/` with its arguments after `serve`, one per line.
+    /// `serve [flags…]` serves, answering `/` with its arguments after `serve`, one per line;
+    /// with `--config-file=PATH` it reads that file at start (exit 1 if it cannot) and answers
+    /// `/config` with it.
     @discardableResult
     func commitServeCLI() async throws -> String {
         try await commit(["main.go": GoFixture.serveCLI, "go.mod": "module servecli\n\ngo 1.19\n"], message: "serve cli")
@@ -255,6 +257,18 @@ extension GoFixture {
         \t\tos.Exit(2)
         \t}
         \trest := os.Args[2:]
+        \t// --config-file=PATH: read once at start, as real services read theirs; /config answers it.
+        \tvar config []byte
+        \tfor _, arg := range rest {
+        \t\tif strings.HasPrefix(arg, "--config-file=") {
+        \t\t\tvar err error
+        \t\t\tif config, err = os.ReadFile(strings.TrimPrefix(arg, "--config-file=")); err != nil {
+        \t\t\t\tfmt.Fprintln(os.Stderr, "cannot read the config:", err)
+        \t\t\t\tos.Exit(1)
+        \t\t\t}
+        \t\t}
+        \t}
+        \thttp.HandleFunc("/config", func(w http.ResponseWriter, r *http.Request) { w.Write(config) })
         \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
         \t\tfmt.Fprint(w, strings.Join(rest, "\\n"))
         \t})
