@@ -13,7 +13,12 @@ struct Check: AsyncParsableCommand {
             // The files the apps name, on the host they are for: secrets, credentials and the
             // keys that decide what may be deployed, which the agent would refuse or fail on.
             if config.agent.platform == PlatformKind.current {
-                let problems = AppFiles.problems(config)
+                // The Go of each build_path against the go.mod of the commit each app follows
+                // (from its mirror, as the last poll left it).
+                let toolchains = await Toolchains.checks(config, runner: HostProcessRunner()).filter { !$0.ok }
+                let problems =
+                    AppFiles.problems(config)
+                    + toolchains.map { "\($0.name): \($0.detail)" }
                 for problem in problems { printError("\(options.config): \(problem)".escapingControls) }
                 if !problems.isEmpty { throw ExitCode(1) }
             }

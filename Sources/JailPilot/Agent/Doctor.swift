@@ -21,6 +21,7 @@ public struct Doctor: Sendable {
         } catch {
             checks.append(HostCheck("build sandbox", ok: false, "\(error)", fix: "see the error, or set build_sandbox = false"))
         }
+        checks += await Toolchains.checks(runtime.config, runner: runtime.runner)
         checks.append(HostSpace.check(runtime.config.agent.stateDir, name: "state_dir space"))
         checks.append(await caddyCheck())
         checks.append(resolverCheck())

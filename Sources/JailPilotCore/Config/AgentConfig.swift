@@ -125,6 +125,11 @@ public struct AppConfig: Sendable, Equatable {
     public var build: [String]
     /// Extra build environment for this app (merged over `[agent] build_env`).
     public var buildEnv: [String: String]
+    /// The build's PATH for this app (`build_path`): which Go builds it; nil: `[agent] build_path`.
+    public var buildPath: String? = nil
+    /// The directory of the tree the build runs in (`build_dir = "backend"`, where a module in a
+    /// subdirectory has its go.mod); nil: the tree's root.
+    public var buildDir: String? = nil
     public var buildTimeout: Duration
     /// The rc service / binary name inside the jail (letters, digits, `_`).
     public var service: String

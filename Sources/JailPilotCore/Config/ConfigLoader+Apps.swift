@@ -2,7 +2,8 @@
 extension ConfigLoader {
     static let appKeys =
         [
-            "repo", "branch", "pin", "hostnames", "build", "build_env", "build_timeout", "build_network", "max_tree_size",
+            "repo", "branch", "pin", "hostnames", "build", "build_env", "build_path", "build_dir", "build_timeout",
+            "build_network", "max_tree_size",
             "memory",
             "cpu", "disk", "reach", "service", "args", "files", "env", "env_files", "data", "release", "release_timeout",
             "port", "health", "drain_timeout",
@@ -107,6 +108,7 @@ extension ConfigLoader {
             tokenFile: tokenFile,
             tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
         app.promotedFrom = promotedFrom
+        readBuildPlace(t, into: &app)
         app.drainTimeout =
             t.duration("drain_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.drainTimeout
         app.maxTreeSize = t.size("max_tree_size", example: "256MiB", range: (1 << 10)...(64 << 30)) ?? app.maxTreeSize
@@ -129,6 +131,35 @@ extension ConfigLoader {
             app.webhookSecret = secret
         }
         return t.issues.issues.count == before ? app : nil
+    }
+
+    /// `build_path` (the build's PATH: which Go) and `build_dir` (where in the tree it runs).
+    static func readBuildPlace(_ t: TableReader, into app: inout AppConfig) {
+        if let path = t.string("build_path", example: "\"/usr/local/go126/bin:/usr/local/bin:/usr/bin:/bin\"") {
+            if let problem = buildPathProblem(path) { t.issues.add(t.key("build_path"), "'\(path)' \(problem)") }
+            app.buildPath = path
+        }
+        if let dir = t.string("build_dir", example: "\"backend\"") {
+            let parts = dir.split(separator: "/", omittingEmptySubsequences: false)
+            if dir.hasPrefix("/") || parts.contains(where: { $0.isEmpty || $0 == "." || $0 == ".." })
+                || dir.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+            {
+                t.issues.add(
+                    t.key("build_dir"), "'\(dir)' must be a plain relative directory of the tree, e.g. build_dir = \"backend\"")
+            }
+            app.buildDir = dir
+        }
+    }
+
+    /// Why a `build_path` cannot be the build's PATH: absolute directories, ':'-separated.
+    static func buildPathProblem(_ path: String) -> String? {
+        let dirs = path.split(separator: ":", omittingEmptySubsequences: false)
+        if dirs.contains(where: { !$0.hasPrefix("/") }) {
+            return "must list absolute directories separated by ':', e.g. \"/usr/local/go126/bin:/usr/bin:/bin\""
+        }
+        if dirs.contains(where: { $0.split(separator: "/").contains("..") }) { return "must not contain '..'" }
+        if path.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f }) { return "holds a control character" }
+        return nil
     }
 
     /// `env` (plain variables) and `env_files` (root-only secrets files, read at each deploy).

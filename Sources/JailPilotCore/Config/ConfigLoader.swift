@@ -113,6 +113,9 @@ public enum ConfigLoader {
                 ?? "/usr/local/go/bin:/usr/local/bin:/usr/lib/go/bin:/usr/bin:/bin",
             buildEnv: t.stringTable("build_env", example: "{ GOPROXY = \"https://proxy.golang.org\" }") ?? [:],
             knownHosts: t.string("known_hosts", example: "\"/etc/ssh/ssh_known_hosts\"") ?? "/etc/ssh/ssh_known_hosts")
+        if let problem = buildPathProblem(settings.buildPath) {
+            t.issues.add(t.key("build_path"), "'\(settings.buildPath)' \(problem)")
+        }
         // Builds are confined by default: bubblewrap on Linux, a build jail on FreeBSD.
         settings.buildSandbox = t.bool("build_sandbox") ?? true
         settings.verification = readVerification(t, over: CommitVerification(), app: nil)

@@ -124,6 +124,12 @@ public enum FileIO {
         #endif
     }
 
+    /// Whether `path` (followed through symlinks) is a file this process may execute.
+    public static func isExecutable(_ path: String) -> Bool {
+        var info = stat()
+        return stat(path, &info) == 0 && (info.st_mode & S_IFMT) == S_IFREG && access(path, X_OK) == 0
+    }
+
     /// Whether `path` exists (without following a final symlink).
     public static func exists(_ path: String) -> Bool {
         var info = stat()

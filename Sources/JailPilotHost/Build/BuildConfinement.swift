@@ -36,9 +36,15 @@ public protocol BuildConfinement: Sendable {
     func summary(_ scope: BuildScope) -> String
     /// What confined builds need of the host, checked now (`jailpilot doctor`).
     func hostChecks() async -> [HostCheck]
+    /// Where build_path's directories are on the host ("" or the FreeBSD build template's root).
+    var toolchainRoot: String { get }
 }
 
 extension BuildConfinement {
+    /// Where the build's toolchain paths are seen from the host: "" where the build sees the
+    /// host's own (bubblewrap binds them); the build template's root on FreeBSD.
+    public var toolchainRoot: String { "" }
+
     /// Gives `paths` (and everything below them) to the build user, so the build can write there.
     public func own(_ paths: [String]) throws {
         for path in paths { try Self.chownTree(path, uid, gid) }

@@ -9,6 +9,8 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
     case cannotStart(app: String, sha: String, detail: String)
     /// The build succeeded but its binary could not be put in place.
     case installFailed(app: String, sha: String, detail: String)
+    /// The commit's go.mod needs a newer Go than `build_path` gives; nothing was built.
+    case toolchain(app: String, sha: String, detail: String)
     /// The agent stopped (SIGTERM) while building: says nothing about the commit, which is built again.
     case cancelled(app: String, sha: String)
 
@@ -28,6 +30,8 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
             return "build of \(app) at \(sha.prefix(12)) could not start: \(detail)"
         case .installFailed(let app, let sha, let detail):
             return "build of \(app) at \(sha.prefix(12)) succeeded, but its binary could not be installed: \(detail)"
+        case .toolchain(let app, let sha, let detail):
+            return "build of \(app) at \(sha.prefix(12)) not started: \(detail)"
         case .cancelled(let app, let sha):
             return "build of \(app) at \(sha.prefix(12)) was stopped because the agent is stopping; it is built again next time"
         }
@@ -42,6 +46,7 @@ public enum BuildError: Error, Sendable, CustomStringConvertible {
         case .diskFull: return "disk full"
         case .cannotStart(_, _, let detail): return detail
         case .installFailed(_, _, let detail): return "cannot install the binary: \(detail)"
+        case .toolchain: return "its go.mod needs a newer Go than build_path gives"
         case .cancelled: return "cancelled: the agent is stopping"
         }
     }

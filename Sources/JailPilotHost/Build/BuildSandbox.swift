@@ -109,14 +109,10 @@ public struct BuildSandbox: BuildConfinement, Equatable {
 extension BuildSandbox {
     public func hostChecks() async -> [HostCheck] {
         let result = try? await runner.run(Command("bwrap", ["--version"]), timeout: .seconds(10))
-        let go = try? await runner.run(Command("go", ["version"]), timeout: .seconds(10))
         return [
             HostCheck(
                 "bubblewrap", ok: result?.succeeded ?? false, result?.stdoutText.trimmedWhitespace ?? "bwrap is not installed",
-                fix: "apt-get install bubblewrap"),
-            HostCheck(
-                "go", ok: go?.succeeded ?? false, go?.stdoutText.trimmedWhitespace ?? "go is not on PATH",
-                fix: "apt-get install golang-go"),
+                fix: "apt-get install bubblewrap")
         ]
     }
 }

@@ -82,6 +82,9 @@ public struct Builder: Sendable {
             }
             // The log holds whatever the build printed, which may be anything it could read: root only.
             try FileIO.replace(logPath, text: "# jailpilot build of \(app.name) at \(sha)\n", mode: 0o600)
+            if let problem = await toolchainProblem(app, sha: sha, mirror: mirror) {
+                throw fail(app, sha, .toolchain(app: app.name, sha: sha, detail: problem), start: start, staging: staging)
+            }
             let exported = try await mirror.export(sha, to: "\(staging)/src", limit: app.maxTreeSize)
             log.emit(
                 app: app.name, sha: sha, "export.ok", took: clock.now - start,
@@ -108,9 +111,9 @@ public struct Builder: Sendable {
         let argv = app.build.map { $0.replacing("{out}", with: "\(staging)/out/\(app.service)") }
         let command = Command(
             argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
-            workingDirectory: "\(staging)/src")
+            workingDirectory: "\(staging)/src" + (app.buildDir.map { "/\($0)" } ?? ""))
         let scope = BuildScope(
-            id: id, writable: [staging] + caches, readOnly: Self.toolchainDirs(agent.buildPath), network: app.buildNetwork)
+            id: id, writable: [staging] + caches, readOnly: Self.toolchainDirs(buildPath(app)), network: app.buildNetwork)
         return (command, scope)
     }
 
@@ -207,10 +210,13 @@ public struct Builder: Sendable {
         return BuildOutcome(artifact: artifact, log: logPath, reused: false, took: took)
     }
 
+    /// The build's PATH for `app`: its own `build_path`, else the agent's.
+    func buildPath(_ app: AppConfig) -> String { app.buildPath ?? agent.buildPath }
+
     /// The build's complete environment: nothing is inherited from the agent.
     func environment(_ app: AppConfig, sha: String, staging: String) -> [String: String] {
         var env = [
-            "PATH": agent.buildPath,
+            "PATH": buildPath(app),
             "HOME": layout.home(app.name),
             "TMPDIR": "\(staging)/tmp",
             "GOCACHE": layout.goBuildCache(app.name),
@@ -219,6 +225,10 @@ public struct Builder: Sendable {
             "GOENV": "off",
             "GOTOOLCHAIN": "local",
             "CGO_ENABLED": "0",
+            // Each build runs in a staging directory of its own: without -trimpath the directory
+            // is part of every compiled package's cache key, and a warm rebuild compiles the
+            // module's packages again (docs/BENCHMARKS.md, "Warm builds"). build_env may set others.
+            "GOFLAGS": "-trimpath",
             "JAILPILOT_APP": app.name,
             "JAILPILOT_SHA": sha,
         ]
@@ -260,7 +270,8 @@ public struct Builder: Sendable {
 
     /// A stable hash of everything that changes what a build produces.
     static func fingerprint(app: AppConfig, agent: AgentSettings) -> String {
-        var text = app.build.joined(separator: "\u{1}") + "\u{2}" + app.service + "\u{2}" + agent.buildPath
+        var text = app.build.joined(separator: "\u{1}") + "\u{2}" + app.service + "\u{2}" + (app.buildPath ?? agent.buildPath)
+        if let dir = app.buildDir { text += "\u{2}dir=\(dir)" }
         for (k, v) in agent.buildEnv.merging(app.buildEnv, uniquingKeysWith: { $1 }).sorted(by: { $0.key < $1.key }) {
             text += "\u{2}\(k)=\(v)"
         }

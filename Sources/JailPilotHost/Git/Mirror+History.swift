@@ -109,3 +109,37 @@ extension Mirror {
         return oid
     }
 }
+
+extension Mirror {
+    /// The bytes of the file at `path` (relative, '/'-separated) in commit `sha`'s tree, nil when
+    /// the tree has no such file; at most `limit` bytes (larger: an error). Reads the object
+    /// database only: no checkout.
+    public func file(_ path: String, at sha: String, limit: Int = 1 << 20) async throws -> [UInt8]? {
+        let repository = self.path
+        return try await blocking {
+            try Self.withRepository(repository) { repo in
+                var oid = try Self.oid(sha)
+                var commit: OpaquePointer?
+                try git("git_commit_lookup") { git_commit_lookup(&commit, repo, &oid) }
+                defer { git_commit_free(commit) }
+                var tree: OpaquePointer?
+                try git("git_commit_tree") { git_commit_tree(&tree, commit) }
+                defer { git_tree_free(tree) }
+                var entry: OpaquePointer?
+                guard git_tree_entry_bypath(&entry, tree, path) == 0 else { return nil }
+                defer { git_tree_entry_free(entry) }
+                guard git_tree_entry_type(entry) == GIT_OBJECT_BLOB else { return nil }
+                var blob: OpaquePointer?
+                try git("git_blob_lookup") { git_blob_lookup(&blob, repo, git_tree_entry_id(entry)) }
+                defer { git_blob_free(blob) }
+                let size = Int(git_blob_rawsize(blob))
+                guard size <= limit else {
+                    throw GitError(
+                        call: "git_blob_lookup", code: -1, message: "\(path) at \(sha.prefix(12)) is \(size) bytes", hint: "")
+                }
+                guard size > 0, let data = git_blob_rawcontent(blob) else { return [] }
+                return Array(UnsafeRawBufferPointer(start: data, count: size))
+            }
+        }
+    }
+}

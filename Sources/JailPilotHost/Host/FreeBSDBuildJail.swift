@@ -272,6 +272,10 @@ public enum FreeBSDBuildJailProbe {
 }
 
 extension FreeBSDBuildJail {
+    /// The build template's root: build_path names directories inside it (its Go is the
+    /// template's, `pkg --rootdir` installs another).
+    public var toolchainRoot: String { "\(settings.mountpoint)/templates/\(template)" }
+
     /// The build template's snapshot, the Go inside it, and the parent dataset of build jails.
     public func hostChecks() async -> [HostCheck] {
         func succeeds(_ arguments: [String]) async -> Bool {
