@@ -86,6 +86,9 @@ public final class MemoryHost: JailHost, Sendable {
         }
     }
 
+    /// The memory host runs no binary: nothing is judged.
+    public var libraries: (root: String, dirs: [String])? { nil }
+
     public func provision(_ spec: JailSpec) async throws {
         try spec.validate()
         let owner = self.owner

@@ -47,8 +47,17 @@ public struct SourcePipeline: Sendable {
     }
 
     /// Builds `commit` from the app's mirror.
+    /// A binary that needs libraries its jail cannot provide is refused here, at build time.
     public func build(_ app: AppConfig, commit: String) async throws -> BuildOutcome {
-        try await builder.build(app, sha: commit, mirror: Mirror(path: runtime.layout.mirror(app.name)))
+        let outcome = try await builder.build(app, sha: commit, mirror: Mirror(path: runtime.layout.mirror(app.name)))
+        if let (root, dirs) = try runtime.jailHost().libraries, let linkage = ELFLinkage.read(outcome.artifact) {
+            let missing = linkage.missing(in: root, libraryDirs: dirs)
+            if !missing.isEmpty {
+                throw BuildError.unlinkable(
+                    app: app.name, sha: commit, missing: missing, template: root, platform: runtime.config.agent.platform)
+            }
+        }
+        return outcome
     }
 
     /// Signatures and ancestry, checked with the real tools in the app's mirror.

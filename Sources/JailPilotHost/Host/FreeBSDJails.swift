@@ -49,6 +49,12 @@ public struct FreeBSDJails: JailHost {
     func dataset(_ name: String) -> String { "\(settings.dataset)/containers/\(name)" }
     var snapshot: String { "\(settings.dataset)/templates/\(settings.template)@base" }
     func root(_ name: String) -> String { "\(settings.mountpoint)/containers/\(name)" }
+    /// The template's root and rtld's standard path, "/lib:/usr/lib" (STANDARD_LIBRARY_PATH,
+    /// libexec/rtld-elf/rtld_paths.h): base's libraries. /usr/local/lib is reached only through
+    /// ldconfig's hints, which a jail cloned from a base template does not have.
+    public var libraries: (root: String, dirs: [String])? {
+        ("\(settings.mountpoint)/templates/\(settings.template)", ["/lib", "/usr/lib"])
+    }
     /// The jails' jail.conf files: this state_dir's own directory, which rc.d/jail never reads,
     /// so neither a kept release nor an operator's `jail_list` is touched (the agent starts the
     /// live releases itself, after loading their policy).

@@ -119,6 +119,9 @@ public protocol JailHost: AppDataHost {
     /// The checks of what deploys go on without (limits, the network policy), cheap enough to
     /// ask before every start; the agent logs each failing one once, `status` shows them.
     func enforcementChecks() async -> [HostCheck]
+    /// Where a release's binary finds the libraries it links (the template every release is
+    /// cloned from, and the dynamic linker's directories in it); nil where it is not judged.
+    var libraries: (root: String, dirs: [String])? { get }
     /// Established TCP connections to the release's service (`address:port`), as the host sees
     /// them; nil when they cannot be counted. Retirement waits for them to close.
     func openConnections(_ spec: JailSpec) async -> Int?

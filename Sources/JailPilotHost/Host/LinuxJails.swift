@@ -58,6 +58,13 @@ public struct LinuxJails: JailHost {
         return "02:" + bytes.joined(separator: ":")
     }
     var gateway: String { settings.network.host(1) ?? "" }
+    /// The template's root and glibc's default directories (Debian's multiarch ones too).
+    public var libraries: (root: String, dirs: [String])? {
+        (
+            "\(root)/templates/\(settings.template)",
+            ["/lib", "/lib64", "/usr/lib", "/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/usr/local/lib"]
+        )
+    }
     public func logPath(_ spec: JailSpec) -> String { "\(container(spec.name))/var/log/\(spec.service).log" }
 
     public func plan(_ action: JailAction, _ spec: JailSpec) -> [HostStep] {
