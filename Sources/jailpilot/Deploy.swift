@@ -12,9 +12,24 @@ struct Deploy: AsyncParsableCommand {
     func run() async throws {
         let runtime = try options.rootRuntime(for: "deploy")
         let app = try runtime.app(self.app)
+        try refuseWhileHeld(app, runtime: runtime)
         if let sha { try runtime.store.unquarantine(app: app.name, sha: sha.lowercased()) }
         let outcome = try await withLogTail { try await runtime.cliDeployer().deploy(app, sha: sha) }
         printOutcome(outcome)
+    }
+}
+
+extension Deploy {
+    /// A deploy by hand while the app is held (after `rollback` or `resume --to`) is refused
+    /// with the command that lifts the hold: going live on another commit would leave the hold
+    /// on the older one, which the agent's next decision would follow. A pin overrides the hold
+    /// (the agent deploys it anyway); `--sha` of the held commit itself changes nothing held.
+    func refuseWhileHeld(_ app: AppConfig, runtime: Runtime) throws {
+        guard app.pin == nil, let held = try runtime.store.holdSHA(app: app.name) else { return }
+        if let sha, held.hasPrefix(sha.lowercased()) { return }
+        throw CommandFailure(
+            "\(app.name) is held at \(held.prefix(12)) (a rollback holds it there); a deploy by hand would go live on another commit and leave the hold on that one. Run `jailpilot resume \(app.name)` to lift the hold and deploy the branch head, or pin a commit in agent.conf (pin = \"…\"), which overrides the hold"
+        )
     }
 }
 

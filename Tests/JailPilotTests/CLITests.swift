@@ -55,6 +55,27 @@ import Testing
         #expect(unknown.stderrText.contains("0123456789ab"))
     }
 
+    // Regression (#33): after a rollback (which holds the app), a deploy by hand went live on the
+    // branch head and left the hold on the older commit, which the agent then followed.
+    @Test func aDeployByHandWhileHeldIsRefusedWithTheCommandThatLiftsTheHold() async throws {
+        try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
+        let state = try Scratch("held-deploy")
+        let config = try unsandboxedConfig(
+            state, "[apps.hello]\nrepo = \"https://forge.example/hello.git\"\nhostnames = [\"hello.localhost\"]\n")
+        let held = String(repeating: "ab", count: 20)
+        try StateStore(stateDir: "\(state.path)/state").hold(app: "hello", sha: held)
+        let refused = try await run(["deploy", "-c", config, "hello"])
+        #expect(refused.status == 1, "\(refused.stderrText)")
+        #expect(
+            refused.stderrText.contains(
+                "hello is held at abababababab (a rollback holds it there); a deploy by hand would go live on another commit"),
+            "\(refused.stderrText)")
+        #expect(refused.stderrText.contains("Run `jailpilot resume hello` to lift the hold"), "\(refused.stderrText)")
+        let other = try await run(["deploy", "-c", config, "hello", "--sha", "0123456"])
+        #expect(other.status == 1 && other.stderrText.contains("is held at abababababab"), "\(other.stderrText)")
+        #expect(try StateStore(stateDir: "\(state.path)/state").holdSHA(app: "hello") == held, "the hold is where it was")
+    }
+
     /// `history` reads the timeline with --since as a duration or a time, and refuses anything else.
     @Test func historySinceTakesADurationOrATime() async throws {
         try #require(FileManager.default.isExecutableFile(atPath: Self.binary), "build the jailpilot binary first")
