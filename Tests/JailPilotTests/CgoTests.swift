@@ -22,11 +22,13 @@ import Testing
         #expect(own.isDynamic && own.interpreter?.hasPrefix("/lib") == true)
         #expect(own.needed == ["libc.so.6"], "\(own.needed)")
         #expect(own.missing(in: "/nonexistent", libraryDirs: ["/lib"]).contains("libc.so.6"))
-        #expect(own.missing(in: "", libraryDirs: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib"]) == [])
+        #expect(
+            own.missing(in: "", libraryDirs: ["/lib/x86_64-linux-gnu", "/usr/lib/x86_64-linux-gnu", "/lib64", "/usr/lib"]) == [])
         // Not ELF, truncated, or empty: not judged, never a crash.
         let scratch = try Scratch("elf")
         for (name, bytes) in [
-            ("text", Array("#!/bin/sh\n".utf8)), ("empty", []), ("truncated", Array(try FileIO.readBytes("/bin/sh", limit: 1 << 24).prefix(100))),
+            ("text", Array("#!/bin/sh\n".utf8)), ("empty", []),
+            ("truncated", Array(try FileIO.readBytes("/bin/sh", limit: 1 << 24).prefix(100))),
         ] {
             let path = "\(scratch.path)/\(name)"
             try bytes.withUnsafeBytes { try FileIO.create(path, bytes: $0, mode: 0o644) }
@@ -59,28 +61,28 @@ extension GoFixture {
     static let cgoService = [
         "go.mod": "module example.org/cgosvc\n\ngo 1.19\n",
         "main.go": """
-            package main
+        package main
 
-            /*
-            static int answer(void) { return 42; }
-            */
-            import "C"
+        /*
+        static int answer(void) { return 42; }
+        */
+        import "C"
 
-            import (
-            \t"fmt"
-            \t"net/http"
-            \t"os"
-            )
+        import (
+        \t"fmt"
+        \t"net/http"
+        \t"os"
+        )
 
-            func main() {
-            \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {})
-            \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "cgo says %d", int(C.answer())) })
-            \tif err := http.ListenAndServe(os.Getenv("JAIL_IP")+":"+os.Getenv("PORT"), nil); err != nil {
-            \t\tfmt.Fprintln(os.Stderr, err)
-            \t\tos.Exit(1)
-            \t}
-            }
+        func main() {
+        \thttp.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {})
+        \thttp.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) { fmt.Fprintf(w, "cgo says %d", int(C.answer())) })
+        \tif err := http.ListenAndServe(os.Getenv("JAIL_IP")+":"+os.Getenv("PORT"), nil); err != nil {
+        \t\tfmt.Fprintln(os.Stderr, err)
+        \t\tos.Exit(1)
+        \t}
+        }
 
-            """,
+        """,
     ]
 }

@@ -133,12 +133,23 @@ public struct Recovery: Sendable {
         }
         guard let live else { return }
         let spec = deployer.spec(live, app: app)
+        var running = true
         if await !deployer.host.isRunning(spec) {
             do {
                 try await deployer.bringBack(app, spec)
                 log.emit(app: app.name, sha: live.sha, "live.restarted")
             } catch {
                 log.emit(app: app.name, sha: live.sha, "live.restart_failed", [("error", "\(error)")])
+                running = false
+            }
+        }
+        // A stop-first swap the agent did not finish: the release it took out serves again.
+        if live.isSwappedOut, running {
+            do {
+                _ = try await RouteTable.commit(store: store, stateDir: config.agent.stateDir) { try store.endSwap(live) }
+                log.emit(app: app.name, sha: live.sha, "release.swapped_back", [("jail", live.name), ("by", "recovery")])
+            } catch {
+                log.emit(app: app.name, sha: live.sha, "recovery.failed", [("error", "\(error)")])
             }
         }
         // A release still on probation keeps the one it replaced: its watcher resumes the

@@ -69,6 +69,9 @@ public struct ReleasePlan: Sendable {
         case .remove(let path): return [.remove(path: path)]
         case .restore(let app, let snapshot, let newer): return host.restorePlan(app: app, name: snapshot, newer: newer)
         case .hold(let spec): return [Self.holdNote(spec)]
+        case .swapOut(let spec):
+            routes.addresses[app.name] = nil
+            return [Self.swapOutNote(app, spec), Self.routeWrite(stateDir: stateDir, routes)] + (await host.steps(.stop, spec))
         }
     }
 
@@ -138,6 +141,12 @@ public struct ReleasePlan: Sendable {
 
     static func flipNote(_ to: JailSpec, from: JailSpec?) -> HostStep {
         .note("store: \(to.name) → live" + (from.map { ", \($0.name) → standby (one transaction)" } ?? ""))
+    }
+
+    static func swapOutNote(_ app: AppConfig, _ spec: JailSpec) -> HostStep {
+        .note(
+            "stop-first: \(spec.name) out of the route (store: swapped out), then stopped; requests wait in Caddy (up to \(DurationText.format(CaddyRouter.swapWait(app)))) until the flip, and a failure before it starts \(spec.name) again"
+        )
     }
 
     static func holdNote(_ spec: JailSpec) -> HostStep {

@@ -110,6 +110,17 @@ public struct CaddySettings: Sendable, Equatable {
     public var caddyfile: String? = nil
 }
 
+/// How a deploy replaces the live release (`strategy` in agent.conf).
+public enum DeployStrategy: String, Sendable, CaseIterable {
+    /// The new release starts, passes its gate and takes the traffic while the old one still
+    /// runs (probation can flip back to it): the default.
+    case startFirst = "start-first"
+    /// The live release is taken out of the route and stopped first, then the new one starts
+    /// and passes its gate; requests that arrive in the gap wait in Caddy. For an app whose data
+    /// allows one process at a time (BoltDB, SQLite with an exclusive lock, a flock).
+    case stopFirst = "stop-first"
+}
+
 /// One `[apps.NAME]` table: a git repository and branch built into one binary.
 public struct AppConfig: Sendable, Equatable {
     public var name: String
@@ -144,6 +155,9 @@ public struct AppConfig: Sendable, Equatable {
     public var health: String
     /// Prior releases kept for rollback.
     public var keep: Int
+    /// How a new release replaces the live one (`strategy`): both running at once, or the live
+    /// one stopped first (single-writer data).
+    public var strategy: DeployStrategy = .startFirst
     /// Consecutive `GET health` successes that make a release healthy.
     public var healthPasses: Int
     /// Time limit of one health request.

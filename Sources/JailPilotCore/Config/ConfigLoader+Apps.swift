@@ -7,7 +7,7 @@ extension ConfigLoader {
             "memory",
             "cpu", "disk", "reach", "service", "args", "files", "env", "env_files", "data", "release", "release_timeout",
             "port", "health", "drain_timeout",
-            "keep", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
+            "keep", "strategy", "token_file", "token_user", "ssh_key", "known_hosts", "health_passes", "health_timeout",
             "health_deadline", "probation", "allow_rewind", "webhook_secret", "promoted_from",
         ] + verificationKeys
     static let defaultBuild = ["go", "build", "-o", "{out}", "."]
@@ -108,6 +108,16 @@ extension ConfigLoader {
             tokenFile: tokenFile,
             tokenUser: t.string("token_user", example: "\"git\"") ?? "git", sshKey: sshKey, knownHosts: knownHosts)
         app.promotedFrom = promotedFrom
+        if let text = t.string("strategy", example: "\"stop-first\"") {
+            if let strategy = DeployStrategy(rawValue: text) {
+                app.strategy = strategy
+            } else {
+                t.issues.add(
+                    t.key("strategy"),
+                    "'\(text)' is not a strategy; write \"start-first\" (the default) or \"stop-first\" (for data one process may use at a time)"
+                )
+            }
+        }
         readBuildPlace(t, into: &app)
         app.drainTimeout =
             t.duration("drain_timeout", example: "5m", range: .seconds(1)...(.seconds(86400))) ?? app.drainTimeout

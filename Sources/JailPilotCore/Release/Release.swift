@@ -47,11 +47,15 @@ public struct Release: Sendable, Equatable {
     /// Whether it stands by with open connections, stopped once they close (ReleaseCondition.draining).
     public var isDraining: Bool { state == .standby && step == ReleaseCondition.draining.rawValue }
 
+    /// Whether a stop-first deploy took it out of the route and stopped it (ReleaseCondition.swappedOut).
+    public var isSwappedOut: Bool { state == .live && step == ReleaseCondition.swappedOut.rawValue }
+
     /// The conditions it holds within its state (ReleaseCondition), as the store recorded them.
     public var conditions: Set<ReleaseCondition> {
         var held: Set<ReleaseCondition> = []
         if state == .live, probationOf != nil { held.insert(.onProbation) }
         if isDraining { held.insert(.draining) }
+        if isSwappedOut { held.insert(.swappedOut) }
         if releaseStepRan { held.insert(.releaseStepRan) }
         return held
     }

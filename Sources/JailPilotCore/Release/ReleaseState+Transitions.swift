@@ -39,6 +39,9 @@ public enum ReleaseCondition: String, Sendable, CaseIterable {
     case draining
     /// Its release step ran (or started): a flip-back could undo what it did to the data.
     case releaseStepRan = "release step ran"
+    /// Live, but out of the route and stopped while a stop-first deploy swaps it for a new
+    /// release: the new one replaces it (the flip), or it is started again.
+    case swappedOut = "swapped out"
 
     /// The state a release must be in to take this condition on.
     public var state: ReleaseState {
@@ -46,6 +49,7 @@ public enum ReleaseCondition: String, Sendable, CaseIterable {
         case .onProbation: return .live
         case .draining: return .standby
         case .releaseStepRan: return .starting
+        case .swappedOut: return .live
         }
     }
 

@@ -169,6 +169,29 @@ extension StateStore {
         }
     }
 
+    /// Takes the live `release` out of the route for a stop-first swap (ReleaseCondition.swappedOut):
+    /// the route table no longer names it, so Caddy holds new requests until the flip.
+    @discardableResult
+    public func markSwappedOut(_ release: Release) throws -> Release {
+        try locked { db in
+            try Self.requireCondition(db, release.id, .swappedOut)
+            try db.query(
+                "UPDATE releases SET step = ? WHERE id = ?", [.text(ReleaseCondition.swappedOut.rawValue), .int(release.id)])
+            return try Self.existing(db, id: release.id, wanted: ReleaseCondition.swappedOut.rawValue)
+        }
+    }
+
+    /// Puts a swapped-out live release back in the route (the swap did not happen).
+    @discardableResult
+    public func endSwap(_ release: Release) throws -> Release {
+        try locked { db in
+            try db.query(
+                "UPDATE releases SET step = NULL WHERE id = ? AND state = ? AND step = ?",
+                [.int(release.id), .text(ReleaseState.live.rawValue), .text(ReleaseCondition.swappedOut.rawValue)])
+            return try Self.existing(db, id: release.id, wanted: "live")
+        }
+    }
+
     /// Records that the release step of `release` is about to run (ReleaseCondition.releaseStepRan):
     /// from here on a flip-back could undo what it did to the data.
     @discardableResult

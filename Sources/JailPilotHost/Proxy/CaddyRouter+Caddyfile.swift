@@ -46,10 +46,13 @@ extension CaddyRouter {
                     \t\t\tkeepalive \(DurationText.format(Self.upstreamIdle))
                     \t\t\tkeepalive_idle_conns_per_host \(Self.upstreamIdleConnections)
                     \t\t}
-                    \t}
-                    }
 
                     """
+                if app.strategy == .stopFirst {
+                    out +=
+                        "\t\tlb_try_duration \(DurationText.format(Self.swapWait(app)))\n\t\tlb_try_interval \(DurationText.format(Self.swapInterval))\n"
+                }
+                out += "\t}\n}\n"
             }
         }
         if let probe = settings.probe {

@@ -180,33 +180,48 @@ public struct CaddyRouter: Router {
     /// Caddy's cap on a webhook body: the listener's, plus 64 KiB.
     static let webhookBodyCap = HTTPRequest.bodyLimit + 64 * 1024
 
+    /// How long Caddy holds a request for a stop-first app while no release of it is routed
+    /// (the swap: the old release stops, the new one starts and passes its gate): the health
+    /// deadline, plus 30 s for the stop and the start.
+    public static func swapWait(_ app: AppConfig) -> Duration { app.healthDeadline + .seconds(30) }
+
+    /// How often a held request looks for an upstream again.
+    static let swapInterval: Duration = .milliseconds(250)
+
     func route(_ app: AppConfig) -> JSONValue {
-        [
+        var proxy: [String: JSONValue] = [
+            "handler": "reverse_proxy",
+            // Caddy fills in its keep-alive defaults only when no keep_alive is given: with
+            // one, an unset max_idle_conns_per_host is Go's 2, and under load every other
+            // upstream connection closes into TIME_WAIT until no local port is left
+            // ("cannot assign requested address"), so 32, Caddy's default, is set here.
+            "transport": [
+                "protocol": "http",
+                "keep_alive": [
+                    "idle_timeout": .int(Int64(Self.upstreamIdle.seconds * 1e9)),
+                    "max_idle_conns_per_host": .int(Int64(Self.upstreamIdleConnections)),
+                ],
+            ],
+            "dynamic_upstreams": [
+                "source": "a",
+                "name": .string(RouteResolver.name(for: app.name)),
+                "port": .string(String(app.port)),
+                "refresh": .int(Int64(settings.refresh.seconds * 1e9)),
+                "resolver": ["addresses": [.string("udp/\(settings.resolver)")]],
+            ],
+        ]
+        if app.strategy == .stopFirst {
+            // No upstream (the swap) and a refused dial are retried until try_duration
+            // (caddyhttp/reverseproxy: tryAgain), looking the upstream up again each time.
+            proxy["load_balancing"] = [
+                "try_duration": .int(Int64(Self.swapWait(app).seconds * 1e9)),
+                "try_interval": .int(Int64(Self.swapInterval.seconds * 1e9)),
+            ]
+        }
+        return [
             "@id": .string("jailpilot_\(app.name)"),
             "match": [["host": .array(app.hostnames.map(JSONValue.string))]],
-            "handle": [
-                [
-                    "handler": "reverse_proxy",
-                    // Caddy fills in its keep-alive defaults only when no keep_alive is given: with
-                    // one, an unset max_idle_conns_per_host is Go's 2, and under load every other
-                    // upstream connection closes into TIME_WAIT until no local port is left
-                    // ("cannot assign requested address"), so 32, Caddy's default, is set here.
-                    "transport": [
-                        "protocol": "http",
-                        "keep_alive": [
-                            "idle_timeout": .int(Int64(Self.upstreamIdle.seconds * 1e9)),
-                            "max_idle_conns_per_host": .int(Int64(Self.upstreamIdleConnections)),
-                        ],
-                    ],
-                    "dynamic_upstreams": [
-                        "source": "a",
-                        "name": .string(RouteResolver.name(for: app.name)),
-                        "port": .string(String(app.port)),
-                        "refresh": .int(Int64(settings.refresh.seconds * 1e9)),
-                        "resolver": ["addresses": [.string("udp/\(settings.resolver)")]],
-                    ],
-                ]
-            ],
+            "handle": [.object(proxy)],
             "terminal": true,
         ]
     }

@@ -33,7 +33,10 @@ public struct RouteTable: Sendable, Equatable {
     /// The table the state store says: every live release's address.
     public static func derived(from store: StateStore) throws -> RouteTable {
         var table = RouteTable()
-        for release in try store.releases(in: [.live]) { table.addresses[release.app] = release.address }
+        // A release a stop-first deploy swapped out is out of the route: Caddy waits for the new one.
+        for release in try store.releases(in: [.live]) where !release.isSwappedOut {
+            table.addresses[release.app] = release.address
+        }
         return table
     }
 

@@ -28,6 +28,8 @@ extension Deployer {
         var created: Release?
         /// Set once the data was put back (`.restore`).
         var restored = false
+        /// Set once a stop-first swap took the live release out (`.swapOut`).
+        var swappedOut = false
         var live: Release?
     }
 
@@ -203,6 +205,20 @@ extension Deployer {
             log.emit(
                 app: app, sha: script.target?.sha, "data.restored",
                 [("snapshot", snapshot), ("destroyed", newer.joined(separator: ","))])
+        case .swapOut(let spec):
+            recorder?.record(ReleasePlan.swapOutNote(app, spec))
+            let release = try row(spec, state)
+            let stateDir = runtime.config.agent.stateDir
+            let (out, table) = try await RouteTable.commit(store: store, stateDir: stateDir) { try store.markSwappedOut(release) }
+            recorder?.record(ReleasePlan.routeWrite(stateDir: stateDir, table))
+            state.releases[spec.name] = out
+            state.swappedOut = true
+            log.emit(app: app.name, sha: spec.sha, "release.swapped_out", [("jail", spec.name), ("strategy", "stop-first")])
+            // Caddy's cached lookup may name it for the flip wait: then it stops.
+            try await clock.sleep(for: flipWait)
+            progress("stopping \(spec.name) (stop-first): requests wait in Caddy until the new release is live")
+            try await host.stop(spec)
+            phase("swap out", &state)
         case .hold(let spec):
             recorder?.record(ReleasePlan.holdNote(spec))
             try store.hold(app: app.name, sha: spec.sha)
@@ -255,6 +271,28 @@ extension Deployer {
                 app.name, from: state.live?.sha, to: spec.sha, cause: script.cause, outcome: "failed", detail: "start: \(reason)")
             log.emit(app: app.name, sha: spec.sha, "release.failed", [("step", "start"), ("reason", reason)])
             return DeployError.failed(app: app.name, sha: spec.sha, step: "start", reason: reason, log: host.logPath(spec))
+        case .abandonAndRestore(let planned, let live):
+            let abandoned = await undo(
+                ReleaseScript(kind: script.kind, app: app, steps: [], undo: .abandon(planned), cause: script.cause),
+                after: error, at: step, state: state)
+            guard state.swappedOut, let old = state.releases[live.name] else { return abandoned }
+            progress("\(planned.name) did not go live; starting \(live.name) again")
+            do {
+                try await bringBack(app, live, passes: ReleasePlan.keptPasses)
+                let stateDir = runtime.config.agent.stateDir
+                _ = try await RouteTable.commit(store: store, stateDir: stateDir) { try store.endSwap(old) }
+                log.emit(app: app.name, sha: live.sha, "release.swapped_back", [("jail", live.name)])
+            } catch {
+                log.emit(
+                    app: app.name, sha: live.sha, "release.swap_back_failed",
+                    [("jail", live.name), ("error", "\(error)"), ("fix", "jailpilot rollback \(app.name)")])
+                return DeployError.failed(
+                    app: app.name, sha: planned.sha, step: "stop-first",
+                    reason:
+                        "\(abandoned); and \(live.name), stopped for the swap, did not come back: \(error); run jailpilot rollback \(app.name)",
+                    log: nil)
+            }
+            return abandoned
         case .restartLive(let live):
             // Before the data was put back, nothing is undone: the error says what stopped.
             guard state.restored else { return error }

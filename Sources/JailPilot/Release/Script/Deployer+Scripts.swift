@@ -9,6 +9,9 @@ extension Deployer {
     /// replaced release keeps running, then every standby release retired and retention.
     func deployScript(_ app: AppConfig, spec: JailSpec, live: Release?, cause: String, at now: Date) throws -> ReleaseScript {
         let old = live.map { self.spec($0, app: app) }
+        if app.strategy == .stopFirst, let old {
+            return try stopFirstScript(app, spec: spec, old: old, cause: cause, at: now)
+        }
         var steps: [ScriptStep] = [.routes, .create(spec), .provision(spec), .move(spec, .provisioned)]
         if app.data != nil { steps.append(.data(spec)) }
         steps += [.move(spec, .starting), .start(spec)]
@@ -23,6 +26,30 @@ extension Deployer {
             app, releases: projected(app, deploying: spec, at: now), snapshots: try store.snapshots(app: app.name))
         return ReleaseScript(
             kind: .deploy, app: app, steps: steps, retentionFrom: retention, undo: .abandon(spec), cause: cause)
+    }
+
+    /// Stop-first (`strategy = "stop-first"`): the new release is provisioned; then the live
+    /// one is swapped out (out of the route, stopped), its data snapshotted as it left it, the
+    /// new one started, its release step run, health-gated and flipped to. No probation: the
+    /// replaced release is stopped (a rollback brings it back). A failure before the flip
+    /// abandons the new release and starts the old one again.
+    func stopFirstScript(_ app: AppConfig, spec: JailSpec, old: JailSpec, cause: String, at now: Date) throws -> ReleaseScript {
+        var steps: [ScriptStep] = [.routes, .create(spec), .provision(spec), .move(spec, .provisioned), .swapOut(old)]
+        if app.data != nil { steps.append(.data(spec)) }
+        steps += [.move(spec, .starting), .start(spec)]
+        if !app.release.isEmpty { steps.append(.releaseStep(spec)) }
+        steps += [
+            .health(spec, passes: app.healthPasses), .move(spec, .healthy), .flip(to: spec, from: old, probation: false),
+            .move(old, .retired),
+        ]
+        let standby = try store.releases(app: app.name).filter { $0.state == .standby }.map { self.spec($0, app: app) }
+        for running in standby { steps += [.retire(running), .move(running, .retired)] }
+        let retention = steps.count
+        steps += try retentionSteps(
+            app, releases: projected(app, deploying: spec, at: now), snapshots: try store.snapshots(app: app.name))
+        return ReleaseScript(
+            kind: .deploy, app: app, steps: steps, retentionFrom: retention, undo: .abandonAndRestore(spec, live: old),
+            cause: cause)
     }
 
     /// A kept release made live again over `live`: its data snapshotted as `live` leaves it
@@ -120,8 +147,10 @@ extension Deployer {
     /// How `script` reads on this host now (what `jailpilot plan` prints).
     public func render(_ script: ReleaseScript, at time: Date? = nil) async throws -> [HostStep] {
         var adding: JailNetworkPolicy.Member?
-        if case .abandon(let spec) = script.undo {
+        switch script.undo {
+        case .abandon(let spec), .abandonAndRestore(let spec, _):
             adding = JailNetworkPolicy.Member(app: script.app.name, address: spec.address, port: script.app.port)
+        default: break
         }
         let stateDir = runtime.config.agent.stateDir
         return await ReleasePlan(

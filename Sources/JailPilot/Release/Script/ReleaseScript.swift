@@ -34,6 +34,9 @@ public struct ReleaseScript: Sendable {
         case backToKept(JailSpec)
         /// The release that was live is started again (on the restored data).
         case restartLive(JailSpec)
+        /// Stop-first: the new release abandoned, then the swapped-out live one started again
+        /// and put back in the route.
+        case abandonAndRestore(JailSpec, live: JailSpec)
     }
 
     public var kind: Kind
@@ -65,6 +68,7 @@ public struct ReleaseScript: Sendable {
     public var target: JailSpec? {
         for step in steps { if case .flip(let to, _, _) = step { return to } }
         if case .restartLive(let spec) = undo { return spec }
+        if case .abandonAndRestore(let spec, _) = undo { return spec }
         return nil
     }
 

@@ -41,13 +41,17 @@ public enum ScriptStep: Sendable {
     case restore(app: String, snapshot: String, newer: [String])
     /// The app held at the release's commit (a rollback), until `resume`.
     case hold(JailSpec)
+    /// Stop-first: the live release taken out of the route (the store, then the route table;
+    /// Caddy holds new requests), the flip wait, then stopped. A failure before the flip starts
+    /// it again and puts it back.
+    case swapOut(JailSpec)
 
     /// The release the step is about, if any.
     public var spec: JailSpec? {
         switch self {
         case .create(let s), .provision(let s), .data(let s), .start(let s), .releaseStep(let s), .health(let s, _),
             .move(let s, _), .flip(let s, _, _), .probation(let s, _), .retire(let s), .stop(let s), .destroy(let s),
-            .hold(let s):
+            .hold(let s), .swapOut(let s):
             return s
         case .routes, .destroySnapshot, .remove, .restore: return nil
         }
@@ -71,6 +75,7 @@ public enum ScriptStep: Sendable {
         case .stop(let s): return .stop(r(s))
         case .destroy(let s): return .destroy(r(s))
         case .hold(let s): return .hold(r(s))
+        case .swapOut(let s): return .swapOut(r(s))
         case .routes, .destroySnapshot, .remove, .restore: return self
         }
     }
