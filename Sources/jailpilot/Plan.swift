@@ -43,7 +43,7 @@ struct Plan: AsyncParsableCommand {
             print(
                 "# fetch \(RemoteAccess(app: app).redactedURL) \(app.branch), then build in a staging directory: \(app.build.map(ShellQuote.quote).joined(separator: " "))"
             )
-            try printBuildJail(app, sha: commit, runtime: runtime)
+            try await printBuildJail(app, sha: commit, runtime: runtime)
         case .remove:
             target = live.map(spec) ?? JailSpec(found: "\(app.name)_-", service: app.service)
         case .rollback, .retire, .destroy:
@@ -69,11 +69,12 @@ struct Plan: AsyncParsableCommand {
     }
 
     /// FreeBSD: the build jail the build runs in, from clone to destroy.
-    func printBuildJail(_ app: AppConfig, sha: String, runtime: Runtime) throws {
+    func printBuildJail(_ app: AppConfig, sha: String, runtime: Runtime) async throws {
         guard runtime.config.agent.platform == .freebsd, runtime.config.agent.buildSandbox else { return }
         guard let jail = try runtime.buildConfinement() as? FreeBSDBuildJail else { return }
         let builder = Builder(agent: runtime.config.agent, runner: runtime.runner, store: runtime.store, log: runtime.log)
-        let (command, scope) = builder.job(app, sha: sha, id: "\(app.name)-\(sha.prefix(12))-plan")
+        let toolchain = await builder.toolchainVersion(app)
+        let (command, scope) = builder.job(app, sha: sha, id: "\(app.name)-\(sha.prefix(12))-plan", toolchain: toolchain)
         print("# the build, in a jail of its own (removed afterwards, whatever happened):")
         print(ReleasePlan.render(jail.plan(command, scope)), terminator: "")
     }

@@ -61,7 +61,10 @@ import Testing
         let scratch = try Scratch("doctor")
         let checks = await Doctor(runtime: try runtime(scratch, knownHosts: "/nonexistent", sandbox: true)).checks()
         #expect(checks.first { $0.name == "bubblewrap" }?.ok == have("bwrap"))
-        #expect(checks.first { $0.name == "go" }?.ok == have("go"))
+        // The Go of build_path, not of the agent's own PATH (#33: doctor said "✓ go: go1.19.8"
+        // from PATH while builds used build_path).
+        let go = checks.first { $0.name.hasPrefix("go (build_path ") }
+        #expect(go?.ok == have("go") && go?.detail.contains("used by hello") == true, "\(String(describing: go))")
     }
 
     @Test func sshHostsComeFromBothRemoteForms() {

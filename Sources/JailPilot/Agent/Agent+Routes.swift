@@ -3,7 +3,9 @@ import FoundationEssentials
 extension Agent {
     /// Apps Caddy must route: configured ones, and removed ones that still have a live release.
     var routedApps: [AppConfig] {
-        config.apps + retained.values.filter { r in !config.apps.contains { $0.name == r.name } }.sorted { $0.name < $1.name }
+        runtime.routed(
+            config.apps + retained.values.filter { r in !config.apps.contains { $0.name == r.name } }.sorted { $0.name < $1.name }
+        )
     }
 
     /// Applies Caddy's routes for configured apps and retained ones; retried every tick on

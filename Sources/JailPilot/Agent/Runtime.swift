@@ -116,3 +116,18 @@ final class Receivers: Sendable {
         set { current.withLock { $0 = newValue } }
     }
 }
+
+extension Runtime {
+    /// `apps` as Caddy routes them: each on the port of its live release (the route follows the
+    /// release, so a port change moves with the flip and a rollback moves it back), or on the
+    /// port in `overriding` (a flip about to happen); an app with no live release on its own.
+    public func routed(_ apps: [AppConfig], overriding: [String: Int] = [:]) -> [AppConfig] {
+        var live: [String: Int] = [:]
+        for release in (try? store.releases(in: [.live])) ?? [] { if let port = release.port { live[release.app] = port } }
+        return apps.map { app in
+            var app = app
+            if let port = overriding[app.name] ?? live[app.name] { app.port = port }
+            return app
+        }
+    }
+}

@@ -14,6 +14,11 @@ extension Deployer {
         }
         // The boot set first: if it fails, nothing has flipped yet.
         try await host.promote(spec(release, app: app), replacing: old.map { spec($0, app: app) })
+        // A release on another port: Caddy's route moves to it first, while the route table
+        // still names the old release (new requests to the old address on the new port are
+        // refused and retried by Caddy until the table flips; those in flight finish).
+        let port = spec(release, app: app).port
+        if let old, spec(old, app: app).port != port { try await ensureRoutes(overriding: [app.name: port]) }
         recorder?.record(ReleasePlan.flipNote(spec(release, app: app), from: old.map { spec($0, app: app) }))
         let (live, table) = try await RouteTable.commit(store: store, stateDir: runtime.config.agent.stateDir) {
             let live = try store.flip(to: release, from: old, probation: probation, route: ServedRoute(app))

@@ -68,8 +68,9 @@ extension Deployer {
     /// route table from the store. Returns whether Caddy's configuration had to change.
     @discardableResult
     public func syncRoutes(for apps: [AppConfig]? = nil) async throws -> Bool {
-        let changed = try await router.applyRoutes(for: apps ?? runtime.served.all)
-        try router.writeCaddyfile(for: apps ?? runtime.served.all)
+        let routed = runtime.routed(apps ?? runtime.served.all)
+        let changed = try await router.applyRoutes(for: routed)
+        try router.writeCaddyfile(for: routed)
         let table = try RouteTable.rebuild(from: store, stateDir: runtime.config.agent.stateDir)
         log.emit(
             app: "-", changed ? "routes.applied" : "routes.unchanged",

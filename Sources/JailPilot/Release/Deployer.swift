@@ -166,9 +166,9 @@ public struct Deployer: Sendable {
     }
 
     /// Applies Caddy's routes, failing before anything live is touched when Caddy is down.
-    func ensureRoutes() async throws {
+    func ensureRoutes(overriding: [String: Int] = [:]) async throws {
         recorder?.record(ReleasePlan.routesNote)
-        let apps = runtime.served.all
+        let apps = runtime.routed(runtime.served.all, overriding: overriding)
         try router.writeCaddyfile(for: apps)
         if try await router.applyRoutes(for: apps) {
             log.emit(app: "-", "routes.applied", [("apps", apps.map(\.name).joined(separator: ","))])

@@ -56,7 +56,8 @@ public struct ReleasePlan: Sendable {
         case .move(let spec, let state): return [Self.moveNote(spec, state)]
         case .flip(let to, let from, _):
             routes.addresses[app.name] = to.address
-            return host.promotePlan(to, replacing: from) + [
+            let port = from.map { $0.port != to.port } == true ? [Self.routesNote] : []
+            return host.promotePlan(to, replacing: from) + port + [
                 Self.flipNote(to, from: from), Self.routeWrite(stateDir: stateDir, routes),
             ]
         case .probation(let spec, _): return [Self.probationNote(app, spec)]

@@ -43,6 +43,9 @@ public struct Release: Sendable, Equatable {
     /// The generation of the app's commit mark this release raises it to once live past
     /// probation; 0 when it does not (a rollback, or a pin back).
     public var mark: Int = 0
+    /// The port it listens on (the app's `port` when it was made); nil for a release made before
+    /// releases carried one (it listens on the app's port).
+    public var port: Int? = nil
 
     /// Whether it stands by with open connections, stopped once they close (ReleaseCondition.draining).
     public var isDraining: Bool { state == .standby && step == ReleaseCondition.draining.rawValue }
@@ -63,7 +66,7 @@ public struct Release: Sendable, Equatable {
     package init(
         id: Int64, app: String, sha: String, state: ReleaseState, address: String?, step: String?, reason: String?,
         created: Date, updated: Date, phases: [(String, Double)], probationOf: Int64? = nil, env: String = "",
-        cause: String = "", releaseStepRan: Bool = false, mark: Int = 0
+        cause: String = "", releaseStepRan: Bool = false, mark: Int = 0, port: Int? = nil
     ) {
         self.id = id
         self.app = app
@@ -80,6 +83,7 @@ public struct Release: Sendable, Equatable {
         self.cause = cause
         self.releaseStepRan = releaseStepRan
         self.mark = mark
+        self.port = port
     }
 
     /// The jail, dataset and config name (ReleaseName): `<app>_<sha12>`, or

@@ -2,18 +2,18 @@ import FoundationEssentials
 
 extension StateStore {
     static let releaseColumns =
-        "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step, mark"
+        "id, app, sha, state, address, step, reason, created, updated, phases, probation_of, env, cause, release_step, mark, port"
 
     /// Creates a release row in the table's first state (`ReleaseState.first`: its commit is
     /// built) and returns it. `env` is its environment's digest (never a value); `cause` says
     /// why it was made. Every later state is reached through `update` and `flip`, which the
     /// transition table checks.
     public func createRelease(
-        app: String, sha: String, address: String?, env: String = "", cause: String = "", mark: Int = 0
+        app: String, sha: String, address: String?, env: String = "", cause: String = "", mark: Int = 0, port: Int? = nil
     ) throws -> Release {
         let now = clock.date.timeIntervalSince1970
         return try locked { db in
-            try Self.insert(db, app: app, sha: sha, address: address, env: env, cause: cause, mark: mark, now: now)
+            try Self.insert(db, app: app, sha: sha, address: address, env: env, cause: cause, mark: mark, port: port, now: now)
         }
     }
 
@@ -22,7 +22,7 @@ extension StateStore {
     /// never get the same one.
     public func createRelease(
         app: String, sha: String, allocating pool: AddressPool, excluding inUse: Set<String>, env: String = "",
-        cause: String = "", mark: Int = 0
+        cause: String = "", mark: Int = 0, port: Int? = nil
     ) throws -> Release {
         let now = clock.date.timeIntervalSince1970
         let marks = AddressPool.holding.map { _ in "?" }.joined(separator: ", ")
@@ -32,18 +32,21 @@ extension StateStore {
                 AddressPool.holding.map { .text($0.rawValue) }
             ).compactMap { $0.first?.string }
             let address = try pool.pick(held: held, inUse: inUse)
-            return try Self.insert(db, app: app, sha: sha, address: address, env: env, cause: cause, mark: mark, now: now)
+            return try Self.insert(
+                db, app: app, sha: sha, address: address, env: env, cause: cause, mark: mark, port: port, now: now)
         }
     }
 
     private static func insert(
-        _ db: SQLiteConnection, app: String, sha: String, address: String?, env: String, cause: String, mark: Int, now: Double
+        _ db: SQLiteConnection, app: String, sha: String, address: String?, env: String, cause: String, mark: Int, port: Int?,
+        now: Double
     ) throws -> Release {
         try db.query(
-            "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO releases(app, sha, name, state, address, created, updated, env, cause, mark, port) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             [
                 .text(app), .text(sha), .text(ReleaseName(app: app, sha: sha, env: env).text), .text(ReleaseState.first.rawValue),
                 address.map(SQLValue.text) ?? .null, .real(now), .real(now), .text(env), .text(cause), .int(Int64(mark)),
+                port.map { .int(Int64($0)) } ?? .null,
             ])
         let id = try db.query("SELECT last_insert_rowid()").first?.first?.int ?? 0
         return try existing(db, id: id, wanted: "create")
@@ -154,7 +157,7 @@ extension StateStore {
             updated: Date(timeIntervalSince1970: row[8].double ?? 0),
             phases: Logfmt.parse(row[9].string ?? "").map { ($0, Double($1) ?? 0) }, probationOf: row[10].int,
             env: env, cause: row[12].string ?? "", releaseStepRan: (row[13].int ?? 0) != 0,
-            mark: Int(row[14].int ?? 0))
+            mark: Int(row[14].int ?? 0), port: row[15].int.map { Int($0) })
     }
 
     /// Notes that a standby release is draining (ReleaseCondition.draining), leaving `updated`,

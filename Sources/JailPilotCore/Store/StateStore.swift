@@ -145,6 +145,9 @@ public final class StateStore: @unchecked Sendable {
         // What each host exports every 30 s asks the timeline by outcome (flip-backs, when a
         // commit went live): without it, a scan of up to 10,000 entries per app.
         "CREATE INDEX transitions_outcome ON transitions(app, outcome, to_sha)",
+        // The port each release listens on: the route follows the release (a port change is a
+        // new release, and a rollback goes back to the old port). NULL: made before, the app's.
+        "ALTER TABLE releases ADD COLUMN port INTEGER",
     ]
 
     private func migrate() throws {

@@ -4,17 +4,21 @@ import JailPilotCore
 extension Builder {
     /// Why `app` at `sha` cannot be built with the Go of its build_path (its go.mod's `go`
     /// line is newer), with the fix; nil when it can, or when either cannot be known.
-    func toolchainProblem(_ app: AppConfig, sha: String, mirror: Mirror) async -> String? {
+    func toolchainProblem(_ app: AppConfig, sha: String, mirror: Mirror, available: GoVersion) async -> String? {
         let goMod = (app.buildDir.map { "\($0)/" } ?? "") + "go.mod"
         guard let bytes = try? await mirror.file(goMod, at: sha), let text = String(validating: bytes, as: UTF8.self) else {
             return nil
         }
         let requirement = GoModRequirement(goMod: text)
         guard requirement.go != nil else { return nil }
-        let path = buildPath(app)
+        return requirement.problem(available: available, buildPath: buildPath(app), goMod: goMod, platform: agent.platform)
+    }
+
+    /// The version of the Go `app`'s builds get (its build_path, in the build template on
+    /// FreeBSD); nil when none is found there.
+    public func toolchainVersion(_ app: AppConfig) async -> GoVersion? {
         let root = (try? confinement())?.toolchainRoot ?? ""
-        guard let available = await Self.goVersion(buildPath: path, root: root, runner: runner) else { return nil }
-        return requirement.problem(available: available, buildPath: path, goMod: goMod, platform: agent.platform)
+        return await Self.goVersion(buildPath: buildPath(app), root: root, runner: runner)
     }
 
     /// The version of the first `go` on `buildPath` (inside `root`, a build template, on

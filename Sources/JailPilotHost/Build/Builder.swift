@@ -56,7 +56,9 @@ public struct Builder: Sendable {
         }
         let clock = ContinuousClock()
         let start = clock.now
-        let (command, scope) = job(app, sha: sha, id: "\(app.name)-\(sha.prefix(12))-\(UUID().uuidString.prefix(8).lowercased())")
+        let toolchain = await toolchainVersion(app)
+        let (command, scope) = job(
+            app, sha: sha, id: "\(app.name)-\(sha.prefix(12))-\(UUID().uuidString.prefix(8).lowercased())", toolchain: toolchain)
         let staging = scope.writable[0]
         let buildLock: LockFile
         do { buildLock = try lockBuild(scope.id) } catch {
@@ -82,7 +84,7 @@ public struct Builder: Sendable {
             }
             // The log holds whatever the build printed, which may be anything it could read: root only.
             try FileIO.replace(logPath, text: "# jailpilot build of \(app.name) at \(sha)\n", mode: 0o600)
-            if let problem = await toolchainProblem(app, sha: sha, mirror: mirror) {
+            if let toolchain, let problem = await toolchainProblem(app, sha: sha, mirror: mirror, available: toolchain) {
                 throw fail(app, sha, .toolchain(app: app.name, sha: sha, detail: problem), start: start, staging: staging)
             }
             let exported = try await mirror.export(sha, to: "\(staging)/src", limit: app.maxTreeSize)
@@ -105,12 +107,13 @@ public struct Builder: Sendable {
 
     /// Build `id` of `app` at `sha`: its command (before confinement) and what it may use; the
     /// staging directory comes first in `writable`, the caches after it.
-    public func job(_ app: AppConfig, sha: String, id: String) -> (Command, BuildScope) {
+    /// `toolchain`: the Go of the app's build_path (`toolchainVersion`), which decides GOFLAGS.
+    public func job(_ app: AppConfig, sha: String, id: String, toolchain: GoVersion? = nil) -> (Command, BuildScope) {
         let staging = "\(layout.staging)/\(id)"
         let caches = [layout.goBuildCache(app.name), layout.goModCache(app.name), layout.goPath(app.name), layout.home(app.name)]
         let argv = app.build.map { $0.replacing("{out}", with: "\(staging)/out/\(app.service)") }
         let command = Command(
-            argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging),
+            argv[0], Array(argv.dropFirst()), environment: environment(app, sha: sha, staging: staging, toolchain: toolchain),
             workingDirectory: "\(staging)/src" + (app.buildDir.map { "/\($0)" } ?? ""))
         let scope = BuildScope(
             id: id, writable: [staging] + caches, readOnly: Self.toolchainDirs(buildPath(app)), network: app.buildNetwork)
@@ -210,11 +213,14 @@ public struct Builder: Sendable {
         return BuildOutcome(artifact: artifact, log: logPath, reused: false, took: took)
     }
 
+    /// The first Go whose builds get -trimpath by default.
+    static let trimpathFrom = GoVersion("1.20")!
+
     /// The build's PATH for `app`: its own `build_path`, else the agent's.
     func buildPath(_ app: AppConfig) -> String { app.buildPath ?? agent.buildPath }
 
     /// The build's complete environment: nothing is inherited from the agent.
-    func environment(_ app: AppConfig, sha: String, staging: String) -> [String: String] {
+    func environment(_ app: AppConfig, sha: String, staging: String, toolchain: GoVersion? = nil) -> [String: String] {
         var env = [
             "PATH": buildPath(app),
             "HOME": layout.home(app.name),
@@ -225,13 +231,16 @@ public struct Builder: Sendable {
             "GOENV": "off",
             "GOTOOLCHAIN": "local",
             "CGO_ENABLED": "0",
-            // Each build runs in a staging directory of its own: without -trimpath the directory
-            // is part of every compiled package's cache key, and a warm rebuild compiles the
-            // module's packages again (docs/BENCHMARKS.md, "Warm builds"). build_env may set others.
-            "GOFLAGS": "-trimpath",
             "JAILPILOT_APP": app.name,
             "JAILPILOT_SHA": sha,
         ]
+        // Each build runs in a staging directory of its own: without -trimpath the directory is
+        // part of every compiled package's cache key, and a warm rebuild compiles the module's
+        // packages again. From Go 1.20 on, the standard library is compiled into the cache too,
+        // so -trimpath costs nothing cold; before, GOROOT holds it precompiled without
+        // -trimpath, and -trimpath would recompile it on every cold cache (docs/BENCHMARKS.md,
+        // "Warm builds"). build_env may set GOFLAGS otherwise.
+        if let toolchain, toolchain >= Self.trimpathFrom { env["GOFLAGS"] = "-trimpath" }
         env.merge(agent.buildEnv) { $1 }
         env.merge(app.buildEnv) { $1 }
         return env

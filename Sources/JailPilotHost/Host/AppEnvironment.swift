@@ -28,6 +28,9 @@ public struct AppEnvironment: Sendable, Equatable {
 
     public static let empty = AppEnvironment(values: [], digest: "")
 
+    /// The port an app listens on unless agent.conf says otherwise.
+    public static let defaultPort = 8080
+
     public init(values: [(name: String, value: String)], files: [ReleaseFile] = [], digest: String) {
         self.values = values
         self.files = files
@@ -38,7 +41,7 @@ public struct AppEnvironment: Sendable, Equatable {
     public static func resolve(_ app: AppConfig, layout: StateLayout) throws -> AppEnvironment {
         let merged = try merge(app)
         let files = try app.files.sorted { $0.key < $1.key }.map { try ReleaseFile.read($0.value, to: $0.key, app: app.name) }
-        guard !merged.isEmpty || !app.args.isEmpty || !files.isEmpty else { return .empty }
+        guard !merged.isEmpty || !app.args.isEmpty || !files.isEmpty || app.port != defaultPort else { return .empty }
         let values = merged.sorted { $0.key < $1.key }.map { (name: $0.key, value: $0.value) }
         var canonical: [UInt8] = []
         for (name, value) in values { canonical += Array(name.utf8) + [0] + Array(value.utf8) + [0] }
@@ -55,6 +58,9 @@ public struct AppEnvironment: Sendable, Equatable {
                 canonical += Array("\(file.path)\0\(file.mode)\0\(file.bytes.count)\0".utf8) + file.bytes
             }
         }
+        // The port, when it is not the default: a port change alone is a new release (the route
+        // follows the release), and an app on 8080 keeps the names its releases had before.
+        if app.port != defaultPort { canonical += [0xfd] + Array("port\0\(app.port)\0".utf8) }
         let mac = SHA1.hmac(key: try key(layout), message: canonical)
         return AppEnvironment(
             values: values, files: files, digest: mac.prefix(4).map { String.hex(UInt64($0), width: 2) }.joined())

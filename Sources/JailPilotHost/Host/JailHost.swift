@@ -43,6 +43,8 @@ public struct JailSpec: Sendable, Equatable {
         // What the release was made with: its start script holds them; these are agent.conf's now.
         envDigest = release.env
         name = release.name
+        // The port it was made with: a rollback across a port change listens where it did.
+        port = release.port ?? app.port
     }
 
     public init(app: AppConfig, sha: String, address: String, artifact: String, env: AppEnvironment? = nil) {

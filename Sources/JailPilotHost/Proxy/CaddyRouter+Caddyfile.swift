@@ -48,10 +48,10 @@ extension CaddyRouter {
                     \t\t}
 
                     """
-                if app.strategy == .stopFirst {
-                    out +=
-                        "\t\tlb_try_duration \(DurationText.format(Self.swapWait(app)))\n\t\tlb_try_interval \(DurationText.format(Self.swapInterval))\n"
-                }
+                let (wait, interval) =
+                    app.strategy == .stopFirst
+                    ? (Self.swapWait(app), Self.swapInterval) : (Self.flipRetry, Self.flipRetryInterval)
+                out += "\t\tlb_try_duration \(DurationText.format(wait))\n\t\tlb_try_interval \(DurationText.format(interval))\n"
                 out += "\t}\n}\n"
             }
         }

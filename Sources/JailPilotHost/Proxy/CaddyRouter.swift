@@ -185,6 +185,11 @@ public struct CaddyRouter: Router {
     /// deadline, plus 30 s for the stop and the start.
     public static func swapWait(_ app: AppConfig) -> Duration { app.healthDeadline + .seconds(30) }
 
+    /// How long a start-first app's request is retried when its upstream refuses (a port change
+    /// between Caddy's route and the route table: one config load and one refresh).
+    public static let flipRetry: Duration = .seconds(2)
+    static let flipRetryInterval: Duration = .milliseconds(100)
+
     /// How often a held request looks for an upstream again.
     static let swapInterval: Duration = .milliseconds(250)
 
@@ -210,14 +215,15 @@ public struct CaddyRouter: Router {
                 "resolver": ["addresses": [.string("udp/\(settings.resolver)")]],
             ],
         ]
-        if app.strategy == .stopFirst {
-            // No upstream (the swap) and a refused dial are retried until try_duration
-            // (caddyhttp/reverseproxy: tryAgain), looking the upstream up again each time.
-            proxy["load_balancing"] = [
-                "try_duration": .int(Int64(Self.swapWait(app).seconds * 1e9)),
-                "try_interval": .int(Int64(Self.swapInterval.seconds * 1e9)),
-            ]
-        }
+        // No upstream (a stop-first swap) and a refused dial (a port change, between Caddy's
+        // route and the route table) are retried until try_duration, the upstream looked up
+        // again each time (caddyhttp/reverseproxy: tryAgain). A request to an app that is down
+        // waits that long before its 502 or 503.
+        let (wait, interval) =
+            app.strategy == .stopFirst ? (Self.swapWait(app), Self.swapInterval) : (Self.flipRetry, Self.flipRetryInterval)
+        proxy["load_balancing"] = [
+            "try_duration": .int(Int64(wait.seconds * 1e9)), "try_interval": .int(Int64(interval.seconds * 1e9)),
+        ]
         return [
             "@id": .string("jailpilot_\(app.name)"),
             "match": [["host": .array(app.hostnames.map(JSONValue.string))]],

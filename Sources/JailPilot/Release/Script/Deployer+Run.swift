@@ -94,7 +94,7 @@ extension Deployer {
         let release = try store.createRelease(
             app: script.app.name, sha: spec.sha, allocating: AddressPool(config: runtime.config, store: store),
             excluding: await host.addressesInUse(), env: spec.envDigest, cause: script.cause,
-            mark: script.mark)
+            mark: script.mark, port: spec.port)
         var made = spec
         made.address = release.address ?? ""
         state.releases[made.name] = release
