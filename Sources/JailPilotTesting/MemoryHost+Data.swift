@@ -13,6 +13,18 @@ extension MemoryHost {
         state.withLock { _ = $0.volumes.insert(app) }
     }
 
+    public func destroyDataSteps(app: String) async -> [HostStep] {
+        state.withLock { $0.volumes.contains(app) } ? [.note("memory: destroy data volume of \(app) and its snapshots")] : []
+    }
+
+    public func destroyData(app: String) async throws {
+        for step in await destroyDataSteps(app: app) { recorder?.record(step) }
+        state.withLock {
+            $0.volumes.remove(app)
+            $0.snapshots[app] = nil
+        }
+    }
+
     public func snapshotPlan(app: String, name: String) -> [HostStep] { [.note("memory: snapshot \(app)@\(name)")] }
 
     public func snapshotData(app: String, name: String) async throws {

@@ -59,11 +59,47 @@ extension Deployer {
         let removed = script.steps.filter { if case .destroy = $0 { true } else { false } }.count
         _ = try store.release(holdOn: app.name)
         try await sweepOrphans(app: app.name)
+        // Caddy stops routing its hostnames now (they answered 503 until `jailpilot routes`); an
+        // app still in agent.conf keeps its route, as the agent would deploy it again.
+        if runtime.config.app(app.name) == nil {
+            let others = runtime.served.all.filter { $0.name != app.name }
+            do {
+                let routed = runtime.routed(others)
+                _ = try await router.applyRoutes(for: routed)
+                try router.writeCaddyfile(for: routed)
+            } catch {
+                log.emit(
+                    app: app.name, "routes.failed",
+                    [
+                        ("error", "\(error)"), ("effect", "Caddy still routes its hostnames (to no release)"),
+                        ("fix", "jailpilot routes once Caddy answers"),
+                    ])
+            }
+        }
         return removed
     }
 }
 
 extension Deployer {
+    /// Deletes `app`'s data volume and every snapshot of it, for good: `remove APP --data`,
+    /// after its releases are gone (no jail may mount it). Returns the snapshots it took along.
+    public func removeData(_ app: AppConfig) async throws -> Int {
+        let lock = try await AppLock.acquire(stateDir: runtime.config.agent.stateDir, app: app.name)
+        defer { withExtendedLifetime(lock) {} }
+        let jails = try store.releases(app: app.name).filter(\.state.hasJail)
+        guard jails.isEmpty else {
+            throw DeployError.failed(
+                app: app.name, sha: jails[0].sha, step: "remove --data",
+                reason: "\(jails.map(\.name).joined(separator: ", ")) still mount its data; nothing was deleted", log: nil)
+        }
+        for step in await host.destroyDataSteps(app: app.name) { recorder?.record(step) }
+        try await host.destroyData(app: app.name)
+        let snapshots = try store.snapshots(app: app.name)
+        try store.forgetSnapshots(snapshots.map(\.id))
+        log.emit(app: app.name, "data.destroyed", [("snapshots", "\(snapshots.count)"), ("by", "remove --data")])
+        return snapshots.count
+    }
+
     /// Re-applies the Caddy routes of `apps` (default: every configured app) and re-derives the
     /// route table from the store. Returns whether Caddy's configuration had to change.
     @discardableResult

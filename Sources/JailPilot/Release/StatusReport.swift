@@ -6,6 +6,10 @@ public struct AppStatus: Sendable, Codable {
         public var sha: String
         public var state: String
         public var address: String?
+        /// Its environment's digest ("" for none): two kept releases of one commit differ by it.
+        public var env: String = ""
+        /// The port it listens on, when it carries one.
+        public var port: Int? = nil
     }
 
     public var app: String
@@ -53,7 +57,7 @@ public struct AppStatus: Sendable, Codable {
         let live = releases.first { $0.state == .live }
         var health: String?
         if let address = live?.address {
-            health = await HealthProbe(app: app).check(address: address, port: app.port) ?? "ok"
+            health = await HealthProbe(app: app).check(address: address, port: live?.port ?? app.port) ?? "ok"
         }
         // The last failure since the live release went live (by time, then by row for one
         // instant): an older one is history (`history`).
@@ -80,7 +84,7 @@ public struct AppStatus: Sendable, Codable {
             app: app.name, branch: app.branch, live: live?.sha, address: live?.address, health: health, routed: routed,
             head: head, pin: app.pin, hold: hold, ahead: ahead,
             kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
-                Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address)
+                Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address, env: $0.env, port: $0.port)
             },
             lastFailure: failure, limits: app.limits.summary, cause: live.flatMap { $0.cause.isEmpty ? nil : $0.cause },
             env: envSummary(app, live: live), data: try dataSummary(app, store: store))
@@ -178,7 +182,12 @@ public struct AppStatus: Sendable, Codable {
             lines.append(
                 "  hold      held at \(hold.prefix(12))\(moved(hold)) (placed by rollback; `jailpilot resume \(app)` lifts it)")
         }
-        let keptText = kept.isEmpty ? "none" : kept.map { "\($0.sha.prefix(12)) (\($0.state))" }.joined(separator: ", ")
+        // Two kept releases of one commit (another env, args, files or port) differ by their
+        // digest, as their names do.
+        let keptText =
+            kept.isEmpty
+            ? "none"
+            : kept.map { "\($0.sha.prefix(12))\($0.env.isEmpty ? "" : "_\($0.env)") (\($0.state))" }.joined(separator: ", ")
         lines.append("  kept      \(keptText)")
         if let lastFailure { lines.append("  failure   \(lastFailure)") }
         if let verified { lines.append("  verify    \(verified)") }

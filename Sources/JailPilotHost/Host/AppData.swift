@@ -27,6 +27,12 @@ public protocol AppDataHost: Sendable {
     func restorePlan(app: String, name: String, newer: [String]) -> [HostStep]
     /// Runs `restorePlan`.
     func restoreData(app: String, name: String, newer: [String]) async throws
+    /// The steps that delete the volume and every snapshot of it for good, as the host is now
+    /// (none when there is no volume): `jailpilot remove APP --data`.
+    func destroyDataSteps(app: String) async -> [HostStep]
+    /// Runs `destroyDataSteps` after checking the volume is this state_dir's (its owner marker);
+    /// no jail may mount it. A volume that is not there is not an error.
+    func destroyData(app: String) async throws
     /// The steps that run the release step `argv` in the running jail of `spec`, as the app's
     /// user, with its environment and data.
     func releaseStepPlan(_ spec: JailSpec, argv: [String]) -> [HostStep]

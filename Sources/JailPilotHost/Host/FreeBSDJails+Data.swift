@@ -124,3 +124,25 @@ extension FreeBSDJails {
             releaseStepCommand(spec, argv: argv), stdout: .append(path: log), stderr: .append(path: log), timeout: timeout)
     }
 }
+
+extension FreeBSDJails {
+    /// `zfs destroy -r`: the dataset and its snapshots, its children (zfs-destroy(8): "a
+    /// recursive destroy also destroys snapshots"); no clone is ever made of a data snapshot.
+    public func destroyDataSteps(app: String) async -> [HostStep] {
+        let result = try? await runner.run(
+            Command("zfs", ["get", "-H", "-o", "value", Self.ownerProperty, dataDataset(app)]), timeout: .seconds(30))
+        guard result?.succeeded == true else { return [] }
+        return [.run(Command("zfs", ["destroy", "-r", dataDataset(app)]))]
+    }
+
+    public func destroyData(app: String) async throws {
+        let result = try await runner.run(
+            Command("zfs", ["get", "-H", "-o", "value", Self.ownerProperty, dataDataset(app)]), timeout: .seconds(30))
+        guard result.succeeded else { return }
+        let found = result.stdoutText.trimmedWhitespace
+        guard found == owner.marker else {
+            throw DataOwnershipError(app: app, volume: dataDataset(app), found: found == "-" ? "" : found)
+        }
+        try await executor.execute(await destroyDataSteps(app: app))
+    }
+}

@@ -145,3 +145,21 @@ extension LinuxJails {
             timeout: timeout)
     }
 }
+
+extension LinuxJails {
+    public func destroyDataSteps(app: String) async -> [HostStep] {
+        guard FileIO.exists(volume(app)) else { return [] }
+        let snapshots = ((try? FileManager.default.contentsOfDirectory(atPath: "\(dataRoot)/.snapshots")) ?? [])
+            .filter { $0.hasPrefix("\(app)@") }.sorted()
+        return snapshots.map { .run(Command("btrfs", ["subvolume", "delete", "\(dataRoot)/.snapshots/\($0)"])) } + [
+            .run(Command("btrfs", ["subvolume", "delete", volume(app)])), .remove(path: dataMarker(app)),
+        ]
+    }
+
+    public func destroyData(app: String) async throws {
+        guard FileIO.exists(volume(app)) else { return }
+        let found = (try? FileIO.readText(dataMarker(app), lastBytes: 4096))?.trimmedWhitespace ?? ""
+        guard found == owner.marker else { throw DataOwnershipError(app: app, volume: volume(app), found: found) }
+        try await executor.execute(await destroyDataSteps(app: app))
+    }
+}

@@ -65,7 +65,10 @@ extension HostSpace {
         }
         let free = Int(info.f_bavail) * Int(info.f_frsize)
         return HostCheck(
-            name, ok: free >= minimum, "\(ByteCount.format(free)) free at \(path)",
-            fix: "free space on the filesystem of \(path), or lower keep in agent.conf")
+            name, ok: free >= minimum,
+            "\(ByteCount.format(free)) free at \(path)\(free >= minimum ? "" : ", below the \(ByteCount.format(minimum)) a deploy needs")",
+            fix:
+                "free at least \(ByteCount.format(minimum - free)) more on the filesystem of \(path) (a release clone, a build and its artifact need \(ByteCount.format(minimum))), or lower keep in agent.conf"
+        )
     }
 }

@@ -98,9 +98,11 @@ final class SimHost: @unchecked Sendable {
         return live
     }
 
-    /// Waits for `sha` to go live on this host; records the agent's log otherwise.
+    /// Waits for `sha` to go live on this host; records the agent's log otherwise. The default
+    /// bound covers a cold Go cache beside the other suites' builds (a canary's first build
+    /// took over 60 s in a full run, 2026-12-08), as E2EWorld.expectLive's does.
     @discardableResult
-    func expectLive(_ sha: String, within limit: Duration = .seconds(60), sourceLocation: SourceLocation = #_sourceLocation)
+    func expectLive(_ sha: String, within limit: Duration = .seconds(180), sourceLocation: SourceLocation = #_sourceLocation)
         async -> Bool
     {
         let done = await eventually(limit) { live() == sha }
