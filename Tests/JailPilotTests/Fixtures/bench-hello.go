@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"log"
 	"net/http"
+	"os"
 )
 
 // The benchmarks' app: the seed article's hello world, whose whole body is its greeting, so a
@@ -16,5 +17,10 @@ func main() {
 	http.HandleFunc("/up", func(w http.ResponseWriter, r *http.Request) {
 		w.WriteHeader(http.StatusOK)
 	})
-	log.Fatal(http.ListenAndServe(":8080", nil))
+	// PORT: the port its release listens on (jailpilot sets it; a port change moves it).
+	port := os.Getenv("PORT")
+	if port == "" {
+		port = "8080"
+	}
+	log.Fatal(http.ListenAndServe(":"+port, nil))
 }
