@@ -69,6 +69,18 @@ import Testing
         #expect(status.text.contains("kept      \(kept[0]) ("), "\(status.text)")
     }
 
+    // Regression: `status` said "because manual" after a rollback or resume, where `history`
+    // said rollback and resume.
+    @Test func statusSaysWhyTheLiveReleaseIsLiveAsHistoryDoes() async throws {
+        let world = try MemoryWorld(apps: [("hello", "keep = 3")])
+        defer { world.tearDown() }
+        for n in 1...2 { try await world.push(n) }
+        _ = try await world.deployer.rollback(world.app())
+        #expect(try await AppStatus.collect(world.app(), store: world.runtime.store).cause == "rollback")
+        _ = try await world.deployer.resume(world.app())
+        #expect(try await AppStatus.collect(world.app(), store: world.runtime.store).cause == "resume")
+    }
+
     // Regression: the quickstart host failed doctor's free-space check without the limit.
     @Test(.enabled(if: isRoot && have("mount"), "needs root to mount a small tmpfs"))
     func theFreeSpaceCheckNamesTheLimitAndHowMuchToFree() async throws {

@@ -160,7 +160,9 @@ import Testing
         try await Task.sleep(for: .milliseconds(20))
         waiting.cancel()
         #expect(await waiting.value == nil)
-        #expect(clock.now - start < .seconds(5))
+        // Far below the 30 s the wait asked for; 15 s of room for a machine busy with the other
+        // suites' builds (5.1 s was seen once in a full CI run, 2026-12-08).
+        #expect(clock.now - start < .seconds(15))
         #expect(triggers.trigger("hello", source: "trigger") == .queued, "kept for the next wait")
         #expect(await triggers.wait("hello", for: .seconds(30)) == "trigger")
     }

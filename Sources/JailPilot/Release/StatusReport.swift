@@ -46,6 +46,15 @@ public struct AppStatus: Sendable, Codable {
     /// What the host does not enforce now, for every app ("limits not enforced: …"); `status` fills it.
     public var host: [String]? = nil
 
+    /// Why the live release is live, as the timeline's entry of its going live says (a rollback,
+    /// a resume, a flip-back: the release's own cause is why it was made, not why it is live).
+    static func liveCause(_ live: Release?, store: StateStore) throws -> String? {
+        guard let live else { return nil }
+        let entry = try store.timeline(app: live.app, limit: 50).first { $0.outcome == "live" && $0.to == live.sha }
+        let cause = entry?.cause ?? live.cause
+        return cause.isEmpty ? nil : cause
+    }
+
     /// Builds the status from the store, probing the live release once; `mirror` (the app's
     /// bare mirror) lets it count how far the branch moved past a pin or hold; `layout` has it
     /// measure what the app keeps on disk.
@@ -86,7 +95,7 @@ public struct AppStatus: Sendable, Codable {
             kept: releases.filter { [.standby, .retired].contains($0.state) }.map {
                 Kept(sha: $0.sha, state: $0.state.rawValue, address: $0.address, env: $0.env, port: $0.port)
             },
-            lastFailure: failure, limits: app.limits.summary, cause: live.flatMap { $0.cause.isEmpty ? nil : $0.cause },
+            lastFailure: failure, limits: app.limits.summary, cause: try liveCause(live, store: store),
             env: envSummary(app, live: live), data: try dataSummary(app, store: store))
         status.disk = layout.map { AppDiskUse.measure(app.name, layout: $0) }
         if let gate, let live, app.verification.method != .none {
