@@ -183,4 +183,23 @@ struct FreeBSDDataTests {
             #expect(after.contains("zfs rollback -r zroot/jails/data/hello@\(plan.snapshot.name)"))
         }
     }
+
+    /// `remove --data`: `zfs destroy -r` of the app's dataset takes its snapshots along
+    /// (zfs-destroy(8)), after the releases that mounted it are gone.
+    @Test func removeDataDestroysTheDatasetAndItsSnapshots() async throws {
+        try await FreeBSDWorld.with(appExtra: DataTests.config) { world in
+            try await world.repo.commitProber("one")
+            _ = try await world.deployer.deploy(world.app)
+            let data = "\(world.standIn.mountpoint)/data/hello"
+            #expect(FileIO.exists(data))
+            let deployer = try world.deployer
+            _ = try await deployer.remove(world.app)
+            let snapshots = try await deployer.removeData(world.app)
+            #expect(snapshots == 1)
+            let calls = world.standIn.lock.withLock { world.standIn.calls }
+            #expect(calls.contains("zfs destroy -r zroot/jails/data/hello"), "\(calls.filter { $0.hasPrefix("zfs destroy") })")
+            #expect(!FileIO.exists(data))
+            #expect(try world.runtime.store.snapshots(app: "hello").isEmpty)
+        }
+    }
 }
